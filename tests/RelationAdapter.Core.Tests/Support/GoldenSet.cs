@@ -61,3 +61,15 @@ public static class Close
         Assert.True(error <= tolerance, $"{what}: relative L2 error {error:E3} > {tolerance:E1}");
     }
 }
+
+public static class TensorAssertions
+{
+    /// <summary>Same shape, dtype-compatible and bit-for-bit equal values.</summary>
+    public static bool Same(this Tensor actual, Tensor expected)
+    {
+        if (!actual.shape.SequenceEqual(expected.shape)) return false;
+        using var equal = actual.eq(expected);
+        using var all = equal.all();
+        return all.item<bool>();
+    }
+}
