@@ -1,0 +1,122 @@
+using RelationAdapter.Core.Layers;
+using static TorchSharp.torch;
+
+namespace RelationAdapter.Core.Flux;
+
+/// <summary>
+/// The FLUX DiT (diffusers' FluxTransformer2DModel) with the RelationAdapter's injection in every
+/// attention layer. Work that does not change between denoising steps (RoPE tables, the prompt's
+/// context projection, the guidance and pooled-text embeddings, the relation keys and values) is done
+/// once by <see cref="Prepare"/>; <see cref="forward"/> runs one step.
+/// </summary>
+public sealed class FluxTransformer : nn.Module
+{
+    public readonly CombinedTimestepGuidanceTextProjEmbeddings time_text_embed;
+    public readonly Linear context_embedder;
+    public readonly Linear x_embedder;
+    public readonly TorchSharp.Modules.ModuleList<DoubleStreamBlock> transformer_blocks;
+    public readonly TorchSharp.Modules.ModuleList<SingleStreamBlock> single_transformer_blocks;
+    public readonly AdaLayerNormContinuous norm_out;
+    public readonly Linear proj_out;
+
+    public FluxTransformerConfig Config { get; }
+    public ScalarType DType { get; }
+    public Device Device { get; }
+
+    public FluxTransformer(FluxTransformerConfig config, ModuleOptions options) : base(nameof(FluxTransformer))
+    {
+        Config = config;
+        DType = options.DType;
+        Device = options.Device;
+        var dim = config.InnerDim;
+        time_text_embed = new CombinedTimestepGuidanceTextProjEmbeddings(dim, config.PooledProjectionDim, config.GuidanceEmbeds, options);
+        context_embedder = new Linear(config.JointAttentionDim, dim, options);
+        x_embedder = new Linear(config.InChannels, dim, options);
+        transformer_blocks = nn.ModuleList(Enumerable.Range(0, config.NumLayers)
+            .Select(_ => new DoubleStreamBlock(dim, config.NumAttentionHeads, config.AttentionHeadDim, options)).ToArray());
+        single_transformer_blocks = nn.ModuleList(Enumerable.Range(0, config.NumSingleLayers)
+            .Select(_ => new SingleStreamBlock(dim, config.NumAttentionHeads, config.AttentionHeadDim, options)).ToArray());
+        norm_out = new AdaLayerNormContinuous(dim, options);
+        proj_out = new Linear(dim, config.OutChannels, options);
+        RegisterComponents();
+    }
+
+    /// <summary>Builds the per-job constants the step function reads.</summary>
+    /// <param name="promptEmbeds">[B, T, joint_attention_dim] T5 hidden states.</param>
+    /// <param name="pooledPromptEmbeds">[B, pooled_projection_dim] CLIP pooled output.</param>
+    /// <param name="guidance">[B] guidance scales (ignored when the model has no guidance embedding).</param>
+    /// <param name="textIds">[T, 3]; <paramref name="imageIds"/>: [S, 3].</param>
+    /// <param name="relation">Per attention layer K'/V' from <see cref="RelationAdapter.Project"/>, or null.</param>
+    public DenoiseContext Prepare(Tensor promptEmbeds, Tensor pooledPromptEmbeds, Tensor? guidance,
+        Tensor textIds, Tensor imageIds, IReadOnlyList<RelationKeysValues>? relation)
+    {
+        if (relation is not null && relation.Count != Config.AttentionLayerCount)
+            throw new ArgumentException($"the adapter has {relation.Count} attention layers, the transformer {Config.AttentionLayerCount}.");
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var context = context_embedder.forward(promptEmbeds.to(DType, Device));
+        var (guidanceEmbedding, textEmbedding) = time_text_embed.EmbedConstantParts(
+            Config.GuidanceEmbeds ? guidance?.to(Device) : null, pooledPromptEmbeds.to(DType, Device), DType);
+        var (cos, sin) = Rope.Tables(cat([textIds, imageIds], 0).to(Device), Config.AxesDimsRope);
+        return new DenoiseContext(context.MoveToOuterDisposeScope(), guidanceEmbedding?.MoveToOuterDisposeScope(),
+            textEmbedding.MoveToOuterDisposeScope(), new Rotary(cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope()), relation);
+    }
+
+    /// <summary>One denoising step: the velocity for every image token.</summary>
+    /// <param name="hiddenStates">[B, S, in_channels] packed latents (noise tokens then condition tokens).</param>
+    /// <param name="timestep">[B] timesteps divided by 1000.</param>
+    public Tensor forward(Tensor hiddenStates, Tensor timestep, DenoiseContext job)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var temb = time_text_embed.Combine(timestep.to(Device), job.GuidanceEmbedding, job.TextEmbedding, DType);
+        var image = x_embedder.forward(hiddenStates.to(DType, Device));
+        var context = job.Context;
+
+        for (var i = 0; i < transformer_blocks.Count; i++)
+        {
+            using var step = NewDisposeScope();
+            var (nextImage, nextContext) = transformer_blocks[i].forward(image, context, temb, job.Rope, job.RelationFor(i));
+            image = nextImage.MoveToOuterDisposeScope();
+            context = nextContext.MoveToOuterDisposeScope();
+        }
+
+        var textLength = context.shape[1];
+        var joint = cat([context, image], 1);
+        for (var i = 0; i < single_transformer_blocks.Count; i++)
+        {
+            using var step = NewDisposeScope();
+            joint = single_transformer_blocks[i].forward(joint, temb, job.Rope, job.RelationFor(transformer_blocks.Count + i))
+                .MoveToOuterDisposeScope();
+        }
+
+        image = joint.narrow(1, textLength, joint.shape[1] - textLength);
+        var output = proj_out.forward(norm_out.forward(image, temb));
+        return output.MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Everything about a job that stays the same across its denoising steps.</summary>
+public sealed class DenoiseContext(Tensor context, Tensor? guidanceEmbedding, Tensor textEmbedding, Rotary rope,
+    IReadOnlyList<RelationKeysValues>? relation) : IDisposable
+{
+    /// <summary>context_embedder(prompt embeddings): [B, T, inner].</summary>
+    public Tensor Context { get; } = context;
+    public Tensor? GuidanceEmbedding { get; } = guidanceEmbedding;
+    public Tensor TextEmbedding { get; } = textEmbedding;
+    public Rotary Rope { get; } = rope;
+    public IReadOnlyList<RelationKeysValues>? Relation { get; } = relation;
+
+    public RelationKeysValues? RelationFor(int layer) => Relation?[layer];
+
+    public void Dispose()
+    {
+        Context.Dispose();
+        GuidanceEmbedding?.Dispose();
+        TextEmbedding.Dispose();
+        Rope.Cos.Dispose();
+        Rope.Sin.Dispose();
+        if (Relation is not null)
+            foreach (var layer in Relation) layer.Dispose();
+    }
+}
