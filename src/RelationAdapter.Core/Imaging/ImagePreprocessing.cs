@@ -1,0 +1,79 @@
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+using static TorchSharp.torch;
+
+namespace RelationAdapter.Core.Imaging;
+
+/// <summary>The reference's image preparation: exemplar padding, SigLIP input and source sizing.</summary>
+public static class ImagePreprocessing
+{
+    public const int ExemplarLongSide = 512;
+
+    static readonly (int W, int H)[] RegularRatios = [(3, 4), (4, 3), (1, 1), (16, 9), (9, 16)];
+
+    /// <summary>
+    /// Pads the image centred on white to the closest of 3:4, 4:3, 1:1, 16:9, 9:16 (first minimum wins),
+    /// then scales it bilinearly so its long side is <paramref name="longSide"/>.
+    /// </summary>
+    public static Image<Rgb24> PadToRegularRatio(Image<Rgb24> image, int longSide = ExemplarLongSide)
+    {
+        double w = image.Width, h = image.Height;
+        var aspect = w / h;
+        var best = RegularRatios[0];
+        foreach (var ratio in RegularRatios)
+            if (Math.Abs((double)ratio.W / ratio.H - aspect) < Math.Abs((double)best.W / best.H - aspect))
+                best = ratio;
+        int targetW, targetH;
+        if (aspect >= (double)best.W / best.H)
+        {
+            targetW = image.Width;
+            targetH = (int)((double)image.Width * best.H / best.W);
+        }
+        else
+        {
+            targetH = image.Height;
+            targetW = (int)((double)image.Height * best.W / best.H);
+        }
+
+        using var padded = new Image<Rgb24>(targetW, targetH, new Rgb24(255, 255, 255));
+        var offset = new Point((targetW - image.Width) / 2, (targetH - image.Height) / 2);
+        padded.Mutate(x => x.DrawImage(image, offset, 1f));
+
+        var scale = (double)longSide / Math.Max(targetW, targetH);
+        var newW = (int)Math.Round(targetW * scale, MidpointRounding.ToEven);
+        var newH = (int)Math.Round(targetH * scale, MidpointRounding.ToEven);
+        return padded.Clone(x => x.Resize(newW, newH, KnownResamplers.Triangle));
+    }
+
+    /// <summary>SigLIP input: bicubic to size×size ignoring aspect, x/255, (x − mean)/std: [1, 3, S, S].</summary>
+    public static Tensor SiglipPixels(Image<Rgb24> image, int size, double mean = 0.5, double std = 0.5)
+    {
+        using var resized = image.Clone(x => x.Resize(size, size, KnownResamplers.Bicubic));
+        using var unit = ImageTensors.ToUnitNchw(resized);
+        using var centred = unit - mean;
+        return centred / std;
+    }
+
+    /// <summary>The size the source is edited at: long side at most <paramref name="maxSide"/>, both sides floored to multiples of 16.</summary>
+    public static (int Width, int Height) SourceSize(int width, int height, int maxSide)
+    {
+        var scale = Math.Min(1.0, (double)maxSide / Math.Max(width, height));
+        var w = (int)Math.Floor(width * scale) / 16 * 16;
+        var h = (int)Math.Floor(height * scale) / 16 * 16;
+        if (w < 16 || h < 16)
+            throw new ArgumentException($"a {width}x{height} source is too small or too narrow: each side must reach 16 pixels at long side {maxSide}.");
+        return (w, h);
+    }
+
+    /// <summary>The source at its edit size (Lanczos, only when the size changes) as [1, 3, H, W] in [-1, 1].</summary>
+    public static Tensor SourcePixels(Image<Rgb24> source, int width, int height)
+    {
+        using var sized = source.Width == width && source.Height == height
+            ? source.Clone()
+            : source.Clone(x => x.Resize(width, height, KnownResamplers.Lanczos3));
+        using var unit = ImageTensors.ToUnitNchw(sized);
+        using var doubled = unit * 2;
+        return doubled - 1;
+    }
+}

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using RelationAdapter.Core.Flux;
+using RelationAdapter.Core.Imaging;
+using RelationAdapter.Core.Vae;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using static TorchSharp.torch;
+
+namespace RelationAdapter.Core.Pipeline;
+
+/// <summary>The loaded models an edit needs. Encoders may be absent when callers pass precomputed inputs.</summary>
+public sealed record EditModels(
+    FluxTransformer Transformer,
+    RelationAdapter.Core.Flux.RelationAdapter Adapter,
+    AutoencoderKL Vae,
+    SchedulerConfig Scheduler,
+    IPromptEncoder? PromptEncoder = null,
+    IExemplarImageEncoder? ImageEncoder = null,
+    VaeTiling? Tiling = null);
+
+/// <summary>The raw outputs of an edit: packed latents after the last step [1, 2N, C] and the image [1, 3, H, W] in [0, 1].</summary>
+public sealed class EditTensors(Tensor packedLatents, Tensor image) : IDisposable
+{
+    public Tensor PackedLatents { get; } = packedLatents;
+    public Tensor Image { get; } = image;
+
+    public void Dispose()
+    {
+        PackedLatents.Dispose();
+        Image.Dispose();
+    }
+}
+
+/// <summary>
+/// The in-context editor (the reference's pe_clone pipeline): the source's VAE latents sit beside the
+/// noise as clean condition tokens with cloned position ids, the DiT attends to both and to the
+/// exemplar pair's relation tokens, and after every Euler step the condition half is restored.
+/// </summary>
+public sealed class RelationEditPipeline(EditModels models)
+{
+    public EditModels Models { get; } = models;
+
+    /// <summary>The relation tokens of an exemplar pair ([1, 2·tokens, D]), before image first.</summary>
+    public Tensor EncodeRelation(Image<Rgb24> promptImage, Image<Rgb24> referenceImage)
+    {
+        var encoder = Models.ImageEncoder ?? throw new InvalidOperationException("no exemplar image encoder is loaded.");
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        using var paddedPrompt = ImagePreprocessing.PadToRegularRatio(promptImage);
+        using var paddedReference = ImagePreprocessing.PadToRegularRatio(referenceImage);
+        var tokens = Models.Adapter.RelationTokens(encoder.EncodePooled(paddedPrompt), encoder.EncodePooled(paddedReference));
+        return tokens.MoveToOuterDisposeScope();
+    }
+
+    public PromptEmbedding EncodePrompt(string prompt) =>
+        (Models.PromptEncoder ?? throw new InvalidOperationException("no prompt encoder is loaded.")).Encode(prompt);
+
+    public EditResult Run(EditRequest request, IProgress<EditProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        var timings = new Dictionary<EditStage, TimeSpan>();
+        var warnings = new List<string>();
+        using var scope = NewDisposeScope();
+        using var tensors = RunToTensors(request, progress, cancellation, timings, warnings);
+        var clock = Stopwatch.StartNew();
+        var image = ImageTensors.FromUnitNchw(tensors.Image);
+        timings[EditStage.Decode] += clock.Elapsed;
+        return new EditResult(image, request.Seed, image.Width, image.Height, timings, warnings);
+    }
+
+    public EditTensors RunToTensors(EditRequest request, IProgress<EditProgress>? progress = null, CancellationToken cancellation = default,
+        IDictionary<EditStage, TimeSpan>? timings = null, IList<string>? warnings = null)
+    {
+        Validate(request);
+        timings ??= new Dictionary<EditStage, TimeSpan>();
+        var total = Stopwatch.StartNew();
+        var stage = Stopwatch.StartNew();
+        var transformer = Models.Transformer;
+        var vae = Models.Vae;
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+
+        EditStage? current = null;
+        void Enter(EditStage next)
+        {
+            if (current is { } finished) timings[finished] = stage.Elapsed;
+            cancellation.ThrowIfCancellationRequested();
+            current = next;
+            stage.Restart();
+            if (next != EditStage.Denoise)
+                progress?.Report(new EditProgress(next, next == EditStage.Decode ? request.Steps : 0, request.Steps, total.Elapsed));
+        }
+
+        Enter(EditStage.EncodePrompt);
+        var prompt = request.PromptEmbedding ?? EncodePrompt(request.Prompt!);
+        foreach (var warning in prompt.Warnings) warnings?.Add(warning);
+
+        Enter(EditStage.EncodeRelation);
+        var relationTokens = request.RelationTokens ?? EncodeRelation(request.PromptImage!, request.ReferenceImage!);
+
+        Enter(EditStage.EncodeSource);
+        var (width, height) = ImagePreprocessing.SourceSize(request.Source.Width, request.Source.Height, request.MaxSide);
+        var generator = new Generator((ulong)request.Seed);
+        var latentH = 2L * (height / 16);
+        var latentW = 2L * (width / 16);
+        var (mean, std) = vae.Encode(ImagePreprocessing.SourcePixels(request.Source, width, height));
+        var sampled = AutoencoderKL.Sample(mean, std, generator);
+        var conditionTokens = Packing.Pack((sampled - vae.Config.ShiftFactor) * vae.Config.ScalingFactor).to(ScalarType.Float32, transformer.Device);
+        var noise = randn([1, vae.Config.LatentChannels, latentH, latentW], dtype: ScalarType.Float32, generator: generator);
+        var noiseTokens = Packing.Pack(noise).to(transformer.Device);
+        var tokenCount = noiseTokens.shape[1];
+
+        Enter(EditStage.Denoise);
+        var scheduler = FlowMatchEulerScheduler.Create(Models.Scheduler, request.Steps, (int)(2 * tokenCount));
+        var relation = request.AdapterScale == 0 ? null
+            : Models.Adapter.Project(relationTokens, transformer.Config.NumAttentionHeads, [request.AdapterScale]);
+        using var job = transformer.Prepare(prompt.HiddenStates, prompt.Pooled, full([1], (float)request.Guidance),
+            zeros(prompt.HiddenStates.shape[1], 3), Packing.ClonedImageIds(latentH, latentW), relation);
+
+        var latents = cat([noiseTokens, conditionTokens], 1);
+        for (var i = 0; i < scheduler.StepCount; i++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            using var stepScope = NewDisposeScope();
+            var timestep = tensor(new[] { scheduler.Timesteps[i] }, device: transformer.Device) / 1000f;
+            var velocity = transformer.forward(latents, timestep, job);
+            var stepped = scheduler.Step(velocity, i, latents);
+            latents = cat([stepped.narrow(1, 0, tokenCount), conditionTokens], 1).MoveToOuterDisposeScope();
+            progress?.Report(new EditProgress(EditStage.Denoise, i + 1, scheduler.StepCount, total.Elapsed));
+        }
+
+        Enter(EditStage.Decode);
+        var denoised = Packing.Unpack(latents.narrow(1, 0, tokenCount), latentH, latentW);
+        var decoded = vae.Decode(denoised / vae.Config.ScalingFactor + vae.Config.ShiftFactor, Models.Tiling);
+        var image = (decoded / 2 + 0.5).clamp(0, 1).to(ScalarType.Float32).cpu();
+        timings[EditStage.Decode] = stage.Elapsed;
+        return new EditTensors(latents.cpu().MoveToOuterDisposeScope(), image.MoveToOuterDisposeScope());
+    }
+
+    static void Validate(EditRequest request)
+    {
+        if (request.Steps is < 1 or > 1000) throw new ArgumentOutOfRangeException(nameof(request), "steps must be between 1 and 1000.");
+        if (request.PromptEmbedding is null && string.IsNullOrWhiteSpace(request.Prompt))
+            throw new ArgumentException("either a prompt or a prompt embedding is required.", nameof(request));
+        if (request.RelationTokens is null && (request.PromptImage is null || request.ReferenceImage is null))
+            throw new ArgumentException("either relation tokens or both exemplar images are required.", nameof(request));
+    }
+}
