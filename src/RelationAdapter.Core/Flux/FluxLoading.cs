@@ -32,10 +32,10 @@ public static class FluxLoading
     public static ITensorSource OpenAdapterCheckpoint(string path) =>
         path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) ? SafetensorsFile.Open(path) : TorchZipCheckpoint.Open(path);
 
-    public static RelationAdapter LoadAdapter(string path, ModuleOptions options)
+    public static RelationAdapterModel LoadAdapter(string path, ModuleOptions options)
     {
         using var checkpoint = OpenAdapterCheckpoint(path);
-        var adapter = new RelationAdapter(RelationAdapterConfig.FromCheckpoint(checkpoint), options);
+        var adapter = new RelationAdapterModel(RelationAdapterConfig.FromCheckpoint(checkpoint), options);
         try
         {
             StateDictLoader.Load(adapter, checkpoint);

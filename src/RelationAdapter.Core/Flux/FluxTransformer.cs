@@ -46,7 +46,7 @@ public sealed class FluxTransformer : nn.Module
     /// <param name="pooledPromptEmbeds">[B, pooled_projection_dim] CLIP pooled output.</param>
     /// <param name="guidance">[B] guidance scales (ignored when the model has no guidance embedding).</param>
     /// <param name="textIds">[T, 3]; <paramref name="imageIds"/>: [S, 3].</param>
-    /// <param name="relation">Per attention layer K'/V' from <see cref="RelationAdapter.Project"/>, or null.</param>
+    /// <param name="relation">Per attention layer K'/V' from <see cref="RelationAdapterModel.Project"/>, or null.</param>
     public DenoiseContext Prepare(Tensor promptEmbeds, Tensor pooledPromptEmbeds, Tensor? guidance,
         Tensor textIds, Tensor imageIds, IReadOnlyList<RelationKeysValues>? relation)
     {

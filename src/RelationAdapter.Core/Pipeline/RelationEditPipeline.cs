@@ -11,7 +11,7 @@ namespace RelationAdapter.Core.Pipeline;
 /// <summary>The loaded models an edit needs. Encoders may be absent when callers pass precomputed inputs.</summary>
 public sealed record EditModels(
     FluxTransformer Transformer,
-    RelationAdapter.Core.Flux.RelationAdapter Adapter,
+    RelationAdapterModel Adapter,
     AutoencoderKL Vae,
     SchedulerConfig Scheduler,
     IPromptEncoder? PromptEncoder = null,

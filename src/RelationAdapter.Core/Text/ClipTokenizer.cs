@@ -10,12 +10,14 @@ namespace RelationAdapter.Core.Text;
 /// unescaping, whitespace folding and lower-casing, CLIP's pre-tokenisation, byte-level BPE with
 /// "&lt;/w&gt;" word ends, then BOS + at most 75 tokens + EOS, padded to 77 with the pad token.
 /// </summary>
-public sealed partial class ClipTokenizer
+public sealed partial class ClipTokenizer : ITextTokenizer
 {
     public const int ContextLength = 77;
     const string StartOfText = "<|startoftext|>", EndOfText = "<|endoftext|>";
 
     readonly BpeTokenizer _bpe;
+
+    public int ContentCapacity => ContextLength - 2;
 
     public int BosId { get; }
     public int EosId { get; }

@@ -8,13 +8,15 @@ namespace RelationAdapter.Core.Text;
 /// the pieces, then EOS (id 1), padded with id 0 to exactly <see cref="Length"/>; longer prompts are
 /// truncated so that EOS is kept.
 /// </summary>
-public sealed class T5Tokenizer
+public sealed class T5Tokenizer : ITextTokenizer
 {
     public const int EosId = 1, PadId = 0;
 
     readonly SentencePieceTokenizer _pieces;
 
     public int Length { get; }
+
+    public int ContentCapacity => Length - 1;
 
     T5Tokenizer(SentencePieceTokenizer pieces, int length)
     {

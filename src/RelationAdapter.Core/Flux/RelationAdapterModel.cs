@@ -27,14 +27,14 @@ public sealed record RelationAdapterConfig(long ImageDim, long CrossDim, long To
 /// The RelationAdapter checkpoint as one module: "image_proj" (MLPProjModel) and "ip_adapter.{i}"
 /// (to_k_ip / to_v_ip of attention layer i: the double blocks first, then the single blocks).
 /// </summary>
-public sealed class RelationAdapter : nn.Module
+public sealed class RelationAdapterModel : nn.Module
 {
     public readonly ImageProjection image_proj;
     public readonly TorchSharp.Modules.ModuleList<RelationAttention> ip_adapter;
 
     public RelationAdapterConfig Config { get; }
 
-    public RelationAdapter(RelationAdapterConfig config, ModuleOptions options) : base(nameof(RelationAdapter))
+    public RelationAdapterModel(RelationAdapterConfig config, ModuleOptions options) : base(nameof(RelationAdapterModel))
     {
         Config = config;
         image_proj = new ImageProjection(config.ImageDim, config.CrossDim, config.TokensPerImage, options);

@@ -1,0 +1,65 @@
+using RelationAdapter.Core.Pipeline;
+using RelationAdapter.Core.Runtime;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace RelationAdapter.Core.Tests.Runtime;
+
+public class TinyPresetTests
+{
+    internal static Image<Rgb24> Gradient(int width, int height, int phase = 0)
+    {
+        var image = new Image<Rgb24>(width, height);
+        for (var y = 0; y < height; y++)
+        for (var x = 0; x < width; x++)
+            image[x, y] = new Rgb24((byte)(x * 255 / width), (byte)((y * 255 / height + phase) % 256), (byte)((x + y + phase) % 256));
+        return image;
+    }
+
+    [Fact]
+    public void Tiny_preset_edits_from_images_and_text_deterministically()
+    {
+        using var models = ModelFactory.CreateTiny(RuntimeOptions.Cpu);
+        Assert.True(models.IsPlaceholder);
+        var request = new EditRequest
+        {
+            Source = Gradient(80, 48),
+            PromptImage = Gradient(60, 40, 10),
+            ReferenceImage = Gradient(60, 40, 90),
+            Prompt = "make it blue",
+            Steps = 3,
+        };
+
+        var first = models.Pipeline.Run(request);
+        var second = models.Pipeline.Run(request);
+
+        Assert.Equal((80, 48), (first.Width, first.Height));
+        Assert.Equal((80, 48), (first.Image.Width, first.Image.Height));
+        Assert.True(ImagesEqual(first.Image, second.Image));
+        Assert.Equal(6, models.ResidentBytes.Count);
+        Assert.All(models.ResidentBytes.Values, bytes => Assert.True(bytes > 0));
+    }
+
+    [Fact]
+    public void Prompt_cache_reuses_embeddings_of_a_repeated_prompt()
+    {
+        using var models = ModelFactory.CreateTiny(RuntimeOptions.Cpu);
+        var cache = Assert.IsType<CachingPromptEncoder>(models.Models.PromptEncoder);
+        var first = cache.Encode("add a hat");
+        var again = cache.Encode("add a hat");
+        cache.Encode("remove the hat");
+        Assert.Same(first, again);
+        Assert.Equal(1, cache.Hits);
+        Assert.Equal(2, cache.Misses);
+    }
+
+    internal static bool ImagesEqual(Image<Rgb24> a, Image<Rgb24> b)
+    {
+        if (a.Size() != b.Size()) return false;
+        var pa = new byte[a.Width * a.Height * 3];
+        var pb = new byte[pa.Length];
+        a.CopyPixelDataTo(pa);
+        b.CopyPixelDataTo(pb);
+        return pa.AsSpan().SequenceEqual(pb);
+    }
+}
