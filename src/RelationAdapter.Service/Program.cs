@@ -1,6 +1,91 @@
-var builder = WebApplication.CreateBuilder(args);
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.OpenApi;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using RelationAdapter.Service.Caching;
+using RelationAdapter.Service.Endpoints;
+using RelationAdapter.Service.Hosting;
+using RelationAdapter.Service.Jobs;
+using RelationAdapter.Service.Options;
+using RelationAdapter.Service.Telemetry;
+
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+
+builder.Services.AddOptions<ModelOptions>().BindConfiguration(ModelOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<QueueOptions>().BindConfiguration(QueueOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<RelationCacheOptions>().BindConfiguration(RelationCacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section);
+
+var limits = builder.Configuration.GetSection(LimitsOptions.Section).Get<LimitsOptions>() ?? new LimitsOptions();
+var queueSettings = builder.Configuration.GetSection(QueueOptions.Section).Get<QueueOptions>() ?? new QueueOptions();
+builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBytes);
+builder.Services.Configure<FormOptions>(form => form.MultipartBodyLengthLimit = limits.MaxRequestBytes);
+builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = queueSettings.ShutdownGracePeriod + TimeSpan.FromSeconds(5));
+
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<ServiceTelemetry>();
+builder.Services.AddSingleton<ModelHost>();
+builder.Services.AddSingleton<JobStore>();
+builder.Services.AddSingleton<JobQueue>();
+builder.Services.AddSingleton<RelationCache>();
+builder.Services.AddSingleton<InferenceWorker>();
+builder.Services.AddHostedService(services => services.GetRequiredService<InferenceWorker>());
+builder.Services.AddSingleton<ApiKeyFilter>();
+
+builder.Services.AddProblemDetails();
+builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+builder.Services.ConfigureHttpJsonOptions(json =>
+{
+    json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+    json.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+});
+
+builder.Services.AddEndpointsApiExplorer();
+builder.Services.AddSwaggerGen(swagger =>
+{
+    swagger.SwaggerDoc("v1", new OpenApiInfo
+    {
+        Title = "RelationAdapter.Service",
+        Version = "v1",
+        Description = "Edit images by example: an exemplar pair (before, after) shows an edit; the service applies it to a source image " +
+                      "(RelationAdapter on FLUX.1-dev). Errors are RFC 9457 problem details whose 'type' is one of urn:relation-adapter:problem:*.",
+    });
+    var xml = Path.Combine(AppContext.BaseDirectory, "RelationAdapter.Service.xml");
+    if (File.Exists(xml)) swagger.IncludeXmlComments(xml);
+});
+
+var otlpEndpoint = builder.Configuration["OpenTelemetry:Otlp:Endpoint"];
+builder.Services.AddOpenTelemetry()
+    .ConfigureResource(resource => resource.AddService("relation-adapter-service"))
+    .WithTracing(tracing =>
+    {
+        tracing.AddSource(ServiceTelemetry.Name).AddAspNetCoreInstrumentation();
+        if (!string.IsNullOrWhiteSpace(otlpEndpoint)) tracing.AddOtlpExporter(otlp => otlp.Endpoint = new Uri(otlpEndpoint));
+    })
+    .WithMetrics(metrics =>
+    {
+        metrics.AddMeter(ServiceTelemetry.Name).AddAspNetCoreInstrumentation().AddPrometheusExporter();
+        if (!string.IsNullOrWhiteSpace(otlpEndpoint)) metrics.AddOtlpExporter(otlp => otlp.Endpoint = new Uri(otlpEndpoint));
+    });
+
 var app = builder.Build();
 
-app.MapGet("/", () => "Hello World!");
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseDefaultFiles();
+app.UseStaticFiles();
+app.UseSwagger();
+app.UseSwaggerUI();
+
+app.MapHealth();
+app.MapPrometheusScrapingEndpoint("/metrics");
+app.MapGroup("/v1").AddEndpointFilter<ApiKeyFilter>().MapEdits().MapRelations();
 
 app.Run();
+
+/// <summary>The entry point (public for WebApplicationFactory).</summary>
+public partial class Program;

@@ -39,7 +39,10 @@ public sealed record EditRequest
 
 public enum EditStage { EncodePrompt, EncodeRelation, EncodeSource, Denoise, Decode }
 
-/// <summary>Progress of a running edit: the stage, and within denoising the step (1-based) of the total.</summary>
+/// <summary>
+/// Progress of a running edit: reported on entering each stage (step 0; Decode: the total), then after
+/// every denoising step (1-based).
+/// </summary>
 public sealed record EditProgress(EditStage Stage, int Step, int TotalSteps, TimeSpan Elapsed);
 
 /// <summary>The edited image with what produced it.</summary>

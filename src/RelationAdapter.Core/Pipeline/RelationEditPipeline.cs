@@ -86,8 +86,7 @@ public sealed class RelationEditPipeline(EditModels models)
             cancellation.ThrowIfCancellationRequested();
             current = next;
             stage.Restart();
-            if (next != EditStage.Denoise)
-                progress?.Report(new EditProgress(next, next == EditStage.Decode ? request.Steps : 0, request.Steps, total.Elapsed));
+            progress?.Report(new EditProgress(next, next == EditStage.Decode ? request.Steps : 0, request.Steps, total.Elapsed));
         }
 
         Enter(EditStage.EncodePrompt);

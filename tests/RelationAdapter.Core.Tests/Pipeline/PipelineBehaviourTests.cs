@@ -47,7 +47,7 @@ public class PipelineBehaviourTests
         Assert.ThrowsAny<OperationCanceledException>(() => pipeline.Run(request, progress, cancellation.Token));
 
         var steps = reported.Where(p => p.Stage == EditStage.Denoise).Select(p => p.Step).ToList();
-        Assert.Equal([1, 2], steps);
+        Assert.Equal([0, 1, 2], steps);
         Assert.DoesNotContain(reported, p => p.Stage == EditStage.Decode);
     }
 
@@ -63,7 +63,7 @@ public class PipelineBehaviourTests
         var request = PipelineGoldenTests.RequestFor(file, prompt, tokens);
         var steps = new List<int>();
 
-        var result = pipeline.Run(request, new SynchronousProgress<EditProgress>(p => { if (p.Stage == EditStage.Denoise) steps.Add(p.Step); }));
+        var result = pipeline.Run(request, new SynchronousProgress<EditProgress>(p => { if (p is { Stage: EditStage.Denoise, Step: > 0 }) steps.Add(p.Step); }));
 
         Assert.Equal(Enumerable.Range(1, request.Steps), steps);
         Assert.Equal(request.Seed, result.Seed);

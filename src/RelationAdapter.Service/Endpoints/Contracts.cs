@@ -1,0 +1,94 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Mvc;
+using RelationAdapter.Core.Imaging;
+using RelationAdapter.Service.Caching;
+using RelationAdapter.Service.Jobs;
+
+namespace RelationAdapter.Service.Endpoints;
+
+/// <summary>The multipart body of <c>POST /v1/edits</c> (documentation of the form fields).</summary>
+public sealed class EditForm
+{
+    /// <summary>The exemplar "before" image. Send it with reference_image, or send relation_id instead.</summary>
+    public IFormFile? prompt_image { get; set; }
+    /// <summary>The exemplar "after" image.</summary>
+    public IFormFile? reference_image { get; set; }
+    /// <summary>A cached exemplar pair from POST /v1/relations, instead of the two images.</summary>
+    public string? relation_id { get; set; }
+    /// <summary>The image to edit.</summary>
+    public required IFormFile source_image { get; set; }
+    /// <summary>The instruction.</summary>
+    public required string prompt { get; set; }
+    /// <summary>Denoising steps, 1 to the configured maximum (default 24).</summary>
+    public int? steps { get; set; }
+    /// <summary>Guidance scale (default 3.5).</summary>
+    public double? guidance { get; set; }
+    /// <summary>Adapter scale alpha, 0 to 2 (default 1.0).</summary>
+    public double? adapter_scale { get; set; }
+    /// <summary>Random seed, 0 or more; random when absent, and always returned.</summary>
+    public long? seed { get; set; }
+    /// <summary>Longest side of the edited image, a multiple of 16 (default 512, capped by configuration).</summary>
+    public int? max_side { get; set; }
+    /// <summary>png (default), jpeg or webp.</summary>
+    public string? output_format { get; set; }
+}
+
+/// <summary>The multipart body of <c>POST /v1/relations</c>.</summary>
+public sealed class RelationForm
+{
+    /// <summary>The exemplar "before" image.</summary>
+    public required IFormFile prompt_image { get; set; }
+    /// <summary>The exemplar "after" image.</summary>
+    public required IFormFile reference_image { get; set; }
+}
+
+public sealed record ProgressView(int Step, int Total);
+
+public sealed record EditLinks(string Self, string Result, string Events);
+
+/// <summary>An edit job as clients see it.</summary>
+public sealed record EditView(
+    string Id,
+    JobStatus Status,
+    int? QueuePosition,
+    string? Stage,
+    ProgressView Progress,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    long Seed,
+    int Steps,
+    double Guidance,
+    double AdapterScale,
+    int MaxSide,
+    OutputFormat OutputFormat,
+    string RelationId,
+    int? Width,
+    int? Height,
+    IReadOnlyDictionary<string, double>? TimingsMs,
+    IReadOnlyList<string> Warnings,
+    ProblemDetails? Error,
+    EditLinks Links)
+{
+    public static EditView From(EditJob job, JobStore store)
+    {
+        var p = job.Parameters;
+        var self = $"/v1/edits/{job.Id}";
+        return new EditView(job.Id, job.Status, store.QueuePosition(job), job.Stage is { } stage ? JsonNamingPolicy.SnakeCaseLower.ConvertName(stage.ToString()) : null,
+            new ProgressView(job.Step, job.TotalSteps), job.CreatedAt, job.StartedAt, job.FinishedAt,
+            p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, p.OutputFormat, job.Relation.Id, job.Width, job.Height,
+            job.Output?.Timings.ToDictionary(t => JsonNamingPolicy.SnakeCaseLower.ConvertName(t.Key.ToString()), t => Math.Round(t.Value.TotalMilliseconds, 1)),
+            job.Output?.Warnings ?? [], job.Error, new EditLinks(self, self + "/result", self + "/events"));
+    }
+}
+
+/// <summary>A cached exemplar pair.</summary>
+public sealed record RelationView(string Id, long TokenCount, long TokenDim, long Bytes, DateTimeOffset CreatedAt)
+{
+    public static RelationView From(CachedRelation relation) =>
+        new(relation.Id, relation.Tokens.Shape[^2], relation.Tokens.Shape[^1], relation.Tokens.Bytes, relation.CreatedAt);
+}
+
+public sealed record HealthView(string Status);
+
+public sealed record ReadinessView(string Status, string? Model, bool Placeholder, string? Warning, string? Error, int QueueDepth);

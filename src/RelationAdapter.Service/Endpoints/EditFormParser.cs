@@ -1,0 +1,60 @@
+using System.Globalization;
+using RelationAdapter.Core.Imaging;
+using RelationAdapter.Service.Jobs;
+using RelationAdapter.Service.Options;
+
+namespace RelationAdapter.Service.Endpoints;
+
+/// <summary>Reads and validates the scalar fields of an edit form; every problem is reported per field.</summary>
+public static class EditFormParser
+{
+    public static EditParameters? Parse(IFormCollection form, LimitsOptions limits, Dictionary<string, string[]> errors)
+    {
+        var prompt = form["prompt"].ToString();
+        if (string.IsNullOrWhiteSpace(prompt)) Add(errors, "prompt", "is required.");
+        else if (prompt.Length > limits.MaxPromptLength) Add(errors, "prompt", $"is {prompt.Length} characters; the limit is {limits.MaxPromptLength}.");
+
+        var steps = Integer(form, "steps", 24, 1, limits.MaxSteps, errors);
+        var guidance = Number(form, "guidance", 3.5, 0, 30, errors);
+        var adapterScale = Number(form, "adapter_scale", 1.0, 0, 2, errors);
+        var seed = Seed(form, errors);
+        var maxSide = Integer(form, "max_side", limits.DefaultMaxSide, 16, limits.MaxSideCap, errors);
+        if (maxSide % 16 != 0) Add(errors, "max_side", "must be a multiple of 16.");
+        var format = OutputFormat.Png;
+        var formatText = form["output_format"].ToString();
+        if (formatText.Length > 0 && !Enum.TryParse(formatText, ignoreCase: true, out format) || formatText.Any(char.IsDigit))
+            Add(errors, "output_format", "must be png, jpeg or webp.");
+
+        return errors.Count > 0 ? null : new EditParameters(prompt, steps, guidance, adapterScale, seed, maxSide, format);
+    }
+
+    static int Integer(IFormCollection form, string field, int fallback, int min, int max, Dictionary<string, string[]> errors)
+    {
+        var text = form[field].ToString();
+        if (text.Length == 0) return fallback;
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)) Add(errors, field, "must be an integer.");
+        else if (value < min || value > max) Add(errors, field, $"must be between {min} and {max}.");
+        return value;
+    }
+
+    static double Number(IFormCollection form, string field, double fallback, double min, double max, Dictionary<string, string[]> errors)
+    {
+        var text = form[field].ToString();
+        if (text.Length == 0) return fallback;
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value)) Add(errors, field, "must be a number.");
+        else if (value < min || value > max) Add(errors, field, $"must be between {min.ToString(CultureInfo.InvariantCulture)} and {max.ToString(CultureInfo.InvariantCulture)}.");
+        return value;
+    }
+
+    static long Seed(IFormCollection form, Dictionary<string, string[]> errors)
+    {
+        var text = form["seed"].ToString();
+        if (text.Length == 0) return Random.Shared.NextInt64(0, long.MaxValue);
+        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed) || seed < 0)
+            Add(errors, "seed", "must be an integer from 0 to 9223372036854775807.");
+        return seed;
+    }
+
+    public static void Add(Dictionary<string, string[]> errors, string field, string message) =>
+        errors[field] = errors.TryGetValue(field, out var existing) ? [.. existing, message] : [message];
+}

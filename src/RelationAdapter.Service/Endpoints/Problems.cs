@@ -1,0 +1,60 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using RelationAdapter.Core.Weights;
+
+namespace RelationAdapter.Service.Endpoints;
+
+/// <summary>RFC 9457 problem details with a stable <c>type</c> per kind of error.</summary>
+public static class Problems
+{
+    public const string TypePrefix = "urn:relation-adapter:problem:";
+
+    public static class Types
+    {
+        public const string Validation = TypePrefix + "validation";
+        public const string InvalidImage = TypePrefix + "invalid-image";
+        public const string ImageTooLarge = TypePrefix + "image-too-large";
+        public const string RequestTooLarge = TypePrefix + "request-too-large";
+        public const string QueueFull = TypePrefix + "queue-full";
+        public const string ShuttingDown = TypePrefix + "shutting-down";
+        public const string NotReady = TypePrefix + "not-ready";
+        public const string EditNotFound = TypePrefix + "edit-not-found";
+        public const string RelationNotFound = TypePrefix + "relation-not-found";
+        public const string ResultNotAvailable = TypePrefix + "result-not-available";
+        public const string AlreadyFinished = TypePrefix + "already-finished";
+        public const string Unauthorized = TypePrefix + "unauthorized";
+        public const string EditFailed = TypePrefix + "edit-failed";
+        public const string InvalidModelInput = TypePrefix + "invalid-model-input";
+        public const string Internal = TypePrefix + "internal";
+    }
+
+    public static ProblemHttpResult Problem(int status, string type, string title, string? detail = null,
+        IDictionary<string, object?>? extensions = null) =>
+        TypedResults.Problem(detail, statusCode: status, title: title, type: type, extensions: extensions);
+
+    public static ValidationProblem Validation(IDictionary<string, string[]> errors) =>
+        TypedResults.ValidationProblem(errors, title: "One or more fields are invalid.", type: Types.Validation);
+
+    public static ProblemHttpResult EditNotFound(string id) =>
+        Problem(StatusCodes.Status404NotFound, Types.EditNotFound, "No such edit.", $"No edit '{id}' exists (finished edits are kept for a limited time).");
+
+    public static ProblemHttpResult RelationNotFound(string id) =>
+        Problem(StatusCodes.Status404NotFound, Types.RelationNotFound, "No such relation.",
+            $"Relation '{id}' is not cached (unknown or evicted): upload the exemplar pair again.");
+
+    public static ProblemHttpResult NotReady(string? detail) =>
+        Problem(StatusCodes.Status503ServiceUnavailable, Types.NotReady, "The model is not ready.", detail);
+
+    /// <summary>How a job's exception is reported on the job.</summary>
+    public static ProblemDetails JobFailure(Exception error) => error switch
+    {
+        ArgumentException or CheckpointFormatException => new ProblemDetails
+        {
+            Type = Types.InvalidModelInput, Status = StatusCodes.Status422UnprocessableEntity, Title = "The edit could not be run on these inputs.", Detail = error.Message,
+        },
+        _ => new ProblemDetails
+        {
+            Type = Types.EditFailed, Status = StatusCodes.Status500InternalServerError, Title = "The edit failed.", Detail = error.Message,
+        },
+    };
+}

@@ -1,0 +1,59 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using RelationAdapter.Core.Imaging;
+using RelationAdapter.Service.Endpoints;
+using RelationAdapter.Service.Options;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace RelationAdapter.Service.Imaging;
+
+/// <summary>An uploaded image, decoded, with the bytes it came as.</summary>
+public sealed record Upload(string Field, byte[] Bytes, Image<Rgb24> Image) : IDisposable
+{
+    public void Dispose() => Image.Dispose();
+}
+
+/// <summary>
+/// Reads an uploaded image defensively: the byte limit first, then the header is identified (format and
+/// declared size) before any pixel is decoded, so unknown formats and decompression bombs never reach
+/// the decoder.
+/// </summary>
+public static class UploadReader
+{
+    public static async Task<(Upload? Upload, ProblemHttpResult? Problem)> ReadAsync(IFormFile file, LimitsOptions limits, CancellationToken cancellation)
+    {
+        var field = file.Name;
+        if (file.Length > limits.MaxFileBytes)
+            return (null, Problems.Problem(StatusCodes.Status413PayloadTooLarge, Problems.Types.RequestTooLarge, "A file is too large.",
+                $"'{field}' is {file.Length} bytes; the limit is {limits.MaxFileBytes}.", Field(field)));
+        if (file.Length == 0)
+            return (null, InvalidImage(field, "the file is empty."));
+
+        var bytes = new byte[file.Length];
+        await using (var stream = file.OpenReadStream())
+            await stream.ReadExactlyAsync(bytes, cancellation);
+
+        IImageInfo? info;
+        try { info = Image.Identify(bytes); }
+        catch (Exception e) when (e is ImageFormatException or InvalidDataException) { return (null, InvalidImage(field, $"the header is corrupt ({e.Message}).")); }
+        if (info is null)
+            return (null, InvalidImage(field, "the format is not recognised (use PNG, JPEG, WebP, BMP or GIF)."));
+        if ((long)info.Width * info.Height > limits.MaxPixels)
+            return (null, Problems.Problem(StatusCodes.Status413PayloadTooLarge, Problems.Types.ImageTooLarge, "An image has too many pixels.",
+                $"'{field}' declares {info.Width}x{info.Height} pixels; the limit is {limits.MaxPixels} pixels.", Field(field)));
+
+        try
+        {
+            return (new Upload(field, bytes, ImageCodec.Decode(bytes)), null);
+        }
+        catch (Exception e) when (e is ImageFormatException or InvalidDataException or NotSupportedException)
+        {
+            return (null, InvalidImage(field, $"the image could not be decoded ({e.Message})."));
+        }
+    }
+
+    static ProblemHttpResult InvalidImage(string field, string detail) =>
+        Problems.Problem(StatusCodes.Status400BadRequest, Problems.Types.InvalidImage, "An image is invalid.", $"'{field}': {detail}", Field(field));
+
+    static Dictionary<string, object?> Field(string field) => new() { ["field"] = field };
+}

@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Mvc;
+using RelationAdapter.Core.Imaging;
+using RelationAdapter.Core.Pipeline;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace RelationAdapter.Service.Jobs;
+
+public enum JobStatus { Queued, Running, Succeeded, Failed, Canceled }
+
+public enum CancelOutcome { RemovedFromQueue, StopRequested, AlreadyFinished }
+
+/// <summary>What the caller asked for, validated.</summary>
+public sealed record EditParameters(string Prompt, int Steps, double Guidance, double AdapterScale, long Seed, int MaxSide, OutputFormat OutputFormat);
+
+/// <summary>The exemplar pair of a job: cached relation tokens, or the two images to encode (and cache under the id).</summary>
+public sealed record RelationInput(string Id, RelationTokens? Cached, Image<Rgb24>? PromptImage, Image<Rgb24>? ReferenceImage);
+
+/// <summary>Relation tokens as plain floats, so cached entries need no native lifetime management.</summary>
+public sealed record RelationTokens(float[] Values, long[] Shape)
+{
+    public long Bytes => Values.LongLength * sizeof(float);
+}
+
+/// <summary>A finished job's image and what produced it.</summary>
+public sealed record EditOutput(byte[] Bytes, string ContentType, int Width, int Height,
+    IReadOnlyDictionary<EditStage, TimeSpan> Timings, IReadOnlyList<string> Warnings);
+
+/// <summary>A change a watcher of the job sees (Server-Sent Events).</summary>
+public sealed record JobEvent(string Kind, EditJob Job);
+
+/// <summary>
+/// One edit from submission to result. State changes happen under a lock and are published to
+/// subscribers; <see cref="Completion"/> finishes when the job reaches a terminal state.
+/// </summary>
+public sealed class EditJob
+{
+    readonly Lock _gate = new();
+    readonly List<Channel<JobEvent>> _subscribers = [];
+    readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public EditJob(string id, long sequence, EditParameters parameters, Image<Rgb24> source, RelationInput relation, DateTimeOffset now)
+    {
+        Id = id;
+        Sequence = sequence;
+        Parameters = parameters;
+        Source = source;
+        Relation = relation;
+        CreatedAt = now;
+        TotalSteps = parameters.Steps;
+        ParentContext = Activity.Current?.Context ?? default;
+    }
+
+    public string Id { get; }
+    public long Sequence { get; }
+    public EditParameters Parameters { get; }
+    public Image<Rgb24> Source { get; private set; }
+    public RelationInput Relation { get; private set; }
+    public ActivityContext ParentContext { get; }
+    public CancellationTokenSource Cancellation { get; } = new();
+    public Task Completion => _completion.Task;
+
+    public JobStatus Status { get; private set; } = JobStatus.Queued;
+    public EditStage? Stage { get; private set; }
+    public int Step { get; private set; }
+    public int TotalSteps { get; }
+    public DateTimeOffset CreatedAt { get; }
+    public DateTimeOffset? StartedAt { get; private set; }
+    public DateTimeOffset? FinishedAt { get; private set; }
+    public EditOutput? Output { get; private set; }
+    public ProblemDetails? Error { get; private set; }
+    public int? Width { get; private set; }
+    public int? Height { get; private set; }
+
+    public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled;
+
+    /// <summary>Queued → Running; false when the job was canceled while waiting.</summary>
+    public bool TryStart(DateTimeOffset now) => Transition(JobStatus.Queued, JobStatus.Running, "started", () => StartedAt = now);
+
+    public void ReportProgress(EditProgress progress)
+    {
+        lock (_gate)
+        {
+            if (Status != JobStatus.Running) return;
+            Stage = progress.Stage;
+            Step = progress.Stage == EditStage.Denoise || progress.Stage == EditStage.Decode ? progress.Step : Step;
+        }
+        Publish("progress");
+    }
+
+    public void Succeed(EditOutput output, DateTimeOffset now) =>
+        Transition(JobStatus.Running, JobStatus.Succeeded, "succeeded", () =>
+        {
+            Output = output;
+            Width = output.Width;
+            Height = output.Height;
+            FinishedAt = now;
+        });
+
+    public void Fail(ProblemDetails error, DateTimeOffset now) =>
+        Transition(JobStatus.Running, JobStatus.Failed, "failed", () =>
+        {
+            Error = error;
+            FinishedAt = now;
+        });
+
+    /// <summary>Cancels a queued job at once, or asks a running one to stop at its next step.</summary>
+    public CancelOutcome RequestCancel(DateTimeOffset now)
+    {
+        if (Transition(JobStatus.Queued, JobStatus.Canceled, "canceled", () => FinishedAt = now)) return CancelOutcome.RemovedFromQueue;
+        lock (_gate)
+        {
+            if (Status != JobStatus.Running) return CancelOutcome.AlreadyFinished;
+        }
+        Cancellation.Cancel();
+        return CancelOutcome.StopRequested;
+    }
+
+    /// <summary>A running job that stopped on its cancellation token.</summary>
+    public void MarkCanceled(DateTimeOffset now) => Transition(JobStatus.Running, JobStatus.Canceled, "canceled", () => FinishedAt = now);
+
+    /// <summary>Drops the decoded inputs once the worker no longer needs them.</summary>
+    public void ReleaseInputs()
+    {
+        lock (_gate)
+        {
+            Source.Dispose();
+            Relation.PromptImage?.Dispose();
+            Relation.ReferenceImage?.Dispose();
+            Relation = Relation with { PromptImage = null, ReferenceImage = null, Cached = null };
+        }
+    }
+
+    public void SetSize(int width, int height)
+    {
+        lock (_gate) (Width, Height) = (width, height);
+    }
+
+    bool Transition(JobStatus from, JobStatus to, string kind, Action apply)
+    {
+        lock (_gate)
+        {
+            if (Status != from) return false;
+            Status = to;
+            apply();
+        }
+        Publish(kind);
+        if (IsFinished)
+        {
+            lock (_gate)
+            {
+                foreach (var subscriber in _subscribers) subscriber.Writer.TryComplete();
+                _subscribers.Clear();
+            }
+            _completion.TrySetResult();
+        }
+        return true;
+    }
+
+    void Publish(string kind)
+    {
+        lock (_gate)
+            foreach (var subscriber in _subscribers)
+                subscriber.Writer.TryWrite(new JobEvent(kind, this));
+    }
+
+    /// <summary>Events from now until the job finishes (the current state first).</summary>
+    public ChannelReader<JobEvent> Subscribe()
+    {
+        var channel = Channel.CreateBounded<JobEvent>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest });
+        lock (_gate)
+        {
+            channel.Writer.TryWrite(new JobEvent("status", this));
+            if (IsFinished) channel.Writer.TryComplete();
+            else _subscribers.Add(channel);
+        }
+        return channel.Reader;
+    }
+}

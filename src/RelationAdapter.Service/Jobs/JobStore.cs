@@ -1,0 +1,45 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using RelationAdapter.Service.Options;
+
+namespace RelationAdapter.Service.Jobs;
+
+/// <summary>Every job the service knows; finished ones are evicted after the retention time or beyond the count.</summary>
+public sealed class JobStore(IOptions<QueueOptions> options, TimeProvider time)
+{
+    readonly ConcurrentDictionary<string, EditJob> _jobs = new(StringComparer.Ordinal);
+    long _sequence;
+
+    public long NextSequence() => Interlocked.Increment(ref _sequence);
+
+    public void Add(EditJob job)
+    {
+        Prune();
+        _jobs[job.Id] = job;
+    }
+
+    public void Remove(EditJob job) => _jobs.TryRemove(job.Id, out _);
+
+    public EditJob? Find(string id)
+    {
+        Prune();
+        return _jobs.TryGetValue(id, out var job) ? job : null;
+    }
+
+    public IEnumerable<EditJob> Queued => _jobs.Values.Where(j => j.Status == JobStatus.Queued);
+
+    /// <summary>Jobs ahead of this one in the queue (0: next to run); null when it is not waiting.</summary>
+    public int? QueuePosition(EditJob job) =>
+        job.Status == JobStatus.Queued ? Queued.Count(other => other.Sequence < job.Sequence) : null;
+
+    void Prune()
+    {
+        var settings = options.Value;
+        var cutoff = time.GetUtcNow() - settings.ResultRetention;
+        var finished = _jobs.Values.Where(j => j.IsFinished).OrderBy(j => j.FinishedAt).ToList();
+        var excess = finished.Count - settings.MaxStoredResults;
+        foreach (var job in finished)
+            if (excess-- > 0 || job.FinishedAt < cutoff)
+                _jobs.TryRemove(job.Id, out _);
+    }
+}

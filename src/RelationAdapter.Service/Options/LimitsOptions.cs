@@ -1,0 +1,32 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace RelationAdapter.Service.Options;
+
+/// <summary>What a request may carry ("Limits" section).</summary>
+public sealed class LimitsOptions
+{
+    public const string Section = "Limits";
+
+    [Range(1024, long.MaxValue)]
+    public long MaxRequestBytes { get; set; } = 48L * 1024 * 1024;
+
+    [Range(1024, long.MaxValue)]
+    public long MaxFileBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>Width × height an upload may declare; larger ones are refused before decoding.</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxPixels { get; set; } = 40_000_000;
+
+    [Range(1, 100_000)]
+    public int MaxPromptLength { get; set; } = 2000;
+
+    /// <summary>The largest max_side a request may ask for (a multiple of 16).</summary>
+    [Range(16, 8192)]
+    public int MaxSideCap { get; set; } = 1024;
+
+    [Range(16, 8192)]
+    public int DefaultMaxSide { get; set; } = 512;
+
+    [Range(1, 1000)]
+    public int MaxSteps { get; set; } = 50;
+}

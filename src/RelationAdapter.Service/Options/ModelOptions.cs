@@ -1,0 +1,51 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace RelationAdapter.Service.Options;
+
+/// <summary>Which model the worker loads ("Model" section).</summary>
+public sealed class ModelOptions : IValidatableObject
+{
+    public const string Section = "Model";
+    public const string TinyPreset = "tiny", Flux1DevPreset = "flux1-dev";
+
+    /// <summary>"tiny": a built-in random model (no downloads, meaningless images); "flux1-dev": the real weights below.</summary>
+    [Required, RegularExpression("^(tiny|flux1-dev)$")]
+    public string Preset { get; set; } = TinyPreset;
+
+    /// <summary>cpu, cuda or auto.</summary>
+    [Required, RegularExpression("^(cpu|cuda|auto)$")]
+    public string Device { get; set; } = "cpu";
+
+    /// <summary>FLUX.1-dev in the diffusers layout (black-forest-labs/FLUX.1-dev).</summary>
+    public string? FluxDirectory { get; set; }
+
+    /// <summary>google/siglip-so400m-patch14-384.</summary>
+    public string? SiglipDirectory { get; set; }
+
+    /// <summary>The RelationAdapter checkpoint, ip_adapter-100000.bin.</summary>
+    public string? AdapterPath { get; set; }
+
+    /// <summary>The in-context editor LoRA, pytorch_lora_weights.safetensors (optional).</summary>
+    public string? LoraPath { get; set; }
+
+    /// <summary>Move SigLIP, CLIP and T5 to the CPU after each use (saves about 10 GB of GPU memory).</summary>
+    public bool OffloadEncoders { get; set; }
+
+    /// <summary>Decode in overlapping tiles to bound the VAE's activation memory (changes pixels slightly).</summary>
+    public bool VaeTiling { get; set; }
+
+    [Range(0, 10_000)]
+    public int PromptCacheCapacity { get; set; } = 64;
+
+    public long TinySeed { get; set; } = 1234;
+
+    public bool IsTiny => Preset == TinyPreset;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (IsTiny) yield break;
+        foreach (var (value, name) in new[] { (FluxDirectory, nameof(FluxDirectory)), (SiglipDirectory, nameof(SiglipDirectory)), (AdapterPath, nameof(AdapterPath)) })
+            if (string.IsNullOrWhiteSpace(value))
+                yield return new ValidationResult($"Model:{name} is required for the {Flux1DevPreset} preset.", [name]);
+    }
+}

@@ -1,0 +1,33 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace RelationAdapter.Service.Options;
+
+/// <summary>The job queue and result store ("Queue" section).</summary>
+public sealed class QueueOptions
+{
+    public const string Section = "Queue";
+
+    /// <summary>Jobs waiting at most; a submission beyond it gets 503 with Retry-After.</summary>
+    [Range(1, 100_000)]
+    public int Capacity { get; set; } = 32;
+
+    /// <summary>How long a finished job and its image are kept.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
+    public TimeSpan ResultRetention { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Finished jobs kept at most (the oldest are evicted first).</summary>
+    [Range(1, 1_000_000)]
+    public int MaxStoredResults { get; set; } = 200;
+
+    /// <summary>The cap on <c>Prefer: wait=N</c>.</summary>
+    [Range(0, 3600)]
+    public int MaxWaitSeconds { get; set; } = 120;
+
+    /// <summary>The Retry-After sent with 503 when the queue is full.</summary>
+    [Range(1, 3600)]
+    public int RetryAfterSeconds { get; set; } = 10;
+
+    /// <summary>On shutdown, how long the running job may take to finish before it is canceled.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(25);
+}
