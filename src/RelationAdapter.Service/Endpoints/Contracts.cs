@@ -70,16 +70,21 @@ public sealed record EditView(
     ProblemDetails? Error,
     EditLinks Links)
 {
-    public static EditView From(EditJob job, JobStore store)
+    public static EditView From(EditJob job, JobStore store) => From(job, job.Snapshot(), store);
+
+    public static EditView From(EditJob job, JobState state, JobStore store)
     {
         var p = job.Parameters;
         var self = $"/v1/edits/{job.Id}";
-        return new EditView(job.Id, job.Status, store.QueuePosition(job), job.Stage is { } stage ? JsonNamingPolicy.SnakeCaseLower.ConvertName(stage.ToString()) : null,
-            new ProgressView(job.Step, job.TotalSteps), job.CreatedAt, job.StartedAt, job.FinishedAt,
-            p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, p.OutputFormat, job.Relation.Id, job.Width, job.Height,
-            job.Output?.Timings.ToDictionary(t => JsonNamingPolicy.SnakeCaseLower.ConvertName(t.Key.ToString()), t => Math.Round(t.Value.TotalMilliseconds, 1)),
-            job.Output?.Warnings ?? [], job.Error, new EditLinks(self, self + "/result", self + "/events"));
+        return new EditView(job.Id, state.Status, state.Status == JobStatus.Queued ? store.QueuePosition(job) : null,
+            state.Stage is { } stage ? SnakeCase(stage) : null,
+            new ProgressView(state.Step, job.TotalSteps), job.CreatedAt, state.StartedAt, state.FinishedAt,
+            p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, p.OutputFormat, job.Relation.Id, state.Width, state.Height,
+            state.Output?.Timings.ToDictionary(t => SnakeCase(t.Key), t => Math.Round(t.Value.TotalMilliseconds, 1)),
+            state.Output?.Warnings ?? [], state.Error, new EditLinks(self, self + "/result", self + "/events"));
     }
+
+    static string SnakeCase<T>(T value) where T : Enum => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
 }
 
 /// <summary>A cached exemplar pair.</summary>

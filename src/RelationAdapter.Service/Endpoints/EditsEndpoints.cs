@@ -175,7 +175,7 @@ public static class EditsEndpoints
     {
         var events = job.Subscribe();
         await foreach (var change in events.ReadAllAsync(cancellation))
-            yield return new SseItem<EditView>(EditView.From(change.Job, store), change.Kind);
+            yield return new SseItem<EditView>(EditView.From(job, change.State, store), change.Kind);
     }
 
     static IResult Cancel(string id, JobStore store, JobQueue queue, TimeProvider time)

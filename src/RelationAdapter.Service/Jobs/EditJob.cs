@@ -28,8 +28,12 @@ public sealed record RelationTokens(float[] Values, long[] Shape)
 public sealed record EditOutput(byte[] Bytes, string ContentType, int Width, int Height,
     IReadOnlyDictionary<EditStage, TimeSpan> Timings, IReadOnlyList<string> Warnings);
 
-/// <summary>A change a watcher of the job sees (Server-Sent Events).</summary>
-public sealed record JobEvent(string Kind, EditJob Job);
+/// <summary>The mutable part of a job, captured at one moment.</summary>
+public sealed record JobState(JobStatus Status, EditStage? Stage, int Step, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
+    int? Width, int? Height, EditOutput? Output, ProblemDetails? Error);
+
+/// <summary>A change a watcher of the job sees (Server-Sent Events), with the state right after it.</summary>
+public sealed record JobEvent(string Kind, JobState State);
 
 /// <summary>
 /// One edit from submission to result. State changes happen under a lock and are published to
@@ -75,6 +79,11 @@ public sealed class EditJob
     public int? Height { get; private set; }
 
     public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled;
+
+    public JobState Snapshot()
+    {
+        lock (_gate) return new JobState(Status, Stage, Step, StartedAt, FinishedAt, Width, Height, Output, Error);
+    }
 
     /// <summary>Queued → Running; false when the job was canceled while waiting.</summary>
     public bool TryStart(DateTimeOffset now) => Transition(JobStatus.Queued, JobStatus.Running, "started", () => StartedAt = now);
@@ -162,8 +171,11 @@ public sealed class EditJob
     void Publish(string kind)
     {
         lock (_gate)
+        {
+            var state = Snapshot();
             foreach (var subscriber in _subscribers)
-                subscriber.Writer.TryWrite(new JobEvent(kind, this));
+                subscriber.Writer.TryWrite(new JobEvent(kind, state));
+        }
     }
 
     /// <summary>Events from now until the job finishes (the current state first).</summary>
@@ -172,7 +184,7 @@ public sealed class EditJob
         var channel = Channel.CreateBounded<JobEvent>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest });
         lock (_gate)
         {
-            channel.Writer.TryWrite(new JobEvent("status", this));
+            channel.Writer.TryWrite(new JobEvent("status", Snapshot()));
             if (IsFinished) channel.Writer.TryComplete();
             else _subscribers.Add(channel);
         }

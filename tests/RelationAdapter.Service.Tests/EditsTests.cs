@@ -1,0 +1,105 @@
+using System.Net;
+using RelationAdapter.Service.Tests.Support;
+using SixLabors.ImageSharp;
+
+namespace RelationAdapter.Service.Tests;
+
+[Trait("Category", "Service")]
+public class EditsTests(ServiceFactory factory) : IClassFixture<ServiceFactory>
+{
+    [Fact]
+    public async Task Async_edit_reports_progress_and_returns_a_decodable_image_of_the_reported_size()
+    {
+        var client = await factory.ReadyClientAsync();
+        var response = await client.PostAsync("/v1/edits", Api.EditForm());
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var submitted = await response.JsonAsync();
+        var id = submitted.GetProperty("id").GetString()!;
+        Assert.Equal($"/v1/edits/{id}", response.Headers.Location!.ToString());
+        Assert.Equal(42, submitted.GetProperty("seed").GetInt64());
+
+        var done = await Api.WaitForAsync(client, id, "succeeded", "failed");
+        Assert.Equal("succeeded", done.GetProperty("status").GetString());
+        Assert.Equal(2, done.GetProperty("progress").GetProperty("step").GetInt32());
+        Assert.True(done.GetProperty("timings_ms").GetProperty("denoise").GetDouble() > 0);
+
+        var result = await client.GetAsync($"/v1/edits/{id}/result");
+        Assert.Equal(HttpStatusCode.OK, result.StatusCode);
+        Assert.Equal("image/png", result.Content.Headers.ContentType!.MediaType);
+        using var image = Image.Load(await result.Content.ReadAsByteArrayAsync());
+        Assert.Equal(done.GetProperty("width").GetInt32(), image.Width);
+        Assert.Equal(done.GetProperty("height").GetInt32(), image.Height);
+        Assert.Equal((96, 64), (image.Width, image.Height));
+    }
+
+    [Fact]
+    public async Task Prefer_wait_answers_200_with_the_image_and_the_same_seed_gives_the_same_bytes()
+    {
+        var client = await factory.ReadyClientAsync();
+        async Task<byte[]> EditAsync(string seed, string format = "png")
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/v1/edits")
+            {
+                Content = Api.EditForm(new Dictionary<string, string?> { ["seed"] = seed, ["output_format"] = format }),
+            };
+            request.Headers.Add("Prefer", "wait=60");
+            var response = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(seed, response.Headers.GetValues("X-Seed").Single());
+            Assert.Equal("wait=60", response.Headers.GetValues("Preference-Applied").Single());
+            return await response.Content.ReadAsByteArrayAsync();
+        }
+
+        var first = await EditAsync("7");
+        var second = await EditAsync("7");
+        var other = await EditAsync("8");
+        Assert.Equal(first, second);
+        Assert.NotEqual(first, other);
+        using var image = Image.Load(first);
+        Assert.Equal((96, 64), (image.Width, image.Height));
+
+        var jpeg = await EditAsync("7", "jpeg");
+        Assert.Equal("image/jpeg", Image.DetectFormat(jpeg)!.DefaultMimeType);
+        var webp = await EditAsync("7", "webp");
+        Assert.Equal("image/webp", Image.DetectFormat(webp)!.DefaultMimeType);
+    }
+
+    [Fact]
+    public async Task Seed_is_random_when_absent_and_always_returned()
+    {
+        var client = await factory.ReadyClientAsync();
+        var first = await (await client.PostAsync("/v1/edits", Api.EditForm(new Dictionary<string, string?> { ["seed"] = null }))).JsonAsync();
+        var second = await (await client.PostAsync("/v1/edits", Api.EditForm(new Dictionary<string, string?> { ["seed"] = null }))).JsonAsync();
+        Assert.NotEqual(first.GetProperty("seed").GetInt64(), second.GetProperty("seed").GetInt64());
+        await Api.WaitForAsync(client, second.GetProperty("id").GetString()!, "succeeded");
+    }
+
+    [Fact]
+    public async Task Max_side_shrinks_the_source_to_multiples_of_16()
+    {
+        var client = await factory.ReadyClientAsync();
+        var id = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["max_side"] = "48" }, source: Api.Png(100, 70)));
+        var done = await Api.WaitForAsync(client, id, "succeeded");
+        Assert.Equal((48, 32), (done.GetProperty("width").GetInt32(), done.GetProperty("height").GetInt32()));
+    }
+
+    [Fact]
+    public async Task Events_stream_status_start_every_step_and_the_final_state()
+    {
+        var client = await factory.ReadyClientAsync();
+        var busy = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["steps"] = "20" }, source: Api.Png(256, 256)));
+        var id = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["steps"] = "3" }));
+        using var response = await client.GetAsync($"/v1/edits/{id}/events", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        var body = await response.Content.ReadAsStringAsync();
+
+        var kinds = body.Split('\n').Where(l => l.StartsWith("event: ", StringComparison.Ordinal)).Select(l => l["event: ".Length..].Trim()).ToList();
+        Assert.Equal("status", kinds[0]);
+        Assert.Contains("\"status\":\"queued\"", body.Split('\n')[1]);
+        Assert.Equal("started", kinds[1]);
+        Assert.Equal("succeeded", kinds[^1]);
+        foreach (var step in new[] { 1, 2, 3 })
+            Assert.Contains($"\"progress\":{{\"step\":{step},\"total\":3}}", body);
+        await Api.WaitForAsync(client, busy, "succeeded");
+    }
+}

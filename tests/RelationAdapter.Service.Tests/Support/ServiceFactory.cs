@@ -1,0 +1,114 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace RelationAdapter.Service.Tests.Support;
+
+/// <summary>The service on the tiny preset, with settings a test can override.</summary>
+public class ServiceFactory : WebApplicationFactory<Program>
+{
+    /// <summary>Configuration overrides ("Queue:Capacity" = "1", …).</summary>
+    public Dictionary<string, string?> Settings { get; init; } = [];
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("Model:Preset", "tiny");
+        builder.UseSetting("Model:Device", "cpu");
+        builder.UseSetting("Queue:ShutdownGracePeriod", "00:00:02");
+        foreach (var (key, value) in Settings) builder.UseSetting(key, value);
+    }
+
+    /// <summary>A client once the model is loaded.</summary>
+    public async Task<HttpClient> ReadyClientAsync()
+    {
+        var client = CreateClient();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((await client.GetAsync("/readyz")).StatusCode != HttpStatusCode.OK)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("the service did not become ready");
+            await Task.Delay(50);
+        }
+        return client;
+    }
+}
+
+public static class Api
+{
+    public static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public static byte[] Png(int width, int height, int phase = 0)
+    {
+        using var image = new Image<Rgb24>(width, height);
+        for (var y = 0; y < height; y++)
+        for (var x = 0; x < width; x++)
+            image[x, y] = new Rgb24((byte)(x * 255 / width), (byte)((y * 255 / height + phase) % 256), (byte)((x * y + phase) % 256));
+        using var stream = new MemoryStream();
+        image.Save(stream, new PngEncoder());
+        return stream.ToArray();
+    }
+
+    public static readonly byte[] Before = Png(64, 48, 0), After = Png(64, 48, 120), Source = Png(96, 64, 40);
+
+    /// <summary>An edit form; fields set to null are left out.</summary>
+    public static MultipartFormDataContent EditForm(IDictionary<string, string?>? fields = null, byte[]? source = null,
+        byte[]? before = null, byte[]? after = null, bool withPair = true)
+    {
+        var form = new MultipartFormDataContent();
+        var values = new Dictionary<string, string?> { ["prompt"] = "make it look like the example", ["steps"] = "2", ["seed"] = "42" };
+        foreach (var (key, value) in fields ?? new Dictionary<string, string?>()) values[key] = value;
+        foreach (var (key, value) in values)
+            if (value is not null) form.Add(new StringContent(value), key);
+        if (source is not null || withPair) AddFile(form, "source_image", source ?? Source);
+        if (withPair)
+        {
+            AddFile(form, "prompt_image", before ?? Before);
+            AddFile(form, "reference_image", after ?? After);
+        }
+        return form;
+    }
+
+    public static void AddFile(MultipartFormDataContent form, string field, byte[] bytes, string contentType = "image/png")
+    {
+        var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+        form.Add(content, field, field + ".png");
+    }
+
+    public static async Task<JsonElement> JsonAsync(this HttpResponseMessage response) =>
+        (await response.Content.ReadFromJsonAsync<JsonElement>())!;
+
+    /// <summary>Polls an edit until it reaches one of the given states.</summary>
+    public static async Task<JsonElement> WaitForAsync(HttpClient client, string id, params string[] states)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (true)
+        {
+            var view = await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync();
+            if (states.Contains(view.GetProperty("status").GetString())) return view;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"edit {id} stayed {view.GetProperty("status")}");
+            await Task.Delay(20);
+        }
+    }
+
+    public static async Task<string> SubmitAsync(HttpClient client, MultipartFormDataContent form)
+    {
+        var response = await client.PostAsync("/v1/edits", form);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        return (await response.JsonAsync()).GetProperty("id").GetString()!;
+    }
+
+    /// <summary>Reads one Prometheus sample (summed over its label sets).</summary>
+    public static async Task<double> MetricAsync(HttpClient client, string name)
+    {
+        var text = await client.GetStringAsync("/metrics");
+        return text.Split('\n')
+            .Where(line => line.StartsWith(name + "{", StringComparison.Ordinal) || line.StartsWith(name + " ", StringComparison.Ordinal))
+            .Sum(line => double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+}
