@@ -36,7 +36,7 @@ builder.Services.AddSingleton<InferenceWorker>();
 builder.Services.AddHostedService(services => services.GetRequiredService<InferenceWorker>());
 builder.Services.AddSingleton<ApiKeyFilter>();
 
-builder.Services.AddProblemDetails();
+builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Problems.WithStableType);
 builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
 builder.Services.ConfigureHttpJsonOptions(json =>
 {

@@ -57,8 +57,6 @@ public static class EditsEndpoints
     {
         if (host is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(host.LoadError);
         var limits = limitsOptions.Value;
-        if (!http.Request.HasFormContentType)
-            return Problems.Validation(new Dictionary<string, string[]> { ["body"] = ["must be multipart/form-data."] });
         var form = await http.Request.ReadFormAsync(cancellation);
 
         var errors = new Dictionary<string, string[]>();

@@ -26,6 +26,26 @@ public static class Problems
         public const string EditFailed = TypePrefix + "edit-failed";
         public const string InvalidModelInput = TypePrefix + "invalid-model-input";
         public const string Internal = TypePrefix + "internal";
+        public const string NotFound = TypePrefix + "not-found";
+        public const string MethodNotAllowed = TypePrefix + "method-not-allowed";
+        public const string UnsupportedMediaType = TypePrefix + "unsupported-media-type";
+    }
+
+    /// <summary>Gives the framework's own problems (unknown route, wrong media type, …) a type of ours too.</summary>
+    public static void WithStableType(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        if (problem.Type?.StartsWith(TypePrefix, StringComparison.Ordinal) == true) return;
+        problem.Type = problem.Status switch
+        {
+            StatusCodes.Status400BadRequest => Types.Validation,
+            StatusCodes.Status401Unauthorized => Types.Unauthorized,
+            StatusCodes.Status404NotFound => Types.NotFound,
+            StatusCodes.Status405MethodNotAllowed => Types.MethodNotAllowed,
+            StatusCodes.Status413PayloadTooLarge => Types.RequestTooLarge,
+            StatusCodes.Status415UnsupportedMediaType => Types.UnsupportedMediaType,
+            _ => Types.Internal,
+        };
     }
 
     public static ProblemHttpResult Problem(int status, string type, string title, string? detail = null,

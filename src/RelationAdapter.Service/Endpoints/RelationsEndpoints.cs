@@ -35,8 +35,6 @@ public static class RelationsEndpoints
         IOptions<LimitsOptions> limits, CancellationToken cancellation)
     {
         if (host is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(host.LoadError);
-        if (!http.Request.HasFormContentType)
-            return Problems.Validation(new Dictionary<string, string[]> { ["body"] = ["must be multipart/form-data."] });
         var form = await http.Request.ReadFormAsync(cancellation);
         var errors = new Dictionary<string, string[]>();
         var files = new[] { "prompt_image", "reference_image" }.Select(name => (name, file: form.Files.GetFile(name))).ToList();

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -80,8 +79,12 @@ public static class Api
         form.Add(content, field, field + ".png");
     }
 
-    public static async Task<JsonElement> JsonAsync(this HttpResponseMessage response) =>
-        (await response.Content.ReadFromJsonAsync<JsonElement>())!;
+    /// <summary>The body as JSON; the content is buffered, so it can be read again.</summary>
+    public static async Task<JsonElement> JsonAsync(this HttpResponseMessage response)
+    {
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return document.RootElement.Clone();
+    }
 
     /// <summary>Polls an edit until it reaches one of the given states.</summary>
     public static async Task<JsonElement> WaitForAsync(HttpClient client, string id, params string[] states)

@@ -1,0 +1,119 @@
+using System.Net;
+using RelationAdapter.Service.Tests.Support;
+
+namespace RelationAdapter.Service.Tests;
+
+[Trait("Category", "Service")]
+public class JobLifecycleTests
+{
+    /// <summary>An edit that keeps the tiny model's worker busy for a while (many steps on a large source).</summary>
+    static MultipartFormDataContent SlowEdit() =>
+        Api.EditForm(new Dictionary<string, string?> { ["steps"] = "50", ["max_side"] = "512" }, source: Api.Png(512, 512));
+
+    [Fact]
+    public async Task Unknown_ids_are_404_problems()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.ReadyClientAsync();
+        foreach (var (method, path) in new[]
+                 {
+                     (HttpMethod.Get, "/v1/edits/ed_missing"), (HttpMethod.Get, "/v1/edits/ed_missing/result"),
+                     (HttpMethod.Get, "/v1/edits/ed_missing/events"), (HttpMethod.Delete, "/v1/edits/ed_missing"),
+                 })
+        {
+            var response = await client.SendAsync(new HttpRequestMessage(method, path));
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            Assert.Equal("urn:relation-adapter:problem:edit-not-found", (await response.JsonAsync()).GetProperty("type").GetString());
+        }
+        var relation = await client.GetAsync("/v1/relations/rel_missing");
+        Assert.Equal(HttpStatusCode.NotFound, relation.StatusCode);
+        Assert.Equal("urn:relation-adapter:problem:relation-not-found", (await relation.JsonAsync()).GetProperty("type").GetString());
+
+        var byId = await client.PostAsync("/v1/edits", Api.EditForm(new Dictionary<string, string?> { ["relation_id"] = "rel_missing" }, source: Api.Source, withPair: false));
+        Assert.Equal(HttpStatusCode.NotFound, byId.StatusCode);
+        Assert.Equal("urn:relation-adapter:problem:relation-not-found", (await byId.JsonAsync()).GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task Canceling_a_queued_job_removes_it_and_canceling_a_running_job_stops_it_between_steps()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.ReadyClientAsync();
+        var running = await Api.SubmitAsync(client, SlowEdit());
+        var queued = await Api.SubmitAsync(client, Api.EditForm());
+        await Api.WaitForAsync(client, running, "running");
+
+        var queuedView = await (await client.GetAsync($"/v1/edits/{queued}")).JsonAsync();
+        Assert.Equal(0, queuedView.GetProperty("queue_position").GetInt32());
+        var cancelQueued = await client.DeleteAsync($"/v1/edits/{queued}");
+        Assert.Equal(HttpStatusCode.Accepted, cancelQueued.StatusCode);
+        Assert.Equal("canceled", (await cancelQueued.JsonAsync()).GetProperty("status").GetString());
+
+        var result = await client.GetAsync($"/v1/edits/{queued}/result");
+        Assert.Equal(HttpStatusCode.Conflict, result.StatusCode);
+
+        var cancelRunning = await client.DeleteAsync($"/v1/edits/{running}");
+        Assert.Equal(HttpStatusCode.Accepted, cancelRunning.StatusCode);
+        var stopped = await Api.WaitForAsync(client, running, "canceled", "succeeded", "failed");
+        Assert.Equal("canceled", stopped.GetProperty("status").GetString());
+        Assert.True(stopped.GetProperty("progress").GetProperty("step").GetInt32() < 50);
+
+        var again = await client.DeleteAsync($"/v1/edits/{running}");
+        Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+        Assert.Equal("urn:relation-adapter:problem:already-finished", (await again.JsonAsync()).GetProperty("type").GetString());
+
+        var after = await Api.SubmitAsync(client, Api.EditForm());
+        Assert.Equal("succeeded", (await Api.WaitForAsync(client, after, "succeeded", "failed")).GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task A_full_queue_answers_503_with_retry_after_at_once()
+    {
+        await using var factory = new ServiceFactory { Settings = { ["Queue:Capacity"] = "1", ["Queue:RetryAfterSeconds"] = "7" } };
+        var client = await factory.ReadyClientAsync();
+        var running = await Api.SubmitAsync(client, SlowEdit());
+        await Api.WaitForAsync(client, running, "running");
+        var waiting = await Api.SubmitAsync(client, Api.EditForm());
+
+        var started = DateTime.UtcNow;
+        var rejected = await client.PostAsync("/v1/edits", Api.EditForm());
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(5), "a full queue must not make the caller wait");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, rejected.StatusCode);
+        Assert.Equal("7", rejected.Headers.RetryAfter!.Delta!.Value.TotalSeconds.ToString());
+        Assert.Equal("urn:relation-adapter:problem:queue-full", (await rejected.JsonAsync()).GetProperty("type").GetString());
+
+        // Canceling the waiting job gives its place back.
+        await client.DeleteAsync($"/v1/edits/{waiting}");
+        var accepted = await client.PostAsync("/v1/edits", Api.EditForm());
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        await client.DeleteAsync($"/v1/edits/{running}");
+    }
+
+    [Fact]
+    public async Task Fifty_concurrent_submissions_all_finish()
+    {
+        await using var factory = new ServiceFactory { Settings = { ["Queue:Capacity"] = "64" } };
+        var client = await factory.ReadyClientAsync();
+        var submissions = Enumerable.Range(0, 50).Select(i => Task.Run(() =>
+            Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["seed"] = i.ToString(), ["steps"] = "1" }, source: Api.Png(48, 32)))));
+        var ids = await Task.WhenAll(submissions);
+        Assert.Equal(50, ids.Distinct().Count());
+        foreach (var id in ids)
+            Assert.Equal("succeeded", (await Api.WaitForAsync(client, id, "succeeded", "failed", "canceled")).GetProperty("status").GetString());
+        Assert.Equal(0, await Api.MetricAsync(client, "ra_queue_depth"));
+        Assert.True(await Api.MetricAsync(client, "ra_jobs_total") >= 50);
+    }
+
+    [Fact]
+    public async Task Health_and_readiness_report_the_model()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.ReadyClientAsync();
+        var live = await client.GetAsync("/healthz");
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        var ready = await (await client.GetAsync("/readyz")).JsonAsync();
+        Assert.Equal("ready", ready.GetProperty("status").GetString());
+        Assert.True(ready.GetProperty("placeholder").GetBoolean());
+        Assert.Contains("meaningless", ready.GetProperty("warning").GetString());
+    }
+}
