@@ -68,7 +68,8 @@ builder.Services.AddOpenTelemetry()
     })
     .WithMetrics(metrics =>
     {
-        metrics.AddMeter(ServiceTelemetry.Name).AddAspNetCoreInstrumentation().AddPrometheusExporter();
+        metrics.AddMeter(ServiceTelemetry.Name).AddAspNetCoreInstrumentation()
+            .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0);
         if (!string.IsNullOrWhiteSpace(otlpEndpoint)) metrics.AddOtlpExporter(otlp => otlp.Endpoint = new Uri(otlpEndpoint));
     });
 
