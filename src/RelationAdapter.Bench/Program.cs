@@ -1,2 +1,27 @@
-var t = typeof(TorchSharp.torch).Assembly.GetTypes().Where(t => t.Name.Contains("Approximate")).ToList();
-foreach (var x in t) Console.WriteLine(x.FullName + " " + string.Join(",", Enum.GetNames(x)));
+using RelationAdapter.Bench;
+
+// Benchmarks that print numbers (speed and memory targets live here, not in unit tests).
+var command = args.FirstOrDefault() ?? "help";
+var options = BenchOptions.Parse(args.Skip(1).ToArray());
+switch (command)
+{
+    case "safetensors":
+        SafetensorsBenchmark.Run(options);
+        break;
+    case "dit":
+        DitBenchmark.Run(options);
+        break;
+    case "resident":
+        ResidentBenchmark.Run(options);
+        break;
+    default:
+        Console.WriteLine("""
+            usage: dotnet run -c Release --project src/RelationAdapter.Bench -- <command> [--name value ...]
+              safetensors  [--gb 4] [--dir /tmp]        load throughput vs a plain sequential read, and peak RSS
+              dit          [--width 512 --heads 4 --double 4 --single 8 --image-tokens 512 --text-tokens 64
+                            --relation-tokens 32 --warmup 2 --iterations 10 --threads 0 --device cpu]
+                           DiT forward time, FLOPs, GFLOP/s against the machine's float32 GEMM rate
+              resident     [--device cpu]               bytes per component: the tiny preset, and FLUX.1-dev (bf16)
+            """);
+        break;
+}

@@ -1,5 +1,6 @@
 using System.IO.MemoryMappedFiles;
 using System.Text.Json;
+using RelationAdapter.Core.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -7,9 +8,10 @@ namespace RelationAdapter.Core.Weights;
 
 /// <summary>
 /// One safetensors file: an 8-byte little-endian header length, a JSON header, then raw little-endian
-/// tensor data. The header is validated when the file is opened; tensor bytes are copied straight from
-/// a memory map into the destination tensor's storage, one tensor's pages mapped at a time, so loading
-/// never holds a managed copy nor keeps the whole file resident.
+/// tensor data. The header is validated when the file is opened. <see cref="Read"/> returns tensors
+/// that are copy-on-write views of the memory-mapped file (no copy at all); <see cref="CopyInto"/>
+/// copies from such a view straight into the destination (converting dtype or moving to the GPU on
+/// the way), so loading never holds a managed copy nor a second host copy of the weights.
 /// </summary>
 public sealed class SafetensorsFile : ITensorSource
 {
@@ -44,7 +46,7 @@ public sealed class SafetensorsFile : ITensorSource
         var length = new FileInfo(path).Length;
         var map = length == 0
             ? throw new CheckpointFormatException(path, "file is empty.")
-            : MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+            : MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.CopyOnWrite);
         return new SafetensorsFile(path, map, slots, metadata, dataOffset);
     }
 
@@ -152,9 +154,16 @@ public sealed class SafetensorsFile : ITensorSource
             ? slot
             : throw new KeyNotFoundException($"{_path}: no tensor named '{key}'.");
 
+    /// <summary>The tensor as a copy-on-write view of the mapped file, in its stored dtype, on the CPU.</summary>
     public Tensor Read(string key)
     {
         var slot = SlotOf(key);
+        if (slot.End > slot.Begin)
+        {
+            var view = NativeTensors.MapView(_map, DataOffset + slot.Begin, slot.End - slot.Begin, slot.Entry.DType, slot.Entry.Shape, slot.ElementSize);
+            if (view is not null) return view;
+        }
+        // Empty, or not aligned for its dtype: copy into a fresh tensor instead.
         var tensor = empty(slot.Entry.Shape, slot.Entry.DType);
         try
         {
@@ -181,7 +190,6 @@ public sealed class SafetensorsFile : ITensorSource
         using (no_grad()) destination.copy_(staged);
     }
 
-    /// <summary>Copies in chunks of at most 1 GiB: a Span cannot address more than 2 GiB at once.</summary>
     unsafe void CopyBytes(Slot slot, Tensor destination)
     {
         var length = slot.End - slot.Begin;
@@ -191,16 +199,7 @@ public sealed class SafetensorsFile : ITensorSource
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
         try
         {
-            var source = pointer + view.PointerOffset;
-            using var flat = destination.view(-1);
-            var chunkElements = Math.Max(1, (1L << 30) / slot.ElementSize);
-            for (long start = 0; start < flat.shape[0]; start += chunkElements)
-            {
-                var count = Math.Min(chunkElements, flat.shape[0] - start);
-                using var part = flat.narrow(0, start, count);
-                var bytes = part.bytes;
-                new ReadOnlySpan<byte>(source + start * slot.ElementSize, bytes.Length).CopyTo(bytes);
-            }
+            Buffer.MemoryCopy(pointer + view.PointerOffset, NativeTensors.Data(destination), length, length);
         }
         finally
         {

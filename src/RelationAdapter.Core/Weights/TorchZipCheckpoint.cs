@@ -1,6 +1,7 @@
 using System.Collections;
 using System.IO.Compression;
 using Razorvine.Pickle;
+using RelationAdapter.Core.Runtime;
 using TorchSharp;
 using Razorvine.Pickle.Objects;
 using static TorchSharp.torch;
@@ -144,17 +145,16 @@ public sealed class TorchZipCheckpoint : ITensorSource
         ReadRange(zipEntry, byteOffset, destination, stored);
     }
 
-    static void ReadRange(ZipArchiveEntry entry, long byteOffset, Tensor destination, StoredTensor stored)
+    /// <summary>Streams the bytes into the tensor's memory in chunks (a Span addresses at most 2 GiB).</summary>
+    static unsafe void ReadRange(ZipArchiveEntry entry, long byteOffset, Tensor destination, StoredTensor stored)
     {
         using var stream = entry.Open();
         Skip(stream, byteOffset);
-        using var flat = destination.view(-1);
-        var chunkElements = Math.Max(1, (64L << 20) / stored.ElementSize);
-        for (long start = 0; start < flat.shape[0]; start += chunkElements)
-        {
-            using var part = flat.narrow(0, start, Math.Min(chunkElements, flat.shape[0] - start));
-            stream.ReadExactly(part.bytes);
-        }
+        var target = NativeTensors.Data(destination);
+        var total = destination.NumberOfElements * stored.ElementSize;
+        const int chunk = 64 << 20;
+        for (long done = 0; done < total; done += chunk)
+            stream.ReadExactly(new Span<byte>(target + done, (int)Math.Min(chunk, total - done)));
     }
 
     static void Skip(Stream stream, long count)

@@ -8,7 +8,8 @@ namespace RelationAdapter.Core.Tests.Support;
 /// <summary>Writes safetensors files for tests: valid ones from tensors, or raw header + data bytes.</summary>
 public static class SafetensorsWriter
 {
-    public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>A valid file; the header is padded with spaces to a multiple of 8 bytes (as the reference writer does) unless asked not to.</summary>
+    public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null, bool alignData = true)
     {
         var header = new Dictionary<string, object>();
         if (metadata is not null) header["__metadata__"] = metadata;
@@ -22,7 +23,10 @@ public static class SafetensorsWriter
             offset += bytes.Length;
             blobs.Add(bytes);
         }
-        WriteRaw(path, JsonSerializer.Serialize(header), blobs.SelectMany(b => b).ToArray());
+        var json = JsonSerializer.Serialize(header);
+        if (alignData) json = json.PadRight((json.Length + 7) / 8 * 8);
+        else if (json.Length % 2 == 0) json += " ";
+        WriteRaw(path, json, blobs.SelectMany(b => b).ToArray());
     }
 
     public static void WriteRaw(string path, string headerJson, byte[] data, long? claimedHeaderLength = null)

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Tests.Weights;
 
-public class SafetensorsFileTests
+public partial class SafetensorsFileTests
 {
     [Fact]
     public void Round_trips_every_supported_dtype_and_metadata()
@@ -29,6 +29,55 @@ public class SafetensorsFileTests
             Assert.True(read.Same(expected), key);
         }
     }
+
+    [Fact]
+    public void Unaligned_data_is_read_by_copying()
+    {
+        using var temp = new TempFolder();
+        var path = temp.File("unaligned.safetensors");
+        using var stored = arange(16, dtype: ScalarType.Float32).reshape(4, 4);
+        SafetensorsWriter.Write(path, new Dictionary<string, Tensor> { ["w"] = stored }, alignData: false);
+        using var file = SafetensorsFile.Open(path);
+        Assert.NotEqual(0, file.DataOffset % 4);
+        using var read = file.Read("w");
+        Assert.True(read.Same(stored));
+    }
+}
+
+[Collection(nameof(MappedViewCounting))]
+public class MappedViewTests
+{
+    [Fact]
+    public void Read_tensors_are_copy_on_write_views_that_outlive_the_file_and_release_their_mapping()
+    {
+        using var temp = new TempFolder();
+        var path = temp.File("views.safetensors");
+        using var stored = arange(16, dtype: ScalarType.Float32).reshape(4, 4);
+        SafetensorsWriter.Write(path, new Dictionary<string, Tensor> { ["w"] = stored });
+        var before = RelationAdapter.Core.Runtime.NativeTensors.LiveMappedViews;
+        var bytesOnDisk = File.ReadAllBytes(path);
+
+        Tensor view;
+        using (var file = SafetensorsFile.Open(path)) view = file.Read("w");
+        using (NewDisposeScope()) // indexing makes views that share the mapping
+        {
+            Assert.True(view.Same(stored));
+            view[0, 0] = tensor(100f);
+            Assert.Equal(100f, view[0, 0].item<float>());
+        }
+        Assert.Equal(bytesOnDisk, File.ReadAllBytes(path));
+        Assert.Equal(before + 1, RelationAdapter.Core.Runtime.NativeTensors.LiveMappedViews);
+        view.Dispose();
+        Assert.Equal(before, RelationAdapter.Core.Runtime.NativeTensors.LiveMappedViews);
+    }
+}
+
+/// <summary>Counts process-wide mapped views, so nothing else may run beside it.</summary>
+[CollectionDefinition(nameof(MappedViewCounting), DisableParallelization = true)]
+public class MappedViewCounting;
+
+public partial class SafetensorsFileTests
+{
 
     [Fact]
     public void Copies_into_a_destination_of_another_dtype()

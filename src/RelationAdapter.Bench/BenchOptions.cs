@@ -1,0 +1,41 @@
+using System.Globalization;
+
+namespace RelationAdapter.Bench;
+
+/// <summary>"--name value" pairs.</summary>
+public sealed class BenchOptions(Dictionary<string, string> values)
+{
+    public static BenchOptions Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i + 1 < args.Length; i += 2)
+            values[args[i].TrimStart('-')] = args[i + 1];
+        return new BenchOptions(values);
+    }
+
+    public int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+    public double Double(string name, double fallback) => values.TryGetValue(name, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
+    public string String(string name, string fallback) => values.TryGetValue(name, out var v) ? v : fallback;
+}
+
+public static class Measure
+{
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <summary>The process's peak resident set (VmHWM) in bytes, from /proc (Linux).</summary>
+    public static long PeakRss() => ProcStatus("VmHWM:");
+
+    public static long CurrentRss() => ProcStatus("VmRSS:");
+
+    static long ProcStatus(string key)
+    {
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(key, StringComparison.Ordinal));
+        return line is null ? -1 : long.Parse(line[key.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+    }
+
+    public static string Gb(double bytes) => $"{bytes / 1e9:F2} GB";
+}
