@@ -41,6 +41,20 @@ public class TinyPresetTests
     }
 
     [Fact]
+    public void A_repeated_edit_leaves_no_tensor_behind()
+    {
+        using var models = ModelFactory.CreateTiny(RuntimeOptions.Cpu);
+        var request = new EditRequest
+        {
+            Source = Gradient(64, 48), PromptImage = Gradient(40, 40, 3), ReferenceImage = Gradient(40, 40, 9), Prompt = "warm the cache", Steps = 2,
+        };
+        models.Pipeline.Run(request).Image.Dispose();
+        var live = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (var i = 0; i < 5; i++) models.Pipeline.Run(request with { Seed = i }).Image.Dispose();
+        Assert.Equal(live, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
     public void Prompt_cache_reuses_embeddings_of_a_repeated_prompt()
     {
         using var models = ModelFactory.CreateTiny(RuntimeOptions.Cpu);
