@@ -1,0 +1,77 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using RelationAdapter.Service.Hosting;
+using RelationAdapter.Service.Jobs;
+using RelationAdapter.Service.Options;
+using RelationAdapter.Service.Telemetry;
+using RelationAdapter.Service.Tests.Support;
+
+namespace RelationAdapter.Service.Tests;
+
+[Trait("Category", "Service")]
+public class WorkerTests
+{
+    [Fact]
+    public async Task A_failing_job_fails_alone_with_its_reason_and_the_worker_goes_on()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.ReadyClientAsync();
+        var models = factory.Services.GetRequiredService<ModelHost>().Models!;
+        models.Models.Vae.Dispose(); // every later edit now fails inside the worker
+
+        var failing = await Api.SubmitAsync(client, Api.EditForm());
+        var failed = await Api.WaitForAsync(client, failing, "failed", "succeeded");
+        Assert.Equal("failed", failed.GetProperty("status").GetString());
+        var error = failed.GetProperty("error");
+        Assert.Equal("urn:relation-adapter:problem:edit-failed", error.GetProperty("type").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("detail").GetString()));
+        var result = await client.GetAsync($"/v1/edits/{failing}/result");
+        Assert.Equal(HttpStatusCode.Conflict, result.StatusCode);
+
+        var next = await Api.SubmitAsync(client, Api.EditForm());
+        Assert.Equal("failed", (await Api.WaitForAsync(client, next, "failed", "succeeded")).GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/readyz")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Shutdown_cancels_waiting_jobs_and_leaves_no_job_running_or_queued()
+    {
+        var factory = new ServiceFactory { Settings = { ["Queue:ShutdownGracePeriod"] = "00:00:01" } };
+        var client = await factory.ReadyClientAsync();
+        var store = factory.Services.GetRequiredService<JobStore>();
+        var running = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["steps"] = "50" }, source: Api.Png(512, 512)));
+        await Api.WaitForAsync(client, running, "running");
+        var waiting = await Api.SubmitAsync(client, Api.EditForm());
+
+        await factory.DisposeAsync();
+
+        Assert.Equal(JobStatus.Canceled, store.Find(waiting)!.Status);
+        Assert.Contains(store.Find(running)!.Status, new[] { JobStatus.Succeeded, JobStatus.Canceled });
+    }
+
+    [Fact]
+    public async Task A_prompt_longer_than_the_text_encoder_takes_is_truncated_with_a_warning_on_the_job()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.ReadyClientAsync();
+        var prompt = string.Join(' ', Enumerable.Repeat("a", 600));
+        var id = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["prompt"] = prompt }));
+        var done = await Api.WaitForAsync(client, id, "succeeded", "failed");
+        var warnings = done.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()).ToList();
+        Assert.Contains(warnings, w => w!.Contains("T5") && w.Contains("ignored"));
+    }
+
+    [Fact]
+    public void A_closed_queue_refuses_new_jobs()
+    {
+        var options = Microsoft.Extensions.Options.Options.Create(new QueueOptions { Capacity = 2 });
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var queue = new JobQueue(options, new ServiceTelemetry(meters.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
+        queue.Close();
+        var job = new EditJob("ed_x", 1, new EditParameters("p", 1, 3.5, 1, 1, 64, Core.Imaging.OutputFormat.Png),
+            new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(16, 16), new RelationInput("rel_x", null, null, null), DateTimeOffset.UtcNow);
+        Assert.Equal(EnqueueResult.ShuttingDown, queue.TryEnqueue(job));
+        Assert.Equal(0, queue.Waiting);
+    }
+}
