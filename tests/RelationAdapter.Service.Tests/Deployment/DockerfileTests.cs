@@ -1,0 +1,76 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using RelationAdapter.Service.Endpoints;
+
+namespace RelationAdapter.Service.Tests.Deployment;
+
+/// <summary>The Dockerfile cannot be built here (no Docker engine); these checks keep it honest.</summary>
+[Trait("Category", "Deploy")]
+public class DockerfileTests
+{
+    static readonly string Root = FindRoot();
+    static readonly string[] Lines = JoinContinuations(File.ReadAllLines(Path.Combine(Root, "Dockerfile")));
+
+    static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Dockerfile"))) return dir.FullName;
+        throw new DirectoryNotFoundException("Dockerfile not found");
+    }
+
+    static string[] JoinContinuations(string[] lines)
+    {
+        var joined = new List<string>();
+        var current = "";
+        foreach (var raw in lines)
+        {
+            var line = raw.Trim();
+            if (current.Length == 0 && (line.Length == 0 || line.StartsWith('#'))) continue;
+            current += (current.Length > 0 ? " " : "") + line.TrimEnd('\\').Trim();
+            if (!line.EndsWith('\\')) { joined.Add(current); current = ""; }
+        }
+        return [.. joined];
+    }
+
+    static IEnumerable<string> Instructions(string name) =>
+        Lines.Where(l => l.StartsWith(name + " ", StringComparison.OrdinalIgnoreCase)).Select(l => l[(name.Length + 1)..].Trim());
+
+    [Fact]
+    public void It_is_multi_stage_building_with_the_cuda_torch_backend()
+    {
+        var stages = Instructions("FROM").Select(f => Regex.Match(f, @"\bAS\s+(\S+)", RegexOptions.IgnoreCase).Groups[1].Value).ToList();
+        Assert.Contains("build", stages);
+        Assert.Contains("runtime", stages);
+        Assert.Equal("runtime", stages[^1]);
+        Assert.Contains(Instructions("RUN"), r => r.Contains("dotnet publish") && r.Contains("-p:TorchBackend=cuda"));
+        Assert.Contains(Instructions("FROM"), f => f.Contains("cuda", StringComparison.OrdinalIgnoreCase) && f.EndsWith("AS runtime"));
+    }
+
+    [Fact]
+    public void It_runs_as_a_non_root_user_exposes_the_service_port_and_checks_healthz()
+    {
+        var user = Instructions("USER").Last();
+        Assert.NotEqual("root", user);
+        Assert.NotEqual("0", user.Split(':')[0]);
+
+        using var settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "appsettings.json")));
+        var port = new Uri(settings.RootElement.GetProperty("Urls").GetString()!.Replace("0.0.0.0", "localhost")).Port;
+        Assert.Equal(port.ToString(), Instructions("EXPOSE").Single());
+        var healthcheck = Instructions("HEALTHCHECK").Single();
+        Assert.Contains($"localhost:{port}{HealthEndpoints.LivePath}", healthcheck);
+        Assert.Contains(Instructions("ENV"), e => e.Contains("Model__FluxDirectory=/weights/"));
+    }
+
+    [Fact]
+    public void Every_path_it_copies_from_the_context_exists()
+    {
+        var copies = Instructions("COPY").Where(c => !c.StartsWith("--from", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(copies);
+        foreach (var copy in copies)
+        {
+            var parts = copy.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(p => !p.StartsWith("--", StringComparison.Ordinal)).ToArray();
+            foreach (var source in parts[..^1])
+                Assert.True(File.Exists(Path.Combine(Root, source)) || Directory.Exists(Path.Combine(Root, source)), $"COPY source '{source}' is missing");
+        }
+    }
+}
