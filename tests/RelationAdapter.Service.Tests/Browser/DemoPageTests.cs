@@ -1,0 +1,82 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using RelationAdapter.Service.Tests.Support;
+
+namespace RelationAdapter.Service.Tests.Browser;
+
+/// <summary>The demo page in headless Chromium against the service on Kestrel (tiny preset).</summary>
+[Trait("Category", "Browser")]
+public sealed class DemoPageTests : IAsyncLifetime
+{
+    ServiceFactory? _factory;
+    IPlaywright? _playwright;
+    IBrowser? _browser;
+    string _address = "";
+
+    public async Task InitializeAsync()
+    {
+        if (Chromium.Unavailable is not null) return;
+        _factory = new ServiceFactory();
+        _factory.UseKestrel(0);
+        _factory.StartServer();
+        _address = _factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        await _factory.ReadyClientAsync();
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium.Path, Headless = true, Args = Chromium.Args,
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_browser is not null) await _browser.DisposeAsync();
+        _playwright?.Dispose();
+        if (_factory is not null) await _factory.DisposeAsync();
+    }
+
+    static FilePayload Png(string name, byte[] bytes) => new() { Name = name, MimeType = "image/png", Buffer = bytes };
+
+    [SkippableFact]
+    public async Task Submitting_an_edit_shows_progress_then_the_result_beside_the_inputs()
+    {
+        Skip.If(Chromium.Unavailable is not null, Chromium.Unavailable);
+        var page = await _browser!.NewPageAsync();
+        await page.GotoAsync(_address);
+        await Assertions.Expect(page.Locator("#model-status")).ToContainTextAsync("meaningless");
+
+        await page.Locator("#prompt-image").SetInputFilesAsync(Png("before.png", Api.Before));
+        await page.Locator("#reference-image").SetInputFilesAsync(Png("after.png", Api.After));
+        await page.Locator("#source-image").SetInputFilesAsync(Png("source.png", Api.Source));
+        await page.Locator("#prompt").FillAsync("make it look like the example");
+        await page.Locator("details summary").ClickAsync();
+        await page.Locator("#steps").FillAsync("4");
+        await page.Locator("#submit").ClickAsync();
+
+        await Assertions.Expect(page.Locator("#result-figure")).ToBeVisibleAsync(new() { Timeout = 60_000 });
+        await Assertions.Expect(page.Locator("#status-line")).ToHaveTextAsync("Succeeded");
+        var size = await page.EvaluateAsync<int[]>("() => { const i = document.getElementById('result-image'); return [i.naturalWidth, i.naturalHeight]; }");
+        Assert.Equal([96, 64], size);
+        Assert.Equal(1.0, await page.EvaluateAsync<double>("() => document.getElementById('progress-bar').value"));
+        Assert.StartsWith("blob:", await page.Locator("#download").GetAttributeAsync("href"));
+        Assert.True(await page.EvaluateAsync<bool>("() => document.getElementById('preview-source').naturalWidth > 0"));
+    }
+
+    [SkippableFact]
+    public async Task Problems_from_the_service_are_shown_with_each_field()
+    {
+        Skip.If(Chromium.Unavailable is not null, Chromium.Unavailable);
+        var page = await _browser!.NewPageAsync();
+        await page.GotoAsync(_address);
+        await page.Locator("#source-image").SetInputFilesAsync(Png("source.png", Api.Source));
+        await page.Locator("#prompt").FillAsync("no example given");
+        await page.Locator("#submit").ClickAsync();
+
+        var error = page.Locator("#error");
+        await Assertions.Expect(error).ToBeVisibleAsync();
+        await Assertions.Expect(error).ToContainTextAsync("One or more fields are invalid.");
+        await Assertions.Expect(error).ToContainTextAsync("prompt_image: is required unless relation_id is given.");
+    }
+}
