@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -11,6 +13,7 @@ using RelationAdapter.Service.Hosting;
 using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Telemetry;
+using Swashbuckle.AspNetCore.SwaggerGen;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
@@ -43,6 +46,9 @@ builder.Services.ConfigureHttpJsonOptions(json =>
     json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
     json.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
 });
+// The OpenAPI schemas must describe what the endpoints serialize: the same options, not MVC's.
+builder.Services.AddSingleton<ISerializerDataContractResolver>(services =>
+    new JsonSerializerDataContractResolver(services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions));
 
 builder.Services.AddEndpointsApiExplorer();
 builder.Services.AddSwaggerGen(swagger =>
@@ -54,6 +60,8 @@ builder.Services.AddSwaggerGen(swagger =>
         Description = "Edit images by example: an exemplar pair (before, after) shows an edit; the service applies it to a source image " +
                       "(RelationAdapter on FLUX.1-dev). Errors are RFC 9457 problem details whose 'type' is one of urn:relation-adapter:problem:*.",
     });
+    swagger.SupportNonNullableReferenceTypes();
+    swagger.NonNullableReferenceTypesAsRequired();
     var xml = Path.Combine(AppContext.BaseDirectory, "RelationAdapter.Service.xml");
     if (File.Exists(xml)) swagger.IncludeXmlComments(xml);
 });
@@ -85,6 +93,12 @@ app.UseSwaggerUI();
 app.MapHealth();
 app.MapPrometheusScrapingEndpoint("/metrics");
 app.MapGroup("/v1").AddEndpointFilter<ApiKeyFilter>().MapEdits().MapRelations();
+
+if (OpenApiExport.Requested(args, out var exportPath))
+{
+    await OpenApiExport.WriteAsync(app, exportPath);
+    return;
+}
 
 app.Run();
 

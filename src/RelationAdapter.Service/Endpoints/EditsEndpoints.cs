@@ -25,7 +25,7 @@ public static class EditsEndpoints
             .WithDescription("Answers 202 with the job. With `Prefer: wait=N` it waits up to N seconds (capped) and answers 200 with the image when the edit finished in time.")
             .Accepts<EditForm>("multipart/form-data")
             .Produces<EditView>(StatusCodes.Status202Accepted)
-            .Produces(StatusCodes.Status200OK, contentType: "image/png", additionalContentTypes: ["image/jpeg", "image/webp"])
+            .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png", "image/jpeg", "image/webp")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -39,7 +39,7 @@ public static class EditsEndpoints
             .Produces<EditView>().ProducesProblem(StatusCodes.Status404NotFound);
 
         edits.MapGet("/{id}/result", Result).WithName("GetEditResult").WithSummary("The edited image.")
-            .Produces(StatusCodes.Status200OK, contentType: "image/png", additionalContentTypes: ["image/jpeg", "image/webp"])
+            .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png", "image/jpeg", "image/webp")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
 
         edits.MapGet("/{id}/events", Events).WithName("GetEditEvents")

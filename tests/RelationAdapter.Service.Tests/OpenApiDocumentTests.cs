@@ -1,0 +1,32 @@
+using System.Text.Json.Nodes;
+using RelationAdapter.Service.Hosting;
+using RelationAdapter.Service.Tests.Support;
+
+namespace RelationAdapter.Service.Tests;
+
+/// <summary>The committed OpenAPI documents are what the service serves (the build exports them; CI does not).</summary>
+[Trait("Category", "Service")]
+public class OpenApiDocumentTests
+{
+    static string DocumentPath()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "RelationAdapter.Service.sln")))
+                return Path.Combine(dir.FullName, "openapi", "relation-adapter.v1.json");
+        throw new DirectoryNotFoundException("repository root not found");
+    }
+
+    [Fact]
+    public async Task The_committed_documents_are_current()
+    {
+        await using var factory = new ServiceFactory();
+        var served = await factory.CreateClient().GetStringAsync("/swagger/v1/swagger.json");
+        var path = DocumentPath();
+        const string hint = "is stale: build the service (dotnet build) to export it, then commit openapi/ and the regenerated client.";
+
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(served), JsonNode.Parse(File.ReadAllText(path))), $"{path} {hint}");
+        var clientPath = OpenApiExport.ClientVariantPath(path);
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(OpenApiExport.ForCodeGenerators(served)), JsonNode.Parse(File.ReadAllText(clientPath))),
+            $"{clientPath} {hint}");
+    }
+}
