@@ -105,6 +105,31 @@ public class JobLifecycleTests
     }
 
     [Fact]
+    public async Task Finished_jobs_beyond_the_stored_count_are_evicted_oldest_first()
+    {
+        await using var factory = new ServiceFactory { Settings = { ["Queue:MaxStoredResults"] = "1" } };
+        var client = await factory.ReadyClientAsync();
+        var first = await Api.SubmitAsync(client, Api.EditForm());
+        await Api.WaitForAsync(client, first, "succeeded");
+        var second = await Api.SubmitAsync(client, Api.EditForm());
+        await Api.WaitForAsync(client, second, "succeeded");
+
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/v1/edits/{first}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/v1/edits/{second}/result")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Finished_jobs_older_than_the_retention_are_evicted()
+    {
+        await using var factory = new ServiceFactory { Settings = { ["Queue:ResultRetention"] = "00:00:01" } };
+        var client = await factory.ReadyClientAsync();
+        var id = await Api.SubmitAsync(client, Api.EditForm());
+        await Api.WaitForAsync(client, id, "succeeded");
+        await Task.Delay(1500);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/v1/edits/{id}")).StatusCode);
+    }
+
+    [Fact]
     public async Task Health_and_readiness_report_the_model()
     {
         await using var factory = new ServiceFactory();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -197,7 +198,7 @@ public sealed class InferenceWorker(
             {
                 _stage?.Dispose();
                 _current = value.Stage;
-                _stage = ServiceTelemetry.ActivitySource.StartActivity("edit." + value.Stage.ToString().ToLowerInvariant(),
+                _stage = ServiceTelemetry.ActivitySource.StartActivity("edit." + JsonNamingPolicy.SnakeCaseLower.ConvertName(value.Stage.ToString()),
                     ActivityKind.Internal, parent?.Context ?? default);
             }
             else if (value.Stage == EditStage.Denoise)

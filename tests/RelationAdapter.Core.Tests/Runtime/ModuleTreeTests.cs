@@ -50,6 +50,7 @@ public class ModuleTreeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Trait("Category", "Encoders")]
     public void Encoders_have_their_published_sizes()
     {
         using var siglip = new SiglipVisionModel(SiglipVisionConfig.So400mPatch14x384, ModuleOptions.Meta);

@@ -55,6 +55,7 @@ public class TinyPresetTests
     }
 
     [Fact]
+    [Trait("Category", "Encoders")]
     public void Prompt_cache_reuses_embeddings_of_a_repeated_prompt()
     {
         using var models = ModelFactory.CreateTiny(RuntimeOptions.Cpu);
