@@ -8,20 +8,12 @@ namespace RelationAdapter.Service.Tests;
 [Trait("Category", "Service")]
 public class OpenApiDocumentTests
 {
-    static string DocumentPath()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "RelationAdapter.Service.sln")))
-                return Path.Combine(dir.FullName, "openapi", "relation-adapter.v1.json");
-        throw new DirectoryNotFoundException("repository root not found");
-    }
-
     [Fact]
     public async Task The_committed_documents_are_current()
     {
         await using var factory = new ServiceFactory();
         var served = await factory.CreateClient().GetStringAsync("/swagger/v1/swagger.json");
-        var path = DocumentPath();
+        var path = Repository.File("openapi", "relation-adapter.v1.json");
         const string hint = "is stale: build the service (dotnet build) to export it, then commit openapi/ and the regenerated client.";
 
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(served), JsonNode.Parse(File.ReadAllText(path))), $"{path} {hint}");

@@ -164,30 +164,13 @@ public sealed class SafetensorsFile : ITensorSource
             if (view is not null) return view;
         }
         // Empty, or not aligned for its dtype: copy into a fresh tensor instead.
-        var tensor = empty(slot.Entry.Shape, slot.Entry.DType);
-        try
-        {
-            CopyBytes(slot, tensor);
-            return tensor;
-        }
-        catch
-        {
-            tensor.Dispose();
-            throw;
-        }
+        return TensorCopy.NewFilled(slot.Entry, tensor => CopyBytes(slot, tensor));
     }
 
     public void CopyInto(string key, Tensor destination)
     {
         var slot = SlotOf(key);
-        TensorCopy.CheckShape(slot.Entry, destination);
-        if (destination.device_type == DeviceType.CPU && destination.dtype == slot.Entry.DType && destination.is_contiguous())
-        {
-            CopyBytes(slot, destination);
-            return;
-        }
-        using var staged = Read(key);
-        using (no_grad()) destination.copy_(staged);
+        TensorCopy.Into(slot.Entry, destination, target => CopyBytes(slot, target), () => Read(key));
     }
 
     unsafe void CopyBytes(Slot slot, Tensor destination)

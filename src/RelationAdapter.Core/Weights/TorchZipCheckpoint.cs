@@ -96,30 +96,13 @@ public sealed class TorchZipCheckpoint : ITensorSource
     public Tensor Read(string key)
     {
         var stored = Stored(key);
-        var tensor = empty(stored.Entry.Shape, stored.Entry.DType);
-        try
-        {
-            Fill(stored, tensor);
-            return tensor;
-        }
-        catch
-        {
-            tensor.Dispose();
-            throw;
-        }
+        return TensorCopy.NewFilled(stored.Entry, tensor => Fill(stored, tensor));
     }
 
     public void CopyInto(string key, Tensor destination)
     {
         var stored = Stored(key);
-        TensorCopy.CheckShape(stored.Entry, destination);
-        if (destination.device_type == DeviceType.CPU && destination.dtype == stored.Entry.DType && destination.is_contiguous())
-        {
-            Fill(stored, destination);
-            return;
-        }
-        using var staged = Read(key);
-        using (no_grad()) destination.copy_(staged);
+        TensorCopy.Into(stored.Entry, destination, target => Fill(stored, target), () => Read(key));
     }
 
     void Fill(StoredTensor stored, Tensor destination)

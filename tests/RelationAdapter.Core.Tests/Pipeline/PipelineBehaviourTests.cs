@@ -9,13 +9,10 @@ public class PipelineBehaviourTests
     [SkippableFact]
     public void Same_request_and_seed_give_bit_identical_output_and_another_seed_does_not()
     {
-        using var file = GoldenSet.Case("pipeline_scale1.0");
-        using var models = new GoldenModels();
+        using var edit = new GoldenEdit("pipeline_scale1.0");
         using var scope = NewDisposeScope();
-        var pipeline = new RelationEditPipeline(models.Models);
-        var prompt = new PromptEmbedding(file.Read("prompt_embeds"), file.Read("pooled_prompt_embeds"));
-        var tokens = file.Read("image_emb").reshape(1, -1, models.Models.Adapter.Config.CrossDim);
-        var request = PipelineGoldenTests.RequestFor(file, prompt, tokens);
+        var pipeline = edit.Pipeline;
+        var request = edit.Request;
 
         using var first = pipeline.RunToTensors(request);
         using var second = pipeline.RunToTensors(request);
@@ -29,13 +26,10 @@ public class PipelineBehaviourTests
     [SkippableFact]
     public void Cancelling_mid_run_stops_before_the_next_step()
     {
-        using var file = GoldenSet.Case("pipeline_scale1.0");
-        using var models = new GoldenModels();
+        using var edit = new GoldenEdit("pipeline_scale1.0");
         using var scope = NewDisposeScope();
-        var pipeline = new RelationEditPipeline(models.Models);
-        var prompt = new PromptEmbedding(file.Read("prompt_embeds"), file.Read("pooled_prompt_embeds"));
-        var tokens = file.Read("image_emb").reshape(1, -1, models.Models.Adapter.Config.CrossDim);
-        var request = PipelineGoldenTests.RequestFor(file, prompt, tokens) with { Steps = 6 };
+        var pipeline = edit.Pipeline;
+        var request = edit.Request with { Steps = 6 };
         using var cancellation = new CancellationTokenSource();
         var reported = new List<EditProgress>();
         var progress = new SynchronousProgress<EditProgress>(p =>
@@ -54,13 +48,10 @@ public class PipelineBehaviourTests
     [SkippableFact]
     public void Run_reports_every_step_and_returns_image_seed_size_and_timings()
     {
-        using var file = GoldenSet.Case("pipeline_scale1.0");
-        using var models = new GoldenModels();
+        using var edit = new GoldenEdit("pipeline_scale1.0");
         using var scope = NewDisposeScope();
-        var pipeline = new RelationEditPipeline(models.Models);
-        var prompt = new PromptEmbedding(file.Read("prompt_embeds"), file.Read("pooled_prompt_embeds"));
-        var tokens = file.Read("image_emb").reshape(1, -1, models.Models.Adapter.Config.CrossDim);
-        var request = PipelineGoldenTests.RequestFor(file, prompt, tokens);
+        var pipeline = edit.Pipeline;
+        var request = edit.Request;
         var steps = new List<int>();
 
         var result = pipeline.Run(request, new SynchronousProgress<EditProgress>(p => { if (p is { Stage: EditStage.Denoise, Step: > 0 }) steps.Add(p.Step); }));

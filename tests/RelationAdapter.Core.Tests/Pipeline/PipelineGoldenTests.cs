@@ -1,8 +1,4 @@
-using System.Globalization;
-using RelationAdapter.Core.Imaging;
-using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Core.Tests.Support;
-using RelationAdapter.Core.Weights;
 using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Tests.Pipeline;
@@ -21,35 +17,15 @@ public class PipelineGoldenTests
         return data;
     }
 
-    internal static EditRequest RequestFor(SafetensorsFile file, PromptEmbedding prompt, Tensor relationTokens)
-    {
-        var meta = file.Metadata;
-        using var sourceBytes = file.Read("source_uint8");
-        return new EditRequest
-        {
-            Source = ImageTensors.FromHwcBytes(sourceBytes),
-            PromptEmbedding = prompt,
-            RelationTokens = relationTokens,
-            Steps = int.Parse(meta["steps"]),
-            Guidance = double.Parse(meta["guidance_scale"], CultureInfo.InvariantCulture),
-            AdapterScale = double.Parse(meta["adapter_scale"], CultureInfo.InvariantCulture),
-            Seed = long.Parse(meta["seed"]),
-            MaxSide = Math.Max(int.Parse(meta["height"]), int.Parse(meta["width"])),
-        };
-    }
-
     [SkippableTheory]
     [MemberData(nameof(Cases))]
     public void Edit_matches_the_reference(string caseName)
     {
-        using var file = GoldenSet.Case(caseName);
-        using var models = new GoldenModels();
+        using var edit = new GoldenEdit(caseName);
         using var scope = NewDisposeScope();
-        var pipeline = new RelationEditPipeline(models.Models);
-        var prompt = new PromptEmbedding(file.Read("prompt_embeds"), file.Read("pooled_prompt_embeds"));
-        var tokens = file.Read("image_emb").reshape(1, -1, models.Models.Adapter.Config.CrossDim);
+        var file = edit.File;
 
-        using var output = pipeline.RunToTensors(RequestFor(file, prompt, tokens));
+        using var output = edit.Pipeline.RunToTensors(edit.Request);
 
         Close.AssertRelativeL2(output.PackedLatents, file.Read("packed_latents"), what: "packed latents");
         Close.AssertRelativeL2(output.Image, file.Read("image"), what: "image");

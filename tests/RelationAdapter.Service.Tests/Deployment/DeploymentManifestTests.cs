@@ -1,6 +1,7 @@
 using System.Text.Json;
 using RelationAdapter.Service.Endpoints;
 using RelationAdapter.Service.Telemetry;
+using RelationAdapter.Service.Tests.Support;
 
 namespace RelationAdapter.Service.Tests.Deployment;
 
@@ -8,15 +9,8 @@ namespace RelationAdapter.Service.Tests.Deployment;
 [Trait("Category", "Deploy")]
 public class DeploymentManifestTests
 {
-    static readonly string Root = RepositoryRoot();
-    static readonly string Base = Path.Combine(Root, "deploy", "base");
-
-    static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "RelationAdapter.Service.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("repository root not found");
-    }
+    static readonly string Root = Repository.Root;
+    static readonly string Base = Repository.File("deploy", "base");
 
     static IReadOnlyList<Manifest> BaseManifests()
     {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using RelationAdapter.Service.Endpoints;
+using RelationAdapter.Service.Tests.Support;
 
 namespace RelationAdapter.Service.Tests.Deployment;
 
@@ -8,15 +9,8 @@ namespace RelationAdapter.Service.Tests.Deployment;
 [Trait("Category", "Deploy")]
 public class DockerfileTests
 {
-    static readonly string Root = FindRoot();
-    static readonly string[] Lines = JoinContinuations(File.ReadAllLines(Path.Combine(Root, "Dockerfile")));
-
-    static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Dockerfile"))) return dir.FullName;
-        throw new DirectoryNotFoundException("Dockerfile not found");
-    }
+    static readonly string Root = Repository.Root;
+    static readonly string[] Lines = JoinContinuations(File.ReadAllLines(Repository.File("Dockerfile")));
 
     static string[] JoinContinuations(string[] lines)
     {
