@@ -94,21 +94,12 @@ public static class EditsEndpoints
                 return Problems.Validation(new Dictionary<string, string[]> { ["source_image"] = [e.Message] });
             }
 
-            RelationInput relation;
-            if (relationId.Length > 0)
-            {
-                var cached = relations.Lookup(relationId);
-                if (cached is null) return Problems.RelationNotFound(relationId);
-                relation = new RelationInput(relationId, cached.Tokens, null, null);
-            }
-            else
-            {
-                var id = RelationCache.IdFor(uploads[1].Bytes, uploads[2].Bytes, models.AdapterIdentity);
-                var cached = relations.Lookup(id);
-                relation = cached is not null
-                    ? new RelationInput(id, cached.Tokens, null, null)
-                    : new RelationInput(id, null, uploads[1].Image, uploads[2].Image);
-            }
+            var id = relationId.Length > 0 ? relationId : RelationCache.IdFor(uploads[1].Bytes, uploads[2].Bytes, models.AdapterIdentity);
+            var cached = relations.Lookup(id);
+            if (cached is null && relationId.Length > 0) return Problems.RelationNotFound(relationId);
+            var relation = cached is not null
+                ? new RelationInput(id, cached.Tokens, null, null)
+                : new RelationInput(id, null, uploads[1].Image, uploads[2].Image);
 
             var job = new EditJob(NewId(), store.NextSequence(), parameters!, sourceUpload.Image, relation, time.GetUtcNow());
             store.Add(job);
@@ -122,7 +113,7 @@ public static class EditsEndpoints
                         $"{queue.Waiting} edits are waiting; retry later.")
                     : Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.ShuttingDown, "The service is shutting down.");
             }
-            uploads.Clear(); // the job owns the images now
+            uploads.RemoveAll(upload => upload.Image == job.Source || upload.Image == relation.PromptImage || upload.Image == relation.ReferenceImage);
 
             var wait = PreferredWait(http.Request, queueOptions.Value.MaxWaitSeconds);
             if (wait > TimeSpan.Zero)
@@ -139,7 +130,7 @@ public static class EditsEndpoints
         }
         finally
         {
-            foreach (var upload in uploads) upload.Dispose();
+            foreach (var upload in uploads) upload.Dispose(); // what the job did not take
         }
     }
 

@@ -49,15 +49,19 @@ public sealed class InferenceWorker(
         if (!host.WorkerAlive) return;
         try
         {
+            Task<bool>? relationReady = null, jobReady = null;
             while (true)
             {
                 if (_relationWork.Reader.TryRead(out var work)) { Encode(work); continue; }
                 if (queue.Reader.TryRead(out var job)) { Execute(job); continue; }
-                var relationReady = _relationWork.Reader.WaitToReadAsync(stoppingToken).AsTask();
-                var jobReady = queue.Reader.WaitToReadAsync(CancellationToken.None).AsTask();
+                if (queue.Reader.Completion.IsCompleted) break; // closed and drained
+                // One pending wait per channel at a time, so idle channels do not collect waiters.
+                relationReady ??= _relationWork.Reader.WaitToReadAsync(stoppingToken).AsTask();
+                jobReady ??= queue.Reader.WaitToReadAsync(stoppingToken).AsTask();
                 var first = await Task.WhenAny(relationReady, jobReady);
-                if (first == jobReady && !jobReady.Result && !_relationWork.Reader.TryPeek(out _)) break; // queue closed and drained
-                if (first == relationReady && relationReady.IsCanceled && queue.Reader.Completion.IsCompleted) break;
+                if (first.IsCanceled) break;
+                if (first == relationReady) relationReady = null;
+                else jobReady = null;
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
