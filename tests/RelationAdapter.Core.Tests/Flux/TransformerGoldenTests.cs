@@ -20,9 +20,10 @@ public class TransformerGoldenTests
             withLora ? GoldenSet.Resolve("lora/pytorch_lora_weights.safetensors") : null);
         using var adapter = FluxLoading.LoadAdapter(GoldenSet.Resolve("adapter/ip_adapter.bin"), ModuleOptions.CpuFloat32);
         var withRelation = bool.Parse(file.Metadata["with_image_emb"]);
+        var scale = file.Metadata.TryGetValue("adapter_scale", out var text) ? double.Parse(text, System.Globalization.CultureInfo.InvariantCulture) : 1.0;
 
         var relation = withRelation
-            ? adapter.Project(file.Read("image_emb").reshape(1, -1, adapter.Config.CrossDim), model.Config.NumAttentionHeads, [1.0])
+            ? adapter.Project(file.Read("image_emb").reshape(1, -1, adapter.Config.CrossDim), model.Config.NumAttentionHeads, [scale])
             : null;
         using var job = model.Prepare(file.Read("encoder_hidden_states"), file.Read("pooled_projections"), file.Read("guidance"),
             file.Read("txt_ids"), file.Read("img_ids"), relation);
