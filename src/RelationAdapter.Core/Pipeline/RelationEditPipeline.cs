@@ -98,7 +98,7 @@ public sealed class RelationEditPipeline(EditModels models)
 
         Enter(EditStage.EncodeSource);
         var (width, height) = ImagePreprocessing.SourceSize(request.Source.Width, request.Source.Height, request.MaxSide);
-        var generator = new Generator((ulong)request.Seed);
+        using var generator = new Generator((ulong)request.Seed);
         var latentH = 2L * (height / 16);
         var latentW = 2L * (width / 16);
         var (mean, std) = vae.Encode(ImagePreprocessing.SourcePixels(request.Source, width, height));
@@ -123,7 +123,9 @@ public sealed class RelationEditPipeline(EditModels models)
             var timestep = tensor(new[] { scheduler.Timesteps[i] }, device: transformer.Device) / 1000f;
             var velocity = transformer.forward(latents, timestep, job);
             var stepped = scheduler.Step(velocity, i, latents);
+            var previous = latents;
             latents = cat([stepped.narrow(1, 0, tokenCount), conditionTokens], 1).MoveToOuterDisposeScope();
+            previous.Dispose();
             progress?.Report(new EditProgress(EditStage.Denoise, i + 1, scheduler.StepCount, total.Elapsed));
         }
 
