@@ -14,7 +14,7 @@ RUN dotnet restore src/RelationAdapter.Service/RelationAdapter.Service.csproj -r
 COPY src/RelationAdapter.Core/ src/RelationAdapter.Core/
 COPY src/RelationAdapter.Service/ src/RelationAdapter.Service/
 RUN dotnet publish src/RelationAdapter.Service/RelationAdapter.Service.csproj -c Release -r linux-x64 --self-contained false \
-      --no-restore -p:TorchBackend=cuda -o /app
+      --no-restore -p:TorchBackend=cuda -p:ExportOpenApi=false -o /app
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble AS aspnet
 
