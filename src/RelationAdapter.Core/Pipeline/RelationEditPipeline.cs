@@ -52,6 +52,13 @@ public sealed class RelationEditPipeline(EditModels models)
         return tokens.MoveToOuterDisposeScope();
     }
 
+    /// <summary><see cref="EncodeRelation"/> as plain floats, for callers that cache them.</summary>
+    public RelationTokens EncodeRelationTokens(Image<Rgb24> promptImage, Image<Rgb24> referenceImage)
+    {
+        using var tokens = EncodeRelation(promptImage, referenceImage);
+        return RelationTokens.From(tokens);
+    }
+
     public PromptEmbedding EncodePrompt(string prompt) =>
         (Models.PromptEncoder ?? throw new InvalidOperationException("no prompt encoder is loaded.")).Encode(prompt);
 

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using RelationAdapter.Core.Pipeline;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Service.Jobs;

@@ -18,12 +18,6 @@ public sealed record EditParameters(string Prompt, int Steps, double Guidance, d
 /// <summary>The exemplar pair of a job: cached relation tokens, or the two images to encode (and cache under the id).</summary>
 public sealed record RelationInput(string Id, RelationTokens? Cached, Image<Rgb24>? PromptImage, Image<Rgb24>? ReferenceImage);
 
-/// <summary>Relation tokens as plain floats, so cached entries need no native lifetime management.</summary>
-public sealed record RelationTokens(float[] Values, long[] Shape)
-{
-    public long Bytes => Values.LongLength * sizeof(float);
-}
-
 /// <summary>A finished job's image and what produced it.</summary>
 public sealed record EditOutput(byte[] Bytes, string ContentType, int Width, int Height,
     IReadOnlyDictionary<EditStage, TimeSpan> Timings, IReadOnlyList<string> Warnings);

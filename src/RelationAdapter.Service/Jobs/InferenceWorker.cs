@@ -10,7 +10,6 @@ using RelationAdapter.Service.Endpoints;
 using RelationAdapter.Service.Hosting;
 using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Telemetry;
-using static TorchSharp.torch;
 
 namespace RelationAdapter.Service.Jobs;
 
@@ -77,9 +76,8 @@ public sealed class InferenceWorker(
         using var activity = ServiceTelemetry.ActivitySource.StartActivity("relation.encode");
         try
         {
-            using var scope = NewDisposeScope();
-            var tokens = host.Models!.Pipeline.EncodeRelation(work.PromptImage, work.ReferenceImage);
-            work.Complete(relations.Store(work.Id, ToFloats(tokens), time.GetUtcNow()));
+            var tokens = host.Models!.Pipeline.EncodeRelationTokens(work.PromptImage, work.ReferenceImage);
+            work.Complete(relations.Store(work.Id, tokens, time.GetUtcNow()));
         }
         catch (Exception e)
         {
@@ -133,17 +131,15 @@ public sealed class InferenceWorker(
     {
         var pipeline = host.Models!.Pipeline;
         var parameters = job.Parameters;
-        using var scope = NewDisposeScope();
         var relation = job.Relation;
-        Tensor tokens;
-        if (relation.Cached is { } cached)
-            tokens = tensor(cached.Values, cached.Shape);
-        else
+        var cached = relation.Cached;
+        if (cached is null)
         {
             using (ServiceTelemetry.ActivitySource.StartActivity("relation.encode"))
-                tokens = pipeline.EncodeRelation(relation.PromptImage!, relation.ReferenceImage!);
-            relations.Store(relation.Id, ToFloats(tokens), time.GetUtcNow());
+                cached = pipeline.EncodeRelationTokens(relation.PromptImage!, relation.ReferenceImage!);
+            relations.Store(relation.Id, cached, time.GetUtcNow());
         }
+        using var tokens = cached.ToTensor();
 
         var (width, height) = ImagePreprocessing.SourceSize(job.Source.Width, job.Source.Height, parameters.MaxSide);
         job.SetSize(width, height);
@@ -163,12 +159,6 @@ public sealed class InferenceWorker(
         using var image = result.Image;
         var bytes = ImageCodec.Encode(image, parameters.OutputFormat);
         return new EditOutput(bytes, ImageCodec.ContentType(parameters.OutputFormat), result.Width, result.Height, result.StageTimings, result.Warnings);
-    }
-
-    static RelationTokens ToFloats(Tensor tokens)
-    {
-        using var cpu = tokens.to(ScalarType.Float32).cpu().contiguous();
-        return new RelationTokens(cpu.data<float>().ToArray(), cpu.shape);
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
