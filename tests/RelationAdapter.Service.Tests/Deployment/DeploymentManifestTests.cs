@@ -30,6 +30,19 @@ public class DeploymentManifestTests
     }
 
     [Fact]
+    public void Every_manifest_parses_and_names_its_kind()
+    {
+        var files = Directory.GetFiles(Repository.File("deploy"), "*.yaml", SearchOption.AllDirectories);
+        Assert.NotEmpty(files);
+        foreach (var file in files)
+        {
+            var documents = Manifest.LoadAll(file);
+            Assert.NotEmpty(documents);
+            Assert.All(documents, d => Assert.False(string.IsNullOrEmpty(d.Kind), $"{file}: a document without kind"));
+        }
+    }
+
+    [Fact]
     public void Every_referenced_file_exists()
     {
         foreach (var kustomization in Directory.GetFiles(Path.Combine(Root, "deploy"), "kustomization.yaml", SearchOption.AllDirectories))
