@@ -75,63 +75,52 @@ public static class EditsEndpoints
         }
         if (errors.Count > 0) return Problems.Validation(errors);
 
-        var uploads = new List<Upload>();
+        var (uploads, refused) = await Uploads.ReadAsync(new[] { source!, promptImage, referenceImage }.OfType<IFormFile>(), limits, cancellation);
+        using var _ = uploads;
+        if (refused is not null) return refused;
+        var sourceUpload = uploads[0];
         try
         {
-            foreach (var file in new[] { source!, promptImage, referenceImage }.OfType<IFormFile>())
-            {
-                var (upload, problem) = await UploadReader.ReadAsync(file, limits, cancellation);
-                if (problem is not null) return problem;
-                uploads.Add(upload!);
-            }
-            var sourceUpload = uploads[0];
-            try
-            {
-                RelationAdapter.Core.Imaging.ImagePreprocessing.SourceSize(sourceUpload.Image.Width, sourceUpload.Image.Height, parameters!.MaxSide);
-            }
-            catch (ArgumentException e)
-            {
-                return Problems.Validation(new Dictionary<string, string[]> { ["source_image"] = [e.Message] });
-            }
-
-            var id = relationId.Length > 0 ? relationId : RelationCache.IdFor(uploads[1].Bytes, uploads[2].Bytes, models.AdapterIdentity);
-            var cached = relations.Lookup(id);
-            if (cached is null && relationId.Length > 0) return Problems.RelationNotFound(relationId);
-            var relation = cached is not null
-                ? new RelationInput(id, cached.Tokens, null, null)
-                : new RelationInput(id, null, uploads[1].Image, uploads[2].Image);
-
-            var job = new EditJob(NewId(), store.NextSequence(), parameters!, sourceUpload.Image, relation, time.GetUtcNow());
-            store.Add(job);
-            var enqueued = queue.TryEnqueue(job);
-            if (enqueued != EnqueueResult.Accepted)
-            {
-                store.Remove(job);
-                http.Response.Headers.RetryAfter = queueOptions.Value.RetryAfterSeconds.ToString();
-                return enqueued == EnqueueResult.Full
-                    ? Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.QueueFull, "The queue is full.",
-                        $"{queue.Waiting} edits are waiting; retry later.")
-                    : Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.ShuttingDown, "The service is shutting down.");
-            }
-            uploads.RemoveAll(upload => upload.Image == job.Source || upload.Image == relation.PromptImage || upload.Image == relation.ReferenceImage);
-
-            var wait = PreferredWait(http.Request, queueOptions.Value.MaxWaitSeconds);
-            if (wait > TimeSpan.Zero)
-            {
-                await Task.WhenAny(job.Completion, Task.Delay(wait, cancellation));
-                http.Response.Headers["Preference-Applied"] = $"wait={(int)wait.TotalSeconds}";
-                if (job is { Status: JobStatus.Succeeded, Output: { } output })
-                {
-                    AddResultHeaders(http.Response, job);
-                    return TypedResults.File(output.Bytes, output.ContentType);
-                }
-            }
-            return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job, store));
+            ImagePreprocessing.SourceSize(sourceUpload.Image.Width, sourceUpload.Image.Height, parameters!.MaxSide);
         }
-        finally
+        catch (ArgumentException e)
         {
-            foreach (var upload in uploads) upload.Dispose(); // what the job did not take
+            return Problems.Validation(new Dictionary<string, string[]> { ["source_image"] = [e.Message] });
         }
+
+        var id = relationId.Length > 0 ? relationId : RelationCache.IdFor(uploads[1].Bytes, uploads[2].Bytes, models.AdapterIdentity);
+        var cached = relations.Lookup(id);
+        if (cached is null && relationId.Length > 0) return Problems.RelationNotFound(relationId);
+        var relation = cached is not null
+            ? new RelationInput(id, cached.Tokens, null, null)
+            : new RelationInput(id, null, uploads[1].Image, uploads[2].Image);
+
+        var job = new EditJob(NewId(), store.NextSequence(), parameters!, sourceUpload.Image, relation, time.GetUtcNow());
+        store.Add(job);
+        var enqueued = queue.TryEnqueue(job);
+        if (enqueued != EnqueueResult.Accepted)
+        {
+            store.Remove(job);
+            http.Response.Headers.RetryAfter = queueOptions.Value.RetryAfterSeconds.ToString();
+            return enqueued == EnqueueResult.Full
+                ? Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.QueueFull, "The queue is full.",
+                    $"{queue.Waiting} edits are waiting; retry later.")
+                : Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.ShuttingDown, "The service is shutting down.");
+        }
+        uploads.HandOver(job.Source, relation.PromptImage, relation.ReferenceImage);
+
+        var wait = PreferredWait(http.Request, queueOptions.Value.MaxWaitSeconds);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.WhenAny(job.Completion, Task.Delay(wait, cancellation));
+            http.Response.Headers["Preference-Applied"] = $"wait={(int)wait.TotalSeconds}";
+            if (job is { Status: JobStatus.Succeeded, Output: { } output })
+            {
+                AddResultHeaders(http.Response, job);
+                return TypedResults.File(output.Bytes, output.ContentType);
+            }
+        }
+        return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job, store));
     }
 
     static IResult Get(string id, JobStore store) =>

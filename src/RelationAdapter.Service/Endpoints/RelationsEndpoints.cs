@@ -41,27 +41,16 @@ public static class RelationsEndpoints
         foreach (var (name, file) in files.Where(f => f.file is null)) EditFormParser.Add(errors, name, "is required.");
         if (errors.Count > 0) return Problems.Validation(errors);
 
-        var uploads = new List<Upload>();
-        try
-        {
-            foreach (var (_, file) in files)
-            {
-                var (upload, problem) = await UploadReader.ReadAsync(file!, limits.Value, cancellation);
-                if (problem is not null) return problem;
-                uploads.Add(upload!);
-            }
-            var id = RelationCache.IdFor(uploads[0].Bytes, uploads[1].Bytes, models.AdapterIdentity);
-            if (cache.Lookup(id) is { } existing) return TypedResults.Ok(RelationView.From(existing));
+        var (uploads, refused) = await Uploads.ReadAsync(files.Select(f => f.file!), limits.Value, cancellation);
+        using var _ = uploads;
+        if (refused is not null) return refused;
+        var id = RelationCache.IdFor(uploads[0].Bytes, uploads[1].Bytes, models.AdapterIdentity);
+        if (cache.Lookup(id) is { } existing) return TypedResults.Ok(RelationView.From(existing));
 
-            var work = new RelationWork(id, uploads[0].Image, uploads[1].Image);
-            uploads.Clear(); // the worker owns the images now
-            var relation = await worker.EncodeRelation(work).WaitAsync(cancellation);
-            return TypedResults.Created($"/v1/relations/{id}", RelationView.From(relation));
-        }
-        finally
-        {
-            foreach (var upload in uploads) upload.Dispose();
-        }
+        var work = new RelationWork(id, uploads[0].Image, uploads[1].Image);
+        uploads.HandOver(work.PromptImage, work.ReferenceImage);
+        var relation = await worker.EncodeRelation(work).WaitAsync(cancellation);
+        return TypedResults.Created($"/v1/relations/{id}", RelationView.From(relation));
     }
 
     static IResult Get(string id, RelationCache cache) =>

@@ -13,6 +13,41 @@ public sealed record Upload(string Field, byte[] Bytes, Image<Rgb24> Image) : ID
     public void Dispose() => Image.Dispose();
 }
 
+/// <summary>The decoded uploads of one request; those not handed over (<see cref="HandOver"/>) are disposed with it.</summary>
+public sealed class Uploads : IDisposable
+{
+    readonly List<Upload> _items = [];
+
+    public Upload this[int index] => _items[index];
+
+    /// <summary>Reads every file, stopping at the first that is refused.</summary>
+    public static async Task<(Uploads Uploads, ProblemHttpResult? Problem)> ReadAsync(IEnumerable<IFormFile> files, LimitsOptions limits,
+        CancellationToken cancellation)
+    {
+        var uploads = new Uploads();
+        foreach (var file in files)
+        {
+            var (upload, problem) = await UploadReader.ReadAsync(file, limits, cancellation);
+            if (problem is not null)
+            {
+                uploads.Dispose();
+                return (new Uploads(), problem);
+            }
+            uploads._items.Add(upload!);
+        }
+        return (uploads, null);
+    }
+
+    /// <summary>Someone else (a job, the worker) owns these images now.</summary>
+    public void HandOver(params Image<Rgb24>?[] images) => _items.RemoveAll(upload => images.Contains(upload.Image));
+
+    public void Dispose()
+    {
+        foreach (var upload in _items) upload.Dispose();
+        _items.Clear();
+    }
+}
+
 /// <summary>
 /// Reads an uploaded image defensively: the byte limit first, then the header is identified (format and
 /// declared size) before any pixel is decoded, so unknown formats and decompression bombs never reach
