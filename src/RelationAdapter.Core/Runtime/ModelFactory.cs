@@ -10,59 +10,6 @@ using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Runtime;
 
-/// <summary>Where the real weights are, in the layouts users download them.</summary>
-/// <param name="FluxDirectory">FLUX.1-dev in the diffusers layout (transformer/, vae/, text_encoder/, text_encoder_2/, tokenizer/, tokenizer_2/, scheduler/).</param>
-/// <param name="SiglipDirectory">google/siglip-so400m-patch14-384 (config.json, model.safetensors, preprocessor_config.json).</param>
-/// <param name="AdapterPath">The RelationAdapter checkpoint (ip_adapter-100000.bin, or a flat safetensors copy).</param>
-/// <param name="LoraPath">The in-context editor LoRA (pytorch_lora_weights.safetensors), fused at load.</param>
-public sealed record ModelPaths(string FluxDirectory, string SiglipDirectory, string AdapterPath, string? LoraPath);
-
-/// <param name="Device">Where the DiT, VAE and (unless offloaded) encoders live.</param>
-/// <param name="DType">Compute dtype of the DiT and encoders (bf16 on CUDA, float32 on the CPU).</param>
-/// <param name="OffloadEncoders">Move SigLIP, CLIP and T5 back to the CPU after each use.</param>
-/// <param name="PromptCacheCapacity">Prompts whose embeddings are kept (0: none).</param>
-public sealed record RuntimeOptions(Device Device, ScalarType DType, bool OffloadEncoders = false, VaeTiling? Tiling = null, int PromptCacheCapacity = 64)
-{
-    public static RuntimeOptions Cpu { get; } = new(CPU, ScalarType.Float32);
-
-    /// <summary>"cpu", "cuda" or "auto" (CUDA when available).</summary>
-    public static RuntimeOptions ForDevice(string device, bool offloadEncoders = false, VaeTiling? tiling = null, int promptCacheCapacity = 64)
-    {
-        var useCuda = device.ToLowerInvariant() switch
-        {
-            "cpu" => false,
-            "cuda" => cuda.is_available() ? true : throw new InvalidOperationException("Model:Device is 'cuda' but no CUDA device is available."),
-            "auto" => cuda.is_available(),
-            _ => throw new ArgumentException($"unknown device '{device}': use cpu, cuda or auto."),
-        };
-        return useCuda
-            ? new RuntimeOptions(CUDA, ScalarType.BFloat16, offloadEncoders, tiling, promptCacheCapacity)
-            : new RuntimeOptions(CPU, ScalarType.Float32, false, tiling, promptCacheCapacity);
-    }
-}
-
-/// <summary>Everything an edit needs, loaded once; disposing frees every model.</summary>
-public sealed class LoadedModels(EditModels models, string description, string adapterIdentity, bool isPlaceholder,
-    IReadOnlyDictionary<string, long> residentBytes, IEnumerable<IDisposable> owned) : IDisposable
-{
-    public EditModels Models { get; } = models;
-    public RelationEditPipeline Pipeline { get; } = new(models);
-    public string Description { get; } = description;
-
-    /// <summary>Identifies the adapter weights: relation tokens are only reusable under the same adapter.</summary>
-    public string AdapterIdentity { get; } = adapterIdentity;
-
-    /// <summary>True for the tiny random preset: its images are meaningless.</summary>
-    public bool IsPlaceholder { get; } = isPlaceholder;
-
-    public IReadOnlyDictionary<string, long> ResidentBytes { get; } = residentBytes;
-
-    public void Dispose()
-    {
-        foreach (var item in owned) item.Dispose();
-    }
-}
-
 public static class ModelFactory
 {
     public static LoadedModels Load(ModelPaths paths, RuntimeOptions runtime)
