@@ -58,7 +58,8 @@ builder.Services.AddSwaggerGen(swagger =>
         Title = "RelationAdapter.Service",
         Version = "v1",
         Description = "Edit images by example: an exemplar pair (before, after) shows an edit; the service applies it to a source image " +
-                      "(RelationAdapter on FLUX.1-dev). Errors are RFC 9457 problem details whose 'type' is one of urn:relation-adapter:problem:*.",
+                      "(RelationAdapter on FLUX.1-dev). Errors are RFC 9457 problem details (application/problem+json) whose 'type' is one of: " +
+                      string.Join(", ", Problems.AllTypes) + ".",
     });
     swagger.SupportNonNullableReferenceTypes();
     swagger.NonNullableReferenceTypesAsRequired();

@@ -40,6 +40,8 @@ public class OpenApiAndAuthTests
         Assert.Equal("binary", Resolve(document, properties.GetProperty("source_image")).GetProperty("format").GetString());
         foreach (var status in new[] { "202", "200", "400", "413", "503" })
             Assert.True(post.GetProperty("responses").TryGetProperty(status, out _), $"POST /v1/edits lacks response {status}");
+        var description = document.GetProperty("info").GetProperty("description").GetString()!;
+        foreach (var type in RelationAdapter.Service.Endpoints.Problems.AllTypes) Assert.Contains(type, description);
     }
 
     static JsonElement Resolve(JsonElement document, JsonElement schema)

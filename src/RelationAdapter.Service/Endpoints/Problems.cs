@@ -31,6 +31,10 @@ public static class Problems
         public const string UnsupportedMediaType = TypePrefix + "unsupported-media-type";
     }
 
+    /// <summary>Every problem type the service answers with (for the OpenAPI description).</summary>
+    public static IEnumerable<string> AllTypes =>
+        typeof(Types).GetFields().Select(constant => (string)constant.GetRawConstantValue()!).Order(StringComparer.Ordinal);
+
     /// <summary>Gives the framework's own problems (unknown route, wrong media type, …) a type of ours too.</summary>
     public static void WithStableType(ProblemDetailsContext context)
     {
