@@ -78,6 +78,8 @@ builder.Services.AddOpenTelemetry()
     .WithMetrics(metrics =>
     {
         metrics.AddMeter(ServiceTelemetry.Name).AddAspNetCoreInstrumentation()
+            .AddView("ra.job.duration", new ExplicitBucketHistogramConfiguration { Boundaries = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600] })
+            .AddView("ra.step.duration", new ExplicitBucketHistogramConfiguration { Boundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10] })
             .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0);
         if (!string.IsNullOrWhiteSpace(otlpEndpoint)) metrics.AddOtlpExporter(otlp => otlp.Endpoint = new Uri(otlpEndpoint));
     });
