@@ -129,6 +129,17 @@ public class JobLifecycleTests
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/v1/edits/{id}")).StatusCode);
     }
 
+    [Theory]
+    [InlineData("Model:Preset", "flux1-dev", "Model:FluxDirectory is required")]
+    [InlineData("Queue:Capacity", "0", "Capacity")]
+    [InlineData("Model:Device", "tpu", "Device")]
+    public async Task Invalid_configuration_stops_the_start_naming_the_key(string key, string value, string named)
+    {
+        await using var factory = new ServiceFactory { Settings = { [key] = value } };
+        var error = Assert.ThrowsAny<Microsoft.Extensions.Options.OptionsValidationException>(() => factory.CreateClient());
+        Assert.Contains(named, string.Join(" ", error.Failures));
+    }
+
     [Fact]
     public async Task Health_and_readiness_report_the_model()
     {
