@@ -11,6 +11,9 @@ switch (command)
     case "dit":
         DitBenchmark.Run(options);
         break;
+    case "vae":
+        VaeBenchmark.Run(options);
+        break;
     case "resident":
         ResidentBenchmark.Run(options);
         break;
@@ -21,6 +24,7 @@ switch (command)
               dit          [--width 512 --heads 4 --double 4 --single 8 --image-tokens 512 --text-tokens 64
                             --relation-tokens 32 --warmup 2 --iterations 10 --threads 0 --device cpu]
                            DiT forward time, FLOPs, GFLOP/s against the machine's float32 GEMM rate
+              vae          [--size 512 --tile 32]       FLUX VAE decode time and peak-RSS growth, tiled then untiled
               resident     [--device cpu]               bytes per component: the tiny preset, and FLUX.1-dev (bf16)
             """);
         break;
