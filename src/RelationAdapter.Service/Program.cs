@@ -67,13 +67,13 @@ builder.Services.AddSwaggerGen(swagger =>
     if (File.Exists(xml)) swagger.IncludeXmlComments(xml);
 });
 
-var otlpEndpoint = builder.Configuration["OpenTelemetry:Otlp:Endpoint"];
+var otlp = (builder.Configuration.GetSection(OtlpOptions.Section).Get<OtlpOptions>() ?? new OtlpOptions()).EndpointUri;
 builder.Services.AddOpenTelemetry()
     .ConfigureResource(resource => resource.AddService("relation-adapter-service"))
     .WithTracing(tracing =>
     {
         tracing.AddSource(ServiceTelemetry.Name).AddAspNetCoreInstrumentation();
-        if (!string.IsNullOrWhiteSpace(otlpEndpoint)) tracing.AddOtlpExporter(otlp => otlp.Endpoint = new Uri(otlpEndpoint));
+        if (otlp is not null) tracing.AddOtlpExporter(exporter => exporter.Endpoint = otlp);
     })
     .WithMetrics(metrics =>
     {
@@ -81,7 +81,7 @@ builder.Services.AddOpenTelemetry()
             .AddView("ra.job.duration", new ExplicitBucketHistogramConfiguration { Boundaries = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600] })
             .AddView("ra.step.duration", new ExplicitBucketHistogramConfiguration { Boundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10] })
             .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0);
-        if (!string.IsNullOrWhiteSpace(otlpEndpoint)) metrics.AddOtlpExporter(otlp => otlp.Endpoint = new Uri(otlpEndpoint));
+        if (otlp is not null) metrics.AddOtlpExporter(exporter => exporter.Endpoint = otlp);
     });
 
 var app = builder.Build();

@@ -141,6 +141,17 @@ public class JobLifecycleTests
     }
 
     [Fact]
+    public async Task An_otlp_endpoint_from_configuration_does_not_disturb_the_service()
+    {
+        await using var factory = new ServiceFactory { Settings = { ["OpenTelemetry:Otlp:Endpoint"] = "http://127.0.0.1:1" } };
+        var client = await factory.ReadyClientAsync();
+        var id = await Api.SubmitAsync(client, Api.EditForm());
+        Assert.Equal("succeeded", (await Api.WaitForAsync(client, id, "succeeded", "failed")).GetProperty("status").GetString());
+        var tracer = factory.Services.GetService(typeof(OpenTelemetry.Trace.TracerProvider));
+        Assert.NotNull(tracer);
+    }
+
+    [Fact]
     public async Task Health_and_readiness_report_the_model()
     {
         await using var factory = new ServiceFactory();
