@@ -38,10 +38,11 @@ public sealed class InferenceWorker(
         return work.Done;
     }
 
+    // A dedicated thread: jobs run for seconds to minutes and must not hold a thread-pool thread.
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.Factory.StartNew(() => RunAsync(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        Task.Factory.StartNew(() => WorkLoop(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    async Task RunAsync(CancellationToken stoppingToken)
+    void WorkLoop(CancellationToken stoppingToken)
     {
         host.Load();
         host.WorkerAlive = host.State == ModelState.Ready;
@@ -57,7 +58,7 @@ public sealed class InferenceWorker(
                 // One pending wait per channel at a time, so idle channels do not collect waiters.
                 relationReady ??= _relationWork.Reader.WaitToReadAsync(stoppingToken).AsTask();
                 jobReady ??= queue.Reader.WaitToReadAsync(stoppingToken).AsTask();
-                var first = await Task.WhenAny(relationReady, jobReady);
+                var first = Task.WhenAny(relationReady, jobReady).GetAwaiter().GetResult();
                 if (first.IsCanceled) break;
                 if (first == relationReady) relationReady = null;
                 else jobReady = null;
