@@ -54,7 +54,7 @@ public sealed class EditJob
     public string Id { get; }
     public long Sequence { get; }
     public EditParameters Parameters { get; }
-    public Image<Rgb24> Source { get; private set; }
+    public Image<Rgb24> Source { get; }
     public RelationInput Relation { get; private set; }
     public ActivityContext ParentContext { get; }
     public CancellationTokenSource Cancellation { get; } = new();
