@@ -23,7 +23,6 @@ public sealed class CachingPromptEncoder : IPromptEncoder, IDisposable
 
     public long Hits { get; private set; }
     public long Misses { get; private set; }
-    public int Count => _byPrompt.Count;
 
     public PromptEmbedding Encode(string prompt)
     {

@@ -9,8 +9,6 @@ namespace RelationAdapter.Core.Runtime;
 /// </summary>
 public sealed record ComputePlacement(Device Device, bool OffloadAfterUse = false)
 {
-    public static ComputePlacement Cpu { get; } = new(CPU);
-
     /// <summary>Runs <paramref name="use"/> with <paramref name="module"/> on the compute device.</summary>
     public T Use<T>(nn.Module module, Func<T> use)
     {

@@ -30,9 +30,6 @@ public static class SafetensorsDTypes
         return false;
     }
 
-    public static int ElementSize(ScalarType type) =>
-        ByName.Values.First(v => v.Type == type).Size;
-
     public static string NameOf(ScalarType type) =>
         ByName.First(kv => kv.Value.Type == type).Key;
 }

@@ -20,8 +20,6 @@ public sealed class ShardedCheckpoint : ITensorSource
 
     public IReadOnlyCollection<string> Keys => _owner.Keys;
 
-    public IReadOnlyList<SafetensorsFile> Files => _files;
-
     /// <summary>Opens a folder (index file first, else its single safetensors file) or one file.</summary>
     public static ShardedCheckpoint Open(string path)
     {

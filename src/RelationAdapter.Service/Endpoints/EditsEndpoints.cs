@@ -1,7 +1,5 @@
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Service.Caching;
@@ -79,9 +77,10 @@ public static class EditsEndpoints
         using var _ = uploads;
         if (refused is not null) return refused;
         var sourceUpload = uploads[0];
+        if (uploads.Decode(sourceUpload) is { } undecodable) return undecodable;
         try
         {
-            ImagePreprocessing.SourceSize(sourceUpload.Image.Width, sourceUpload.Image.Height, parameters!.MaxSide);
+            ImagePreprocessing.SourceSize(sourceUpload.Image!.Width, sourceUpload.Image.Height, parameters!.MaxSide);
         }
         catch (ArgumentException e)
         {
@@ -91,6 +90,7 @@ public static class EditsEndpoints
         var id = relationId.Length > 0 ? relationId : RelationCache.IdFor(uploads[1].Bytes, uploads[2].Bytes, models.AdapterIdentity);
         var cached = relations.Lookup(id);
         if (cached is null && relationId.Length > 0) return Problems.RelationNotFound(relationId);
+        if (cached is null && uploads.Decode(uploads[1], uploads[2]) is { } undecodablePair) return undecodablePair;
         var relation = cached is not null
             ? new RelationInput(id, cached.Tokens, null, null)
             : new RelationInput(id, null, uploads[1].Image, uploads[2].Image);

@@ -46,8 +46,9 @@ public static class RelationsEndpoints
         if (refused is not null) return refused;
         var id = RelationCache.IdFor(uploads[0].Bytes, uploads[1].Bytes, models.AdapterIdentity);
         if (cache.Lookup(id) is { } existing) return TypedResults.Ok(RelationView.From(existing));
+        if (uploads.Decode(uploads[0], uploads[1]) is { } undecodable) return undecodable;
 
-        var work = new RelationWork(id, uploads[0].Image, uploads[1].Image);
+        var work = new RelationWork(id, uploads[0].Image!, uploads[1].Image!);
         uploads.HandOver(work.PromptImage, work.ReferenceImage);
         var relation = await worker.EncodeRelation(work).WaitAsync(cancellation);
         return TypedResults.Created($"/v1/relations/{id}", RelationView.From(relation));

@@ -7,20 +7,41 @@ using SixLabors.ImageSharp.PixelFormats;
 
 namespace RelationAdapter.Service.Imaging;
 
-/// <summary>An uploaded image, decoded, with the bytes it came as.</summary>
-public sealed record Upload(string Field, byte[] Bytes, Image<Rgb24> Image) : IDisposable
+/// <summary>An uploaded image: its bytes, checked and identified, and its pixels once <see cref="Decode"/> ran.</summary>
+public sealed class Upload(string field, byte[] bytes) : IDisposable
 {
-    public void Dispose() => Image.Dispose();
+    public string Field { get; } = field;
+    public byte[] Bytes { get; } = bytes;
+    public Image<Rgb24>? Image { get; private set; }
+
+    /// <summary>Decodes the pixels; null on success, else the problem to answer with.</summary>
+    public ProblemHttpResult? Decode()
+    {
+        try
+        {
+            Image ??= ImageCodec.Decode(Bytes);
+            return null;
+        }
+        catch (Exception e) when (e is ImageFormatException or InvalidDataException or NotSupportedException)
+        {
+            return UploadReader.InvalidImage(Field, $"the image could not be decoded ({e.Message}).");
+        }
+    }
+
+    public void Dispose() => Image?.Dispose();
 }
 
-/// <summary>The decoded uploads of one request; those not handed over (<see cref="HandOver"/>) are disposed with it.</summary>
+/// <summary>
+/// The uploads of one request. Reading checks every file; decoding is a separate step, so an exemplar pair
+/// whose relation tokens are cached is never decoded. Images not handed over are disposed with it.
+/// </summary>
 public sealed class Uploads : IDisposable
 {
     readonly List<Upload> _items = [];
 
     public Upload this[int index] => _items[index];
 
-    /// <summary>Reads every file, stopping at the first that is refused.</summary>
+    /// <summary>Reads and identifies every file, stopping at the first that is refused.</summary>
     public static async Task<(Uploads Uploads, ProblemHttpResult? Problem)> ReadAsync(IEnumerable<IFormFile> files, LimitsOptions limits,
         CancellationToken cancellation)
     {
@@ -28,18 +49,17 @@ public sealed class Uploads : IDisposable
         foreach (var file in files)
         {
             var (upload, problem) = await UploadReader.ReadAsync(file, limits, cancellation);
-            if (problem is not null)
-            {
-                uploads.Dispose();
-                return (new Uploads(), problem);
-            }
+            if (problem is not null) return (uploads, problem);
             uploads._items.Add(upload!);
         }
         return (uploads, null);
     }
 
+    /// <summary>Decodes the given uploads; the first problem, if any.</summary>
+    public ProblemHttpResult? Decode(params Upload[] uploads) => uploads.Select(upload => upload.Decode()).FirstOrDefault(problem => problem is not null);
+
     /// <summary>Someone else (a job, the worker) owns these images now.</summary>
-    public void HandOver(params Image<Rgb24>?[] images) => _items.RemoveAll(upload => images.Contains(upload.Image));
+    public void HandOver(params Image<Rgb24>?[] images) => _items.RemoveAll(upload => upload.Image is not null && images.Contains(upload.Image));
 
     public void Dispose()
     {
@@ -50,8 +70,7 @@ public sealed class Uploads : IDisposable
 
 /// <summary>
 /// Reads an uploaded image defensively: the byte limit first, then the header is identified (format and
-/// declared size) before any pixel is decoded, so unknown formats and decompression bombs never reach
-/// the decoder.
+/// declared size), so unknown formats and decompression bombs never reach the decoder.
 /// </summary>
 public static class UploadReader
 {
@@ -77,17 +96,10 @@ public static class UploadReader
             return (null, Problems.Problem(StatusCodes.Status413PayloadTooLarge, Problems.Types.ImageTooLarge, "An image has too many pixels.",
                 $"'{field}' declares {info.Width}x{info.Height} pixels; the limit is {limits.MaxPixels} pixels.", Field(field)));
 
-        try
-        {
-            return (new Upload(field, bytes, ImageCodec.Decode(bytes)), null);
-        }
-        catch (Exception e) when (e is ImageFormatException or InvalidDataException or NotSupportedException)
-        {
-            return (null, InvalidImage(field, $"the image could not be decoded ({e.Message})."));
-        }
+        return (new Upload(field, bytes), null);
     }
 
-    static ProblemHttpResult InvalidImage(string field, string detail) =>
+    internal static ProblemHttpResult InvalidImage(string field, string detail) =>
         Problems.Problem(StatusCodes.Status400BadRequest, Problems.Types.InvalidImage, "An image is invalid.", $"'{field}': {detail}", Field(field));
 
     static Dictionary<string, object?> Field(string field) => new() { ["field"] = field };

@@ -47,7 +47,6 @@ public sealed class EditJob
         Source = source;
         Relation = relation;
         CreatedAt = now;
-        TotalSteps = parameters.Steps;
         ParentContext = Activity.Current?.Context ?? default;
     }
 
@@ -63,7 +62,7 @@ public sealed class EditJob
     public JobStatus Status { get; private set; } = JobStatus.Queued;
     public EditStage? Stage { get; private set; }
     public int Step { get; private set; }
-    public int TotalSteps { get; }
+    public int TotalSteps => Parameters.Steps;
     public DateTimeOffset CreatedAt { get; }
     public DateTimeOffset? StartedAt { get; private set; }
     public DateTimeOffset? FinishedAt { get; private set; }
@@ -97,8 +96,7 @@ public sealed class EditJob
         Transition(JobStatus.Running, JobStatus.Succeeded, "succeeded", () =>
         {
             Output = output;
-            Width = output.Width;
-            Height = output.Height;
+            (Width, Height) = (output.Width, output.Height);
             FinishedAt = now;
         });
 
