@@ -103,7 +103,7 @@ namespace RelationAdapter.Client
         /// Encode an exemplar pair (before, after) into relation tokens and cache them.
         /// </summary>
         /// <remarks>
-        /// The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded now, 200 when it was already cached.
+        /// The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded by this request, 200 when it was already cached or being encoded for another request. A created relation is always cached (the least recently used ones make room).
         /// </remarks>
         /// <param name="prompt_image">The exemplar "before" image.</param>
         /// <param name="reference_image">The exemplar "after" image.</param>
@@ -323,6 +323,16 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ProblemDetails>("Content Too Large", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 415)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Unsupported Media Type", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         if (status_ == 422)
@@ -909,7 +919,7 @@ namespace RelationAdapter.Client
         /// Encode an exemplar pair (before, after) into relation tokens and cache them.
         /// </summary>
         /// <remarks>
-        /// The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded now, 200 when it was already cached.
+        /// The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded by this request, 200 when it was already cached or being encoded for another request. A created relation is always cached (the least recently used ones make room).
         /// </remarks>
         /// <param name="prompt_image">The exemplar "before" image.</param>
         /// <param name="reference_image">The exemplar "after" image.</param>
@@ -1017,6 +1027,16 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ProblemDetails>("Content Too Large", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 415)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Unsupported Media Type", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         if (status_ == 503)

@@ -61,17 +61,4 @@ public class WorkerTests
         var warnings = done.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()).ToList();
         Assert.Contains(warnings, w => w!.Contains("T5") && w.Contains("ignored"));
     }
-
-    [Fact]
-    public void A_closed_queue_refuses_new_jobs()
-    {
-        var options = Microsoft.Extensions.Options.Options.Create(new QueueOptions { Capacity = 2 });
-        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var queue = new JobQueue(options, new ServiceTelemetry(meters.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
-        queue.Close();
-        var job = new EditJob("ed_x", 1, new EditParameters("p", 1, 3.5, 1, 1, 64, Core.Imaging.OutputFormat.Png),
-            new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(16, 16), new RelationInput("rel_x", null, null, null), DateTimeOffset.UtcNow);
-        Assert.Equal(EnqueueResult.ShuttingDown, queue.TryEnqueue(job));
-        Assert.Equal(0, queue.Waiting);
-    }
 }

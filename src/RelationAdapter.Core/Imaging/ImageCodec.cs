@@ -1,8 +1,11 @@
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
+using SixLabors.ImageSharp.Formats.Bmp;
+using SixLabors.ImageSharp.Formats.Gif;
 using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.Formats.Webp;
+using SixLabors.ImageSharp.Metadata;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
 
@@ -10,19 +13,51 @@ namespace RelationAdapter.Core.Imaging;
 
 public enum OutputFormat { Png, Jpeg, Webp }
 
+/// <summary>What an image's header declares.</summary>
+public sealed record ImageHeader(string Format, int Width, int Height);
+
 /// <summary>
 /// Decodes uploads (PNG, JPEG, WebP, BMP, GIF: the first frame) into upright RGB (EXIF orientation
 /// applied, transparency flattened on white) and encodes results.
 /// </summary>
+/// <remarks>
+/// Uploads are hostile, so decoding is bounded: only the five formats above are recognised (TIFF, TGA and
+/// PBM are refused: multi-page and unbounded), only the first frame of an animation is decoded, and
+/// PNG, GIF and WebP metadata is skipped without being read — a PNG text or ICC chunk is deflate-compressed
+/// and can inflate to gigabytes. JPEG keeps its metadata for the EXIF orientation: its segments are at
+/// most 64 KB each and never inflated.
+/// </remarks>
 public static class ImageCodec
 {
+    /// <summary>The decoders uploads go through.</summary>
+    public static Configuration Decoding { get; } = CreateDecodingConfiguration();
+
+    static Configuration CreateDecodingConfiguration()
+    {
+        var configuration = new Configuration(new PngConfigurationModule(), new JpegConfigurationModule(), new GifConfigurationModule(),
+            new BmpConfigurationModule(), new WebpConfigurationModule());
+        var formats = configuration.ImageFormatsManager;
+        formats.SetDecoder(PngFormat.Instance, new PngDecoder { IgnoreMetadata = true });
+        formats.SetDecoder(GifFormat.Instance, new GifDecoder { IgnoreMetadata = true, DecodingMode = FrameDecodingMode.First });
+        formats.SetDecoder(WebpFormat.Instance, new WebpDecoder { IgnoreMetadata = true });
+        return configuration;
+    }
+
+    /// <summary>The format and size a header declares, without decoding pixels; null when no accepted format matches.</summary>
+    public static ImageHeader? Identify(byte[] bytes)
+    {
+        var info = Image.Identify(Decoding, bytes, out var format);
+        return info is null || format is null ? null : new ImageHeader(format.Name, info.Width, info.Height);
+    }
+
     public static Image<Rgb24> Decode(Stream stream)
     {
-        using var decoded = Image.Load<Rgba32>(stream);
-        using var firstFrame = decoded.Frames.Count > 1 ? decoded.Frames.CloneFrame(0) : decoded.Clone();
-        firstFrame.Mutate(x => x.AutoOrient());
-        var rgb = new Image<Rgb24>(firstFrame.Width, firstFrame.Height);
-        firstFrame.ProcessPixelRows(rgb, (source, target) =>
+        using var decoded = Image.Load<Rgba32>(Decoding, stream);
+        // GIF is decoded to its first frame already; this drops any other decoder's extra frames before orienting.
+        while (decoded.Frames.Count > 1) decoded.Frames.RemoveFrame(decoded.Frames.Count - 1);
+        decoded.Mutate(x => x.AutoOrient());
+        var rgb = new Image<Rgb24>(decoded.Width, decoded.Height);
+        decoded.ProcessPixelRows(rgb, (source, target) =>
         {
             for (var y = 0; y < source.Height; y++)
             {

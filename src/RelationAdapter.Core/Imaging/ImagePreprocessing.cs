@@ -66,14 +66,23 @@ public static class ImagePreprocessing
         return (w, h);
     }
 
-    /// <summary>The source at its edit size (Lanczos, only when the size changes) as [1, 3, H, W] in [-1, 1].</summary>
+    /// <summary>The source resized to its edit size (Lanczos, only when the size changes); the same image when it already has it.</summary>
+    public static Image<Rgb24> AtEditSize(Image<Rgb24> source, int width, int height) =>
+        source.Width == width && source.Height == height ? source : source.Clone(x => x.Resize(width, height, KnownResamplers.Lanczos3));
+
+    /// <summary>The source at its edit size as [1, 3, H, W] in [-1, 1].</summary>
     public static Tensor SourcePixels(Image<Rgb24> source, int width, int height)
     {
-        using var sized = source.Width == width && source.Height == height
-            ? source.Clone()
-            : source.Clone(x => x.Resize(width, height, KnownResamplers.Lanczos3));
-        using var unit = ImageTensors.ToUnitNchw(sized);
-        using var doubled = unit * 2;
-        return doubled - 1;
+        var sized = AtEditSize(source, width, height);
+        try
+        {
+            using var unit = ImageTensors.ToUnitNchw(sized);
+            using var doubled = unit * 2;
+            return doubled - 1;
+        }
+        finally
+        {
+            if (!ReferenceEquals(sized, source)) sized.Dispose();
+        }
     }
 }

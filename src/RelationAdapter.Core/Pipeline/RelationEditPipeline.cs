@@ -43,19 +43,28 @@ public sealed class RelationEditPipeline(EditModels models)
     /// <summary>The relation tokens of an exemplar pair ([1, 2·tokens, D]), before image first.</summary>
     public Tensor EncodeRelation(Image<Rgb24> promptImage, Image<Rgb24> referenceImage)
     {
+        using var paddedPrompt = ImagePreprocessing.PadToRegularRatio(promptImage);
+        using var paddedReference = ImagePreprocessing.PadToRegularRatio(referenceImage);
+        return EncodePaddedRelation(paddedPrompt, paddedReference);
+    }
+
+    /// <summary>
+    /// <see cref="EncodeRelation"/> of a pair already padded by <see cref="ImagePreprocessing.PadToRegularRatio"/>:
+    /// callers that queue work keep only the small padded images, never the uploads' full resolution.
+    /// </summary>
+    public Tensor EncodePaddedRelation(Image<Rgb24> paddedPrompt, Image<Rgb24> paddedReference)
+    {
         var encoder = Models.ImageEncoder ?? throw new InvalidOperationException("no exemplar image encoder is loaded.");
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        using var paddedPrompt = ImagePreprocessing.PadToRegularRatio(promptImage);
-        using var paddedReference = ImagePreprocessing.PadToRegularRatio(referenceImage);
         var tokens = Models.Adapter.RelationTokens(encoder.EncodePooled(paddedPrompt), encoder.EncodePooled(paddedReference));
         return tokens.MoveToOuterDisposeScope();
     }
 
-    /// <summary><see cref="EncodeRelation"/> as plain floats, for callers that cache them.</summary>
-    public RelationTokens EncodeRelationTokens(Image<Rgb24> promptImage, Image<Rgb24> referenceImage)
+    /// <summary><see cref="EncodePaddedRelation"/> as plain floats, for callers that cache them.</summary>
+    public RelationTokens EncodePaddedRelationTokens(Image<Rgb24> paddedPrompt, Image<Rgb24> paddedReference)
     {
-        using var tokens = EncodeRelation(promptImage, referenceImage);
+        using var tokens = EncodePaddedRelation(paddedPrompt, paddedReference);
         return RelationTokens.From(tokens);
     }
 

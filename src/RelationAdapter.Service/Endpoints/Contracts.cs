@@ -70,13 +70,13 @@ public sealed record EditView(
     ProblemDetails? Error,
     EditLinks Links)
 {
-    public static EditView From(EditJob job, JobStore store) => From(job, job.Snapshot(), store);
+    public static EditView From(EditJob job, JobQueue queue) => From(job, job.Snapshot(), queue);
 
-    public static EditView From(EditJob job, JobState state, JobStore store)
+    public static EditView From(EditJob job, JobState state, JobQueue queue)
     {
         var p = job.Parameters;
         var self = $"/v1/edits/{job.Id}";
-        return new EditView(job.Id, state.Status, state.Status == JobStatus.Queued ? store.QueuePosition(job) : null,
+        return new EditView(job.Id, state.Status, state.Status == JobStatus.Queued ? queue.PositionOf(job) : null,
             state.Stage is { } stage ? SnakeCase(stage) : null,
             new ProgressView(state.Step, job.TotalSteps), job.CreatedAt, state.StartedAt, state.FinishedAt,
             p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, p.OutputFormat, job.Relation.Id, state.Width, state.Height,

@@ -8,8 +8,12 @@ namespace RelationAdapter.Service.Endpoints;
 /// <summary>Reads and validates the scalar fields of an edit form; every problem is reported per field.</summary>
 public static class EditFormParser
 {
+    static readonly string[] Fields = ["prompt", "steps", "guidance", "adapter_scale", "seed", "max_side", "output_format", "relation_id"];
+
     public static EditParameters? Parse(IFormCollection form, LimitsOptions limits, Dictionary<string, string[]> errors)
     {
+        // A repeated field would otherwise be read as its values joined by commas ("jpeg,webp").
+        foreach (var field in Fields.Where(field => form[field].Count > 1)) Add(errors, field, "must be given once.");
         var prompt = form["prompt"].ToString();
         if (string.IsNullOrWhiteSpace(prompt)) Add(errors, "prompt", "is required.");
         else if (prompt.Length > limits.MaxPromptLength) Add(errors, "prompt", $"is {prompt.Length} characters; the limit is {limits.MaxPromptLength}.");
@@ -22,8 +26,13 @@ public static class EditFormParser
         if (maxSide % 16 != 0) Add(errors, "max_side", "must be a multiple of 16.");
         var format = OutputFormat.Png;
         var formatText = form["output_format"].ToString();
-        if (formatText.Length > 0 && !Enum.TryParse(formatText, ignoreCase: true, out format) || formatText.Any(char.IsDigit))
-            Add(errors, "output_format", "must be png, jpeg or webp.");
+        // Names only: Enum.TryParse would also take numbers and comma-separated lists.
+        if (formatText.Length > 0)
+        {
+            var named = Enum.GetValues<OutputFormat>().Where(value => value.ToString().Equals(formatText, StringComparison.OrdinalIgnoreCase)).ToList();
+            if (named.Count == 1) format = named[0];
+            else Add(errors, "output_format", "must be one of png, jpeg or webp.");
+        }
 
         return errors.Count > 0 ? null : new EditParameters(prompt, steps, guidance, adapterScale, seed, maxSide, format);
     }
@@ -53,6 +62,18 @@ public static class EditFormParser
         if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed) || seed < 0)
             Add(errors, "seed", "must be an integer from 0 to 9223372036854775807.");
         return seed;
+    }
+
+    /// <summary>Only multipart/form-data carries files (a urlencoded form would fail later, field by field).</summary>
+    public static bool IsMultipart(HttpRequest request) =>
+        request.HasFormContentType && request.ContentType!.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The one file sent in a field; null (with an error when it was sent more than once) otherwise.</summary>
+    public static IFormFile? SingleFile(IFormCollection form, string field, Dictionary<string, string[]> errors)
+    {
+        var files = form.Files.GetFiles(field);
+        if (files.Count > 1) Add(errors, field, "must be one file.");
+        return files.Count == 1 ? files[0] : null;
     }
 
     public static void Add(Dictionary<string, string[]> errors, string field, string message) =>

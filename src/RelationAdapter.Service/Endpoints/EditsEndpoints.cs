@@ -1,5 +1,6 @@
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Service.Caching;
@@ -28,6 +29,7 @@ public static class EditsEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status500InternalServerError)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
@@ -51,17 +53,21 @@ public static class EditsEndpoints
     }
 
     static async Task<IResult> Submit(HttpContext http, ModelHost host, JobStore store, JobQueue queue, RelationCache relations,
-        IOptions<LimitsOptions> limitsOptions, IOptions<QueueOptions> queueOptions, TimeProvider time, CancellationToken cancellation)
+        ImageAdmission images, IOptions<LimitsOptions> limitsOptions, IOptions<QueueOptions> queueOptions, TimeProvider time, CancellationToken cancellation)
     {
         if (host is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(host.LoadError);
+        if (!EditFormParser.IsMultipart(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
+        // The place is taken before the body is read: a full queue answers at once, whatever the upload.
+        using var place = queue.TryReserve(out var admission);
+        if (place is null) return QueueRefused(http.Response, admission, queueOptions.Value, queue.Depth);
+
         var limits = limitsOptions.Value;
         var form = await http.Request.ReadFormAsync(cancellation);
-
         var errors = new Dictionary<string, string[]>();
         var parameters = EditFormParser.Parse(form, limits, errors);
-        var source = form.Files.GetFile("source_image");
-        var promptImage = form.Files.GetFile("prompt_image");
-        var referenceImage = form.Files.GetFile("reference_image");
+        var source = EditFormParser.SingleFile(form, "source_image", errors);
+        var promptImage = EditFormParser.SingleFile(form, "prompt_image", errors);
+        var referenceImage = EditFormParser.SingleFile(form, "reference_image", errors);
         var relationId = form["relation_id"].ToString();
         if (source is null) EditFormParser.Add(errors, "source_image", "is required.");
         if (relationId.Length > 0 && (promptImage is not null || referenceImage is not null))
@@ -73,63 +79,109 @@ public static class EditsEndpoints
         }
         if (errors.Count > 0) return Problems.Validation(errors);
 
-        var (uploads, refused) = await Uploads.ReadAsync(new[] { source!, promptImage, referenceImage }.OfType<IFormFile>(), limits, cancellation);
-        using var _ = uploads;
+        var (sourceUpload, refused) = await images.ReadAsync(source!, cancellation);
         if (refused is not null) return refused;
-        var sourceUpload = uploads[0];
-        if (uploads.Decode(sourceUpload) is { } undecodable) return undecodable;
         try
         {
-            ImagePreprocessing.SourceSize(sourceUpload.Image!.Width, sourceUpload.Image.Height, parameters!.MaxSide);
+            ImagePreprocessing.SourceSize(sourceUpload!.Header.Width, sourceUpload.Header.Height, parameters!.MaxSide);
         }
         catch (ArgumentException e)
         {
             return Problems.Validation(new Dictionary<string, string[]> { ["source_image"] = [e.Message] });
         }
 
-        var id = relationId.Length > 0 ? relationId : RelationCache.IdFor(uploads[1].Bytes, uploads[2].Bytes, models.AdapterIdentity);
-        var cached = relations.Lookup(id);
-        if (cached is null && relationId.Length > 0) return Problems.RelationNotFound(relationId);
-        if (cached is null && uploads.Decode(uploads[1], uploads[2]) is { } undecodablePair) return undecodablePair;
-        var relation = cached is not null
-            ? new RelationInput(id, cached.Tokens, null, null)
-            : new RelationInput(id, null, uploads[1].Image, uploads[2].Image);
+        RelationInput relation;
+        if (relationId.Length > 0)
+        {
+            if (relations.Lookup(relationId) is not { } known) return Problems.RelationNotFound(relationId);
+            relation = new RelationInput(relationId, known.Tokens, null, null);
+        }
+        else
+        {
+            var (pair, pairRefused) = await ReadPairAsync(images, promptImage!, referenceImage!, models.AdapterIdentity, relations, cancellation);
+            if (pairRefused is not null) return pairRefused;
+            relation = pair!;
+        }
 
-        var job = new EditJob(NewId(), store.NextSequence(), parameters!, sourceUpload.Image, relation, time.GetUtcNow());
+        var (sourceImage, undecodable) = await images.DecodeAsync(sourceUpload, ImageAdmission.ToEditSize(parameters.MaxSide), cancellation);
+        if (undecodable is not null)
+        {
+            relation.PaddedPromptImage?.Dispose();
+            relation.PaddedReferenceImage?.Dispose();
+            return undecodable;
+        }
+
+        var job = new EditJob(NewId(), store.NextSequence(), parameters, sourceImage!, relation, time.GetUtcNow());
         store.Add(job);
-        var enqueued = queue.TryEnqueue(job);
-        if (enqueued != EnqueueResult.Accepted)
+        if (!queue.Enqueue(place, job))
         {
             store.Remove(job);
-            http.Response.Headers.RetryAfter = queueOptions.Value.RetryAfterSeconds.ToString();
-            return enqueued == EnqueueResult.Full
-                ? Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.QueueFull, "The queue is full.",
-                    $"{queue.Waiting} edits are waiting; retry later.")
-                : Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.ShuttingDown, "The service is shutting down.");
+            job.RequestCancel(time.GetUtcNow()); // never accepted: this only releases its images
+            return QueueRefused(http.Response, Admission.ShuttingDown, queueOptions.Value, queue.Depth);
         }
-        uploads.HandOver(job.Source, relation.PromptImage, relation.ReferenceImage);
+        return await WaitIfPreferred(http, job, queue, queueOptions.Value, time, cancellation);
+    }
 
-        var wait = PreferredWait(http.Request, queueOptions.Value.MaxWaitSeconds);
+    /// <summary>The exemplar pair: cached tokens when its content id is known, else both images decoded and padded.</summary>
+    static async Task<(RelationInput? Relation, IResult? Problem)> ReadPairAsync(ImageAdmission images, IFormFile promptImage, IFormFile referenceImage,
+        string adapterIdentity, RelationCache relations, CancellationToken cancellation)
+    {
+        var (before, refused) = await images.ReadAsync(promptImage, cancellation);
+        if (refused is not null) return (null, refused);
+        var (after, refusedAfter) = await images.ReadAsync(referenceImage, cancellation);
+        if (refusedAfter is not null) return (null, refusedAfter);
+        var id = RelationCache.IdFor(before!.Bytes, after!.Bytes, adapterIdentity);
+        if (relations.Lookup(id) is { } cached) return (new RelationInput(id, cached.Tokens, null, null), null);
+
+        var (paddedBefore, undecodable) = await images.DecodeAsync(before, ImageAdmission.ToExemplarSize, cancellation);
+        if (undecodable is not null) return (null, undecodable);
+        var (paddedAfter, undecodableAfter) = await images.DecodeAsync(after, ImageAdmission.ToExemplarSize, cancellation);
+        if (undecodableAfter is not null)
+        {
+            paddedBefore!.Dispose();
+            return (null, undecodableAfter);
+        }
+        return (new RelationInput(id, null, paddedBefore, paddedAfter), null);
+    }
+
+    /// <summary>
+    /// Honours <c>Prefer: wait</c>: the image when the job finished in time, else the job. A waiting client that
+    /// goes away before its job started cancels it (configurable): nobody else knows its id.
+    /// </summary>
+    static async Task<IResult> WaitIfPreferred(HttpContext http, EditJob job, JobQueue queue, QueueOptions options,
+        TimeProvider time, CancellationToken cancellation)
+    {
+        var wait = PreferredWait(http.Request, options.MaxWaitSeconds);
         if (wait > TimeSpan.Zero)
         {
-            await Task.WhenAny(job.Completion, Task.Delay(wait, cancellation));
+            var waited = await Task.WhenAny(job.Completion, Task.Delay(wait, cancellation));
+            if (waited.IsCanceled && options.CancelOnDisconnect) queue.CancelIfWaiting(job, time.GetUtcNow());
             http.Response.Headers["Preference-Applied"] = $"wait={(int)wait.TotalSeconds}";
-            if (job is { Status: JobStatus.Succeeded, Output: { } output })
+            if (job.Snapshot() is { Status: JobStatus.Succeeded, Output: { } output })
             {
                 AddResultHeaders(http.Response, job);
                 return TypedResults.File(output.Bytes, output.ContentType);
             }
         }
-        return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job, store));
+        return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job, queue));
     }
 
-    static IResult Get(string id, JobStore store) =>
-        store.Find(id) is { } job ? TypedResults.Ok(EditView.From(job, store)) : Problems.EditNotFound(id);
+    static ProblemHttpResult QueueRefused(HttpResponse response, Admission admission, QueueOptions options, int depth)
+    {
+        response.Headers.RetryAfter = options.RetryAfterSeconds.ToString();
+        return admission == Admission.Full
+            ? Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.QueueFull, "The queue is full.",
+                $"{depth} edits are waiting and the other places are being uploaded to; retry later.")
+            : Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.ShuttingDown, "The service is shutting down.");
+    }
+
+    static IResult Get(string id, JobStore store, JobQueue queue) =>
+        store.Find(id) is { } job ? TypedResults.Ok(EditView.From(job, queue)) : Problems.EditNotFound(id);
 
     static IResult Result(string id, JobStore store, HttpResponse response)
     {
         if (store.Find(id) is not { } job) return Problems.EditNotFound(id);
-        if (job is { Status: JobStatus.Succeeded, Output: { } output })
+        if (job.Snapshot() is { Status: JobStatus.Succeeded, Output: { } output })
         {
             AddResultHeaders(response, job);
             return TypedResults.File(output.Bytes, output.ContentType, $"{job.Id}.{job.Parameters.OutputFormat.ToString().ToLowerInvariant()}");
@@ -144,31 +196,25 @@ public static class EditsEndpoints
             new Dictionary<string, object?> { ["status"] = job.Status.ToString().ToLowerInvariant() });
     }
 
-    static IResult Events(string id, JobStore store, CancellationToken cancellation) =>
+    static IResult Events(string id, JobStore store, JobQueue queue, CancellationToken cancellation) =>
         store.Find(id) is { } job
-            ? TypedResults.ServerSentEvents(Stream(job, store, cancellation))
+            ? TypedResults.ServerSentEvents(Stream(job, store, queue, cancellation))
             : Problems.EditNotFound(id);
 
-    static async IAsyncEnumerable<SseItem<EditView>> Stream(EditJob job, JobStore store, [EnumeratorCancellation] CancellationToken cancellation)
+    static async IAsyncEnumerable<SseItem<EditView>> Stream(EditJob job, JobStore store, JobQueue queue, [EnumeratorCancellation] CancellationToken cancellation)
     {
         var events = job.Subscribe();
         await foreach (var change in events.ReadAllAsync(cancellation))
-            yield return new SseItem<EditView>(EditView.From(job, change.State, store), change.Kind);
+            yield return new SseItem<EditView>(EditView.From(job, change.State, queue), change.Kind);
     }
 
     static IResult Cancel(string id, JobStore store, JobQueue queue, TimeProvider time)
     {
         if (store.Find(id) is not { } job) return Problems.EditNotFound(id);
-        switch (job.RequestCancel(time.GetUtcNow()))
-        {
-            case CancelOutcome.RemovedFromQueue:
-                queue.Left();
-                break;
-            case CancelOutcome.AlreadyFinished:
-                return Problems.Problem(StatusCodes.Status409Conflict, Problems.Types.AlreadyFinished, "The edit has already finished.",
-                    $"The edit is {job.Status.ToString().ToLowerInvariant()}.");
-        }
-        return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job, store));
+        if (queue.Cancel(job, time.GetUtcNow()) == CancelOutcome.AlreadyFinished)
+            return Problems.Problem(StatusCodes.Status409Conflict, Problems.Types.AlreadyFinished, "The edit has already finished.",
+                $"The edit is {job.Status.ToString().ToLowerInvariant()}.");
+        return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job, queue));
     }
 
     static void AddResultHeaders(HttpResponse response, EditJob job)

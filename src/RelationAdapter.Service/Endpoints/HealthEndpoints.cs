@@ -19,7 +19,7 @@ public static class HealthEndpoints
                 var view = new ReadinessView(ready ? "ready" : host.State == ModelState.Failed ? "failed" : host.State == ModelState.Loading ? "loading" : "worker-stopped",
                     host.Models?.Description, host.Models?.IsPlaceholder ?? false,
                     host.Models?.IsPlaceholder == true ? "tiny preset: a random model, its images are meaningless" : null,
-                    host.LoadError, queue.Waiting);
+                    host.LoadError, queue.Depth);
                 return ready ? Results.Ok(view) : Results.Json(view, statusCode: StatusCodes.Status503ServiceUnavailable);
             })
             .WithTags("Health").WithName("Ready").WithSummary("Readiness: weights loaded and the worker alive.")

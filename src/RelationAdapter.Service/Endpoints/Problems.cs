@@ -29,6 +29,7 @@ public static class Problems
         public const string NotFound = TypePrefix + "not-found";
         public const string MethodNotAllowed = TypePrefix + "method-not-allowed";
         public const string UnsupportedMediaType = TypePrefix + "unsupported-media-type";
+        public const string MalformedRequest = TypePrefix + "malformed-request";
     }
 
     /// <summary>Every problem type the service answers with (for the OpenAPI description).</summary>
@@ -65,6 +66,10 @@ public static class Problems
     public static ProblemHttpResult RelationNotFound(string id) =>
         Problem(StatusCodes.Status404NotFound, Types.RelationNotFound, "No such relation.",
             $"Relation '{id}' is not cached (unknown or evicted): upload the exemplar pair again.");
+
+    public static ProblemHttpResult NotMultipart(string? contentType) =>
+        Problem(StatusCodes.Status415UnsupportedMediaType, Types.UnsupportedMediaType, "The body must be multipart/form-data.",
+            contentType is null ? "The request has no Content-Type." : $"The Content-Type is '{contentType}'.");
 
     public static ProblemHttpResult NotReady(string? detail) =>
         Problem(StatusCodes.Status503ServiceUnavailable, Types.NotReady, "The model is not ready.", detail);

@@ -16,13 +16,14 @@ public static class RelationsEndpoints
 
         relations.MapPost("/", Create).WithName("CreateRelation")
             .WithSummary("Encode an exemplar pair (before, after) into relation tokens and cache them.")
-            .WithDescription("The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded now, 200 when it was already cached.")
+            .WithDescription("The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded by this request, 200 when it was already cached or being encoded for another request. A created relation is always cached (the least recently used ones make room).")
             .Accepts<RelationForm>("multipart/form-data")
             .Produces<RelationView>(StatusCodes.Status201Created)
             .Produces<RelationView>(StatusCodes.Status200OK)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .DisableAntiforgery();
 
@@ -31,27 +32,56 @@ public static class RelationsEndpoints
         return v1;
     }
 
-    static async Task<IResult> Create(HttpContext http, ModelHost host, RelationCache cache, InferenceWorker worker,
-        IOptions<LimitsOptions> limits, CancellationToken cancellation)
+    static async Task<IResult> Create(HttpContext http, ModelHost host, RelationCache cache, RelationEncoder encoder, ImageAdmission images,
+        IOptions<QueueOptions> queueOptions, CancellationToken cancellation)
     {
         if (host is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(host.LoadError);
+        if (!EditFormParser.IsMultipart(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
+        // Relation requests have their own bounded places, taken before the body is read, so they never crowd out edits.
+        using var place = encoder.TryAdmit();
+        if (place is null)
+        {
+            http.Response.Headers.RetryAfter = queueOptions.Value.RetryAfterSeconds.ToString();
+            return Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.QueueFull, "Too many relations are being encoded.",
+                $"{queueOptions.Value.RelationCapacity} relation requests are in progress; retry later.");
+        }
+
         var form = await http.Request.ReadFormAsync(cancellation);
         var errors = new Dictionary<string, string[]>();
-        var files = new[] { "prompt_image", "reference_image" }.Select(name => (name, file: form.Files.GetFile(name))).ToList();
-        foreach (var (name, file) in files.Where(f => f.file is null)) EditFormParser.Add(errors, name, "is required.");
+        var before = EditFormParser.SingleFile(form, "prompt_image", errors);
+        var after = EditFormParser.SingleFile(form, "reference_image", errors);
+        if (before is null) EditFormParser.Add(errors, "prompt_image", "is required.");
+        if (after is null) EditFormParser.Add(errors, "reference_image", "is required.");
         if (errors.Count > 0) return Problems.Validation(errors);
 
-        var (uploads, refused) = await Uploads.ReadAsync(files.Select(f => f.file!), limits.Value, cancellation);
-        using var _ = uploads;
+        var (beforeUpload, refused) = await images.ReadAsync(before!, cancellation);
         if (refused is not null) return refused;
-        var id = RelationCache.IdFor(uploads[0].Bytes, uploads[1].Bytes, models.AdapterIdentity);
+        var (afterUpload, refusedAfter) = await images.ReadAsync(after!, cancellation);
+        if (refusedAfter is not null) return refusedAfter;
+        var id = RelationCache.IdFor(beforeUpload!.Bytes, afterUpload!.Bytes, models.AdapterIdentity);
         if (cache.Lookup(id) is { } existing) return TypedResults.Ok(RelationView.From(existing));
-        if (uploads.Decode(uploads[0], uploads[1]) is { } undecodable) return undecodable;
+        if (encoder.InFlight(id) is { } underWay) return TypedResults.Ok(RelationView.From(await underWay.WaitAsync(cancellation)));
 
-        var work = new RelationWork(id, uploads[0].Image!, uploads[1].Image!);
-        uploads.HandOver(work.PromptImage, work.ReferenceImage);
-        var relation = await worker.EncodeRelation(work).WaitAsync(cancellation);
-        return TypedResults.Created($"/v1/relations/{id}", RelationView.From(relation));
+        var (paddedBefore, undecodable) = await images.DecodeAsync(beforeUpload, ImageAdmission.ToExemplarSize, cancellation);
+        if (undecodable is not null) return undecodable;
+        var (paddedAfter, undecodableAfter) = await images.DecodeAsync(afterUpload, ImageAdmission.ToExemplarSize, cancellation);
+        if (undecodableAfter is not null)
+        {
+            paddedBefore!.Dispose();
+            return undecodableAfter;
+        }
+
+        var (done, joined) = encoder.Encode(new RelationWork(id, paddedBefore!, paddedAfter!));
+        CachedRelation relation;
+        try
+        {
+            relation = await done.WaitAsync(cancellation);
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            return Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.ShuttingDown, "The service is shutting down.");
+        }
+        return joined ? TypedResults.Ok(RelationView.From(relation)) : TypedResults.Created($"/v1/relations/{id}", RelationView.From(relation));
     }
 
     static IResult Get(string id, RelationCache cache) =>

@@ -4,19 +4,25 @@ using RelationAdapter.Service.Endpoints;
 
 namespace RelationAdapter.Service.Hosting;
 
-/// <summary>Turns oversized bodies and unexpected exceptions into problem details with a stable type.</summary>
+/// <summary>Turns oversized and malformed bodies and unexpected exceptions into problem details with a stable type.</summary>
 public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
+    /// <summary>The form readers' size limits; their other limits (lines, headers, field counts) are about shape, not size.</summary>
+    static bool IsSizeLimit(Exception exception) =>
+        exception is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } ||
+        exception.Message.Contains("body length limit", StringComparison.OrdinalIgnoreCase) ||
+        exception.Message.Contains("value length limit", StringComparison.OrdinalIgnoreCase);
+
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellation)
     {
+        if (exception is OperationCanceledException && http.RequestAborted.IsCancellationRequested) return true; // the client left: nobody to answer
         var (status, type, title) = exception switch
         {
-            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
+            BadHttpRequestException or InvalidDataException when IsSizeLimit(exception) =>
                 (StatusCodes.Status413PayloadTooLarge, Problems.Types.RequestTooLarge, "The request body is too large."),
-            InvalidDataException when exception.Message.Contains("limit", StringComparison.OrdinalIgnoreCase) =>
-                (StatusCodes.Status413PayloadTooLarge, Problems.Types.RequestTooLarge, "The request body is too large."),
-            BadHttpRequestException bad => (bad.StatusCode, Problems.Types.Validation, "The request could not be read."),
-            InvalidDataException => (StatusCodes.Status400BadRequest, Problems.Types.Validation, "The request could not be read."),
+            // Malformed multipart (bad boundary, lines, headers, too many fields) or a body cut short.
+            BadHttpRequestException or InvalidDataException or IOException =>
+                (StatusCodes.Status400BadRequest, Problems.Types.MalformedRequest, "The request body could not be read."),
             _ => (StatusCodes.Status500InternalServerError, Problems.Types.Internal, "An unexpected error occurred."),
         };
         if (status >= 500) logger.LogError(exception, "Unhandled exception");

@@ -15,8 +15,11 @@ public enum CancelOutcome { RemovedFromQueue, StopRequested, AlreadyFinished }
 /// <summary>What the caller asked for, validated.</summary>
 public sealed record EditParameters(string Prompt, int Steps, double Guidance, double AdapterScale, long Seed, int MaxSide, OutputFormat OutputFormat);
 
-/// <summary>The exemplar pair of a job: cached relation tokens, or the two images to encode (and cache under the id).</summary>
-public sealed record RelationInput(string Id, RelationTokens? Cached, Image<Rgb24>? PromptImage, Image<Rgb24>? ReferenceImage);
+/// <summary>
+/// The exemplar pair of a job: cached relation tokens, or the two images to encode (and cache under the id),
+/// already padded to the size the image encoder takes (<see cref="ImagePreprocessing.PadToRegularRatio"/>).
+/// </summary>
+public sealed record RelationInput(string Id, RelationTokens? Cached, Image<Rgb24>? PaddedPromptImage, Image<Rgb24>? PaddedReferenceImage);
 
 /// <summary>A finished job's image and what produced it.</summary>
 public sealed record EditOutput(byte[] Bytes, string ContentType, int Width, int Height,
@@ -31,7 +34,8 @@ public sealed record JobEvent(string Kind, JobState State);
 
 /// <summary>
 /// One edit from submission to result. State changes happen under a lock and are published to
-/// subscribers; <see cref="Completion"/> finishes when the job reaches a terminal state.
+/// subscribers; <see cref="Completion"/> finishes when the job reaches a terminal state. The job owns its
+/// input images (the source at its edit size, the padded pair) and releases them on every terminal state.
 /// </summary>
 public sealed class EditJob
 {
@@ -53,7 +57,8 @@ public sealed class EditJob
     public string Id { get; }
     public long Sequence { get; }
     public EditParameters Parameters { get; }
-    public Image<Rgb24> Source { get; }
+    /// <summary>The source at its edit size; null once the job finished.</summary>
+    public Image<Rgb24>? Source { get; private set; }
     public RelationInput Relation { get; private set; }
     public ActivityContext ParentContext { get; }
     public CancellationTokenSource Cancellation { get; } = new();
@@ -110,7 +115,7 @@ public sealed class EditJob
     /// <summary>Cancels a queued job at once, or asks a running one to stop at its next step.</summary>
     public CancelOutcome RequestCancel(DateTimeOffset now)
     {
-        if (Transition(JobStatus.Queued, JobStatus.Canceled, "canceled", () => FinishedAt = now)) return CancelOutcome.RemovedFromQueue;
+        if (TryCancelWaiting(now)) return CancelOutcome.RemovedFromQueue;
         lock (_gate)
         {
             if (Status != JobStatus.Running) return CancelOutcome.AlreadyFinished;
@@ -119,19 +124,19 @@ public sealed class EditJob
         return CancelOutcome.StopRequested;
     }
 
+    /// <summary>Queued → Canceled; false when the job already started or finished.</summary>
+    public bool TryCancelWaiting(DateTimeOffset now) => Transition(JobStatus.Queued, JobStatus.Canceled, "canceled", () => FinishedAt = now);
+
     /// <summary>A running job that stopped on its cancellation token.</summary>
     public void MarkCanceled(DateTimeOffset now) => Transition(JobStatus.Running, JobStatus.Canceled, "canceled", () => FinishedAt = now);
 
-    /// <summary>Drops the decoded inputs once the worker no longer needs them.</summary>
-    public void ReleaseInputs()
+    void ReleaseInputs()
     {
-        lock (_gate)
-        {
-            Source.Dispose();
-            Relation.PromptImage?.Dispose();
-            Relation.ReferenceImage?.Dispose();
-            Relation = Relation with { PromptImage = null, ReferenceImage = null, Cached = null };
-        }
+        Source?.Dispose();
+        Relation.PaddedPromptImage?.Dispose();
+        Relation.PaddedReferenceImage?.Dispose();
+        Source = null;
+        Relation = Relation with { PaddedPromptImage = null, PaddedReferenceImage = null, Cached = null };
     }
 
     public void SetSize(int width, int height)
@@ -146,6 +151,7 @@ public sealed class EditJob
             if (Status != from) return false;
             Status = to;
             apply();
+            if (IsFinished) ReleaseInputs();
         }
         Publish(kind);
         if (IsFinished)

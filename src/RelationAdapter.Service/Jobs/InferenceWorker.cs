@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using System.Threading.Channels;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Core.Imaging;
@@ -14,29 +13,22 @@ using RelationAdapter.Service.Telemetry;
 namespace RelationAdapter.Service.Jobs;
 
 /// <summary>
-/// The one owner of the models: loads them, then runs relation encodings (first) and edit jobs one at a
-/// time on a dedicated thread. A failing job fails alone; on shutdown the queue is closed, waiting jobs
-/// are canceled and the running one gets a grace period before it is canceled too.
+/// The one owner of the models: loads them, then runs relation encodings and edit jobs one at a time on a
+/// dedicated thread, taking turns when both wait so neither starves the other. A failing job fails alone; on
+/// shutdown the queue is closed, waiting jobs are canceled and the running one gets a grace period before it
+/// is canceled too.
 /// </summary>
 public sealed class InferenceWorker(
     ModelHost host,
     JobQueue queue,
-    JobStore store,
+    RelationEncoder relationEncoder,
     RelationCache relations,
     ServiceTelemetry telemetry,
     IOptions<QueueOptions> queueOptions,
     TimeProvider time,
     ILogger<InferenceWorker> logger) : BackgroundService
 {
-    readonly Channel<RelationWork> _relationWork = Channel.CreateUnbounded<RelationWork>(new UnboundedChannelOptions { SingleReader = true });
     EditJob? _running;
-
-    /// <summary>Asks the worker to encode a pair; completes when its tokens are cached.</summary>
-    public Task<CachedRelation> EncodeRelation(RelationWork work)
-    {
-        if (!_relationWork.Writer.TryWrite(work)) throw new InvalidOperationException("the worker is stopping.");
-        return work.Done;
-    }
 
     // A dedicated thread: jobs run for seconds to minutes and must not hold a thread-pool thread.
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -46,18 +38,24 @@ public sealed class InferenceWorker(
     {
         host.Load();
         host.WorkerAlive = host.State == ModelState.Ready;
-        if (!host.WorkerAlive) return;
+        if (!host.WorkerAlive)
+        {
+            relationEncoder.Close();
+            return;
+        }
         try
         {
-            Task<bool>? relationReady = null, jobReady = null;
+            Task? relationReady = null, jobReady = null;
+            var relationsFirst = true;
             while (true)
             {
-                if (_relationWork.Reader.TryRead(out var work)) { Encode(work); continue; }
-                if (queue.Reader.TryRead(out var job)) { Execute(job); continue; }
-                if (queue.Reader.Completion.IsCompleted) break; // closed and drained
-                // One pending wait per channel at a time, so idle channels do not collect waiters.
-                relationReady ??= _relationWork.Reader.WaitToReadAsync(stoppingToken).AsTask();
-                jobReady ??= queue.Reader.WaitToReadAsync(stoppingToken).AsTask();
+                if (relationsFirst && relationEncoder.TryTake(out var work)) { Encode(work); relationsFirst = false; continue; }
+                if (queue.TryDequeue(out var job)) { Execute(job); relationsFirst = true; continue; }
+                if (relationEncoder.TryTake(out work)) { Encode(work); continue; }
+                if (queue.IsCompleted) break; // closed and drained
+                // One pending wait per source at a time, so idle sources do not collect waiters.
+                relationReady ??= relationEncoder.WaitAsync(stoppingToken);
+                jobReady ??= queue.WaitAsync(stoppingToken);
                 var first = Task.WhenAny(relationReady, jobReady).GetAwaiter().GetResult();
                 if (first.IsCanceled) break;
                 if (first == relationReady) relationReady = null;
@@ -68,7 +66,7 @@ public sealed class InferenceWorker(
         finally
         {
             host.WorkerAlive = false;
-            while (_relationWork.Reader.TryRead(out var left)) left.Fail(new OperationCanceledException("the service is shutting down."));
+            relationEncoder.Close();
         }
     }
 
@@ -77,25 +75,17 @@ public sealed class InferenceWorker(
         using var activity = ServiceTelemetry.ActivitySource.StartActivity("relation.encode");
         try
         {
-            var tokens = host.Models!.Pipeline.EncodeRelationTokens(work.PromptImage, work.ReferenceImage);
-            work.Complete(relations.Store(work.Id, tokens, time.GetUtcNow()));
+            relationEncoder.Process(work, host.Models!.Pipeline);
         }
         catch (Exception e)
         {
             logger.LogError(e, "Encoding relation {RelationId} failed", work.Id);
-            work.Fail(e);
-        }
-        finally
-        {
-            work.PromptImage.Dispose();
-            work.ReferenceImage.Dispose();
         }
     }
 
     void Execute(EditJob job)
     {
         if (!job.TryStart(time.GetUtcNow())) return; // canceled while queued: its place was already given back
-        queue.Left();
         _running = job;
         var clock = Stopwatch.StartNew();
         using var activity = ServiceTelemetry.ActivitySource.StartActivity("edit.job", ActivityKind.Internal, job.ParentContext);
@@ -122,7 +112,6 @@ public sealed class InferenceWorker(
         finally
         {
             _running = null;
-            job.ReleaseInputs();
             telemetry.Jobs.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
             telemetry.JobDuration.Record(clock.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
         }
@@ -133,20 +122,21 @@ public sealed class InferenceWorker(
         var pipeline = host.Models!.Pipeline;
         var parameters = job.Parameters;
         var relation = job.Relation;
-        var cached = relation.Cached;
+        // The pair may have been encoded (by a relation request or an earlier job) while this job waited.
+        var cached = relation.Cached ?? relations.Peek(relation.Id)?.Tokens;
         if (cached is null)
         {
             using (ServiceTelemetry.ActivitySource.StartActivity("relation.encode"))
-                cached = pipeline.EncodeRelationTokens(relation.PromptImage!, relation.ReferenceImage!);
+                cached = pipeline.EncodePaddedRelationTokens(relation.PaddedPromptImage!, relation.PaddedReferenceImage!);
             relations.Store(relation.Id, cached, time.GetUtcNow());
         }
         using var tokens = cached.ToTensor();
 
-        var (width, height) = ImagePreprocessing.SourceSize(job.Source.Width, job.Source.Height, parameters.MaxSide);
-        job.SetSize(width, height);
+        var source = job.Source!;
+        job.SetSize(source.Width, source.Height);
         var request = new EditRequest
         {
-            Source = job.Source,
+            Source = source,
             RelationTokens = tokens,
             Prompt = parameters.Prompt,
             Steps = parameters.Steps,
@@ -164,10 +154,7 @@ public sealed class InferenceWorker(
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        queue.Close();
-        var now = time.GetUtcNow();
-        foreach (var waiting in store.Queued.ToList())
-            if (waiting.RequestCancel(now) == CancelOutcome.RemovedFromQueue) queue.Left();
+        queue.Close(time.GetUtcNow());
         if (_running is { } running)
         {
             var grace = Task.Delay(queueOptions.Value.ShutdownGracePeriod, CancellationToken.None);

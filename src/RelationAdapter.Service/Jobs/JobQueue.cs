@@ -1,57 +1,172 @@
-using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Telemetry;
 
 namespace RelationAdapter.Service.Jobs;
 
-public enum EnqueueResult { Accepted, Full, ShuttingDown }
+public enum Admission { Accepted, Full, ShuttingDown }
 
 /// <summary>
-/// The bounded queue between the endpoints and the worker. Admission counts jobs still waiting, so a job
-/// canceled while queued gives its place back at once; the channel is read by the one inference worker.
+/// A place in the queue, taken before a request's body is read so that a full queue is refused at once.
+/// Disposing it without <see cref="JobQueue.Enqueue"/> gives the place back.
+/// </summary>
+public sealed class QueuePlace : IDisposable
+{
+    readonly JobQueue _queue;
+    int _held = 1;
+
+    internal QueuePlace(JobQueue queue) => _queue = queue;
+
+    /// <summary>True once, when the place is used or given back.</summary>
+    internal bool Release() => Interlocked.Exchange(ref _held, 0) == 1;
+
+    public void Dispose()
+    {
+        if (Release()) _queue.GiveBack();
+    }
+}
+
+/// <summary>
+/// The bounded queue between the endpoints and the worker, in submission order. Capacity counts waiting
+/// jobs plus places reserved by requests still uploading; a job canceled while waiting leaves the list at
+/// once, so every place is returned exactly once whatever the mix of submits and cancels.
 /// </summary>
 public sealed class JobQueue
 {
-    readonly Channel<EditJob> _channel;
+    readonly Lock _gate = new();
+    readonly LinkedList<EditJob> _waiting = [];
     readonly int _capacity;
-    int _waiting;
-    volatile bool _closed;
+    readonly ServiceTelemetry _telemetry;
+    int _reserved;
+    bool _closed;
+    TaskCompletionSource _changed = NewSignal();
 
     public JobQueue(IOptions<QueueOptions> options, ServiceTelemetry telemetry)
     {
         _capacity = options.Value.Capacity;
-        // Canceled jobs stay in the channel until the worker skips them, hence the headroom.
-        _channel = Channel.CreateBounded<EditJob>(new BoundedChannelOptions(_capacity * 4)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
-        telemetry.ObserveQueueDepth(() => Volatile.Read(ref _waiting));
+        _telemetry = telemetry;
+        telemetry.ObserveQueueDepth(() => Depth);
     }
 
-    public int Waiting => Volatile.Read(ref _waiting);
-
-    public ChannelReader<EditJob> Reader => _channel.Reader;
-
-    public EnqueueResult TryEnqueue(EditJob job)
+    /// <summary>Jobs waiting to run.</summary>
+    public int Depth
     {
-        if (_closed) return EnqueueResult.ShuttingDown;
-        if (Interlocked.Increment(ref _waiting) > _capacity || !_channel.Writer.TryWrite(job))
+        get { lock (_gate) return _waiting.Count; }
+    }
+
+    /// <summary>Takes a place for a job about to be submitted; null (with the reason) when none is free.</summary>
+    public QueuePlace? TryReserve(out Admission admission)
+    {
+        lock (_gate)
         {
-            Interlocked.Decrement(ref _waiting);
-            return _closed ? EnqueueResult.ShuttingDown : EnqueueResult.Full;
+            admission = _closed ? Admission.ShuttingDown : _waiting.Count + _reserved >= _capacity ? Admission.Full : Admission.Accepted;
+            if (admission != Admission.Accepted) return null;
+            _reserved++;
         }
-        return EnqueueResult.Accepted;
+        return new QueuePlace(this);
     }
 
-    /// <summary>A queued job left the queue: it started, or it was canceled while waiting.</summary>
-    public void Left() => Interlocked.Decrement(ref _waiting);
-
-    /// <summary>Stops accepting jobs; the worker drains what is left.</summary>
-    public void Close()
+    internal void GiveBack()
     {
-        _closed = true;
-        _channel.Writer.TryComplete();
+        lock (_gate) _reserved--;
     }
+
+    /// <summary>Puts the job in the place reserved for it; false when the queue closed meanwhile (the place is given back).</summary>
+    public bool Enqueue(QueuePlace place, EditJob job)
+    {
+        if (!place.Release()) throw new InvalidOperationException("the queue place was already used or given back.");
+        TaskCompletionSource changed;
+        lock (_gate)
+        {
+            _reserved--;
+            if (_closed) return false;
+            _waiting.AddLast(job);
+            changed = Signal();
+        }
+        changed.TrySetResult();
+        return true;
+    }
+
+    /// <summary>The next job to run, if any; it no longer counts as waiting.</summary>
+    public bool TryDequeue(out EditJob job)
+    {
+        lock (_gate)
+        {
+            job = _waiting.First?.Value!;
+            if (job is null) return false;
+            _waiting.RemoveFirst();
+            return true;
+        }
+    }
+
+    /// <summary>True once the queue is closed and nothing waits.</summary>
+    public bool IsCompleted
+    {
+        get { lock (_gate) return _closed && _waiting.Count == 0; }
+    }
+
+    /// <summary>Completes when a job may be waiting or the queue closed.</summary>
+    public Task WaitAsync(CancellationToken cancellation)
+    {
+        lock (_gate)
+            return _waiting.Count > 0 || _closed ? Task.CompletedTask : _changed.Task.WaitAsync(cancellation);
+    }
+
+    /// <summary>Jobs ahead of this one (0: next to run); null when it is not waiting.</summary>
+    public int? PositionOf(EditJob job)
+    {
+        lock (_gate)
+        {
+            var position = 0;
+            for (var node = _waiting.First; node is not null; node = node.Next, position++)
+                if (ReferenceEquals(node.Value, job)) return position;
+            return null;
+        }
+    }
+
+    /// <summary>Cancels a job: a waiting one leaves the queue at once (its inputs are released), a running one is asked to stop.</summary>
+    public CancelOutcome Cancel(EditJob job, DateTimeOffset now)
+    {
+        var outcome = job.RequestCancel(now);
+        if (outcome == CancelOutcome.RemovedFromQueue) Removed(job);
+        return outcome;
+    }
+
+    /// <summary>Cancels the job only if it has not started; true when it was.</summary>
+    public bool CancelIfWaiting(EditJob job, DateTimeOffset now)
+    {
+        if (!job.TryCancelWaiting(now)) return false;
+        Removed(job);
+        return true;
+    }
+
+    void Removed(EditJob job)
+    {
+        lock (_gate) _waiting.Remove(job);
+        _telemetry.Jobs.Add(1, new KeyValuePair<string, object?>("outcome", "canceled"));
+    }
+
+    /// <summary>Stops taking jobs and cancels every waiting one.</summary>
+    public void Close(DateTimeOffset now)
+    {
+        List<EditJob> waiting;
+        TaskCompletionSource changed;
+        lock (_gate)
+        {
+            _closed = true;
+            waiting = [.. _waiting];
+            changed = Signal();
+        }
+        foreach (var job in waiting) Cancel(job, now);
+        changed.TrySetResult();
+    }
+
+    TaskCompletionSource Signal()
+    {
+        var changed = _changed;
+        _changed = NewSignal();
+        return changed;
+    }
+
+    static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

@@ -26,12 +26,6 @@ public sealed class JobStore(IOptions<QueueOptions> options, TimeProvider time)
         return _jobs.TryGetValue(id, out var job) ? job : null;
     }
 
-    public IEnumerable<EditJob> Queued => _jobs.Values.Where(j => j.Status == JobStatus.Queued);
-
-    /// <summary>Jobs ahead of this one in the queue (0: next to run); null when it is not waiting.</summary>
-    public int? QueuePosition(EditJob job) =>
-        job.Status == JobStatus.Queued ? Queued.Count(other => other.Sequence < job.Sequence) : null;
-
     void Prune()
     {
         var settings = options.Value;

@@ -17,6 +17,13 @@ public sealed class LimitsOptions
     [Range(1, long.MaxValue)]
     public long MaxPixels { get; set; } = 40_000_000;
 
+    /// <summary>
+    /// Uploads decoded at the same time. Decoding one image may take 4 bytes per declared pixel twice over
+    /// (≈ 320 MB at the default MaxPixels), so this bounds the request threads' transient memory.
+    /// </summary>
+    [Range(1, 64)]
+    public int ConcurrentDecodes { get; set; } = 2;
+
     [Range(1, 100_000)]
     public int MaxPromptLength { get; set; } = 2000;
 

@@ -11,6 +11,16 @@ public sealed class QueueOptions
     [Range(1, 100_000)]
     public int Capacity { get; set; } = 32;
 
+    /// <summary>Exemplar pairs waiting to be encoded (POST /v1/relations) at most; beyond it 503 with Retry-After.</summary>
+    [Range(1, 10_000)]
+    public int RelationCapacity { get; set; } = 8;
+
+    /// <summary>
+    /// A <c>Prefer: wait</c> client that goes away before its job started cancels the job (nobody else knows
+    /// its id); a job that started runs on and stays listed.
+    /// </summary>
+    public bool CancelOnDisconnect { get; set; } = true;
+
     /// <summary>How long a finished job and its image are kept.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
     public TimeSpan ResultRetention { get; set; } = TimeSpan.FromMinutes(30);

@@ -1,0 +1,95 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using RelationAdapter.Core.Imaging;
+using RelationAdapter.Service.Endpoints;
+using RelationAdapter.Service.Options;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace RelationAdapter.Service.Imaging;
+
+/// <summary>An uploaded file within the byte limit whose header declares an accepted format and an allowed size.</summary>
+public sealed record CheckedUpload(string Field, byte[] Bytes, ImageHeader Header);
+
+/// <summary>
+/// Lets uploads in defensively: the byte limit first, then the header (format, declared size) without
+/// decoding, then the first frame is decoded — a bounded number at a time — and shrunk at once to the size
+/// the pipeline uses, so a queued job never holds a full-resolution bitmap. Every refusal is a problem to
+/// answer with; no decoder exception escapes.
+/// </summary>
+public sealed class ImageAdmission(IOptions<LimitsOptions> options) : IDisposable
+{
+    readonly LimitsOptions _limits = options.Value;
+    readonly SemaphoreSlim _decoders = new(options.Value.ConcurrentDecodes);
+
+    public async Task<(CheckedUpload? Upload, ProblemHttpResult? Problem)> ReadAsync(IFormFile file, CancellationToken cancellation)
+    {
+        var field = file.Name;
+        if (file.Length > _limits.MaxFileBytes)
+            return (null, Problems.Problem(StatusCodes.Status413PayloadTooLarge, Problems.Types.RequestTooLarge, "A file is too large.",
+                $"'{field}' is {file.Length} bytes; the limit is {_limits.MaxFileBytes}.", Field(field)));
+        if (file.Length == 0)
+            return (null, InvalidImage(field, "the file is empty."));
+
+        var bytes = new byte[file.Length];
+        await using (var stream = file.OpenReadStream())
+            await stream.ReadExactlyAsync(bytes, cancellation);
+
+        ImageHeader? header;
+        try { header = ImageCodec.Identify(bytes); }
+        catch (Exception e) when (e is not OperationCanceledException) { return (null, InvalidImage(field, $"the header is corrupt ({e.Message}).")); }
+        if (header is null)
+            return (null, InvalidImage(field, "the format is not recognised (use PNG, JPEG, WebP, BMP or GIF)."));
+        if (header.Width <= 0 || header.Height <= 0)
+            return (null, InvalidImage(field, $"the header declares {header.Width}x{header.Height} pixels."));
+        if ((long)header.Width * header.Height > _limits.MaxPixels)
+            return (null, Problems.Problem(StatusCodes.Status413PayloadTooLarge, Problems.Types.ImageTooLarge, "An image has too many pixels.",
+                $"'{field}' declares {header.Width}x{header.Height} pixels; the limit is {_limits.MaxPixels} pixels.", Field(field)));
+        return (new CheckedUpload(field, bytes, header), null);
+    }
+
+    /// <summary>
+    /// Decodes the upload's first frame and hands it to <paramref name="shrink"/>, which returns the image to
+    /// keep (a smaller copy, or the decoded image itself); the caller owns the result.
+    /// </summary>
+    public async Task<(Image<Rgb24>? Image, ProblemHttpResult? Problem)> DecodeAsync(CheckedUpload upload,
+        Func<Image<Rgb24>, Image<Rgb24>> shrink, CancellationToken cancellation)
+    {
+        await _decoders.WaitAsync(cancellation);
+        Image<Rgb24>? decoded = null;
+        try
+        {
+            decoded = ImageCodec.Decode(upload.Bytes);
+            var kept = shrink(decoded);
+            if (ReferenceEquals(kept, decoded)) decoded = null;
+            return (kept, null);
+        }
+        // Decoders of corrupt files throw anything (format, range, null-reference, not-supported): all mean a bad upload.
+        catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
+        {
+            return (null, InvalidImage(upload.Field, $"the image could not be decoded ({e.Message})."));
+        }
+        finally
+        {
+            decoded?.Dispose();
+            _decoders.Release();
+        }
+    }
+
+    /// <summary>Shrinks a source to the size it is edited at (the pipeline then uses it as it is).</summary>
+    public static Func<Image<Rgb24>, Image<Rgb24>> ToEditSize(int maxSide) => image =>
+    {
+        var (width, height) = ImagePreprocessing.SourceSize(image.Width, image.Height, maxSide);
+        return ImagePreprocessing.AtEditSize(image, width, height);
+    };
+
+    /// <summary>Pads and scales an exemplar to what the image encoder takes.</summary>
+    public static readonly Func<Image<Rgb24>, Image<Rgb24>> ToExemplarSize = image => ImagePreprocessing.PadToRegularRatio(image);
+
+    public static ProblemHttpResult InvalidImage(string field, string detail) =>
+        Problems.Problem(StatusCodes.Status400BadRequest, Problems.Types.InvalidImage, "An image is invalid.", $"'{field}': {detail}", Field(field));
+
+    static Dictionary<string, object?> Field(string field) => new() { ["field"] = field };
+
+    public void Dispose() => _decoders.Dispose();
+}

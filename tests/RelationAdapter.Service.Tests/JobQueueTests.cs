@@ -1,0 +1,113 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using RelationAdapter.Core.Imaging;
+using RelationAdapter.Service.Jobs;
+using RelationAdapter.Service.Options;
+using RelationAdapter.Service.Telemetry;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace RelationAdapter.Service.Tests;
+
+/// <summary>The queue's accounting on its own: places, cancels and positions, without the model.</summary>
+public sealed class JobQueueTests : IDisposable
+{
+    readonly ServiceProvider _meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    int _ids;
+
+    JobQueue Queue(int capacity) =>
+        new(Microsoft.Extensions.Options.Options.Create(new QueueOptions { Capacity = capacity }),
+            new ServiceTelemetry(_meters.GetRequiredService<IMeterFactory>()));
+
+    EditJob Job(Image<Rgb24>? source = null)
+    {
+        var id = ++_ids;
+        return new EditJob($"ed_{id}", id, new EditParameters("p", 1, 3.5, 1, 1, 64, OutputFormat.Png),
+            source ?? new Image<Rgb24>(16, 16), new RelationInput("rel_x", null, null, null), DateTimeOffset.UtcNow);
+    }
+
+    EditJob Submit(JobQueue queue)
+    {
+        var place = queue.TryReserve(out var admission) ?? throw new InvalidOperationException($"refused: {admission}");
+        var job = Job();
+        Assert.True(queue.Enqueue(place, job));
+        return job;
+    }
+
+    [Fact]
+    public void A_reserved_place_counts_against_capacity_until_it_is_given_back()
+    {
+        var queue = Queue(1);
+        var place = queue.TryReserve(out _);
+        Assert.NotNull(place);
+        Assert.Null(queue.TryReserve(out var refused));
+        Assert.Equal(Admission.Full, refused);
+        place.Dispose();
+        using var again = queue.TryReserve(out var admission);
+        Assert.Equal(Admission.Accepted, admission);
+        Assert.Equal(0, queue.Depth);
+    }
+
+    [Fact]
+    public void Cancel_storms_return_every_place_exactly_once()
+    {
+        var queue = Queue(4);
+        Assert.True(queue.TryDequeue(out _) is false);
+        var running = Submit(queue);
+        Assert.True(queue.TryDequeue(out var dequeued) && dequeued == running && running.TryStart(DateTimeOffset.UtcNow));
+        for (var round = 0; round < 50; round++)
+        {
+            var jobs = Enumerable.Range(0, 4).Select(_ => Submit(queue)).ToList();
+            Assert.Null(queue.TryReserve(out var full));
+            Assert.Equal(Admission.Full, full);
+            foreach (var job in jobs) Assert.Equal(CancelOutcome.RemovedFromQueue, queue.Cancel(job, DateTimeOffset.UtcNow));
+            foreach (var job in jobs) Assert.Equal(CancelOutcome.AlreadyFinished, queue.Cancel(job, DateTimeOffset.UtcNow));
+            Assert.Equal(0, queue.Depth);
+        }
+        Assert.Equal(4, Enumerable.Range(0, 4).Select(_ => Submit(queue)).Count());
+        Assert.Equal(CancelOutcome.StopRequested, queue.Cancel(running, DateTimeOffset.UtcNow));
+    }
+
+    [Fact]
+    public void Positions_follow_submission_order_and_close_up_after_a_cancel()
+    {
+        var queue = Queue(8);
+        var jobs = Enumerable.Range(0, 3).Select(_ => Submit(queue)).ToList();
+        Assert.Equal([0, 1, 2], jobs.Select(job => queue.PositionOf(job)));
+        queue.Cancel(jobs[0], DateTimeOffset.UtcNow);
+        Assert.Equal([null, 0, 1], jobs.Select(job => queue.PositionOf(job)));
+        Assert.True(queue.TryDequeue(out var next));
+        Assert.Same(jobs[1], next);
+        Assert.Null(queue.PositionOf(jobs[1]));
+    }
+
+    [Fact]
+    public void A_job_canceled_while_waiting_releases_its_images_at_once()
+    {
+        var queue = Queue(2);
+        var source = new Image<Rgb24>(16, 16);
+        var place = queue.TryReserve(out _)!;
+        var job = Job(source);
+        queue.Enqueue(place, job);
+        queue.Cancel(job, DateTimeOffset.UtcNow);
+        Assert.Null(job.Source);
+        Assert.Throws<ObjectDisposedException>(() => source.CloneAs<Rgb24>());
+    }
+
+    [Fact]
+    public void A_closed_queue_cancels_waiting_jobs_and_refuses_new_ones()
+    {
+        var queue = Queue(2);
+        var waiting = Submit(queue);
+        var place = queue.TryReserve(out _)!;
+        queue.Close(DateTimeOffset.UtcNow);
+        Assert.Equal(JobStatus.Canceled, waiting.Status);
+        Assert.False(queue.Enqueue(place, Job()));
+        Assert.Null(queue.TryReserve(out var admission));
+        Assert.Equal(Admission.ShuttingDown, admission);
+        Assert.Equal(0, queue.Depth);
+        Assert.True(queue.IsCompleted);
+    }
+
+    public void Dispose() => _meters.Dispose();
+}
