@@ -35,6 +35,8 @@ public class ValidationTests(ServiceFactory factory) : IClassFixture<ServiceFact
         { "max_side", "100", "max_side" },
         { "max_side", "2048", "max_side" },
         { "output_format", "gif", "output_format" },
+        { "output_format", "jpeg,webp", "output_format" },
+        { "output_format", "1", "output_format" },
     };
 
     [Theory]

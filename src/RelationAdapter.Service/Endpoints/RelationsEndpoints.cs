@@ -81,6 +81,10 @@ public static class RelationsEndpoints
         {
             return Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.ShuttingDown, "The service is shutting down.");
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return Problems.Problem(StatusCodes.Status500InternalServerError, Problems.Types.Internal, "The relation could not be encoded.", e.Message);
+        }
         return joined ? TypedResults.Ok(RelationView.From(relation)) : TypedResults.Created($"/v1/relations/{id}", RelationView.From(relation));
     }
 

@@ -73,6 +73,7 @@ public sealed class InferenceWorker(
     void Encode(RelationWork work)
     {
         using var activity = ServiceTelemetry.ActivitySource.StartActivity("relation.encode");
+        activity?.SetTag("relation.id", work.Id);
         try
         {
             relationEncoder.Process(work, host.Models!.Pipeline);
@@ -126,7 +127,7 @@ public sealed class InferenceWorker(
         var cached = relation.Cached ?? relations.Peek(relation.Id)?.Tokens;
         if (cached is null)
         {
-            using (ServiceTelemetry.ActivitySource.StartActivity("relation.encode"))
+            using (ServiceTelemetry.ActivitySource.StartActivity("relation.encode")?.SetTag("relation.id", relation.Id))
                 cached = pipeline.EncodePaddedRelationTokens(relation.PaddedPromptImage!, relation.PaddedReferenceImage!);
             relations.Store(relation.Id, cached, time.GetUtcNow());
         }

@@ -106,12 +106,13 @@ public static class Api
         return (await response.JsonAsync()).GetProperty("id").GetString()!;
     }
 
-    /// <summary>Reads one Prometheus sample (summed over its label sets).</summary>
-    public static async Task<double> MetricAsync(HttpClient client, string name)
+    /// <summary>Reads one Prometheus sample (summed over its label sets, or those with the given label, e.g. <c>outcome="canceled"</c>).</summary>
+    public static async Task<double> MetricAsync(HttpClient client, string name, string? label = null)
     {
         var text = await client.GetStringAsync("/metrics");
         return text.Split('\n')
             .Where(line => line.StartsWith(name + "{", StringComparison.Ordinal) || line.StartsWith(name + " ", StringComparison.Ordinal))
+            .Where(line => label is null || line[..line.IndexOf(' ')].Contains(label, StringComparison.Ordinal))
             .Sum(line => double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
     }
 }

@@ -1,0 +1,236 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using RelationAdapter.Service.Jobs;
+using RelationAdapter.Service.Telemetry;
+using RelationAdapter.Service.Tests.Support;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+
+namespace RelationAdapter.Service.Tests.Hostile;
+
+/// <summary>Overload and hostile-use regressions: admission before work, bounded memory per job, exact accounting, relations.</summary>
+[Trait("Category", "Service")]
+public class AdmissionTests
+{
+    const string ProblemPrefix = "urn:relation-adapter:problem:";
+    const string Canceled = "outcome=\"canceled\"";
+
+    /// <summary>An edit that keeps the tiny model's worker busy for a few seconds.</summary>
+    static MultipartFormDataContent SlowEdit() =>
+        Api.EditForm(new Dictionary<string, string?> { ["steps"] = "50", ["max_side"] = "512" }, source: Api.Png(512, 512));
+
+    static async Task<string> BusyWorker(HttpClient client)
+    {
+        var running = await Api.SubmitAsync(client, SlowEdit());
+        await Api.WaitForAsync(client, running, "running");
+        return running;
+    }
+
+    [Fact]
+    public async Task A_full_queue_answers_503_before_the_body_is_uploaded()
+    {
+        await using var service = await KestrelService.StartAsync(new() { ["Queue:Capacity"] = "1" });
+        var running = await BusyWorker(service.Client);
+        await Api.SubmitAsync(service.Client, Api.EditForm());
+
+        // A 40 MB upload announced but never sent: the answer must not wait for it.
+        var clock = Stopwatch.StartNew();
+        var response = await RawHttp.SendAsync(service.Address,
+            "POST /v1/edits HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 41943040",
+            "--b\r\n"u8.ToArray(), timeout: TimeSpan.FromSeconds(5));
+        Assert.Equal(503, response.Status);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"answered after {clock.ElapsedMilliseconds} ms");
+        Assert.Contains("queue-full", response.Body);
+        await service.Client.DeleteAsync($"/v1/edits/{running}");
+    }
+
+    [Fact]
+    public async Task Cancel_storms_give_every_place_back()
+    {
+        await using var factory = new ServiceFactory { Settings = { ["Queue:Capacity"] = "4" } };
+        var client = await factory.ReadyClientAsync();
+        var running = await BusyWorker(client);
+        var canceledBefore = await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.Jobs, Canceled);
+        for (var i = 0; i < 10; i++)
+        {
+            var id = await Api.SubmitAsync(client, Api.EditForm());
+            Assert.Equal(HttpStatusCode.Accepted, (await client.DeleteAsync($"/v1/edits/{id}")).StatusCode);
+        }
+        var accepted = new List<string>();
+        for (var i = 0; i < 4; i++) accepted.Add(await Api.SubmitAsync(client, Api.EditForm()));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.PostAsync("/v1/edits", Api.EditForm())).StatusCode);
+        Assert.Equal(4, await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.QueueDepth));
+        Assert.Equal(10, await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.Jobs, Canceled) - canceledBefore);
+        foreach (var id in accepted.Append(running)) await client.DeleteAsync($"/v1/edits/{id}");
+    }
+
+    [Fact]
+    public async Task A_queued_job_holds_its_images_at_the_size_the_pipeline_uses_and_none_after_a_cancel()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.ReadyClientAsync();
+        var running = await BusyWorker(client);
+        var id = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["max_side"] = "64" },
+            source: Api.Png(1200, 900), before: Api.Png(1600, 1200, 3), after: Api.Png(1600, 1200, 90)));
+
+        var job = factory.Services.GetRequiredService<JobStore>().Find(id)!;
+        Assert.Equal((64, 48), (job.Source!.Width, job.Source.Height));
+        Assert.Equal((512, 384), (job.Relation.PaddedPromptImage!.Width, job.Relation.PaddedPromptImage.Height));
+        Assert.Equal((512, 384), (job.Relation.PaddedReferenceImage!.Width, job.Relation.PaddedReferenceImage.Height));
+
+        await client.DeleteAsync($"/v1/edits/{id}");
+        Assert.Null(job.Source);
+        Assert.Null(job.Relation.PaddedPromptImage);
+        await client.DeleteAsync($"/v1/edits/{running}");
+    }
+
+    [Fact]
+    public async Task An_edit_of_a_shrunk_source_equals_the_edit_of_the_source_at_its_edit_size()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.ReadyClientAsync();
+        // Shrinking at admission must not change the numerics: a 128x96 upload edited at 64 is a 64x48 source edited as is.
+        using var large = Image.Load<Rgb24>(Api.Png(128, 96));
+        large.Mutate(x => x.Resize(64, 48, KnownResamplers.Lanczos3));
+        using var small = new MemoryStream();
+        large.Save(small, new PngEncoder());
+
+        async Task<byte[]> Edit(byte[] source)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/edits")
+            {
+                Content = Api.EditForm(new Dictionary<string, string?> { ["max_side"] = "64" }, source: source),
+            };
+            request.Headers.Add("Prefer", "wait=60");
+            var response = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return await response.Content.ReadAsByteArrayAsync();
+        }
+        Assert.Equal(await Edit(small.ToArray()), await Edit(Api.Png(128, 96)));
+    }
+
+    [Fact]
+    public async Task A_prefer_wait_client_that_leaves_cancels_its_queued_job()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.ReadyClientAsync();
+        var running = await BusyWorker(client);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/edits") { Content = Api.EditForm() };
+        request.Headers.Add("Prefer", "wait=60");
+        using var leave = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.SendAsync(request, leave.Token));
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.Jobs, Canceled) < 1)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the abandoned job was not canceled");
+            await Task.Delay(50);
+        }
+        Assert.Equal(0, await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.QueueDepth));
+        await client.DeleteAsync($"/v1/edits/{running}");
+    }
+
+    static MultipartFormDataContent Pair(int phase)
+    {
+        var form = new MultipartFormDataContent();
+        Api.AddFile(form, "prompt_image", Api.Png(64, 48, phase));
+        Api.AddFile(form, "reference_image", Api.Png(64, 48, phase + 100));
+        return form;
+    }
+
+    [Fact]
+    public async Task A_created_relation_is_always_cached_and_the_least_recently_used_makes_room()
+    {
+        long relationBytes;
+        await using (var probe = new ServiceFactory())
+            relationBytes = (await (await (await probe.ReadyClientAsync()).PostAsync("/v1/relations", Pair(1))).JsonAsync()).GetProperty("bytes").GetInt64();
+
+        await using var factory = new ServiceFactory { Settings = { ["RelationCache:SizeLimitBytes"] = (2 * relationBytes).ToString() } };
+        var client = await factory.ReadyClientAsync();
+        var ids = new List<string>();
+        for (var phase = 1; phase <= 3; phase++)
+        {
+            var created = await client.PostAsync("/v1/relations", Pair(phase));
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            ids.Add((await created.JsonAsync()).GetProperty("id").GetString()!);
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/v1/relations/{ids[^1]}")).StatusCode);
+            if (phase == 2) await client.GetAsync($"/v1/relations/{ids[0]}"); // the first is now the more recently used
+        }
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/v1/relations/{ids[0]}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/v1/relations/{ids[1]}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/v1/relations/{ids[2]}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Concurrent_requests_for_one_pair_share_one_encoding()
+    {
+        var encodings = new ConcurrentBag<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == ServiceTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity => { if (activity.OperationName == "relation.encode") encodings.Add(activity); },
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var factory = new ServiceFactory { Settings = { ["Queue:RelationCapacity"] = "16" } };
+        var client = await factory.ReadyClientAsync();
+        var running = await BusyWorker(client); // the pair waits behind it, so every request finds it under way
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => client.PostAsync("/v1/relations", Pair(7))));
+        Assert.All(responses, response => Assert.True(response.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK, response.StatusCode.ToString()));
+        Assert.Single(responses, response => response.StatusCode == HttpStatusCode.Created);
+        var id = Assert.Single(responses.Select(r => r.JsonAsync().Result.GetProperty("id").GetString()).Distinct());
+        Assert.Single(encodings, activity => (string?)activity.GetTagItem("relation.id") == id);
+        await client.DeleteAsync($"/v1/edits/{running}");
+    }
+
+    [Fact]
+    public async Task Relation_requests_beyond_their_own_capacity_are_refused_at_once()
+    {
+        await using var service = await KestrelService.StartAsync(new() { ["Queue:RelationCapacity"] = "1" });
+        // One relation request holds the only place while its upload trickles in.
+        var hold = RawHttp.SendAsync(service.Address,
+            "POST /v1/relations HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000",
+            "--b\r\n"u8.ToArray(), timeout: TimeSpan.FromSeconds(30));
+        await Task.Delay(300);
+        var refused = await service.Client.PostAsync("/v1/relations", Pair(3));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal(ProblemPrefix + "queue-full", (await refused.JsonAsync()).GetProperty("type").GetString());
+        Assert.NotNull(refused.Headers.RetryAfter);
+        // Edits are admitted all the same.
+        Assert.Equal(HttpStatusCode.Accepted, (await service.Client.PostAsync("/v1/edits", Api.EditForm())).StatusCode);
+        _ = hold;
+    }
+
+    [Fact]
+    public async Task Relations_and_edits_take_turns_on_the_worker()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.ReadyClientAsync();
+        var running = await BusyWorker(client);
+        var queuedEdit = await Api.SubmitAsync(client, Api.EditForm());
+        var relations = Enumerable.Range(0, 4).Select(i => client.PostAsync("/v1/relations", Pair(20 + i))).ToList();
+        await Task.Delay(500); // all four are waiting for the worker
+        await client.DeleteAsync($"/v1/edits/{running}");
+
+        var edit = await Api.WaitForAsync(client, queuedEdit, "succeeded");
+        var editStarted = edit.GetProperty("started_at").GetDateTimeOffset();
+        var created = (await Task.WhenAll(relations)).Select(r => r.JsonAsync().Result.GetProperty("created_at").GetDateTimeOffset()).ToList();
+        Assert.True(created.Count(at => at < editStarted) <= 1, $"edit started at {editStarted:O}; relations at {string.Join(", ", created.Select(c => c.ToString("O")))}");
+    }
+
+    [Fact]
+    public async Task The_problem_of_a_relation_cache_too_small_for_one_relation_names_the_setting()
+    {
+        await using var factory = new ServiceFactory { Settings = { ["RelationCache:SizeLimitBytes"] = "16" } };
+        var client = await factory.ReadyClientAsync();
+        var response = await client.PostAsync("/v1/relations", Pair(5));
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        var problem = await response.JsonAsync();
+        Assert.Contains("RelationCache:SizeLimitBytes", problem.GetProperty("detail").GetString());
+    }
+}
