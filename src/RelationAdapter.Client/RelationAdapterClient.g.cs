@@ -43,7 +43,7 @@ namespace RelationAdapter.Client
         /// <param name="steps">Denoising steps, 1 to the configured maximum (default 24).</param>
         /// <param name="guidance">Guidance scale (default 3.5).</param>
         /// <param name="adapter_scale">Adapter scale alpha, 0 to 2 (default 1.0).</param>
-        /// <param name="seed">Random seed, 0 or more; random when absent, and always returned.</param>
+        /// <param name="seed">Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</param>
         /// <param name="max_side">Longest side of the edited image, a multiple of 16 (default 512, capped by configuration).</param>
         /// <param name="output_format">png (default), jpeg or webp.</param>
         /// <returns>Accepted</returns>
@@ -168,7 +168,7 @@ namespace RelationAdapter.Client
         /// <param name="steps">Denoising steps, 1 to the configured maximum (default 24).</param>
         /// <param name="guidance">Guidance scale (default 3.5).</param>
         /// <param name="adapter_scale">Adapter scale alpha, 0 to 2 (default 1.0).</param>
-        /// <param name="seed">Random seed, 0 or more; random when absent, and always returned.</param>
+        /// <param name="seed">Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</param>
         /// <param name="max_side">Longest side of the edited image, a multiple of 16 (default 512, capped by configuration).</param>
         /// <param name="output_format">png (default), jpeg or webp.</param>
         /// <returns>Accepted</returns>
@@ -1343,7 +1343,7 @@ namespace RelationAdapter.Client
         public double? Adapter_scale { get; set; }
 
         /// <summary>
-        /// Random seed, 0 or more; random when absent, and always returned.
+        /// Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("seed")]
         public long? Seed { get; set; }

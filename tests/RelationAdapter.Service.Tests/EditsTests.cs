@@ -65,12 +65,14 @@ public class EditsTests(ServiceFactory factory) : IClassFixture<ServiceFactory>
     }
 
     [Fact]
-    public async Task Seed_is_random_when_absent_and_always_returned()
+    public async Task Seed_is_random_within_the_exact_json_range_when_absent_and_always_returned()
     {
         var client = await factory.ReadyClientAsync();
         var first = await (await client.PostAsync("/v1/edits", Api.EditForm(new Dictionary<string, string?> { ["seed"] = null }))).JsonAsync();
         var second = await (await client.PostAsync("/v1/edits", Api.EditForm(new Dictionary<string, string?> { ["seed"] = null }))).JsonAsync();
         Assert.NotEqual(first.GetProperty("seed").GetInt64(), second.GetProperty("seed").GetInt64());
+        foreach (var seed in new[] { first, second }.Select(view => view.GetProperty("seed").GetInt64()))
+            Assert.InRange(seed, 0, (1L << 53) - 1);
         await Api.WaitForAsync(client, second.GetProperty("id").GetString()!, "succeeded");
     }
 

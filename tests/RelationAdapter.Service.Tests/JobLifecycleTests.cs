@@ -51,6 +51,11 @@ public class JobLifecycleTests
 
         var result = await client.GetAsync($"/v1/edits/{queued}/result");
         Assert.Equal(HttpStatusCode.Conflict, result.StatusCode);
+        // One "status" (the HTTP one, as RFC 9457 says); the job's state under its own name.
+        var problem = await result.JsonAsync();
+        Assert.Equal(409, problem.GetProperty("status").GetInt32());
+        Assert.Equal("canceled", problem.GetProperty("job_status").GetString());
+        Assert.Single(problem.EnumerateObject(), property => property.Name == "status");
 
         var cancelRunning = await client.DeleteAsync($"/v1/edits/{running}");
         Assert.Equal(HttpStatusCode.Accepted, cancelRunning.StatusCode);

@@ -32,6 +32,7 @@ public class ValidationTests(ServiceFactory factory) : IClassFixture<ServiceFact
         { "adapter_scale", "-0.1", "adapter_scale" },
         { "seed", "-1", "seed" },
         { "seed", "99999999999999999999", "seed" },
+        { "seed", "9007199254740992", "seed" },
         { "max_side", "100", "max_side" },
         { "max_side", "2048", "max_side" },
         { "output_format", "gif", "output_format" },

@@ -25,7 +25,7 @@ public sealed class EditForm
     public double? guidance { get; set; }
     /// <summary>Adapter scale alpha, 0 to 2 (default 1.0).</summary>
     public double? adapter_scale { get; set; }
-    /// <summary>Random seed, 0 or more; random when absent, and always returned.</summary>
+    /// <summary>Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</summary>
     public long? seed { get; set; }
     /// <summary>Longest side of the edited image, a multiple of 16 (default 512, capped by configuration).</summary>
     public int? max_side { get; set; }

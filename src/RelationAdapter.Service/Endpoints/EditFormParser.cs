@@ -55,12 +55,15 @@ public static class EditFormParser
         return value;
     }
 
+    /// <summary>The largest seed: 2^53 − 1, the largest integer every JSON client (JavaScript's numbers) holds exactly.</summary>
+    public const long MaxSeed = (1L << 53) - 1;
+
     static long Seed(IFormCollection form, Dictionary<string, string[]> errors)
     {
         var text = form["seed"].ToString();
-        if (text.Length == 0) return Random.Shared.NextInt64(0, long.MaxValue);
-        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed) || seed < 0)
-            Add(errors, "seed", "must be an integer from 0 to 9223372036854775807.");
+        if (text.Length == 0) return Random.Shared.NextInt64(0, MaxSeed + 1);
+        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed) || seed is < 0 or > MaxSeed)
+            Add(errors, "seed", $"must be an integer from 0 to {MaxSeed} (2^53 - 1).");
         return seed;
     }
 

@@ -193,7 +193,7 @@ public static class EditsEndpoints
             _ => $"The edit is {job.Status.ToString().ToLowerInvariant()}; the result is not ready yet.",
         };
         return Problems.Problem(StatusCodes.Status409Conflict, Problems.Types.ResultNotAvailable, "No result.", detail,
-            new Dictionary<string, object?> { ["status"] = job.Status.ToString().ToLowerInvariant() });
+            new Dictionary<string, object?> { ["job_status"] = job.Status.ToString().ToLowerInvariant() });
     }
 
     static IResult Events(string id, JobStore store, JobQueue queue, CancellationToken cancellation) =>
