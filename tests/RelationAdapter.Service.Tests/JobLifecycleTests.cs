@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Net;
 using RelationAdapter.Service.Tests.Support;
 
@@ -167,5 +168,62 @@ public class JobLifecycleTests
         Assert.Equal("ready", ready.GetProperty("status").GetString());
         Assert.True(ready.GetProperty("placeholder").GetBoolean());
         Assert.Contains("meaningless", ready.GetProperty("warning").GetString());
+    }
+
+    [Fact]
+    public async Task Edits_are_listed_newest_first_a_page_at_a_time_and_by_status()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.ReadyClientAsync();
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++) ids.Add(await Api.SubmitAsync(client, Api.EditForm()));
+        foreach (var id in ids) await Api.WaitForAsync(client, id, "succeeded");
+        await client.DeleteAsync($"/v1/edits/{ids[4]}"); // finished: stays succeeded
+
+        var seen = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await (await client.GetAsync("/v1/edits?limit=2" + (cursor is null ? "" : $"&cursor={cursor}"))).JsonAsync();
+            var items = page.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("id").GetString()!).ToList();
+            Assert.InRange(items.Count, 1, 2);
+            seen.AddRange(items);
+            cursor = page.GetProperty("next_cursor").GetString();
+        } while (cursor is not null);
+        Assert.Equal(Enumerable.Reverse(ids), seen);
+
+        var succeeded = await (await client.GetAsync("/v1/edits?status=succeeded&limit=100")).JsonAsync();
+        Assert.Equal(5, succeeded.GetProperty("items").GetArrayLength());
+        var queued = await (await client.GetAsync("/v1/edits?status=queued")).JsonAsync();
+        Assert.Equal(0, queued.GetProperty("items").GetArrayLength());
+        Assert.Equal(JsonValueKind.Null, queued.GetProperty("next_cursor").ValueKind);
+
+        foreach (var bad in new[] { "limit=0", "limit=101", "status=done", "cursor=xyz" })
+        {
+            var response = await client.GetAsync($"/v1/edits?{bad}");
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("urn:relation-adapter:problem:validation", (await response.JsonAsync()).GetProperty("type").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task A_started_job_whose_waiting_client_left_runs_on_and_is_listed()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.ReadyClientAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/edits") { Content = SlowEdit() };
+        request.Headers.Add("Prefer", "wait=60");
+        using var leave = new CancellationTokenSource();
+        var waiting = client.SendAsync(request, leave.Token);
+        JsonElement running;
+        while ((running = await (await client.GetAsync("/v1/edits?status=running")).JsonAsync()).GetProperty("items").GetArrayLength() == 0)
+            await Task.Delay(20);
+        leave.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+
+        var id = running.GetProperty("items")[0].GetProperty("id").GetString()!;
+        await Task.Delay(300);
+        Assert.Equal("running", (await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync()).GetProperty("status").GetString());
+        await client.DeleteAsync($"/v1/edits/{id}");
     }
 }

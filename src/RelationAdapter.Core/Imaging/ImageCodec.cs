@@ -5,6 +5,7 @@ using SixLabors.ImageSharp.Formats.Gif;
 using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.Formats.Webp;
+using SixLabors.ImageSharp.Memory;
 using SixLabors.ImageSharp.Metadata;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
@@ -25,7 +26,7 @@ public sealed record ImageHeader(string Format, int Width, int Height);
 /// PBM are refused: multi-page and unbounded), only the first frame of an animation is decoded, and
 /// PNG, GIF and WebP metadata is skipped without being read — a PNG text or ICC chunk is deflate-compressed
 /// and can inflate to gigabytes. JPEG keeps its metadata for the EXIF orientation: its segments are at
-/// most 64 KB each and never inflated.
+/// most 64 KB each and never inflated. Decoded images come from a small memory pool of their own.
 /// </remarks>
 public static class ImageCodec
 {
@@ -35,7 +36,11 @@ public static class ImageCodec
     static Configuration CreateDecodingConfiguration()
     {
         var configuration = new Configuration(new PngConfigurationModule(), new JpegConfigurationModule(), new GifConfigurationModule(),
-            new BmpConfigurationModule(), new WebpConfigurationModule());
+            new BmpConfigurationModule(), new WebpConfigurationModule())
+        {
+            // The default pool keeps up to an eighth of the machine's memory after a large decode; uploads must not pin that much.
+            MemoryAllocator = MemoryAllocator.Create(new MemoryAllocatorOptions { MaximumPoolSizeMegabytes = 64 }),
+        };
         var formats = configuration.ImageFormatsManager;
         formats.SetDecoder(PngFormat.Instance, new PngDecoder { IgnoreMetadata = true });
         formats.SetDecoder(GifFormat.Instance, new GifDecoder { IgnoreMetadata = true, DecodingMode = FrameDecodingMode.First });
@@ -56,7 +61,7 @@ public static class ImageCodec
         // GIF is decoded to its first frame already; this drops any other decoder's extra frames before orienting.
         while (decoded.Frames.Count > 1) decoded.Frames.RemoveFrame(decoded.Frames.Count - 1);
         decoded.Mutate(x => x.AutoOrient());
-        var rgb = new Image<Rgb24>(decoded.Width, decoded.Height);
+        var rgb = new Image<Rgb24>(Decoding, decoded.Width, decoded.Height);
         decoded.ProcessPixelRows(rgb, (source, target) =>
         {
             for (var y = 0; y < source.Height; y++)

@@ -1,4 +1,5 @@
 using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Advanced;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
 using static TorchSharp.torch;
@@ -12,31 +13,29 @@ public static class ImagePreprocessing
 
     static readonly (int W, int H)[] RegularRatios = [(3, 4), (4, 3), (1, 1), (16, 9), (9, 16)];
 
+    /// <summary>The canvas <see cref="PadToRegularRatio"/> pads a <paramref name="width"/> × <paramref name="height"/> image to.</summary>
+    public static (int Width, int Height) RegularRatioCanvas(int width, int height)
+    {
+        var aspect = (double)width / height;
+        var best = RegularRatios[0];
+        foreach (var ratio in RegularRatios)
+            if (Math.Abs((double)ratio.W / ratio.H - aspect) < Math.Abs((double)best.W / best.H - aspect))
+                best = ratio;
+        return aspect >= (double)best.W / best.H
+            ? (width, (int)((double)width * best.H / best.W))
+            : ((int)((double)height * best.W / best.H), height);
+    }
+
     /// <summary>
     /// Pads the image centred on white to the closest of 3:4, 4:3, 1:1, 16:9, 9:16 (first minimum wins),
     /// then scales it bilinearly so its long side is <paramref name="longSide"/>.
     /// </summary>
     public static Image<Rgb24> PadToRegularRatio(Image<Rgb24> image, int longSide = ExemplarLongSide)
     {
-        double w = image.Width, h = image.Height;
-        var aspect = w / h;
-        var best = RegularRatios[0];
-        foreach (var ratio in RegularRatios)
-            if (Math.Abs((double)ratio.W / ratio.H - aspect) < Math.Abs((double)best.W / best.H - aspect))
-                best = ratio;
-        int targetW, targetH;
-        if (aspect >= (double)best.W / best.H)
-        {
-            targetW = image.Width;
-            targetH = (int)((double)image.Width * best.H / best.W);
-        }
-        else
-        {
-            targetH = image.Height;
-            targetW = (int)((double)image.Height * best.W / best.H);
-        }
+        var (targetW, targetH) = RegularRatioCanvas(image.Width, image.Height);
 
-        using var padded = new Image<Rgb24>(targetW, targetH, new Rgb24(255, 255, 255));
+        // The source's configuration: an upload's memory comes from its decoder's bounded pool, not the process-wide one.
+        using var padded = new Image<Rgb24>(image.GetConfiguration(), targetW, targetH, new Rgb24(255, 255, 255));
         var offset = new Point((targetW - image.Width) / 2, (targetH - image.Height) / 2);
         padded.Mutate(x => x.DrawImage(image, offset, 1f));
 

@@ -87,6 +87,12 @@ public sealed record EditView(
     static string SnakeCase<T>(T value) where T : Enum => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
 }
 
+/// <summary>A page of edits, newest first; <c>next_cursor</c> (opaque) fetches the next page, null on the last.</summary>
+public sealed record EditPage(IReadOnlyList<EditView> Items, string? NextCursor)
+{
+    public const int DefaultLimit = 20, MaxLimit = 100;
+}
+
 /// <summary>A cached exemplar pair.</summary>
 public sealed record RelationView(string Id, long TokenCount, long TokenDim, long Bytes, DateTimeOffset CreatedAt)
 {

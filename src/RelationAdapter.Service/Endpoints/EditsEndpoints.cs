@@ -35,6 +35,11 @@ public static class EditsEndpoints
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .DisableAntiforgery();
 
+        edits.MapGet("/", List).WithName("ListEdits")
+            .WithSummary("Edits, newest first, a page at a time: filter by status; follow next_cursor for the next page.")
+            .WithDescription("`limit` 1 to 100 (default 20). Finished edits are listed until they are evicted (Queue:ResultRetention, Queue:MaxStoredResults).")
+            .Produces<EditPage>().ProducesValidationProblem();
+
         edits.MapGet("/{id}", Get).WithName("GetEdit").WithSummary("The job's status, queue position, progress, timings and result metadata.")
             .Produces<EditView>().ProducesProblem(StatusCodes.Status404NotFound);
 
@@ -132,6 +137,7 @@ public static class EditsEndpoints
         if (refusedAfter is not null) return (null, refusedAfter);
         var id = RelationCache.IdFor(before!.Bytes, after!.Bytes, adapterIdentity);
         if (relations.Lookup(id) is { } cached) return (new RelationInput(id, cached.Tokens, null, null), null);
+        if ((images.CheckExemplar(before) ?? images.CheckExemplar(after)) is { } tooLarge) return (null, tooLarge);
 
         var (paddedBefore, undecodable) = await images.DecodeAsync(before, ImageAdmission.ToExemplarSize, cancellation);
         if (undecodable is not null) return (null, undecodable);
@@ -173,6 +179,32 @@ public static class EditsEndpoints
             ? Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.QueueFull, "The queue is full.",
                 $"{depth} edits are waiting and the other places are being uploaded to; retry later.")
             : Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.ShuttingDown, "The service is shutting down.");
+    }
+
+    static IResult List(JobStore store, JobQueue queue, string? status = null, int? limit = null, string? cursor = null)
+    {
+        var errors = new Dictionary<string, string[]>();
+        JobStatus? wanted = null;
+        if (status is not null)
+        {
+            var named = Enum.GetValues<JobStatus>().Where(value => value.ToString().Equals(status, StringComparison.OrdinalIgnoreCase)).ToList();
+            if (named.Count == 1) wanted = named[0];
+            else EditFormParser.Add(errors, "status", "must be one of queued, running, succeeded, failed or canceled.");
+        }
+        if (limit is < 1 or > EditPage.MaxLimit) EditFormParser.Add(errors, "limit", $"must be between 1 and {EditPage.MaxLimit}.");
+        long? before = null;
+        if (cursor is not null)
+        {
+            if (long.TryParse(cursor, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var sequence)) before = sequence;
+            else EditFormParser.Add(errors, "cursor", "is not a cursor this service gave out.");
+        }
+        if (errors.Count > 0) return Problems.Validation(errors);
+
+        var size = limit ?? EditPage.DefaultLimit;
+        var page = store.Newest(wanted, before, size + 1);
+        var items = page.Take(size).Select(job => EditView.From(job, queue)).ToList();
+        var next = page.Count > size ? page[size - 1].Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
+        return TypedResults.Ok(new EditPage(items, next));
     }
 
     static IResult Get(string id, JobStore store, JobQueue queue) =>

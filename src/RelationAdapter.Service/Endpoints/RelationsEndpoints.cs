@@ -61,6 +61,7 @@ public static class RelationsEndpoints
         var id = RelationCache.IdFor(beforeUpload!.Bytes, afterUpload!.Bytes, models.AdapterIdentity);
         if (cache.Lookup(id) is { } existing) return TypedResults.Ok(RelationView.From(existing));
         if (encoder.InFlight(id) is { } underWay) return TypedResults.Ok(RelationView.From(await underWay.WaitAsync(cancellation)));
+        if ((images.CheckExemplar(beforeUpload) ?? images.CheckExemplar(afterUpload)) is { } tooLarge) return tooLarge;
 
         var (paddedBefore, undecodable) = await images.DecodeAsync(beforeUpload, ImageAdmission.ToExemplarSize, cancellation);
         if (undecodable is not null) return undecodable;

@@ -49,6 +49,22 @@ public sealed class ImageAdmission(IOptions<LimitsOptions> options) : IDisposabl
     }
 
     /// <summary>
+    /// An exemplar is padded to a regular aspect ratio at full resolution before it is scaled down (as the
+    /// reference does): a 48 × 32800 strip would pad to 605 Mpx. The padded canvas must fit the pixel limit too.
+    /// </summary>
+    public ProblemHttpResult? CheckExemplar(CheckedUpload upload)
+    {
+        var (width, height) = (upload.Header.Width, upload.Header.Height);
+        // Either orientation: the EXIF orientation is only applied when decoding.
+        var canvas = new[] { ImagePreprocessing.RegularRatioCanvas(width, height), ImagePreprocessing.RegularRatioCanvas(height, width) }
+            .Max(size => (long)size.Width * size.Height);
+        return canvas <= _limits.MaxPixels ? null
+            : Problems.Problem(StatusCodes.Status413PayloadTooLarge, Problems.Types.ImageTooLarge, "An image has too many pixels.",
+                $"'{upload.Field}' is {width}x{height}; padded to the exemplar aspect ratio it has {canvas} pixels, over the limit of {_limits.MaxPixels}.",
+                Field(upload.Field));
+    }
+
+    /// <summary>
     /// Decodes the upload's first frame and hands it to <paramref name="shrink"/>, which returns the image to
     /// keep (a smaller copy, or the decoded image itself); the caller owns the result.
     /// </summary>

@@ -26,6 +26,17 @@ public sealed class JobStore(IOptions<QueueOptions> options, TimeProvider time)
         return _jobs.TryGetValue(id, out var job) ? job : null;
     }
 
+    /// <summary>Up to <paramref name="count"/> jobs, newest first, older than the sequence <paramref name="before"/> when given.</summary>
+    public IReadOnlyList<EditJob> Newest(JobStatus? status, long? before, int count)
+    {
+        Prune();
+        return _jobs.Values
+            .Where(job => (before is null || job.Sequence < before) && (status is null || job.Status == status))
+            .OrderByDescending(job => job.Sequence)
+            .Take(count)
+            .ToList();
+    }
+
     void Prune()
     {
         var settings = options.Value;

@@ -13,8 +13,14 @@ using SixLabors.ImageSharp.PixelFormats;
 
 namespace RelationAdapter.Service.Tests.Support;
 
-/// <summary>A crafted or mutated upload and what the service must answer (null: any 4xx, or 202 when it still decodes).</summary>
-public sealed record HostileImage(string Name, byte[] Bytes, int? ExpectedStatus);
+/// <summary>
+/// A crafted or mutated upload and what the service must answer when it is an exemplar (null: any 4xx, or
+/// 202 when it still decodes) and, where that differs, when it is the source.
+/// </summary>
+public sealed record HostileImage(string Name, byte[] Bytes, int? ExpectedStatus, int? ExpectedAsSource = null)
+{
+    public int? ExpectedFor(bool source) => source && ExpectedAsSource is { } asSource ? asSource : ExpectedStatus;
+}
 
 /// <summary>
 /// Image bombs and corrupt files in every accepted format (PNG, JPEG, WebP, BMP, GIF) and a few refused
@@ -47,6 +53,8 @@ public static class HostileInputs
         yield return new("gif 65535x65535 screen", Gif(65535, 65535, 1), TooLarge);
         yield return new("gif 0x0 screen", Gif(0, 0, 1), Bad);
         yield return new("gif truncated", Gif(64, 64, 3)[..30], Bad);
+        // A 48x32800 strip is 1.6 Mpx, but padded to 9:16 for the image encoder it would be 605 Mpx (as a source it is too narrow).
+        yield return new("gif 48x32800 strip", Gif(48, 32800, 1), TooLarge, ExpectedAsSource: Bad);
 
         // BMP: negative and zero sizes, and a size far beyond the file.
         yield return new("bmp width -2000", Bmp(-2000, 2000), Bad);
