@@ -65,18 +65,39 @@ public sealed class FluxTransformer : nn.Module
     /// <summary>One denoising step: the velocity for every image token.</summary>
     /// <param name="hiddenStates">[B, S, in_channels] packed latents (noise tokens then condition tokens).</param>
     /// <param name="timestep">[B] timesteps divided by 1000.</param>
-    public Tensor forward(Tensor hiddenStates, Tensor timestep, DenoiseContext job)
+    /// <param name="cache">The job's step cache: when the first block's residual has barely changed since the
+    /// last fully computed step, the other blocks are skipped and their cached residual is added instead.</param>
+    public Tensor forward(Tensor hiddenStates, Tensor timestep, DenoiseContext job, FirstBlockCache? cache = null)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var temb = time_text_embed.Combine(timestep.to(Device), job.GuidanceEmbedding, job.TextEmbedding, DType);
-        var image = x_embedder.forward(hiddenStates.to(DType, Device));
-        var context = job.Context;
+        using var activatedTemb = new SharedInput(nn.functional.silu(temb));
+        var embedded = x_embedder.forward(hiddenStates.to(DType, Device));
 
-        for (var i = 0; i < transformer_blocks.Count; i++)
+        var (image, context) = transformer_blocks[0].forward(embedded, job.Context, activatedTemb, job.Rope, job.RelationFor(0));
+        Tensor final;
+        if (cache is not null && cache.TryReuse(embedded, image) is { } reused)
+        {
+            final = reused;
+        }
+        else
+        {
+            final = RemainingBlocks(image, context, activatedTemb, job);
+            cache?.Store(embedded, image, final);
+        }
+        var output = proj_out.forward(norm_out.forward(final, temb));
+        return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Double blocks 1.. and every single block; returns the image tokens.</summary>
+    Tensor RemainingBlocks(Tensor image, Tensor context, SharedInput activatedTemb, DenoiseContext job)
+    {
+        using var scope = NewDisposeScope();
+        for (var i = 1; i < transformer_blocks.Count; i++)
         {
             using var step = NewDisposeScope();
-            var (nextImage, nextContext) = transformer_blocks[i].forward(image, context, temb, job.Rope, job.RelationFor(i));
+            var (nextImage, nextContext) = transformer_blocks[i].forward(image, context, activatedTemb, job.Rope, job.RelationFor(i));
             image = nextImage.MoveToOuterDisposeScope();
             context = nextContext.MoveToOuterDisposeScope();
         }
@@ -86,13 +107,10 @@ public sealed class FluxTransformer : nn.Module
         for (var i = 0; i < single_transformer_blocks.Count; i++)
         {
             using var step = NewDisposeScope();
-            joint = single_transformer_blocks[i].forward(joint, temb, job.Rope, job.RelationFor(transformer_blocks.Count + i))
+            joint = single_transformer_blocks[i].forward(joint, activatedTemb, job.Rope, job.RelationFor(transformer_blocks.Count + i))
                 .MoveToOuterDisposeScope();
         }
-
-        image = joint.narrow(1, textLength, joint.shape[1] - textLength);
-        var output = proj_out.forward(norm_out.forward(image, temb));
-        return output.MoveToOuterDisposeScope();
+        return joint.narrow(1, textLength, joint.shape[1] - textLength).MoveToOuterDisposeScope();
     }
 }
 

@@ -66,7 +66,8 @@ public sealed class RelationAdapterModel : nn.Module
         using var _ = no_grad();
         var weight = ip_adapter[0].to_k_ip.weight;
         using var tokens = relationTokens.to(weight.dtype, weight.device);
-        using var scale = tensor(scales.Select(s => (float)s).ToArray(), device: weight.device).to(weight.dtype).view(-1, 1, 1);
+        using var scale = scales.All(s => s == 1.0) ? null
+            : tensor(scales.Select(s => (float)s).ToArray(), device: weight.device).to(weight.dtype).view(-1, 1, 1, 1);
         return ip_adapter.Select(layer => layer.Project(tokens, heads, scale)).ToList();
     }
 }

@@ -19,10 +19,11 @@ public sealed record EditModels(
     VaeTiling? Tiling = null);
 
 /// <summary>The raw outputs of an edit: packed latents after the last step [1, 2N, C] and the image [1, 3, H, W] in [0, 1].</summary>
-public sealed class EditTensors(Tensor packedLatents, Tensor image) : IDisposable
+public sealed class EditTensors(Tensor packedLatents, Tensor image, DenoiseSteps steps) : IDisposable
 {
     public Tensor PackedLatents { get; } = packedLatents;
     public Tensor Image { get; } = image;
+    public DenoiseSteps Steps { get; } = steps;
 
     public void Dispose()
     {
@@ -71,7 +72,7 @@ public sealed class RelationEditPipeline(EditModels models)
         var clock = Stopwatch.StartNew();
         var image = ImageTensors.FromUnitNchw(tensors.Image);
         timings[EditStage.Decode] += clock.Elapsed;
-        return new EditResult(image, request.Seed, image.Width, image.Height, timings, warnings);
+        return new EditResult(image, request.Seed, image.Width, image.Height, timings, warnings, tensors.Steps);
     }
 
     public EditTensors RunToTensors(EditRequest request, IProgress<EditProgress>? progress = null, CancellationToken cancellation = default,
@@ -122,13 +123,15 @@ public sealed class RelationEditPipeline(EditModels models)
         using var job = transformer.Prepare(prompt.HiddenStates, prompt.Pooled, full([1], (float)request.Guidance),
             zeros(prompt.HiddenStates.shape[1], 3), Packing.ClonedImageIds(latentH, latentW), relation);
 
+        using var cache = request.CacheThreshold > 0 ? new FirstBlockCache(request.CacheThreshold) : null;
         var latents = cat([noiseTokens, conditionTokens], 1);
         for (var i = 0; i < scheduler.StepCount; i++)
         {
             cancellation.ThrowIfCancellationRequested();
             using var stepScope = NewDisposeScope();
-            var timestep = tensor(new[] { scheduler.Timesteps[i] }, device: transformer.Device) / 1000f;
-            var velocity = transformer.forward(latents, timestep, job);
+            // Filled on the device: a host tensor copied in would wait for the previous step to finish.
+            var timestep = full([1], scheduler.Timesteps[i], ScalarType.Float32, transformer.Device) / 1000f;
+            var velocity = transformer.forward(latents, timestep, job, cache);
             var stepped = scheduler.Step(velocity, i, latents);
             var previous = latents;
             latents = cat([stepped.narrow(1, 0, tokenCount), conditionTokens], 1).MoveToOuterDisposeScope();
@@ -141,12 +144,15 @@ public sealed class RelationEditPipeline(EditModels models)
         var decoded = vae.Decode(denoised / vae.Config.ScalingFactor + vae.Config.ShiftFactor, Models.Tiling);
         var image = (decoded / 2 + 0.5).clamp(0, 1).to(ScalarType.Float32).cpu();
         timings[EditStage.Decode] = stage.Elapsed;
-        return new EditTensors(latents.cpu().MoveToOuterDisposeScope(), image.MoveToOuterDisposeScope());
+        var steps = cache is null ? new DenoiseSteps(scheduler.StepCount, 0) : new DenoiseSteps(cache.ComputedSteps, cache.ReusedSteps);
+        return new EditTensors(latents.cpu().MoveToOuterDisposeScope(), image.MoveToOuterDisposeScope(), steps);
     }
 
     static void Validate(EditRequest request)
     {
         if (request.Steps is < 1 or > 1000) throw new ArgumentOutOfRangeException(nameof(request), "steps must be between 1 and 1000.");
+        if (!(request.CacheThreshold >= 0) || double.IsInfinity(request.CacheThreshold))
+            throw new ArgumentOutOfRangeException(nameof(request), "the cache threshold must be a finite number, 0 or more.");
         if (request.PromptEmbedding is null && string.IsNullOrWhiteSpace(request.Prompt))
             throw new ArgumentException("either a prompt or a prompt embedding is required.", nameof(request));
         if (request.RelationTokens is null && (request.PromptImage is null || request.ReferenceImage is null))
