@@ -26,6 +26,7 @@ public static class Fp8
 
         def divide_into(x: Tensor, scale: Tensor, out: Tensor) -> Tensor:
             return torch.div(x, scale, out=out)
+
         """));
 
     // Set when a backend refuses to write float8 from a division directly; the two-kernel path is used from then on.

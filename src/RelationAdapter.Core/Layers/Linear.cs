@@ -37,6 +37,17 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
     public Tensor forward(SharedInput input) =>
         IsFp8 ? Fp8.Linear(input.Fp8Rows, weight, weight_scale!, bias) : nn.functional.linear(input.Value, weight, bias);
 
+    /// <summary>Swaps in another weight of the same shape (one drawn on the device, say) without copying it.</summary>
+    public void ReplaceWeight(Tensor replacement)
+    {
+        if (IsFp8) throw new InvalidOperationException("the layer is already quantised.");
+        if (!replacement.shape.SequenceEqual(weight.shape)) throw new ArgumentException($"expected a weight of shape [{string.Join(", ", weight.shape)}].");
+        var old = weight;
+        weight = new Parameter(replacement.alias(), requires_grad: false);
+        ConditionallyRegisterParameter(nameof(weight), weight);
+        old.Dispose();
+    }
+
     /// <summary>
     /// Replaces the weight with its float8 quantisation, made and kept on <paramref name="device"/> (the
     /// bias stays where it is: moving the whole module afterwards moves it). The float8 product needs both
