@@ -75,10 +75,13 @@ public sealed class RelationEditPipeline(EditModels models)
         return new EditResult(image, request.Seed, image.Width, image.Height, timings, warnings, tensors.Steps);
     }
 
+    /// <param name="batch">Images denoised together from the same request (the same condition, one noise
+    /// draw each, in one DiT batch): the encoders run once. 1 for the service; the benchmark measures more.</param>
     public EditTensors RunToTensors(EditRequest request, IProgress<EditProgress>? progress = null, CancellationToken cancellation = default,
-        IDictionary<EditStage, TimeSpan>? timings = null, IList<string>? warnings = null)
+        IDictionary<EditStage, TimeSpan>? timings = null, IList<string>? warnings = null, int batch = 1)
     {
         Validate(request);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         timings ??= new Dictionary<EditStage, TimeSpan>();
         var total = Stopwatch.StartNew();
         var stage = Stopwatch.StartNew();
@@ -112,15 +115,16 @@ public sealed class RelationEditPipeline(EditModels models)
         var (mean, std) = vae.Encode(ImagePreprocessing.SourcePixels(request.Source, width, height));
         var sampled = AutoencoderKL.Sample(mean, std, generator);
         var conditionTokens = Packing.Pack((sampled - vae.Config.ShiftFactor) * vae.Config.ScalingFactor).to(ScalarType.Float32, transformer.Device);
-        var noise = randn([1, vae.Config.LatentChannels, latentH, latentW], dtype: ScalarType.Float32, generator: generator);
+        var noise = randn([batch, vae.Config.LatentChannels, latentH, latentW], dtype: ScalarType.Float32, generator: generator);
         var noiseTokens = Packing.Pack(noise).to(transformer.Device);
         var tokenCount = noiseTokens.shape[1];
+        if (batch > 1) conditionTokens = conditionTokens.expand(batch, -1, -1);
 
         Enter(EditStage.Denoise);
         var scheduler = FlowMatchEulerScheduler.Create(Models.Scheduler, request.Steps, (int)(2 * tokenCount));
         var relation = request.AdapterScale == 0 ? null
-            : Models.Adapter.Project(relationTokens, transformer.Config.NumAttentionHeads, [request.AdapterScale]);
-        using var job = transformer.Prepare(prompt.HiddenStates, prompt.Pooled, full([1], (float)request.Guidance),
+            : Models.Adapter.Project(Batched(relationTokens, batch), transformer.Config.NumAttentionHeads, Enumerable.Repeat(request.AdapterScale, batch).ToList());
+        using var job = transformer.Prepare(Batched(prompt.HiddenStates, batch), Batched(prompt.Pooled, batch), full([batch], (float)request.Guidance),
             zeros(prompt.HiddenStates.shape[1], 3), Packing.ClonedImageIds(latentH, latentW), relation);
 
         using var cache = request.CacheThreshold > 0 ? new FirstBlockCache(request.CacheThreshold) : null;
@@ -130,7 +134,7 @@ public sealed class RelationEditPipeline(EditModels models)
             cancellation.ThrowIfCancellationRequested();
             using var stepScope = NewDisposeScope();
             // Filled on the device: a host tensor copied in would wait for the previous step to finish.
-            var timestep = full([1], scheduler.Timesteps[i], ScalarType.Float32, transformer.Device) / 1000f;
+            var timestep = full([batch], scheduler.Timesteps[i], ScalarType.Float32, transformer.Device) / 1000f;
             var velocity = transformer.forward(latents, timestep, job, cache);
             var stepped = scheduler.Step(velocity, i, latents);
             var previous = latents;
@@ -147,6 +151,8 @@ public sealed class RelationEditPipeline(EditModels models)
         var steps = cache is null ? new DenoiseSteps(scheduler.StepCount, 0) : new DenoiseSteps(cache.ComputedSteps, cache.ReusedSteps);
         return new EditTensors(latents.cpu().MoveToOuterDisposeScope(), image.MoveToOuterDisposeScope(), steps);
     }
+
+    static Tensor Batched(Tensor x, int batch) => batch == 1 ? x : x.expand([batch, .. x.shape[1..]]);
 
     static void Validate(EditRequest request)
     {

@@ -190,9 +190,16 @@ public static class ModelFactory
     /// </summary>
     public static T RandomizeByName<T>(T module, long seed, Func<Tensor, bool>? skip = null) where T : nn.Module
     {
-        using var _ = no_grad();
-        foreach (var (name, parameter) in module.named_parameters())
-            if (!(skip?.Invoke(parameter) ?? false)) Fill(name, parameter, seed);
+        var parameters = module.named_parameters().Where(p => !(skip?.Invoke(p.parameter) ?? false)).ToList();
+        // A CPU generator fills one tensor on one core; independent seeds let every core fill its own.
+        Parallel.ForEach(parameters.Where(p => p.parameter.device_type == DeviceType.CPU), p =>
+        {
+            using var _ = no_grad();
+            Fill(p.name, p.parameter, seed);
+        });
+        using (no_grad())
+            foreach (var (name, parameter) in parameters.Where(p => p.parameter.device_type != DeviceType.CPU))
+                Fill(name, parameter, seed);
         return module;
     }
 

@@ -1,0 +1,55 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using RelationAdapter.Bench;
+
+namespace RelationAdapter.Core.Tests.Bench;
+
+public class EditBenchmarkTests
+{
+    static (int ExitCode, string Output) Run(params string[] args)
+    {
+        using var output = new StringWriter();
+        var code = EditBenchmark.Run(BenchOptions.Parse(args), output);
+        return (code, output.ToString());
+    }
+
+    static double Number(string output, string pattern) =>
+        double.Parse(Regex.Match(output, pattern, RegexOptions.Multiline).Groups[1].Value, CultureInfo.InvariantCulture);
+
+    [Fact]
+    public void Tiny_edit_prints_every_stage_the_median_step_and_memory()
+    {
+        var (code, output) = Run("--preset", "tiny", "--size", "48", "--steps", "3");
+
+        Assert.Equal(0, code);
+        foreach (var stage in new[] { "encode_prompt", "encode_relation", "encode_source", "denoise", "decode" })
+            Assert.Matches($@"(?m)^stage {stage}\s*:\s+[0-9.]+ ms$", output);
+        Assert.True(Number(output, @"^median step: ([0-9.]+) ms") > 0);
+        Assert.Contains("3 steps: 3 computed, 0 reused", output);
+        Assert.Matches(@"(?m)^memory after load: .*; peak during the edit: [0-9.]+ GB", output);
+        Assert.DoesNotContain("relL2 vs bf16:", output);
+    }
+
+    [Fact]
+    public void Fp8_with_a_cache_compares_with_the_uncached_full_precision_run()
+    {
+        var (code, output) = Run("--preset", "tiny", "--size", "48", "--steps", "4", "--precision", "fp8", "--cache-threshold", "100", "--batch", "2");
+
+        Assert.Equal(0, code);
+        Assert.Contains("DiT precision fp8", output);
+        Assert.Contains("4 steps: 1 computed, 3 reused", output);
+        Assert.Contains("4 steps: 4 computed, 0 reused", output);
+        var error = Number(output, @"^relL2 vs bf16: ([0-9.E+-]+)");
+        Assert.InRange(error, 1e-4, 2);
+        Assert.Matches(@"(?m)^speedup: denoise [0-9.]+x", output);
+    }
+
+    [Fact]
+    public void Cuda_without_a_gpu_is_refused_with_the_reason()
+    {
+        if (TorchSharp.torch.cuda.is_available()) return;
+        var (code, output) = Run("--device", "cuda");
+        Assert.Equal(2, code);
+        Assert.Contains("no CUDA device", output);
+    }
+}
