@@ -53,3 +53,30 @@ public class EditBenchmarkTests
         Assert.Contains("no CUDA device", output);
     }
 }
+
+[Trait("Category", "Golden")]
+public class ParityBenchmarkTests
+{
+    [SkippableFact]
+    public void The_device_parity_check_passes_on_the_cpu_in_float32_and_bf16()
+    {
+        var golden = Support.GoldenSet.Resolve(".");
+        var results = ParityBenchmark.Check(golden, TorchSharp.torch.CPU, TorchSharp.torch.ScalarType.Float32)
+            .Concat(ParityBenchmark.Check(golden, TorchSharp.torch.CPU, TorchSharp.torch.ScalarType.BFloat16)).ToList();
+        Assert.True(results.Count >= 2);
+        Assert.All(results, r => Assert.True(r.Passed, $"{r.Case} {r.DType}: {r.LatentError:E2} / {r.ImageError:E2}"));
+        Assert.All(results.Where(r => r.DType == TorchSharp.torch.ScalarType.Float32), r => Assert.True(r.LatentError < 1e-5));
+    }
+}
+
+public class BlocksBenchmarkTests
+{
+    [Fact]
+    public void Blocks_prints_the_peer_comparable_line()
+    {
+        using var output = new StringWriter();
+        Assert.Equal(0, BlocksBenchmark.Run(BenchOptions.Parse(["--size", "64", "--width", "64", "--heads", "2", "--text-tokens", "8",
+            "--relation-tokens", "8", "--context-dim", "32", "--iterations", "1", "--precision", "fp8"]), output));
+        Assert.Matches(@"(?m)^BLOCKS cs: double [0-9.]+ ms \(no relation [0-9.]+\), single [0-9.]+ ms", output.ToString());
+    }
+}
