@@ -35,6 +35,9 @@ public class ValidationTests(ServiceFactory factory) : IClassFixture<ServiceFact
         { "max_side", "100", "max_side" },
         { "max_side", "2048", "max_side" },
         { "output_format", "gif", "output_format" },
+        { "cache_threshold", "-0.5", "cache_threshold" },
+        { "cache_threshold", "11", "cache_threshold" },
+        { "cache_threshold", "Infinity", "cache_threshold" },
     };
 
     [Theory]

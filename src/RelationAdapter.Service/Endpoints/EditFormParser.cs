@@ -8,6 +8,9 @@ namespace RelationAdapter.Service.Endpoints;
 /// <summary>Reads and validates the scalar fields of an edit form; every problem is reported per field.</summary>
 public static class EditFormParser
 {
+    /// <summary>A relative change of 10 is already far beyond any useful threshold (0.05 to 0.25 are typical).</summary>
+    public const double MaxCacheThreshold = 10;
+
     public static EditParameters? Parse(IFormCollection form, LimitsOptions limits, Dictionary<string, string[]> errors)
     {
         var prompt = form["prompt"].ToString();
@@ -19,13 +22,14 @@ public static class EditFormParser
         var adapterScale = Number(form, "adapter_scale", 1.0, 0, 2, errors);
         var seed = Seed(form, errors);
         var maxSide = Integer(form, "max_side", limits.DefaultMaxSide, 16, limits.MaxSideCap, errors);
+        var cacheThreshold = Number(form, "cache_threshold", 0, 0, MaxCacheThreshold, errors);
         if (maxSide % 16 != 0) Add(errors, "max_side", "must be a multiple of 16.");
         var format = OutputFormat.Png;
         var formatText = form["output_format"].ToString();
         if (formatText.Length > 0 && !Enum.TryParse(formatText, ignoreCase: true, out format) || formatText.Any(char.IsDigit))
             Add(errors, "output_format", "must be png, jpeg or webp.");
 
-        return errors.Count > 0 ? null : new EditParameters(prompt, steps, guidance, adapterScale, seed, maxSide, format);
+        return errors.Count > 0 ? null : new EditParameters(prompt, steps, guidance, adapterScale, seed, maxSide, format, cacheThreshold);
     }
 
     static int Integer(IFormCollection form, string field, int fallback, int min, int max, Dictionary<string, string[]> errors)
