@@ -20,6 +20,8 @@ switch (command)
         return BlocksBenchmark.Run(options);
     case "parity":
         return ParityBenchmark.Run(options);
+    case "load":
+        return LoadBenchmark.Run(options);
     case "resident":
         ResidentBenchmark.Run(options);
         break;
@@ -36,6 +38,9 @@ switch (command)
                            one double and one single block at an edit's token counts, as flux_peer.py SIDE STEPS blocks
               parity       [--golden ../shared/golden/tiny-v1 --device cuda --dtype float32,bfloat16]
                            the golden pipeline cases on the device (TF32 off): relL2 of latents and image vs bounds
+              load         [--device cpu|cuda --preset tiny|flux1-dev --dir /tmp/... --precision bf16|fp8 --offload true --lora-rank 128 --keep false]
+                           writes random weights in the real layouts (sharded FLUX.1-dev folder, adapter .bin, PEFT LoRA,
+                           T5/CLIP/SigLIP folders), loads them as the service does: load time, peak RSS, GPU memory
               edit         [--device cpu|cuda --preset tiny|flux1-dev --size 512 --steps 24 --precision bf16|fp8
                             --cache-threshold 0 --batch 1 --offload false --seed 42 --warmup-steps 2 --compare true --tf32 false]
                            the whole edit with random weights (drawn on the device): stage times, median step, peak

@@ -80,3 +80,46 @@ public class BlocksBenchmarkTests
         Assert.Matches(@"(?m)^BLOCKS cs: double [0-9.]+ ms \(no relation [0-9.]+\), single [0-9.]+ ms", output.ToString());
     }
 }
+
+public class LoadBenchmarkTests
+{
+    [Theory]
+    [InlineData("bf16")]
+    [InlineData("fp8")]
+    public void Tiny_weights_written_in_the_real_layouts_load_through_the_service_loader_and_edit(string precision)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "ra-load-test-" + Guid.NewGuid().ToString("N"));
+        using var output = new StringWriter();
+        Assert.Equal(0, LoadBenchmark.Run(BenchOptions.Parse(["--preset", "tiny", "--dir", dir, "--precision", precision]), output));
+        var text = output.ToString();
+        Assert.Contains("full-scale load (FLUX.1-dev + RelationAdapter (ip_adapter-100000.bin)", text);
+        Assert.Matches(@"full-scale load: peak host RSS [0-9.]+ GB", text);
+        Assert.Contains("edit with the loaded weights: 48x48, 2 steps", text);
+        if (precision == "fp8") Assert.Contains("DiT blocks in float8", text);
+        Assert.False(Directory.Exists(dir), "the written weights are removed unless --keep true");
+    }
+
+    [Fact]
+    public void The_adapter_bin_round_trips_through_the_torch_zip_reader()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            CheckpointWriters.WriteTorchZip(path, new Dictionary<string, IReadOnlyList<TensorSpec>>
+            {
+                ["image_proj"] = [new("proj.0.weight", TorchSharp.torch.ScalarType.BFloat16, [6, 4]), new("norm.bias", TorchSharp.torch.ScalarType.Float32, [5])],
+                ["ip_adapter"] = [new("0.to_k_ip.weight", TorchSharp.torch.ScalarType.BFloat16, [3, 5])],
+            });
+            using var checkpoint = RelationAdapter.Core.Weights.TorchZipCheckpoint.Open(path);
+            Assert.Equal(["image_proj.norm.bias", "image_proj.proj.0.weight", "ip_adapter.0.to_k_ip.weight"], checkpoint.Keys.Order(StringComparer.Ordinal));
+            Assert.Equal(new long[] { 6, 4 }, checkpoint.Describe("image_proj.proj.0.weight").Shape);
+            using var bias = checkpoint.Read("image_proj.norm.bias");
+            Assert.Equal(TorchSharp.torch.ScalarType.Float32, bias.dtype);
+            Assert.InRange(bias.abs().max().item<float>(), 1e-6f, 1f);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
