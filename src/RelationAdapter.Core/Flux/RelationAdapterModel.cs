@@ -35,10 +35,11 @@ public sealed class RelationAdapterModel : nn.Module
     public RelationAdapterConfig Config { get; }
 
     /// <summary>
-    /// Where image_proj runs: with offloading it lives on the CPU (2.4 GB in bf16 for FLUX.1-dev) and
-    /// visits the GPU only while a relation is encoded. Null: wherever it is.
+    /// Where the adapter computes. With offloading it lives on the CPU (5.3 GB in bf16 for FLUX.1-dev):
+    /// image_proj visits the GPU while a relation is encoded, and each layer's to_k_ip/to_v_ip in turn
+    /// while a job's keys and values are projected (once per job). Null: wherever the weights are.
     /// </summary>
-    public Runtime.ComputePlacement? ProjectionPlacement { get; set; }
+    public Runtime.ComputePlacement? Placement { get; set; }
 
     public RelationAdapterModel(RelationAdapterConfig config, ModuleOptions options) : base(nameof(RelationAdapterModel))
     {
@@ -59,7 +60,7 @@ public sealed class RelationAdapterModel : nn.Module
         using var _ = no_grad();
         var pooled = cat([promptImagePooled.reshape(1, -1), referenceImagePooled.reshape(1, -1)], 0);
         Tensor Project() => image_proj.forward(pooled.to(image_proj.norm.weight!.dtype, image_proj.norm.weight.device));
-        var perImage = ProjectionPlacement is { } placement ? placement.Use(image_proj, Project) : Project();
+        var perImage = Placement is { } placement ? placement.Use(image_proj, Project) : Project();
         return perImage.reshape(1, -1, Config.CrossDim).MoveToOuterDisposeScope();
     }
 
@@ -72,9 +73,12 @@ public sealed class RelationAdapterModel : nn.Module
             throw new ArgumentException($"{scales.Count} adapter scales for a batch of {relationTokens.shape[0]}.");
         using var _ = no_grad();
         var weight = ip_adapter[0].to_k_ip.weight;
-        using var tokens = relationTokens.to(weight.dtype, weight.device);
+        var device = Placement?.Device ?? weight.device;
+        using var tokens = relationTokens.to(weight.dtype, device);
         using var scale = scales.All(s => s == 1.0) ? null
-            : tensor(scales.Select(s => (float)s).ToArray(), device: weight.device).to(weight.dtype).view(-1, 1, 1, 1);
-        return ip_adapter.Select(layer => layer.Project(tokens, heads, scale)).ToList();
+            : tensor(scales.Select(s => (float)s).ToArray(), device: device).to(weight.dtype).view(-1, 1, 1, 1);
+        return ip_adapter.Select(layer => Placement is { } placement
+            ? placement.Use(layer, () => layer.Project(tokens, heads, scale))
+            : layer.Project(tokens, heads, scale)).ToList();
     }
 }

@@ -24,8 +24,7 @@ public static class ModelFactory
 
             var transformer = Own(owned, LoadTransformer(Path.Combine(flux, "transformer"), paths.LoraPath, runtime));
             var adapter = Own(owned, FluxLoading.LoadAdapter(paths.AdapterPath, encoderOptions));
-            adapter.ip_adapter.to(runtime.Device);
-            adapter.ProjectionPlacement = placement;
+            adapter.Placement = placement;
             var vae = Own(owned, AutoencoderKL.Load(Path.Combine(flux, "vae"), new ModuleOptions(runtime.Device, ScalarType.Float32)));
             var scheduler = DiffusersConfig.Read<SchedulerConfig>(Path.Combine(flux, "scheduler", "scheduler_config.json"));
             var prompts = Own(owned, new FluxPromptEncoder(
@@ -98,8 +97,7 @@ public static class ModelFactory
 
             var transformer = Own(owned, RandomTransformer(sizes.Transformer, runtime, seed, generator));
             var adapter = Own(owned, Random(new RelationAdapterModel(sizes.Adapter, encoderOptions)));
-            adapter.ip_adapter.to(runtime.Device);
-            adapter.ProjectionPlacement = placement;
+            adapter.Placement = placement;
             var vae = Own(owned, Random(new AutoencoderKL(sizes.Vae, new ModuleOptions(runtime.Device, ScalarType.Float32))));
             var clip = sizes.Clip;
             var t5 = sizes.T5;
