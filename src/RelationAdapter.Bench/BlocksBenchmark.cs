@@ -92,6 +92,7 @@ public static class BlocksBenchmark
                     $"x19/x38 = {19 * d.Device + 38 * s.Device:F1} ms");
         w.WriteLine($"host time to queue one block (median): double {d.Host:F3} ms, single {s.Host:F3} ms " +
                     $"({(onCuda ? "the GPU is the bottleneck while these stay well below the device times" : "the CPU runs the kernels itself")})");
+        if (Core.Layers.Fp8.RowWiseFailure is { } failure) w.WriteLine($"fp8 note: row-wise scaled GEMM refused, per-tensor fallback used: {failure}");
         return 0;
     }
 }

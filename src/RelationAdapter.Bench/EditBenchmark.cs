@@ -97,6 +97,7 @@ public static class EditBenchmark
             reference.Latents.Dispose();
         }
         measured.Latents.Dispose();
+        if (Core.Layers.Fp8.RowWiseFailure is { } failure) w.WriteLine($"fp8 note: row-wise scaled GEMM refused, per-tensor fallback used: {failure}");
         return 0;
     }
 

@@ -33,6 +33,12 @@ public static class Fp8
     static volatile bool _fusedDivisionFailed;
 
     /// <summary>
+    /// Why the GPU's row-wise scaled GEMM was refused, if it was (null otherwise): from then on every product
+    /// takes one scale per tensor and applies the row and channel scales after it, correct but slower.
+    /// </summary>
+    public static string? RowWiseFailure { get; private set; }
+
+    /// <summary>
     /// Per-output-channel quantisation of a weight [N, K]: scale = amax(|row|)/448 in float32, values
     /// round(w/scale) in float8. Returns the float8 weight and the scales [N].
     /// </summary>
@@ -110,25 +116,29 @@ public static class Fp8
     /// <summary>
     /// y = (rows · Wᵀ) · scale_row · scale_channel + bias in the activation's dtype, shaped like the
     /// activation with K replaced by N. On CUDA the scales and bias are applied inside the GEMM (row-wise
-    /// scaling); libtorch's CPU kernel only takes one scale per tensor, so there they are applied after it.
+    /// scaling); libtorch's CPU kernel only takes one scale per tensor, so there (and on a GPU that refuses row-wise
+    /// scaling) they are applied after it.
     /// </summary>
     public static Tensor Linear(Rows input, Tensor weight, Tensor weightScale, Tensor? bias)
     {
         using var scope = NewDisposeScope();
-        var outFeatures = weight.shape[0];
-        Tensor product;
-        if (input.Values.device_type == DeviceType.CUDA && input.DType != ScalarType.Float32)
+        long[] shape = [.. input.Shape[..^1], weight.shape[0]];
+        if (input.Values.device_type == DeviceType.CUDA && input.DType != ScalarType.Float32 && RowWiseFailure is null)
         {
-            product = ScaledMm(input.Values, weight.t(), input.Scales, weightScale.view(1, -1), bias?.to(input.DType), input.DType);
+            try
+            {
+                var fused = ScaledMm(input.Values, weight.t(), input.Scales, weightScale.view(1, -1), bias?.to(input.DType), input.DType);
+                return fused.view(shape).MoveToOuterDisposeScope();
+            }
+            catch (Exception e)
+            {
+                RowWiseFailure = $"[{input.Values.shape[0]}x{input.Values.shape[1]}]·[{weight.shape[0]}x{weight.shape[1]}]ᵀ: {e.Message.Split('\n')[0]}";
+            }
         }
-        else
-        {
-            using var one = ones([], ScalarType.Float32, input.Values.device);
-            product = ScaledMm(input.Values, weight.t(), one, one, null, ScalarType.Float32) * input.Scales * weightScale.view(1, -1);
-            if (bias is not null) product = product + bias;
-            product = product.to(input.DType);
-        }
-        return product.view([.. input.Shape[..^1], outFeatures]).MoveToOuterDisposeScope();
+        using var one = ones([], ScalarType.Float32, input.Values.device);
+        var product = ScaledMm(input.Values, weight.t(), one, one, null, ScalarType.Float32) * input.Scales * weightScale.view(1, -1);
+        if (bias is not null) product = product + bias;
+        return product.to(input.DType).view(shape).MoveToOuterDisposeScope();
     }
 
     static Tensor ScaledMm(Tensor a, Tensor b, Tensor scaleA, Tensor scaleB, Tensor? bias, ScalarType outDType) =>
