@@ -14,8 +14,11 @@ public sealed class BenchOptions(Dictionary<string, string> values)
     }
 
     public int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+    public long Long(string name, long fallback) => values.TryGetValue(name, out var v) ? long.Parse(v, CultureInfo.InvariantCulture) : fallback;
     public double Double(string name, double fallback) => values.TryGetValue(name, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
     public string String(string name, string fallback) => values.TryGetValue(name, out var v) ? v : fallback;
+    public bool Bool(string name, bool fallback) => values.TryGetValue(name, out var v) ? bool.Parse(v) : fallback;
+    public bool Has(string name) => values.ContainsKey(name);
 }
 
 public static class Measure
@@ -38,4 +41,7 @@ public static class Measure
     }
 
     public static string Gb(double bytes) => $"{bytes / 1e9:F2} GB";
+
+    /// <summary>GB, or MB below 0.1 GB (the tiny preset's sizes).</summary>
+    public static string Size(double bytes) => bytes >= 1e8 ? Gb(bytes) : $"{bytes / 1e6:F3} MB";
 }

@@ -14,6 +14,14 @@ switch (command)
     case "vae":
         VaeBenchmark.Run(options);
         break;
+    case "edit":
+        return EditBenchmark.Run(options);
+    case "blocks":
+        return BlocksBenchmark.Run(options);
+    case "parity":
+        return ParityBenchmark.Run(options);
+    case "load":
+        return LoadBenchmark.Run(options);
     case "resident":
         ResidentBenchmark.Run(options);
         break;
@@ -26,6 +34,18 @@ switch (command)
                            DiT forward time, FLOPs, GFLOP/s against the machine's float32 GEMM rate
               vae          [--size 512 --tile 32]       FLUX VAE decode time and peak-RSS growth, tiled then untiled
               resident     [--device cpu]               bytes per component: the tiny preset, and FLUX.1-dev (bf16)
+              blocks       [--device cpu|cuda --size 512 --precision bf16|fp8 --iterations 20]
+                           one double and one single block at an edit's token counts, as flux_peer.py SIDE STEPS blocks
+              parity       [--golden ../shared/golden/tiny-v1 --device cuda --dtype float32,bfloat16]
+                           the golden pipeline cases on the device (TF32 off): relL2 of latents and image vs bounds
+              load         [--device cpu|cuda --preset tiny|flux1-dev --dir /tmp/... --precision bf16|fp8 --offload true --lora-rank 128 --keep false]
+                           writes random weights in the real layouts (sharded FLUX.1-dev folder, adapter .bin, PEFT LoRA,
+                           T5/CLIP/SigLIP folders), loads them as the service does: load time, peak RSS, GPU memory
+              edit         [--device cpu|cuda --preset tiny|flux1-dev --size 512 --steps 24 --precision bf16|fp8
+                            --cache-threshold 0 --batch 1 --offload false --seed 42 --warmup-steps 2 --compare true --tf32 false]
+                           the whole edit with random weights (drawn on the device): stage times, median step, peak
+                           memory; with fp8 or a cache also the bf16 uncached run: "relL2 vs bf16:" and the speed-up
             """);
         break;
 }
+return 0;

@@ -46,9 +46,12 @@ namespace RelationAdapter.Client
         /// <param name="seed">Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</param>
         /// <param name="max_side">Longest side of the edited image, a multiple of 16 (default 512, capped by configuration).</param>
         /// <param name="output_format">png (default), jpeg or webp.</param>
+        /// <param name="cache_threshold">Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
+        /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
+        /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter prompt_image = null, FileParameter reference_image = null, string relation_id = null, FileParameter source_image = null, string prompt = null, int? steps = null, double? guidance = null, double? adapter_scale = null, long? seed = null, int? max_side = null, string output_format = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+        System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter prompt_image = null, FileParameter reference_image = null, string relation_id = null, FileParameter source_image = null, string prompt = null, int? steps = null, double? guidance = null, double? adapter_scale = null, long? seed = null, int? max_side = null, string output_format = null, double? cache_threshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
@@ -182,9 +185,12 @@ namespace RelationAdapter.Client
         /// <param name="seed">Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</param>
         /// <param name="max_side">Longest side of the edited image, a multiple of 16 (default 512, capped by configuration).</param>
         /// <param name="output_format">png (default), jpeg or webp.</param>
+        /// <param name="cache_threshold">Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
+        /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
+        /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter prompt_image = null, FileParameter reference_image = null, string relation_id = null, FileParameter source_image = null, string prompt = null, int? steps = null, double? guidance = null, double? adapter_scale = null, long? seed = null, int? max_side = null, string output_format = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter prompt_image = null, FileParameter reference_image = null, string relation_id = null, FileParameter source_image = null, string prompt = null, int? steps = null, double? guidance = null, double? adapter_scale = null, long? seed = null, int? max_side = null, string output_format = null, double? cache_threshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
         {
             var client_ = _httpClient;
             var disposeClient_ = false;
@@ -263,6 +269,11 @@ namespace RelationAdapter.Client
                     if (output_format != null)
                     {
                         content_.Add(new System.Net.Http.StringContent(ConvertToString(output_format, System.Globalization.CultureInfo.InvariantCulture)), "output_format");
+                    }
+
+                    if (cache_threshold != null)
+                    {
+                        content_.Add(new System.Net.Http.StringContent(ConvertToString(cache_threshold, System.Globalization.CultureInfo.InvariantCulture)), "cache_threshold");
                     }
                     request_.Content = content_;
                     request_.Method = new System.Net.Http.HttpMethod("POST");
@@ -1398,6 +1409,21 @@ namespace RelationAdapter.Client
     }
 
     /// <summary>
+    /// Denoising steps run through every block, and steps that reused the step cache.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class DenoiseStepsView
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("computed")]
+        public int Computed { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("reused")]
+        public int Reused { get; set; }
+
+    }
+
+    /// <summary>
     /// The multipart body of `POST /v1/edits` (documentation of the form fields).
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
@@ -1471,6 +1497,14 @@ namespace RelationAdapter.Client
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("output_format")]
         public string Output_format { get; set; }
+
+        /// <summary>
+        /// Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
+        /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
+        /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("cache_threshold")]
+        public double? Cache_threshold { get; set; }
 
     }
 
@@ -1576,6 +1610,12 @@ namespace RelationAdapter.Client
 
         [System.Text.Json.Serialization.JsonPropertyName("timings_ms")]
         public System.Collections.Generic.IDictionary<string, double> Timings_ms { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("denoise_steps")]
+        public DenoiseStepsView Denoise_steps { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("cache_threshold")]
+        public double Cache_threshold { get; set; }
 
         [System.Text.Json.Serialization.JsonPropertyName("warnings")]
         [System.ComponentModel.DataAnnotations.Required]

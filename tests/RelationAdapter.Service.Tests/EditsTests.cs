@@ -33,6 +33,22 @@ public class EditsTests(ServiceFactory factory) : IClassFixture<ServiceFactory>
     }
 
     [Fact]
+    public async Task The_step_cache_is_opt_in_and_the_job_reports_computed_and_reused_steps()
+    {
+        var client = await factory.ReadyClientAsync();
+        var plain = await Api.WaitForAsync(client, await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["steps"] = "4" })), "succeeded", "failed");
+        var cached = await Api.WaitForAsync(client, await Api.SubmitAsync(client,
+            Api.EditForm(new Dictionary<string, string?> { ["steps"] = "4", ["cache_threshold"] = "10" })), "succeeded", "failed");
+
+        Assert.Equal(0, plain.GetProperty("cache_threshold").GetDouble());
+        Assert.Equal(4, plain.GetProperty("denoise_steps").GetProperty("computed").GetInt32());
+        Assert.Equal(0, plain.GetProperty("denoise_steps").GetProperty("reused").GetInt32());
+        Assert.Equal(10, cached.GetProperty("cache_threshold").GetDouble());
+        Assert.Equal(1, cached.GetProperty("denoise_steps").GetProperty("computed").GetInt32());
+        Assert.Equal(3, cached.GetProperty("denoise_steps").GetProperty("reused").GetInt32());
+    }
+
+    [Fact]
     public async Task Prefer_wait_answers_200_with_the_image_and_the_same_seed_gives_the_same_bytes()
     {
         var client = await factory.ReadyClientAsync();

@@ -38,6 +38,9 @@ public class ValidationTests(ServiceFactory factory) : IClassFixture<ServiceFact
         { "output_format", "gif", "output_format" },
         { "output_format", "jpeg,webp", "output_format" },
         { "output_format", "1", "output_format" },
+        { "cache_threshold", "-0.5", "cache_threshold" },
+        { "cache_threshold", "11", "cache_threshold" },
+        { "cache_threshold", "Infinity", "cache_threshold" },
     };
 
     [Theory]

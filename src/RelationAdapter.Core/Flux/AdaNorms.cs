@@ -3,7 +3,10 @@ using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Flux;
 
-/// <summary>SiLU(temb) → Linear → (shift, scale, gate) for attention and for the MLP; LayerNorm without affine.</summary>
+/// <summary>
+/// SiLU(temb) → Linear → (shift, scale, gate) for attention and for the MLP; LayerNorm without affine.
+/// SiLU(temb) is the same for every block of a step, so the transformer computes it once and passes it in.
+/// </summary>
 public sealed class AdaLayerNormZero : nn.Module
 {
     public readonly Linear linear;
@@ -16,10 +19,10 @@ public sealed class AdaLayerNormZero : nn.Module
         RegisterComponents();
     }
 
-    public (Tensor Normed, Tensor GateMsa, Tensor ShiftMlp, Tensor ScaleMlp, Tensor GateMlp) forward(Tensor x, Tensor temb)
+    /// <param name="activatedTemb">SiLU(temb) [B, dim].</param>
+    public (Tensor Normed, Tensor GateMsa, Tensor ShiftMlp, Tensor ScaleMlp, Tensor GateMlp) forward(Tensor x, SharedInput activatedTemb)
     {
-        using var activated = nn.functional.silu(temb);
-        using var emb = linear.forward(activated);
+        using var emb = linear.forward(activatedTemb);
         var chunks = emb.chunk(6, 1);
         var (shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp) = (chunks[0], chunks[1], chunks[2], chunks[3], chunks[4], chunks[5]);
         var normed = Modulate(x, _dim, shiftMsa, scaleMsa);
@@ -50,10 +53,10 @@ public sealed class AdaLayerNormZeroSingle : nn.Module
         RegisterComponents();
     }
 
-    public (Tensor Normed, Tensor Gate) forward(Tensor x, Tensor temb)
+    /// <param name="activatedTemb">SiLU(temb) [B, dim].</param>
+    public (Tensor Normed, Tensor Gate) forward(Tensor x, SharedInput activatedTemb)
     {
-        using var activated = nn.functional.silu(temb);
-        using var emb = linear.forward(activated);
+        using var emb = linear.forward(activatedTemb);
         var chunks = emb.chunk(3, 1);
         using var shift = chunks[0];
         using var scale = chunks[1];

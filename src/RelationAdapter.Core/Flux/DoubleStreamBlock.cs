@@ -27,13 +27,18 @@ public sealed class DoubleStreamBlock : nn.Module
         RegisterComponents();
     }
 
-    public (Tensor Image, Tensor Context) forward(Tensor image, Tensor context, Tensor temb, Rotary rope, RelationKeysValues? relation)
+    /// <param name="activatedTemb">SiLU(temb), shared by every block of the step.</param>
+    public (Tensor Image, Tensor Context) forward(Tensor image, Tensor context, SharedInput activatedTemb, Rotary rope, RelationKeysValues? relation)
     {
         using var scope = NewDisposeScope();
-        var (normImage, gateMsa, shiftMlp, scaleMlp, gateMlp) = norm1.forward(image, temb);
-        var (normContext, cGateMsa, cShiftMlp, cScaleMlp, cGateMlp) = norm1_context.forward(context, temb);
+        var (normImage, gateMsa, shiftMlp, scaleMlp, gateMlp) = norm1.forward(image, activatedTemb);
+        var (normContext, cGateMsa, cShiftMlp, cScaleMlp, cGateMlp) = norm1_context.forward(context, activatedTemb);
 
-        var (imageAttention, contextAttention) = attn.forward(normImage, normContext, rope, relation);
+        (Tensor, Tensor) attended;
+        using (var imageInput = new SharedInput(normImage))
+        using (var contextInput = new SharedInput(normContext))
+            attended = attn.forward(imageInput, contextInput, rope, relation);
+        var (imageAttention, contextAttention) = attended;
 
         image = image + gateMsa.unsqueeze(1) * imageAttention;
         var imageMlpInput = AdaLayerNormZero.Modulate(image, _dim, shiftMlp, scaleMlp);

@@ -44,19 +44,20 @@ public sealed class FluxAttention : nn.Module
     }
 
     /// <summary>Single-stream attention over <paramref name="x"/> = [text; image] (no output projection).</summary>
-    public Tensor forward(Tensor x, Rotary rope, RelationKeysValues? relation)
+    public Tensor forward(SharedInput x, Rotary rope, RelationKeysValues? relation)
     {
         using var scope = NewDisposeScope();
         var query = Heads(norm_q, to_q.forward(x));
         var key = Heads(norm_k, to_k.forward(x));
         var value = Heads(null, to_v.forward(x));
         var attended = Attend(query, key, value, rope);
+        // Added while still in head layout, so the sum is merged into tokens by one copy instead of two.
         if (relation is not null) attended = attended + relation.Attend(query);
-        return attended.MoveToOuterDisposeScope();
+        return MergeHeads(attended).MoveToOuterDisposeScope();
     }
 
     /// <summary>Joint attention of a double-stream block; returns the projected (image, context) outputs.</summary>
-    public (Tensor Image, Tensor Context) forward(Tensor image, Tensor context, Rotary rope, RelationKeysValues? relation)
+    public (Tensor Image, Tensor Context) forward(SharedInput image, SharedInput context, Rotary rope, RelationKeysValues? relation)
     {
         using var scope = NewDisposeScope();
         var query = Heads(norm_q, to_q.forward(image));
@@ -67,13 +68,13 @@ public sealed class FluxAttention : nn.Module
         var contextValue = Heads(null, add_v_proj!.forward(context));
 
         var attended = Attend(cat([contextQuery, query], 2), cat([contextKey, key], 2), cat([contextValue, value], 2), rope);
-        var textLength = context.shape[1];
-        var contextOut = attended.narrow(1, 0, textLength);
-        var imageOut = attended.narrow(1, textLength, attended.shape[1] - textLength);
+        var textLength = context.Value.shape[1];
+        var contextOut = attended.narrow(2, 0, textLength);
+        var imageOut = attended.narrow(2, textLength, attended.shape[2] - textLength);
         if (relation is not null) imageOut = imageOut + relation.Attend(query);
 
-        var imageResult = to_out![0].forward(imageOut);
-        var contextResult = to_add_out!.forward(contextOut);
+        var imageResult = to_out![0].forward(MergeHeads(imageOut));
+        var contextResult = to_add_out!.forward(MergeHeads(contextOut));
         return (imageResult.MoveToOuterDisposeScope(), contextResult.MoveToOuterDisposeScope());
     }
 
@@ -84,11 +85,12 @@ public sealed class FluxAttention : nn.Module
         return norm is null ? heads : norm.forward(heads);
     }
 
-    static Tensor Attend(Tensor query, Tensor key, Tensor value, Rotary rope)
-    {
-        var attended = nn.functional.scaled_dot_product_attention(rope.Apply(query), rope.Apply(key), value);
-        return attended.transpose(1, 2).flatten(2);
-    }
+    /// <summary>[B, H, S, D] → [B, S, H·D].</summary>
+    static Tensor MergeHeads(Tensor heads) => heads.transpose(1, 2).flatten(2);
+
+    /// <returns>The attention output in head layout [B, H, S, D].</returns>
+    static Tensor Attend(Tensor query, Tensor key, Tensor value, Rotary rope) =>
+        nn.functional.scaled_dot_product_attention(rope.Apply(query), rope.Apply(key), value);
 }
 
 /// <summary>The RoPE cos/sin tables of one job's [text; image] sequence.</summary>

@@ -23,8 +23,8 @@ public sealed class RelationAttention : nn.Module
     }
 
     /// <param name="relationTokens">[B, R, relationDim] (R = 256 for FLUX: 128 per exemplar image).</param>
-    /// <param name="scale">[B, 1, 1] adapter scale alpha of each sample.</param>
-    public RelationKeysValues Project(Tensor relationTokens, long heads, Tensor scale)
+    /// <param name="scale">[B, 1, 1, 1] adapter scale alpha of each sample, or null when every alpha is 1.</param>
+    public RelationKeysValues Project(Tensor relationTokens, long heads, Tensor? scale)
     {
         using var scope = NewDisposeScope();
         var batch = relationTokens.shape[0];
@@ -32,7 +32,7 @@ public sealed class RelationAttention : nn.Module
         var value = to_v_ip.forward(relationTokens).view(batch, -1, heads, to_v_ip.OutFeatures / heads).transpose(1, 2);
         var normedKey = RmsNormWithoutWeight(key);
         return new RelationKeysValues(normedKey.MoveToOuterDisposeScope(), value.contiguous().MoveToOuterDisposeScope(),
-            scale.alias().MoveToOuterDisposeScope());
+            scale?.alias().MoveToOuterDisposeScope());
     }
 
     static Tensor RmsNormWithoutWeight(Tensor x)
@@ -42,25 +42,28 @@ public sealed class RelationAttention : nn.Module
     }
 }
 
-/// <summary>A layer's normalised relation keys K' and values V' ([B, H, R, D]) and the adapter scale.</summary>
-public sealed class RelationKeysValues(Tensor key, Tensor value, Tensor scale) : IDisposable
+/// <summary>
+/// A layer's normalised relation keys K' and values V' ([B, H, R, D]) and the adapter scale ([B, 1, 1, 1];
+/// null when every sample's alpha is 1, which saves a multiplication per layer and step and changes no bit).
+/// </summary>
+public sealed class RelationKeysValues(Tensor key, Tensor value, Tensor? scale) : IDisposable
 {
     public Tensor Key { get; } = key;
     public Tensor Value { get; } = value;
-    public Tensor Scale { get; } = scale;
+    public Tensor? Scale { get; } = scale;
 
-    /// <summary>alpha · softmax(q K'ᵀ/√d) V', as [B, S, H·D], for the layer's normalised query (before RoPE).</summary>
+    /// <summary>alpha · softmax(q K'ᵀ/√d) V' in head layout [B, H, S, D], for the layer's normalised query (before RoPE).</summary>
     public Tensor Attend(Tensor query)
     {
-        using var scope = NewDisposeScope();
         var attended = nn.functional.scaled_dot_product_attention(query, Key, Value);
-        return (Scale * attended.transpose(1, 2).flatten(2)).MoveToOuterDisposeScope();
+        if (Scale is null) return attended;
+        using (attended) return Scale * attended;
     }
 
     public void Dispose()
     {
         Key.Dispose();
         Value.Dispose();
-        Scale.Dispose();
+        Scale?.Dispose();
     }
 }

@@ -24,12 +24,14 @@ public sealed class SingleStreamBlock : nn.Module
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor x, Tensor temb, Rotary rope, RelationKeysValues? relation)
+    /// <param name="activatedTemb">SiLU(temb), shared by every block of the step.</param>
+    public Tensor forward(Tensor x, SharedInput activatedTemb, Rotary rope, RelationKeysValues? relation)
     {
         using var scope = NewDisposeScope();
-        var (normed, gate) = norm.forward(x, temb);
-        var mlp = nn.functional.gelu(proj_mlp.forward(normed), TorchSharp.Modules.GELU.Approximate.tanh);
-        var attention = attn.forward(normed, rope, relation);
+        var (normed, gate) = norm.forward(x, activatedTemb);
+        using var input = new SharedInput(normed);
+        var mlp = nn.functional.gelu(proj_mlp.forward(input), TorchSharp.Modules.GELU.Approximate.tanh);
+        var attention = attn.forward(input, rope, relation);
         var output = x + gate.unsqueeze(1) * proj_out.forward(cat([attention, mlp], 2));
         if (output.dtype == ScalarType.Float16) output = output.clip(-65504, 65504);
         return output.MoveToOuterDisposeScope();

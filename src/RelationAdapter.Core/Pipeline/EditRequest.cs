@@ -35,7 +35,16 @@ public sealed record EditRequest
     public double AdapterScale { get; init; } = 1.0;
     public long Seed { get; init; } = 1000;
     public int MaxSide { get; init; } = 512;
+
+    /// <summary>
+    /// First-Block Cache threshold (relative L1 change of the first block's residual below which a step
+    /// reuses the other blocks' cached residual). 0 (default) computes every step; larger is faster and less exact.
+    /// </summary>
+    public double CacheThreshold { get; init; }
 }
+
+/// <summary>Denoising steps run through every block, and steps that reused the cached residual.</summary>
+public sealed record DenoiseSteps(int Computed, int Reused);
 
 public enum EditStage { EncodePrompt, EncodeRelation, EncodeSource, Denoise, Decode }
 
@@ -52,4 +61,5 @@ public sealed record EditResult(
     int Width,
     int Height,
     IReadOnlyDictionary<EditStage, TimeSpan> StageTimings,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings,
+    DenoiseSteps Steps);

@@ -19,10 +19,11 @@ public sealed record EditModels(
     VaeTiling? Tiling = null);
 
 /// <summary>The raw outputs of an edit: packed latents after the last step [1, 2N, C] and the image [1, 3, H, W] in [0, 1].</summary>
-public sealed class EditTensors(Tensor packedLatents, Tensor image) : IDisposable
+public sealed class EditTensors(Tensor packedLatents, Tensor image, DenoiseSteps steps) : IDisposable
 {
     public Tensor PackedLatents { get; } = packedLatents;
     public Tensor Image { get; } = image;
+    public DenoiseSteps Steps { get; } = steps;
 
     public void Dispose()
     {
@@ -80,13 +81,16 @@ public sealed class RelationEditPipeline(EditModels models)
         var clock = Stopwatch.StartNew();
         var image = ImageTensors.FromUnitNchw(tensors.Image);
         timings[EditStage.Decode] += clock.Elapsed;
-        return new EditResult(image, request.Seed, image.Width, image.Height, timings, warnings);
+        return new EditResult(image, request.Seed, image.Width, image.Height, timings, warnings, tensors.Steps);
     }
 
+    /// <param name="batch">Images denoised together from the same request (the same condition, one noise
+    /// draw each, in one DiT batch): the encoders run once. 1 for the service; the benchmark measures more.</param>
     public EditTensors RunToTensors(EditRequest request, IProgress<EditProgress>? progress = null, CancellationToken cancellation = default,
-        IDictionary<EditStage, TimeSpan>? timings = null, IList<string>? warnings = null)
+        IDictionary<EditStage, TimeSpan>? timings = null, IList<string>? warnings = null, int batch = 1)
     {
         Validate(request);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         timings ??= new Dictionary<EditStage, TimeSpan>();
         var total = Stopwatch.StartNew();
         var stage = Stopwatch.StartNew();
@@ -120,24 +124,27 @@ public sealed class RelationEditPipeline(EditModels models)
         var (mean, std) = vae.Encode(ImagePreprocessing.SourcePixels(request.Source, width, height));
         var sampled = AutoencoderKL.Sample(mean, std, generator);
         var conditionTokens = Packing.Pack((sampled - vae.Config.ShiftFactor) * vae.Config.ScalingFactor).to(ScalarType.Float32, transformer.Device);
-        var noise = randn([1, vae.Config.LatentChannels, latentH, latentW], dtype: ScalarType.Float32, generator: generator);
+        var noise = randn([batch, vae.Config.LatentChannels, latentH, latentW], dtype: ScalarType.Float32, generator: generator);
         var noiseTokens = Packing.Pack(noise).to(transformer.Device);
         var tokenCount = noiseTokens.shape[1];
+        if (batch > 1) conditionTokens = conditionTokens.expand(batch, -1, -1);
 
         Enter(EditStage.Denoise);
         var scheduler = FlowMatchEulerScheduler.Create(Models.Scheduler, request.Steps, (int)(2 * tokenCount));
         var relation = request.AdapterScale == 0 ? null
-            : Models.Adapter.Project(relationTokens, transformer.Config.NumAttentionHeads, [request.AdapterScale]);
-        using var job = transformer.Prepare(prompt.HiddenStates, prompt.Pooled, full([1], (float)request.Guidance),
+            : Models.Adapter.Project(Batched(relationTokens, batch), transformer.Config.NumAttentionHeads, Enumerable.Repeat(request.AdapterScale, batch).ToList());
+        using var job = transformer.Prepare(Batched(prompt.HiddenStates, batch), Batched(prompt.Pooled, batch), full([batch], (float)request.Guidance),
             zeros(prompt.HiddenStates.shape[1], 3), Packing.ClonedImageIds(latentH, latentW), relation);
 
+        using var cache = request.CacheThreshold > 0 ? new FirstBlockCache(request.CacheThreshold) : null;
         var latents = cat([noiseTokens, conditionTokens], 1);
         for (var i = 0; i < scheduler.StepCount; i++)
         {
             cancellation.ThrowIfCancellationRequested();
             using var stepScope = NewDisposeScope();
-            var timestep = tensor(new[] { scheduler.Timesteps[i] }, device: transformer.Device) / 1000f;
-            var velocity = transformer.forward(latents, timestep, job);
+            // Filled on the device: a host tensor copied in would wait for the previous step to finish.
+            var timestep = full([batch], scheduler.Timesteps[i], ScalarType.Float32, transformer.Device) / 1000f;
+            var velocity = transformer.forward(latents, timestep, job, cache);
             var stepped = scheduler.Step(velocity, i, latents);
             var previous = latents;
             latents = cat([stepped.narrow(1, 0, tokenCount), conditionTokens], 1).MoveToOuterDisposeScope();
@@ -150,12 +157,17 @@ public sealed class RelationEditPipeline(EditModels models)
         var decoded = vae.Decode(denoised / vae.Config.ScalingFactor + vae.Config.ShiftFactor, Models.Tiling);
         var image = (decoded / 2 + 0.5).clamp(0, 1).to(ScalarType.Float32).cpu();
         timings[EditStage.Decode] = stage.Elapsed;
-        return new EditTensors(latents.cpu().MoveToOuterDisposeScope(), image.MoveToOuterDisposeScope());
+        var steps = cache is null ? new DenoiseSteps(scheduler.StepCount, 0) : new DenoiseSteps(cache.ComputedSteps, cache.ReusedSteps);
+        return new EditTensors(latents.cpu().MoveToOuterDisposeScope(), image.MoveToOuterDisposeScope(), steps);
     }
+
+    static Tensor Batched(Tensor x, int batch) => batch == 1 ? x : x.expand([batch, .. x.shape[1..]]);
 
     static void Validate(EditRequest request)
     {
         if (request.Steps is < 1 or > 1000) throw new ArgumentOutOfRangeException(nameof(request), "steps must be between 1 and 1000.");
+        if (!(request.CacheThreshold >= 0) || double.IsInfinity(request.CacheThreshold))
+            throw new ArgumentOutOfRangeException(nameof(request), "the cache threshold must be a finite number, 0 or more.");
         if (request.PromptEmbedding is null && string.IsNullOrWhiteSpace(request.Prompt))
             throw new ArgumentException("either a prompt or a prompt embedding is required.", nameof(request));
         if (request.RelationTokens is null && (request.PromptImage is null || request.ReferenceImage is null))

@@ -22,8 +22,9 @@ public static class ModelFactory
             var placement = new ComputePlacement(runtime.Device, runtime.OffloadEncoders);
             var flux = paths.FluxDirectory;
 
-            var transformer = Own(owned, FluxLoading.LoadTransformer(Path.Combine(flux, "transformer"), dit, paths.LoraPath));
-            var adapter = Own(owned, FluxLoading.LoadAdapter(paths.AdapterPath, dit));
+            var transformer = Own(owned, LoadTransformer(Path.Combine(flux, "transformer"), paths.LoraPath, runtime));
+            var adapter = Own(owned, FluxLoading.LoadAdapter(paths.AdapterPath, encoderOptions));
+            adapter.Placement = placement;
             var vae = Own(owned, AutoencoderKL.Load(Path.Combine(flux, "vae"), new ModuleOptions(runtime.Device, ScalarType.Float32)));
             var scheduler = DiffusersConfig.Read<SchedulerConfig>(Path.Combine(flux, "scheduler", "scheduler_config.json"));
             var prompts = Own(owned, new FluxPromptEncoder(
@@ -38,7 +39,8 @@ public static class ModelFactory
                 placement));
             var adapterFile = new FileInfo(paths.AdapterPath);
             return Assemble(transformer, adapter, vae, scheduler, prompts, siglip, runtime, owned,
-                $"FLUX.1-dev + RelationAdapter ({adapterFile.Name}) on {runtime.Device.type} in {runtime.DType}",
+                $"FLUX.1-dev + RelationAdapter ({adapterFile.Name}) on {runtime.Device.type} in {runtime.DType}" +
+                (runtime.Precision == DitPrecision.Fp8 ? " (DiT blocks in float8)" : ""),
                 $"{adapterFile.Name}:{adapterFile.Length}:{adapterFile.LastWriteTimeUtc.Ticks}", isPlaceholder: false);
         }
         catch
@@ -49,47 +51,108 @@ public static class ModelFactory
     }
 
     /// <summary>
+    /// The DiT as the runtime wants it. In float8 the checkpoint is read into host memory first and each
+    /// layer is quantised onto the device, so the GPU never holds the 23.8 GB of bf16 blocks.
+    /// </summary>
+    static FluxTransformer LoadTransformer(string directory, string? loraPath, RuntimeOptions runtime)
+    {
+        if (runtime.Precision != DitPrecision.Fp8)
+            return FluxLoading.LoadTransformer(directory, new ModuleOptions(runtime.Device, runtime.DType), loraPath);
+        var transformer = FluxLoading.LoadTransformer(directory, new ModuleOptions(CPU, runtime.DType), loraPath);
+        try
+        {
+            transformer.QuantizeToFp8(runtime.Device);
+            return transformer;
+        }
+        catch
+        {
+            transformer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// A tiny, randomly initialised model of every component (seeded, so always the same), with toy
     /// tokenizers: it runs anywhere without downloads, and its images are meaningless.
     /// </summary>
-    public static LoadedModels CreateTiny(RuntimeOptions runtime, long seed = 1234)
+    public static LoadedModels CreateTiny(RuntimeOptions runtime, long seed = 1234) => CreateRandom(RandomModelSizes.Tiny, runtime, seed);
+
+    /// <summary>
+    /// Every component at the given sizes with seeded random weights and toy tokenizers. On the CPU one
+    /// generator fills the parameters in order; on CUDA each parameter is filled on the device from a seed
+    /// derived from its name (12e9 parameters would take minutes on the CPU), so a float8 model gets the
+    /// same weights as a bf16 one before quantisation, layer by layer, without ever holding the bf16 blocks.
+    /// </summary>
+    public static LoadedModels CreateRandom(RandomModelSizes sizes, RuntimeOptions runtime, long seed = 1234)
     {
         var owned = new List<IDisposable>();
         try
         {
+            var onCuda = runtime.Device.type == DeviceType.CUDA;
             var options = new ModuleOptions(runtime.Device, runtime.DType);
-            var placement = new ComputePlacement(runtime.Device);
+            var encoderOptions = new ModuleOptions(runtime.OffloadEncoders ? CPU : runtime.Device, runtime.DType);
+            var placement = new ComputePlacement(runtime.Device, runtime.OffloadEncoders);
             var generator = new Generator((ulong)seed);
-            var transformerConfig = new FluxTransformerConfig
-            {
-                NumLayers = 2, NumSingleLayers = 2, AttentionHeadDim = 16, NumAttentionHeads = 2,
-                JointAttentionDim = 48, PooledProjectionDim = 24, AxesDimsRope = [4, 6, 6],
-            };
-            var transformer = Own(owned, Randomize(new FluxTransformer(transformerConfig, options), generator));
-            var adapter = Own(owned, Randomize(new RelationAdapterModel(new RelationAdapterConfig(32, 48, 4, transformerConfig.InnerDim,
-                transformerConfig.AttentionLayerCount), options), generator));
-            var vae = Own(owned, Randomize(new AutoencoderKL(new VaeConfig { BlockOutChannels = [8, 8, 16, 16], NormNumGroups = 4, SampleSize = 64 },
-                new ModuleOptions(runtime.Device, ScalarType.Float32)), generator));
-            var clipConfig = new ClipTextConfig { VocabSize = 1000, HiddenSize = 24, IntermediateSize = 48, NumHiddenLayers = 2, NumAttentionHeads = 4 };
-            var t5Config = new T5Config { VocabSize = 1000, DModel = 48, DKv = 12, DFf = 96, NumHeads = 4, NumLayers = 2 };
+            T Random<T>(T module) where T : nn.Module => onCuda ? RandomizeByName(module, seed) : Randomize(module, generator);
+
+            var transformer = Own(owned, RandomTransformer(sizes.Transformer, runtime, seed, generator));
+            var adapter = Own(owned, Random(new RelationAdapterModel(sizes.Adapter, encoderOptions)));
+            adapter.Placement = placement;
+            var vae = Own(owned, Random(new AutoencoderKL(sizes.Vae, new ModuleOptions(runtime.Device, ScalarType.Float32))));
+            var clip = sizes.Clip;
+            var t5 = sizes.T5;
             var prompts = Own(owned, new FluxPromptEncoder(
-                new ToyTokenizer(clipConfig.VocabSize, ClipTokenizer.ContextLength, bosId: clipConfig.VocabSize - 2, eosId: clipConfig.VocabSize - 1, padId: clipConfig.VocabSize - 1),
-                Randomize(new ClipTextModel(clipConfig with { EosTokenId = clipConfig.VocabSize - 1 }, options), generator),
-                new ToyTokenizer(t5Config.VocabSize, 512, bosId: null, eosId: T5Tokenizer.EosId, padId: T5Tokenizer.PadId),
-                Randomize(new T5Encoder(t5Config, options), generator),
+                new ToyTokenizer(clip.VocabSize, ClipTokenizer.ContextLength, bosId: clip.VocabSize - 2, eosId: clip.VocabSize - 1, padId: clip.VocabSize - 1),
+                Random(new ClipTextModel(clip with { EosTokenId = clip.VocabSize - 1 }, encoderOptions)),
+                new ToyTokenizer(t5.VocabSize, 512, bosId: null, eosId: T5Tokenizer.EosId, padId: T5Tokenizer.PadId),
+                Random(new T5Encoder(t5, encoderOptions)),
                 placement));
-            var siglipConfig = new SiglipVisionConfig
-            {
-                HiddenSize = 32, IntermediateSize = 80, NumHiddenLayers = 2, NumAttentionHeads = 4, ImageSize = 56, PatchSize = 14,
-            };
-            var siglip = Own(owned, new SiglipExemplarEncoder(new SiglipImageProcessor(siglipConfig.ImageSize),
-                Randomize(new SiglipVisionModel(siglipConfig, options), generator), placement));
+            var siglip = Own(owned, new SiglipExemplarEncoder(new SiglipImageProcessor(sizes.Siglip.ImageSize),
+                Random(new SiglipVisionModel(sizes.Siglip, encoderOptions)), placement));
+            var precision = runtime.Precision == DitPrecision.Fp8 ? ", DiT blocks in float8" : "";
             return Assemble(transformer, adapter, vae, new SchedulerConfig(), prompts, siglip, runtime, owned,
-                $"tiny random preset (seed {seed}) on {runtime.Device.type}: outputs are meaningless", $"tiny-preset:{seed}", isPlaceholder: true);
+                $"{sizes.Name} random preset (seed {seed}) on {runtime.Device.type}{precision}: outputs are meaningless", $"{sizes.Name}-preset:{seed}", isPlaceholder: true);
         }
         catch
         {
             foreach (var item in owned) item.Dispose();
+            throw;
+        }
+    }
+
+    static FluxTransformer RandomTransformer(FluxTransformerConfig config, RuntimeOptions runtime, long seed, Generator generator)
+    {
+        if (runtime.Device.type != DeviceType.CUDA)
+        {
+            var model = Randomize(new FluxTransformer(config, new ModuleOptions(runtime.Device, runtime.DType)), generator);
+            if (runtime.Precision == DitPrecision.Fp8) model.QuantizeToFp8(runtime.Device);
+            return model;
+        }
+        if (runtime.Precision != DitPrecision.Fp8)
+            return RandomizeByName(new FluxTransformer(config, new ModuleOptions(runtime.Device, runtime.DType)), seed);
+
+        // Host parameters that are never touched (no pages committed); each block weight is drawn on the device and quantised there.
+        var staged = new FluxTransformer(config, new ModuleOptions(CPU, runtime.DType));
+        try
+        {
+            using var _ = no_grad();
+            var blocks = staged.transformer_blocks.Select((block, i) => ($"transformer_blocks.{i}.", (nn.Module)block))
+                .Concat(staged.single_transformer_blocks.Select((block, i) => ($"single_transformer_blocks.{i}.", (nn.Module)block)));
+            foreach (var (prefix, block) in blocks)
+            foreach (var (name, module) in block.named_modules())
+            {
+                if (module is not Linear linear) continue;
+                using var drawn = empty(linear.weight.shape, runtime.DType, runtime.Device);
+                Fill(prefix + name + ".weight", drawn, seed);
+                linear.ReplaceWeight(drawn);
+                linear.QuantizeToFp8(runtime.Device);
+            }
+            staged.QuantizeToFp8(runtime.Device);
+            return RandomizeByName(staged, seed, skip: parameter => parameter.dtype == Fp8.E4M3);
+        }
+        catch
+        {
+            staged.Dispose();
             throw;
         }
     }
@@ -117,6 +180,42 @@ public static class ModelFactory
     {
         owned.Add(item);
         return item;
+    }
+
+    /// <summary>
+    /// <see cref="Randomize"/>'s distribution drawn where the parameters are, each from a seed derived from
+    /// its name (so the values do not depend on the order or the set of parameters filled).
+    /// </summary>
+    public static T RandomizeByName<T>(T module, long seed, Func<Tensor, bool>? skip = null) where T : nn.Module
+    {
+        var parameters = module.named_parameters().Where(p => !(skip?.Invoke(p.parameter) ?? false)).ToList();
+        // A CPU generator fills one tensor on one core; independent seeds let every core fill its own.
+        Parallel.ForEach(parameters.Where(p => p.parameter.device_type == DeviceType.CPU), p =>
+        {
+            using var _ = no_grad();
+            Fill(p.name, p.parameter, seed);
+        });
+        using (no_grad())
+            foreach (var (name, parameter) in parameters.Where(p => p.parameter.device_type != DeviceType.CPU))
+                Fill(name, parameter, seed);
+        return module;
+    }
+
+    static void Fill(string name, Tensor parameter, long seed)
+    {
+        if (parameter.dim() >= 2)
+        {
+            var hash = 14695981039346656037UL;
+            foreach (var c in name) hash = (hash ^ c) * 1099511628211UL;
+            var derived = (ulong)seed ^ hash;
+            if (parameter.device_type == DeviceType.CUDA) cuda.manual_seed((long)(derived >> 1));
+            using var generator = parameter.device_type == DeviceType.CUDA ? null : new Generator(derived);
+            parameter.normal_(0, 1 / Math.Sqrt(parameter.NumberOfElements / parameter.shape[0]), generator);
+        }
+        else if (name.Contains("norm", StringComparison.Ordinal) && name.EndsWith("weight", StringComparison.Ordinal))
+            parameter.fill_(1);
+        else
+            parameter.zero_();
     }
 
     /// <summary>Seeded init: matrices ~ N(0, 1/fan_in), norm weights 1, other vectors 0.</summary>

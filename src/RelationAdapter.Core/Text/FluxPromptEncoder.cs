@@ -32,7 +32,7 @@ public sealed class FluxPromptEncoder(
             hidden.Dispose();
             return pooledOutput.to(ScalarType.Float32);
         });
-        var hiddenStates = placement.Use(T5, () => T5.forward(tensor(t5Ids, [1, t5Ids.Length])).to(ScalarType.Float32));
+        var hiddenStates = T5.forward(tensor(t5Ids, [1, t5Ids.Length]), placement).to(ScalarType.Float32);
         return new PromptEmbedding(hiddenStates.MoveToOuterDisposeScope(), pooled.MoveToOuterDisposeScope(), warnings);
     }
 

@@ -31,6 +31,10 @@ public sealed class EditForm
     public int? max_side { get; set; }
     /// <summary>png (default), jpeg or webp.</summary>
     public string? output_format { get; set; }
+    /// <summary>Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
+    /// than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
+    /// less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</summary>
+    public double? cache_threshold { get; set; }
 }
 
 /// <summary>The multipart body of <c>POST /v1/relations</c>.</summary>
@@ -43,6 +47,9 @@ public sealed class RelationForm
 }
 
 public sealed record ProgressView(int Step, int Total);
+
+/// <summary>Denoising steps run through every block, and steps that reused the step cache.</summary>
+public sealed record DenoiseStepsView(int Computed, int Reused);
 
 public sealed record EditLinks(string Self, string Result, string Events);
 
@@ -66,6 +73,8 @@ public sealed record EditView(
     int? Width,
     int? Height,
     IReadOnlyDictionary<string, double>? TimingsMs,
+    DenoiseStepsView? DenoiseSteps,
+    double CacheThreshold,
     IReadOnlyList<string> Warnings,
     ProblemDetails? Error,
     EditLinks Links)
@@ -81,6 +90,7 @@ public sealed record EditView(
             new ProgressView(state.Step, job.TotalSteps), job.CreatedAt, state.StartedAt, state.FinishedAt,
             p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, p.OutputFormat, job.Relation.Id, state.Width, state.Height,
             state.Output?.Timings.ToDictionary(t => SnakeCase(t.Key), t => Math.Round(t.Value.TotalMilliseconds, 1)),
+            state.Output?.DenoiseSteps is { } counted ? new DenoiseStepsView(counted.Computed, counted.Reused) : null, p.CacheThreshold,
             state.Output?.Warnings ?? [], state.Error, new EditLinks(self, self + "/result", self + "/events"));
     }
 

@@ -8,7 +8,10 @@ namespace RelationAdapter.Service.Endpoints;
 /// <summary>Reads and validates the scalar fields of an edit form; every problem is reported per field.</summary>
 public static class EditFormParser
 {
-    static readonly string[] Fields = ["prompt", "steps", "guidance", "adapter_scale", "seed", "max_side", "output_format", "relation_id"];
+    static readonly string[] Fields = ["prompt", "steps", "guidance", "adapter_scale", "seed", "max_side", "output_format", "cache_threshold", "relation_id"];
+
+    /// <summary>A relative change of 10 is already far beyond any useful threshold (0.05 to 0.25 are typical).</summary>
+    public const double MaxCacheThreshold = 10;
 
     public static EditParameters? Parse(IFormCollection form, LimitsOptions limits, Dictionary<string, string[]> errors)
     {
@@ -23,6 +26,7 @@ public static class EditFormParser
         var adapterScale = Number(form, "adapter_scale", 1.0, 0, 2, errors);
         var seed = Seed(form, errors);
         var maxSide = Integer(form, "max_side", limits.DefaultMaxSide, 16, limits.MaxSideCap, errors);
+        var cacheThreshold = Number(form, "cache_threshold", 0, 0, MaxCacheThreshold, errors);
         if (maxSide % 16 != 0) Add(errors, "max_side", "must be a multiple of 16.");
         var format = OutputFormat.Png;
         var formatText = form["output_format"].ToString();
@@ -34,7 +38,7 @@ public static class EditFormParser
             else Add(errors, "output_format", "must be one of png, jpeg or webp.");
         }
 
-        return errors.Count > 0 ? null : new EditParameters(prompt, steps, guidance, adapterScale, seed, maxSide, format);
+        return errors.Count > 0 ? null : new EditParameters(prompt, steps, guidance, adapterScale, seed, maxSide, format, cacheThreshold);
     }
 
     static int Integer(IFormCollection form, string field, int fallback, int min, int max, Dictionary<string, string[]> errors)

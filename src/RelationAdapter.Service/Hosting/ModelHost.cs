@@ -21,7 +21,7 @@ public sealed class ModelHost(IOptions<ModelOptions> options, ILogger<ModelHost>
         try
         {
             var runtime = RuntimeOptions.ForDevice(settings.Device, settings.OffloadEncoders,
-                settings.VaeTiling ? new VaeTiling() : null, settings.PromptCacheCapacity);
+                settings.VaeTiling ? new VaeTiling() : null, settings.PromptCacheCapacity, RuntimeOptions.ParsePrecision(settings.Precision));
             logger.LogInformation("Loading the {Preset} model on {Device}…", settings.Preset, runtime.Device.type);
             Models = settings.IsTiny
                 ? ModelFactory.CreateTiny(runtime, settings.TinySeed)

@@ -13,7 +13,8 @@ public enum JobStatus { Queued, Running, Succeeded, Failed, Canceled }
 public enum CancelOutcome { RemovedFromQueue, StopRequested, AlreadyFinished }
 
 /// <summary>What the caller asked for, validated.</summary>
-public sealed record EditParameters(string Prompt, int Steps, double Guidance, double AdapterScale, long Seed, int MaxSide, OutputFormat OutputFormat);
+public sealed record EditParameters(string Prompt, int Steps, double Guidance, double AdapterScale, long Seed, int MaxSide, OutputFormat OutputFormat,
+    double CacheThreshold = 0);
 
 /// <summary>
 /// The exemplar pair of a job: cached relation tokens, or the two images to encode (and cache under the id),
@@ -23,7 +24,7 @@ public sealed record RelationInput(string Id, RelationTokens? Cached, Image<Rgb2
 
 /// <summary>A finished job's image and what produced it.</summary>
 public sealed record EditOutput(byte[] Bytes, string ContentType, int Width, int Height,
-    IReadOnlyDictionary<EditStage, TimeSpan> Timings, IReadOnlyList<string> Warnings);
+    IReadOnlyDictionary<EditStage, TimeSpan> Timings, IReadOnlyList<string> Warnings, DenoiseSteps? DenoiseSteps = null);
 
 /// <summary>The mutable part of a job, captured at one moment.</summary>
 public sealed record JobState(JobStatus Status, EditStage? Stage, int Step, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,

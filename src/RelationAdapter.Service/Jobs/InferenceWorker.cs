@@ -145,12 +145,13 @@ public sealed class InferenceWorker(
             AdapterScale = parameters.AdapterScale,
             Seed = parameters.Seed,
             MaxSide = parameters.MaxSide,
+            CacheThreshold = parameters.CacheThreshold,
         };
         using var tracker = new StageTracker(job, telemetry, jobActivity);
         var result = pipeline.Run(request, tracker, job.Cancellation.Token);
         using var image = result.Image;
         var bytes = ImageCodec.Encode(image, parameters.OutputFormat);
-        return new EditOutput(bytes, ImageCodec.ContentType(parameters.OutputFormat), result.Width, result.Height, result.StageTimings, result.Warnings);
+        return new EditOutput(bytes, ImageCodec.ContentType(parameters.OutputFormat), result.Width, result.Height, result.StageTimings, result.Warnings, result.Steps);
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)

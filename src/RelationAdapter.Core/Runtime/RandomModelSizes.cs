@@ -1,0 +1,32 @@
+using RelationAdapter.Core.Flux;
+using RelationAdapter.Core.Text;
+using RelationAdapter.Core.Vae;
+using RelationAdapter.Core.Vision;
+
+namespace RelationAdapter.Core.Runtime;
+
+/// <summary>The sizes of every component of a randomly initialised model (<see cref="ModelFactory.CreateRandom"/>).</summary>
+public sealed record RandomModelSizes(string Name, FluxTransformerConfig Transformer, RelationAdapterConfig Adapter, VaeConfig Vae,
+    ClipTextConfig Clip, T5Config T5, SiglipVisionConfig Siglip)
+{
+    /// <summary>The service's built-in preset: every component, a few thousand parameters each.</summary>
+    public static RandomModelSizes Tiny { get; } = Create("tiny", new FluxTransformerConfig
+        {
+            NumLayers = 2, NumSingleLayers = 2, AttentionHeadDim = 16, NumAttentionHeads = 2,
+            JointAttentionDim = 48, PooledProjectionDim = 24, AxesDimsRope = [4, 6, 6],
+        },
+        adapterImageDim: 32, tokensPerImage: 4,
+        new VaeConfig { BlockOutChannels = [8, 8, 16, 16], NormNumGroups = 4, SampleSize = 64 },
+        new ClipTextConfig { VocabSize = 1000, HiddenSize = 24, IntermediateSize = 48, NumHiddenLayers = 2, NumAttentionHeads = 4 },
+        new T5Config { VocabSize = 1000, DModel = 48, DKv = 12, DFf = 96, NumHeads = 4, NumLayers = 2 },
+        new SiglipVisionConfig { HiddenSize = 32, IntermediateSize = 80, NumHiddenLayers = 2, NumAttentionHeads = 4, ImageSize = 56, PatchSize = 14 });
+
+    /// <summary>FLUX.1-dev, SigLIP-SO400M, CLIP ViT-L/14 text, T5 v1.1 XXL and the released adapter's shapes.</summary>
+    public static RandomModelSizes Flux1Dev { get; } = new("flux1-dev", new FluxTransformerConfig(), RelationAdapterConfig.Flux1Dev, new VaeConfig(),
+        new ClipTextConfig(), new T5Config(), SiglipVisionConfig.So400mPatch14x384);
+
+    static RandomModelSizes Create(string name, FluxTransformerConfig transformer, long adapterImageDim, long tokensPerImage, VaeConfig vae,
+        ClipTextConfig clip, T5Config t5, SiglipVisionConfig siglip) =>
+        new(name, transformer, new RelationAdapterConfig(adapterImageDim, transformer.JointAttentionDim, tokensPerImage, transformer.InnerDim,
+            transformer.AttentionLayerCount), vae, clip, t5, siglip);
+}
