@@ -33,25 +33,26 @@ namespace RelationAdapter.Client
         /// Submit an edit: apply the exemplar pair's change to the source image.
         /// </summary>
         /// <remarks>
-        /// Answers 202 with the job. With `Prefer: wait=N` it waits up to N seconds (capped) and answers 200 with the image when the edit finished in time.
+        /// Answers 202 with the job. With `Prefer: wait=N` (or a bare `Prefer: wait`, the configured default) it waits up to N seconds (capped) and answers 200 with the image when the edit finished in time.
         /// </remarks>
+        /// <param name="prefer">`wait=N` (RFC 7240): wait up to N seconds (capped by Queue:MaxWaitSeconds) and answer 200 with the image when it is done in time; a bare `wait` waits Queue:DefaultWaitSeconds.</param>
         /// <param name="prompt_image">The exemplar "before" image. Send it with reference_image, or send relation_id instead.</param>
         /// <param name="reference_image">The exemplar "after" image.</param>
         /// <param name="relation_id">A cached exemplar pair from POST /v1/relations, instead of the two images.</param>
         /// <param name="source_image">The image to edit.</param>
         /// <param name="prompt">The instruction.</param>
-        /// <param name="steps">Denoising steps, 1 to the configured maximum (default 24).</param>
-        /// <param name="guidance">Guidance scale (default 3.5).</param>
-        /// <param name="adapter_scale">Adapter scale alpha, 0 to 2 (default 1.0).</param>
+        /// <param name="steps">Denoising steps, 1 to Limits:MaxSteps (50 by default).</param>
+        /// <param name="guidance">Guidance scale.</param>
+        /// <param name="adapter_scale">Adapter scale alpha: how strongly the exemplar pair's relation steers the edit.</param>
         /// <param name="seed">Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</param>
-        /// <param name="max_side">Longest side of the edited image, a multiple of 16 (default 512, capped by configuration).</param>
-        /// <param name="output_format">png (default), jpeg or webp.</param>
+        /// <param name="max_side">Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap (1024 by default); default Limits:DefaultMaxSide (512).</param>
+        /// <param name="output_format">The result's format.</param>
         /// <param name="cache_threshold">Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
         /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter prompt_image = null, FileParameter reference_image = null, string relation_id = null, FileParameter source_image = null, string prompt = null, int? steps = null, double? guidance = null, double? adapter_scale = null, long? seed = null, int? max_side = null, string output_format = null, double? cache_threshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+        System.Threading.Tasks.Task<EditView> CreateEditAsync(string prefer = null, FileParameter prompt_image = null, FileParameter reference_image = null, string relation_id = null, FileParameter source_image = null, string prompt = null, int? steps = null, double? guidance = null, double? adapter_scale = null, long? seed = null, int? max_side = null, OutputFormat? output_format = null, double? cache_threshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
@@ -90,11 +91,14 @@ namespace RelationAdapter.Client
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
-        /// Server-Sent Events of the job: 'status' first, then 'started', 'progress' and a final 'succeeded', 'failed' or 'canceled'.
+        /// Server-Sent Events of the job: 'status' first, then 'started', 'queue_position', 'progress' and a final 'succeeded', 'failed' or 'canceled'.
         /// </summary>
+        /// <remarks>
+        /// Every event has an `id:`; reconnect with `Last-Event-ID` to resume. A comment line is sent as a heartbeat while nothing changes.
+        /// </remarks>
         /// <returns>OK</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        System.Threading.Tasks.Task<EditView> GetEditEventsAsync(string id, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+        System.Threading.Tasks.Task<EditView> GetEditEventsAsync(string id, string last_Event_ID = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
@@ -172,25 +176,26 @@ namespace RelationAdapter.Client
         /// Submit an edit: apply the exemplar pair's change to the source image.
         /// </summary>
         /// <remarks>
-        /// Answers 202 with the job. With `Prefer: wait=N` it waits up to N seconds (capped) and answers 200 with the image when the edit finished in time.
+        /// Answers 202 with the job. With `Prefer: wait=N` (or a bare `Prefer: wait`, the configured default) it waits up to N seconds (capped) and answers 200 with the image when the edit finished in time.
         /// </remarks>
+        /// <param name="prefer">`wait=N` (RFC 7240): wait up to N seconds (capped by Queue:MaxWaitSeconds) and answer 200 with the image when it is done in time; a bare `wait` waits Queue:DefaultWaitSeconds.</param>
         /// <param name="prompt_image">The exemplar "before" image. Send it with reference_image, or send relation_id instead.</param>
         /// <param name="reference_image">The exemplar "after" image.</param>
         /// <param name="relation_id">A cached exemplar pair from POST /v1/relations, instead of the two images.</param>
         /// <param name="source_image">The image to edit.</param>
         /// <param name="prompt">The instruction.</param>
-        /// <param name="steps">Denoising steps, 1 to the configured maximum (default 24).</param>
-        /// <param name="guidance">Guidance scale (default 3.5).</param>
-        /// <param name="adapter_scale">Adapter scale alpha, 0 to 2 (default 1.0).</param>
+        /// <param name="steps">Denoising steps, 1 to Limits:MaxSteps (50 by default).</param>
+        /// <param name="guidance">Guidance scale.</param>
+        /// <param name="adapter_scale">Adapter scale alpha: how strongly the exemplar pair's relation steers the edit.</param>
         /// <param name="seed">Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</param>
-        /// <param name="max_side">Longest side of the edited image, a multiple of 16 (default 512, capped by configuration).</param>
-        /// <param name="output_format">png (default), jpeg or webp.</param>
+        /// <param name="max_side">Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap (1024 by default); default Limits:DefaultMaxSide (512).</param>
+        /// <param name="output_format">The result's format.</param>
         /// <param name="cache_threshold">Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
         /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter prompt_image = null, FileParameter reference_image = null, string relation_id = null, FileParameter source_image = null, string prompt = null, int? steps = null, double? guidance = null, double? adapter_scale = null, long? seed = null, int? max_side = null, string output_format = null, double? cache_threshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(string prefer = null, FileParameter prompt_image = null, FileParameter reference_image = null, string relation_id = null, FileParameter source_image = null, string prompt = null, int? steps = null, double? guidance = null, double? adapter_scale = null, long? seed = null, int? max_side = null, OutputFormat? output_format = null, double? cache_threshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
         {
             var client_ = _httpClient;
             var disposeClient_ = false;
@@ -198,6 +203,9 @@ namespace RelationAdapter.Client
             {
                 using (var request_ = new System.Net.Http.HttpRequestMessage())
                 {
+
+                    if (prefer != null)
+                        request_.Headers.TryAddWithoutValidation("Prefer", ConvertToString(prefer, System.Globalization.CultureInfo.InvariantCulture));
                     var boundary_ = System.Guid.NewGuid().ToString();
                     var content_ = new System.Net.Http.MultipartFormDataContent(boundary_);
                     content_.Headers.Remove("Content-Type");
@@ -319,12 +327,22 @@ namespace RelationAdapter.Client
                         else
                         if (status_ == 400)
                         {
+                            var objectResponse_ = await ReadObjectResponseAsync<HttpValidationProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<HttpValidationProblemDetails>("Bad Request", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 401)
+                        {
                             var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
                             if (objectResponse_.Object == null)
                             {
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
-                            throw new ApiException<ProblemDetails>("Bad Request", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                            throw new ApiException<ProblemDetails>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         if (status_ == 404)
@@ -357,16 +375,6 @@ namespace RelationAdapter.Client
                             throw new ApiException<ProblemDetails>("Unsupported Media Type", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
-                        if (status_ == 422)
-                        {
-                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
-                            if (objectResponse_.Object == null)
-                            {
-                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
-                            }
-                            throw new ApiException<ProblemDetails>("Unprocessable Content", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
-                        }
-                        else
                         if (status_ == 500)
                         {
                             var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
@@ -374,7 +382,7 @@ namespace RelationAdapter.Client
                             {
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
-                            throw new ApiException<ProblemDetails>("Internal Server Error", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                            throw new ApiException<ProblemDetails>("An unexpected error.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         if (status_ == 503)
@@ -488,6 +496,26 @@ namespace RelationAdapter.Client
                             throw new ApiException<HttpValidationProblemDetails>("Bad Request", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("An unexpected error.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         {
                             var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
                             throw new ApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
@@ -566,6 +594,16 @@ namespace RelationAdapter.Client
                             return objectResponse_.Object;
                         }
                         else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         if (status_ == 404)
                         {
                             var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
@@ -574,6 +612,16 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ProblemDetails>("Not Found", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("An unexpected error.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         {
@@ -654,6 +702,16 @@ namespace RelationAdapter.Client
                             return objectResponse_.Object;
                         }
                         else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         if (status_ == 404)
                         {
                             var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
@@ -672,6 +730,16 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ProblemDetails>("Conflict", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("An unexpected error.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         {
@@ -751,6 +819,16 @@ namespace RelationAdapter.Client
                             return fileResponse_;
                         }
                         else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         if (status_ == 404)
                         {
                             var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
@@ -769,6 +847,16 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ProblemDetails>("Conflict", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("An unexpected error.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         {
@@ -792,11 +880,14 @@ namespace RelationAdapter.Client
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
-        /// Server-Sent Events of the job: 'status' first, then 'started', 'progress' and a final 'succeeded', 'failed' or 'canceled'.
+        /// Server-Sent Events of the job: 'status' first, then 'started', 'queue_position', 'progress' and a final 'succeeded', 'failed' or 'canceled'.
         /// </summary>
+        /// <remarks>
+        /// Every event has an `id:`; reconnect with `Last-Event-ID` to resume. A comment line is sent as a heartbeat while nothing changes.
+        /// </remarks>
         /// <returns>OK</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        public virtual async System.Threading.Tasks.Task<EditView> GetEditEventsAsync(string id, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        public virtual async System.Threading.Tasks.Task<EditView> GetEditEventsAsync(string id, string last_Event_ID = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
         {
             if (id == null)
                 throw new System.ArgumentNullException("id");
@@ -807,6 +898,9 @@ namespace RelationAdapter.Client
             {
                 using (var request_ = new System.Net.Http.HttpRequestMessage())
                 {
+
+                    if (last_Event_ID != null)
+                        request_.Headers.TryAddWithoutValidation("Last-Event-ID", ConvertToString(last_Event_ID, System.Globalization.CultureInfo.InvariantCulture));
                     request_.Method = new System.Net.Http.HttpMethod("GET");
                     request_.Headers.Accept.Add(System.Net.Http.Headers.MediaTypeWithQualityHeaderValue.Parse("text/event-stream"));
 
@@ -850,6 +944,16 @@ namespace RelationAdapter.Client
                             return objectResponse_.Object;
                         }
                         else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         if (status_ == 404)
                         {
                             var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
@@ -858,6 +962,16 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ProblemDetails>("Not Found", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("An unexpected error.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         {
@@ -1134,12 +1248,22 @@ namespace RelationAdapter.Client
                         else
                         if (status_ == 400)
                         {
+                            var objectResponse_ = await ReadObjectResponseAsync<HttpValidationProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<HttpValidationProblemDetails>("Bad Request", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 401)
+                        {
                             var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
                             if (objectResponse_.Object == null)
                             {
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
-                            throw new ApiException<ProblemDetails>("Bad Request", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                            throw new ApiException<ProblemDetails>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         if (status_ == 413)
@@ -1160,6 +1284,16 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ProblemDetails>("Unsupported Media Type", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Internal Server Error", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         if (status_ == 503)
@@ -1250,6 +1384,16 @@ namespace RelationAdapter.Client
                             return objectResponse_.Object;
                         }
                         else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         if (status_ == 404)
                         {
                             var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
@@ -1258,6 +1402,16 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ProblemDetails>("Not Found", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("An unexpected error.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         {
@@ -1463,40 +1617,46 @@ namespace RelationAdapter.Client
         public string Prompt { get; set; }
 
         /// <summary>
-        /// Denoising steps, 1 to the configured maximum (default 24).
+        /// Denoising steps, 1 to Limits:MaxSteps (50 by default).
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("steps")]
-        public int? Steps { get; set; }
+        [System.ComponentModel.DataAnnotations.Range(1, 1000)]
+        public int? Steps { get; set; } = 24;
 
         /// <summary>
-        /// Guidance scale (default 3.5).
+        /// Guidance scale.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("guidance")]
-        public double? Guidance { get; set; }
+        [System.ComponentModel.DataAnnotations.Range(0D, 30D)]
+        public double? Guidance { get; set; } = 3.5D;
 
         /// <summary>
-        /// Adapter scale alpha, 0 to 2 (default 1.0).
+        /// Adapter scale alpha: how strongly the exemplar pair's relation steers the edit.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("adapter_scale")]
-        public double? Adapter_scale { get; set; }
+        [System.ComponentModel.DataAnnotations.Range(0D, 2D)]
+        public double? Adapter_scale { get; set; } = 1D;
 
         /// <summary>
         /// Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("seed")]
+        [System.ComponentModel.DataAnnotations.Range(0L, 9007199254740991L)]
         public long? Seed { get; set; }
 
         /// <summary>
-        /// Longest side of the edited image, a multiple of 16 (default 512, capped by configuration).
+        /// Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap (1024 by default); default Limits:DefaultMaxSide (512).
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("max_side")]
-        public int? Max_side { get; set; }
+        [System.ComponentModel.DataAnnotations.Range(16, 8192)]
+        public int? Max_side { get; set; } = 512;
 
         /// <summary>
-        /// png (default), jpeg or webp.
+        /// The result's format.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("output_format")]
-        public string Output_format { get; set; }
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<OutputFormat>))]
+        public OutputFormat? Output_format { get; set; } = RelationAdapter.Client.OutputFormat.Png;
 
         /// <summary>
         /// Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
@@ -1504,7 +1664,8 @@ namespace RelationAdapter.Client
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("cache_threshold")]
-        public double? Cache_threshold { get; set; }
+        [System.ComponentModel.DataAnnotations.Range(0D, 10D)]
+        public double? Cache_threshold { get; set; } = 0D;
 
     }
 
@@ -1542,6 +1703,27 @@ namespace RelationAdapter.Client
 
     }
 
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum EditStage
+    {
+
+        [System.Runtime.Serialization.EnumMember(Value = @"encode_prompt")]
+        Encode_prompt = 0,
+
+        [System.Runtime.Serialization.EnumMember(Value = @"encode_relation")]
+        Encode_relation = 1,
+
+        [System.Runtime.Serialization.EnumMember(Value = @"encode_source")]
+        Encode_source = 2,
+
+        [System.Runtime.Serialization.EnumMember(Value = @"denoise")]
+        Denoise = 3,
+
+        [System.Runtime.Serialization.EnumMember(Value = @"decode")]
+        Decode = 4,
+
+    }
+
     /// <summary>
     /// An edit job as clients see it.
     /// </summary>
@@ -1562,7 +1744,8 @@ namespace RelationAdapter.Client
         public int? Queue_position { get; set; }
 
         [System.Text.Json.Serialization.JsonPropertyName("stage")]
-        public string Stage { get; set; }
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<EditStage>))]
+        public EditStage? Stage { get; set; }
 
         [System.Text.Json.Serialization.JsonPropertyName("progress")]
         [System.ComponentModel.DataAnnotations.Required]
@@ -1611,6 +1794,9 @@ namespace RelationAdapter.Client
         [System.Text.Json.Serialization.JsonPropertyName("timings_ms")]
         public System.Collections.Generic.IDictionary<string, double> Timings_ms { get; set; }
 
+        /// <summary>
+        /// Denoising steps run through every block, and steps that reused the step cache.
+        /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("denoise_steps")]
         public DenoiseStepsView Denoise_steps { get; set; }
 
@@ -1660,8 +1846,7 @@ namespace RelationAdapter.Client
         public string Instance { get; set; }
 
         [System.Text.Json.Serialization.JsonPropertyName("errors")]
-        [System.ComponentModel.DataAnnotations.Required]
-        public System.Collections.Generic.IDictionary<string, System.Collections.Generic.ICollection<string>> Errors { get; set; } = new System.Collections.Generic.Dictionary<string, System.Collections.Generic.ICollection<string>>();
+        public System.Collections.Generic.IDictionary<string, System.Collections.Generic.ICollection<string>> Errors { get; set; }
 
         private System.Collections.Generic.IDictionary<string, object> _additionalProperties;
 

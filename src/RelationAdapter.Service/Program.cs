@@ -64,6 +64,10 @@ builder.Services.AddSwaggerGen(swagger =>
                       "(RelationAdapter on FLUX.1-dev). Errors are RFC 9457 problem details (application/problem+json) whose 'type' is one of: " +
                       string.Join(", ", Problems.AllTypes) + ".",
     });
+    swagger.AddSecurityDefinition(OpenApiContract.BearerScheme, OpenApiContract.Bearer);
+    swagger.OperationFilter<OpenApiContract>();
+    swagger.DocumentFilter<OpenApiContract>();
+    swagger.UseAllOfToExtendReferenceSchemas();
     swagger.SupportNonNullableReferenceTypes();
     swagger.NonNullableReferenceTypesAsRequired();
     var xml = Path.Combine(AppContext.BaseDirectory, "RelationAdapter.Service.xml");

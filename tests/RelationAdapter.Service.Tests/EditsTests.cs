@@ -102,23 +102,60 @@ public class EditsTests(ServiceFactory factory) : IClassFixture<ServiceFactory>
     }
 
     [Fact]
-    public async Task Events_stream_status_start_every_step_and_the_final_state()
+    public async Task Events_stream_status_queue_moves_start_every_step_and_the_final_state_with_increasing_ids()
     {
         var client = await factory.ReadyClientAsync();
         var busy = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["steps"] = "50" }, source: Api.Png(512, 512)));
         await Api.WaitForAsync(client, busy, "running");
+        var ahead = await Api.SubmitAsync(client, Api.EditForm());
         var id = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["steps"] = "3" }));
         using var response = await client.GetAsync($"/v1/edits/{id}/events", HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        await client.DeleteAsync($"/v1/edits/{ahead}");
         await client.DeleteAsync($"/v1/edits/{busy}");
         var body = await response.Content.ReadAsStringAsync();
 
-        var kinds = body.Split('\n').Where(l => l.StartsWith("event: ", StringComparison.Ordinal)).Select(l => l["event: ".Length..].Trim()).ToList();
-        Assert.Equal("status", kinds[0]);
-        Assert.Contains("\"status\":\"queued\"", body.Split('\n')[1]);
-        Assert.Equal("started", kinds[1]);
-        Assert.Equal("succeeded", kinds[^1]);
+        var events = Sse.Parse(body);
+        Assert.StartsWith("retry: ", body);
+        Assert.Equal(["status", "queue_position", "started"], events.Take(3).Select(e => e.Kind));
+        Assert.Equal("queued", events[0].Data.GetProperty("status").GetString());
+        Assert.Equal(1, events[0].Data.GetProperty("queue_position").GetInt32());
+        Assert.Equal(0, events[1].Data.GetProperty("queue_position").GetInt32());
+        Assert.Equal("succeeded", events[^1].Kind);
+        Assert.True(events.Zip(events.Skip(1)).All(pair => pair.Second.Id > pair.First.Id), "event ids increase");
         foreach (var step in new[] { 1, 2, 3 })
             Assert.Contains($"\"progress\":{{\"step\":{step},\"total\":3}}", body);
+    }
+
+    [Fact]
+    public async Task Reconnecting_with_the_last_event_id_resumes_without_repeats_and_heartbeats_keep_a_quiet_stream_alive()
+    {
+        await using var quick = new ServiceFactory { Settings = { ["Queue:EventHeartbeat"] = "00:00:00.200" } };
+        var client = await quick.ReadyClientAsync();
+        var busy = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["steps"] = "50" }, source: Api.Png(512, 512)));
+        await Api.WaitForAsync(client, busy, "running");
+        var id = await Api.SubmitAsync(client, Api.EditForm());
+
+        // A queued job: nothing happens for a while, so the stream carries heartbeat comments.
+        using (var cut = new CancellationTokenSource(TimeSpan.FromMilliseconds(700)))
+        {
+            using var response = await client.GetAsync($"/v1/edits/{id}/events", HttpCompletionOption.ResponseHeadersRead);
+            var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            var lines = new List<string>();
+            try { while (await reader.ReadLineAsync(cut.Token) is { } line) lines.Add(line); }
+            catch (OperationCanceledException) { }
+            Assert.Contains(": heartbeat", lines);
+            var lastId = long.Parse(lines.Last(line => line.StartsWith("id: ")).Split(' ')[1]);
+
+            // Resuming from the last id seen: no repeat of that state, only what happens next.
+            using var resume = new HttpRequestMessage(HttpMethod.Get, $"/v1/edits/{id}/events");
+            resume.Headers.Add("Last-Event-ID", lastId.ToString());
+            using var resumed = await client.SendAsync(resume, HttpCompletionOption.ResponseHeadersRead);
+            await client.DeleteAsync($"/v1/edits/{busy}");
+            var events = Sse.Parse(await resumed.Content.ReadAsStringAsync());
+            Assert.Equal("started", events[0].Kind);
+            Assert.True(events[0].Id > lastId);
+            Assert.Equal("succeeded", events[^1].Kind);
+        }
     }
 }

@@ -1,6 +1,9 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc;
 using RelationAdapter.Core.Imaging;
+using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Service.Caching;
 using RelationAdapter.Service.Jobs;
 
@@ -19,21 +22,28 @@ public sealed class EditForm
     public required IFormFile source_image { get; set; }
     /// <summary>The instruction.</summary>
     public required string prompt { get; set; }
-    /// <summary>Denoising steps, 1 to the configured maximum (default 24).</summary>
+    /// <summary>Denoising steps, 1 to Limits:MaxSteps (50 by default).</summary>
+    [Range(1, 1000), DefaultValue(24)]
     public int? steps { get; set; }
-    /// <summary>Guidance scale (default 3.5).</summary>
+    /// <summary>Guidance scale.</summary>
+    [Range(0.0, 30.0), DefaultValue(3.5)]
     public double? guidance { get; set; }
-    /// <summary>Adapter scale alpha, 0 to 2 (default 1.0).</summary>
+    /// <summary>Adapter scale alpha: how strongly the exemplar pair's relation steers the edit.</summary>
+    [Range(0.0, 2.0), DefaultValue(1.0)]
     public double? adapter_scale { get; set; }
     /// <summary>Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</summary>
+    [Range(0L, EditFormParser.MaxSeed)]
     public long? seed { get; set; }
-    /// <summary>Longest side of the edited image, a multiple of 16 (default 512, capped by configuration).</summary>
+    /// <summary>Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap (1024 by default); default Limits:DefaultMaxSide (512).</summary>
+    [Range(16, 8192), DefaultValue(512)]
     public int? max_side { get; set; }
-    /// <summary>png (default), jpeg or webp.</summary>
-    public string? output_format { get; set; }
+    /// <summary>The result's format.</summary>
+    [DefaultValue(OutputFormat.Png)]
+    public OutputFormat? output_format { get; set; }
     /// <summary>Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
     /// than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
     /// less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</summary>
+    [Range(0.0, EditFormParser.MaxCacheThreshold), DefaultValue(0.0)]
     public double? cache_threshold { get; set; }
 }
 
@@ -58,7 +68,7 @@ public sealed record EditView(
     string Id,
     JobStatus Status,
     int? QueuePosition,
-    string? Stage,
+    EditStage? Stage,
     ProgressView Progress,
     DateTimeOffset CreatedAt,
     DateTimeOffset? StartedAt,
@@ -86,7 +96,7 @@ public sealed record EditView(
         var p = job.Parameters;
         var self = $"/v1/edits/{job.Id}";
         return new EditView(job.Id, state.Status, state.Status == JobStatus.Queued ? queue.PositionOf(job) : null,
-            state.Stage is { } stage ? SnakeCase(stage) : null,
+            state.Stage,
             new ProgressView(state.Step, job.TotalSteps), job.CreatedAt, state.StartedAt, state.FinishedAt,
             p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, p.OutputFormat, job.Relation.Id, state.Width, state.Height,
             state.Output?.Timings.ToDictionary(t => SnakeCase(t.Key), t => Math.Round(t.Value.TotalMilliseconds, 1)),

@@ -1,5 +1,5 @@
-using System.Net.ServerSentEvents;
-using System.Runtime.CompilerServices;
+using System.Globalization;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Core.Imaging;
@@ -21,43 +21,38 @@ public static class EditsEndpoints
         edits.MapPost("/", Submit)
             .WithName("CreateEdit")
             .WithSummary("Submit an edit: apply the exemplar pair's change to the source image.")
-            .WithDescription("Answers 202 with the job. With `Prefer: wait=N` it waits up to N seconds (capped) and answers 200 with the image when the edit finished in time.")
+            .WithDescription("Answers 202 with the job. With `Prefer: wait=N` (or a bare `Prefer: wait`, the configured default) it waits up to N seconds (capped) and answers 200 with the image when the edit finished in time.")
             .Accepts<EditForm>("multipart/form-data")
-            .Produces<EditView>(StatusCodes.Status202Accepted)
             .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png", "image/jpeg", "image/webp")
-            .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status500InternalServerError)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .DisableAntiforgery();
 
         edits.MapGet("/", List).WithName("ListEdits")
             .WithSummary("Edits, newest first, a page at a time: filter by status; follow next_cursor for the next page.")
-            .WithDescription("`limit` 1 to 100 (default 20). Finished edits are listed until they are evicted (Queue:ResultRetention, Queue:MaxStoredResults).")
-            .Produces<EditPage>().ProducesValidationProblem();
+            .WithDescription("`limit` 1 to 100 (default 20). Finished edits are listed until they are evicted (Queue:ResultRetention, Queue:MaxStoredResults).");
 
         edits.MapGet("/{id}", Get).WithName("GetEdit").WithSummary("The job's status, queue position, progress, timings and result metadata.")
-            .Produces<EditView>().ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
         edits.MapGet("/{id}/result", Result).WithName("GetEditResult").WithSummary("The edited image.")
             .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png", "image/jpeg", "image/webp")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
 
         edits.MapGet("/{id}/events", Events).WithName("GetEditEvents")
-            .WithSummary("Server-Sent Events of the job: 'status' first, then 'started', 'progress' and a final 'succeeded', 'failed' or 'canceled'.")
-            .Produces<EditView>(StatusCodes.Status200OK, "text/event-stream").ProducesProblem(StatusCodes.Status404NotFound);
+            .WithSummary("Server-Sent Events of the job: 'status' first, then 'started', 'queue_position', 'progress' and a final 'succeeded', 'failed' or 'canceled'.")
+            .WithDescription("Every event has an `id:`; reconnect with `Last-Event-ID` to resume. A comment line is sent as a heartbeat while nothing changes.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
         edits.MapDelete("/{id}", Cancel).WithName("CancelEdit")
             .WithSummary("Cancel: a queued job is removed at once; a running job stops at its next step.")
-            .Produces<EditView>(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         return v1;
     }
 
-    static async Task<IResult> Submit(HttpContext http, ModelHost host, JobStore store, JobQueue queue, RelationCache relations,
+    static async Task<Results<FileContentHttpResult, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> Submit(HttpContext http, ModelHost host, JobStore store, JobQueue queue, RelationCache relations,
         ImageAdmission images, IOptions<LimitsOptions> limitsOptions, IOptions<QueueOptions> queueOptions, TimeProvider time, CancellationToken cancellation)
     {
         if (host is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(host.LoadError);
@@ -128,7 +123,8 @@ public static class EditsEndpoints
     }
 
     /// <summary>The exemplar pair: cached tokens when its content id is known, else both images decoded and padded.</summary>
-    static async Task<(RelationInput? Relation, IResult? Problem)> ReadPairAsync(ImageAdmission images, IFormFile promptImage, IFormFile referenceImage,
+    /// <summary>The exemplar pair: cached tokens when its content id is known, else both images decoded and padded.</summary>
+    static async Task<(RelationInput? Relation, ProblemHttpResult? Problem)> ReadPairAsync(ImageAdmission images, IFormFile promptImage, IFormFile referenceImage,
         string adapterIdentity, RelationCache relations, CancellationToken cancellation)
     {
         var (before, refused) = await images.ReadAsync(promptImage, cancellation);
@@ -154,10 +150,10 @@ public static class EditsEndpoints
     /// Honours <c>Prefer: wait</c>: the image when the job finished in time, else the job. A waiting client that
     /// goes away before its job started cancels it (configurable): nobody else knows its id.
     /// </summary>
-    static async Task<IResult> WaitIfPreferred(HttpContext http, EditJob job, JobQueue queue, QueueOptions options,
+    static async Task<Results<FileContentHttpResult, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> WaitIfPreferred(HttpContext http, EditJob job, JobQueue queue, QueueOptions options,
         TimeProvider time, CancellationToken cancellation)
     {
-        var wait = PreferredWait(http.Request, options.MaxWaitSeconds);
+        var wait = PreferredWait(http.Request, options);
         if (wait > TimeSpan.Zero)
         {
             var waited = await Task.WhenAny(job.Completion, Task.Delay(wait, cancellation));
@@ -181,7 +177,7 @@ public static class EditsEndpoints
             : Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.ShuttingDown, "The service is shutting down.");
     }
 
-    static IResult List(JobStore store, JobQueue queue, string? status = null, int? limit = null, string? cursor = null)
+    static Results<Ok<EditPage>, ValidationProblem> List(JobStore store, JobQueue queue, string? status = null, int? limit = null, string? cursor = null)
     {
         var errors = new Dictionary<string, string[]>();
         JobStatus? wanted = null;
@@ -195,7 +191,7 @@ public static class EditsEndpoints
         long? before = null;
         if (cursor is not null)
         {
-            if (long.TryParse(cursor, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var sequence)) before = sequence;
+            if (long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var sequence)) before = sequence;
             else EditFormParser.Add(errors, "cursor", "is not a cursor this service gave out.");
         }
         if (errors.Count > 0) return Problems.Validation(errors);
@@ -203,14 +199,14 @@ public static class EditsEndpoints
         var size = limit ?? EditPage.DefaultLimit;
         var page = store.Newest(wanted, before, size + 1);
         var items = page.Take(size).Select(job => EditView.From(job, queue)).ToList();
-        var next = page.Count > size ? page[size - 1].Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
+        var next = page.Count > size ? page[size - 1].Sequence.ToString(CultureInfo.InvariantCulture) : null;
         return TypedResults.Ok(new EditPage(items, next));
     }
 
-    static IResult Get(string id, JobStore store, JobQueue queue) =>
+    static Results<Ok<EditView>, ProblemHttpResult> Get(string id, JobStore store, JobQueue queue) =>
         store.Find(id) is { } job ? TypedResults.Ok(EditView.From(job, queue)) : Problems.EditNotFound(id);
 
-    static IResult Result(string id, JobStore store, HttpResponse response)
+    static Results<FileContentHttpResult, ProblemHttpResult> Result(string id, JobStore store, HttpResponse response)
     {
         if (store.Find(id) is not { } job) return Problems.EditNotFound(id);
         if (job.Snapshot() is { Status: JobStatus.Succeeded, Output: { } output })
@@ -228,19 +224,15 @@ public static class EditsEndpoints
             new Dictionary<string, object?> { ["job_status"] = job.Status.ToString().ToLowerInvariant() });
     }
 
-    static IResult Events(string id, JobStore store, JobQueue queue, CancellationToken cancellation) =>
-        store.Find(id) is { } job
-            ? TypedResults.ServerSentEvents(Stream(job, store, queue, cancellation))
-            : Problems.EditNotFound(id);
-
-    static async IAsyncEnumerable<SseItem<EditView>> Stream(EditJob job, JobStore store, JobQueue queue, [EnumeratorCancellation] CancellationToken cancellation)
+    static Results<EditEventStream, ProblemHttpResult> Events(string id, JobStore store, JobQueue queue, IOptions<QueueOptions> options,
+        [FromHeader(Name = "Last-Event-ID")] string? lastEventId = null)
     {
-        var events = job.Subscribe();
-        await foreach (var change in events.ReadAllAsync(cancellation))
-            yield return new SseItem<EditView>(EditView.From(job, change.State, queue), change.Kind);
+        if (store.Find(id) is not { } job) return Problems.EditNotFound(id);
+        long? lastSeen = long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var seen) ? seen : null;
+        return new EditEventStream(job, queue, lastSeen, options.Value.EventHeartbeat);
     }
 
-    static IResult Cancel(string id, JobStore store, JobQueue queue, TimeProvider time)
+    static Results<Accepted<EditView>, ProblemHttpResult> Cancel(string id, JobStore store, JobQueue queue, TimeProvider time)
     {
         if (store.Find(id) is not { } job) return Problems.EditNotFound(id);
         if (queue.Cancel(job, time.GetUtcNow()) == CancelOutcome.AlreadyFinished)
@@ -256,13 +248,18 @@ public static class EditsEndpoints
         response.Headers["Content-Location"] = $"/v1/edits/{job.Id}/result";
     }
 
-    /// <summary>RFC 7240 <c>Prefer: wait=N</c>, capped.</summary>
-    static TimeSpan PreferredWait(HttpRequest request, int maxSeconds)
+    /// <summary>RFC 7240 <c>Prefer: wait=N</c>, capped; a bare <c>wait</c> waits the configured default.</summary>
+    static TimeSpan PreferredWait(HttpRequest request, QueueOptions options)
     {
         foreach (var value in request.Headers["Prefer"])
             foreach (var part in (value ?? "").Split([',', ';'], StringSplitOptions.TrimEntries))
-                if (part.StartsWith("wait=", StringComparison.OrdinalIgnoreCase) && int.TryParse(part[5..], out var seconds) && seconds > 0)
-                    return TimeSpan.FromSeconds(Math.Min(seconds, maxSeconds));
+            {
+                var (name, argument) = part.IndexOf('=') is var equals and >= 0 ? (part[..equals].Trim(), part[(equals + 1)..].Trim()) : (part, "");
+                if (!name.Equals("wait", StringComparison.OrdinalIgnoreCase)) continue;
+                var seconds = argument.Length == 0 ? options.DefaultWaitSeconds
+                    : int.TryParse(argument, NumberStyles.None, CultureInfo.InvariantCulture, out var asked) ? asked : 0;
+                if (seconds > 0) return TimeSpan.FromSeconds(Math.Min(seconds, options.MaxWaitSeconds));
+            }
         return TimeSpan.Zero;
     }
 

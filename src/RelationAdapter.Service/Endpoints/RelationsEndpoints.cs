@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Service.Caching;
 using RelationAdapter.Service.Hosting;
@@ -18,21 +19,18 @@ public static class RelationsEndpoints
             .WithSummary("Encode an exemplar pair (before, after) into relation tokens and cache them.")
             .WithDescription("The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded by this request, 200 when it was already cached or being encoded for another request. A created relation is always cached (the least recently used ones make room).")
             .Accepts<RelationForm>("multipart/form-data")
-            .Produces<RelationView>(StatusCodes.Status201Created)
-            .Produces<RelationView>(StatusCodes.Status200OK)
-            .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status500InternalServerError)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .DisableAntiforgery();
 
         relations.MapGet("/{id}", Get).WithName("GetRelation").WithSummary("A cached relation.")
-            .Produces<RelationView>().ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return v1;
     }
 
-    static async Task<IResult> Create(HttpContext http, ModelHost host, RelationCache cache, RelationEncoder encoder, ImageAdmission images,
+    static async Task<Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult>> Create(HttpContext http, ModelHost host, RelationCache cache, RelationEncoder encoder, ImageAdmission images,
         IOptions<QueueOptions> queueOptions, CancellationToken cancellation)
     {
         if (host is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(host.LoadError);
@@ -89,6 +87,6 @@ public static class RelationsEndpoints
         return joined ? TypedResults.Ok(RelationView.From(relation)) : TypedResults.Created($"/v1/relations/{id}", RelationView.From(relation));
     }
 
-    static IResult Get(string id, RelationCache cache) =>
+    static Results<Ok<RelationView>, ProblemHttpResult> Get(string id, RelationCache cache) =>
         cache.Peek(id) is { } relation ? TypedResults.Ok(RelationView.From(relation)) : Problems.RelationNotFound(id);
 }

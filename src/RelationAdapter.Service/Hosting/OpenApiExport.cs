@@ -35,14 +35,19 @@ public static class OpenApiExport
     public static string ClientVariantPath(string documentPath) => Path.ChangeExtension(documentPath, ".client.json");
 
     /// <summary>
-    /// The document for generated clients: the same, less POST /v1/edits' 200 image response, which only
-    /// answers <c>Prefer: wait</c> (generated clients take the asynchronous path: 202, poll, download), and
-    /// which code generators would otherwise take for the operation's result.
+    /// The document for generated clients: the same, less POST /v1/edits' 200 image response and its
+    /// <c>Prefer</c> header, which asks for it (generated clients take the asynchronous path: 202, poll,
+    /// download), and which code generators would otherwise take for the operation's result.
     /// </summary>
     public static string ForCodeGenerators(string documentJson)
     {
         var root = JsonNode.Parse(documentJson)!;
-        root["paths"]!["/v1/edits"]!["post"]!["responses"]!.AsObject().Remove("200");
+        var create = root["paths"]!["/v1/edits"]!["post"]!;
+        create["responses"]!.AsObject().Remove("200");
+        // Without the 200 there is nothing for Prefer to ask for; a generated argument would only invite it.
+        var parameters = create["parameters"]?.AsArray();
+        parameters?.Remove(parameters.First(parameter => (string?)parameter!["name"] == "Prefer"));
+        if (parameters?.Count == 0) create.AsObject().Remove("parameters");
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 

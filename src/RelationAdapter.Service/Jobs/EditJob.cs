@@ -30,8 +30,11 @@ public sealed record EditOutput(byte[] Bytes, string ContentType, int Width, int
 public sealed record JobState(JobStatus Status, EditStage? Stage, int Step, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
     int? Width, int? Height, EditOutput? Output, ProblemDetails? Error);
 
-/// <summary>A change a watcher of the job sees (Server-Sent Events), with the state right after it.</summary>
-public sealed record JobEvent(string Kind, JobState State);
+/// <summary>
+/// A change a watcher of the job sees (Server-Sent Events), with the state right after it. <c>Id</c> counts the
+/// job's changes, so a watcher that reconnects with the last id it saw misses nothing and repeats nothing.
+/// </summary>
+public sealed record JobEvent(long Id, string Kind, JobState State);
 
 /// <summary>
 /// One edit from submission to result. State changes happen under a lock and are published to
@@ -43,6 +46,7 @@ public sealed class EditJob
     readonly Lock _gate = new();
     readonly List<Channel<JobEvent>> _subscribers = [];
     readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    long _changes;
 
     public EditJob(string id, long sequence, EditParameters parameters, Image<Rgb24> source, RelationInput relation, DateTimeOffset now)
     {
@@ -167,23 +171,31 @@ public sealed class EditJob
         return true;
     }
 
+    /// <summary>Jobs ahead of this one left the queue: its watchers see its new position.</summary>
+    public void QueueMoved()
+    {
+        if (Status == JobStatus.Queued) Publish("queue_position");
+    }
+
     void Publish(string kind)
     {
         lock (_gate)
         {
-            var state = Snapshot();
-            foreach (var subscriber in _subscribers)
-                subscriber.Writer.TryWrite(new JobEvent(kind, state));
+            var change = new JobEvent(++_changes, kind, Snapshot());
+            foreach (var subscriber in _subscribers) subscriber.Writer.TryWrite(change);
         }
     }
 
-    /// <summary>Events from now until the job finishes (the current state first).</summary>
-    public ChannelReader<JobEvent> Subscribe()
+    /// <summary>
+    /// Events until the job finishes. The current state comes first as a <c>status</c> event, unless the
+    /// watcher already saw it (<paramref name="lastSeen"/>, the id of the last event it received).
+    /// </summary>
+    public ChannelReader<JobEvent> Subscribe(long? lastSeen = null)
     {
         var channel = Channel.CreateBounded<JobEvent>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest });
         lock (_gate)
         {
-            channel.Writer.TryWrite(new JobEvent("status", Snapshot()));
+            if (lastSeen is null || lastSeen < _changes) channel.Writer.TryWrite(new JobEvent(_changes, "status", Snapshot()));
             if (IsFinished) channel.Writer.TryComplete();
             else _subscribers.Add(channel);
         }

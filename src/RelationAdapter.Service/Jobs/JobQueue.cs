@@ -90,13 +90,16 @@ public sealed class JobQueue
     /// <summary>The next job to run, if any; it no longer counts as waiting.</summary>
     public bool TryDequeue(out EditJob job)
     {
+        List<EditJob> moved;
         lock (_gate)
         {
             job = _waiting.First?.Value!;
             if (job is null) return false;
             _waiting.RemoveFirst();
-            return true;
+            moved = [.. _waiting];
         }
+        foreach (var behind in moved) behind.QueueMoved();
+        return true;
     }
 
     /// <summary>True once the queue is closed and nothing waits.</summary>
@@ -142,7 +145,16 @@ public sealed class JobQueue
 
     void Removed(EditJob job)
     {
-        lock (_gate) _waiting.Remove(job);
+        var moved = new List<EditJob>();
+        lock (_gate)
+        {
+            if (_waiting.Find(job) is { } node)
+            {
+                for (var behind = node.Next; behind is not null; behind = behind.Next) moved.Add(behind.Value);
+                _waiting.Remove(node);
+            }
+        }
+        foreach (var behind in moved) behind.QueueMoved();
         _telemetry.Jobs.Add(1, new KeyValuePair<string, object?>("outcome", "canceled"));
     }
 

@@ -33,6 +33,14 @@ public sealed class QueueOptions
     [Range(0, 3600)]
     public int MaxWaitSeconds { get; set; } = 120;
 
+    /// <summary>How long a bare <c>Prefer: wait</c> (no number, as Replicate's clients send it) waits; capped by MaxWaitSeconds.</summary>
+    [Range(1, 3600)]
+    public int DefaultWaitSeconds { get; set; } = 60;
+
+    /// <summary>How long an event stream stays silent before it sends a heartbeat comment.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")]
+    public TimeSpan EventHeartbeat { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>The Retry-After sent with 503 when the queue is full.</summary>
     [Range(1, 3600)]
     public int RetryAfterSeconds { get; set; } = 10;

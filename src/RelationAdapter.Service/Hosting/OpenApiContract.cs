@@ -1,0 +1,93 @@
+using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.SwaggerGen;
+
+namespace RelationAdapter.Service.Hosting;
+
+/// <summary>
+/// What the typed results cannot say about the contract: response headers, the <c>Prefer</c> request header,
+/// the bearer scheme with its 401, and the 500 any operation can answer. Kept in one table so the contract
+/// test can hold the service to it.
+/// </summary>
+public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
+{
+    public const string BearerScheme = "bearer";
+
+    static readonly Dictionary<string, string> HeaderDescriptions = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Location"] = "The job's (or relation's) URL.",
+        ["Retry-After"] = "Seconds to wait before retrying.",
+        ["X-Edit-Id"] = "The edit's id.",
+        ["X-Seed"] = "The seed the edit used (also for a seed the server chose).",
+        ["Preference-Applied"] = "The wait that was applied (RFC 7240), e.g. wait=60.",
+        ["Content-Location"] = "The URL of the result image.",
+        ["Content-Disposition"] = "attachment, with a file name made of the edit's id and the format's extension.",
+    };
+
+    /// <summary>Response headers by operation and status.</summary>
+    public static readonly Dictionary<(string Operation, string Status), string[]> ResponseHeaders = new()
+    {
+        [("CreateEdit", "202")] = ["Location"],
+        [("CreateEdit", "200")] = ["X-Edit-Id", "X-Seed", "Preference-Applied", "Content-Location"],
+        [("CreateEdit", "503")] = ["Retry-After"],
+        [("CancelEdit", "202")] = ["Location"],
+        [("GetEditResult", "200")] = ["X-Edit-Id", "X-Seed", "Content-Location", "Content-Disposition"],
+        [("CreateRelation", "201")] = ["Location"],
+        [("CreateRelation", "503")] = ["Retry-After"],
+    };
+
+    public void Apply(OpenApiOperation operation, OperationFilterContext context)
+    {
+        var id = operation.OperationId ?? "";
+        foreach (var (status, response) in operation.Responses ?? [])
+        {
+            if (!ResponseHeaders.TryGetValue((id, status), out var headers) || response is not OpenApiResponse concrete) continue;
+            concrete.Headers ??= new Dictionary<string, IOpenApiHeader>();
+            foreach (var header in headers)
+                concrete.Headers[header] = new OpenApiHeader
+                {
+                    Description = HeaderDescriptions[header], Required = true, Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                };
+        }
+
+        if (id == "CreateEdit")
+        {
+            operation.Parameters ??= [];
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = "Prefer", In = ParameterLocation.Header, Required = false,
+                Description = "`wait=N` (RFC 7240): wait up to N seconds (capped by Queue:MaxWaitSeconds) and answer 200 with the image when it is done in time; a bare `wait` waits Queue:DefaultWaitSeconds.",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, Example = System.Text.Json.Nodes.JsonValue.Create("wait=60") },
+            });
+        }
+
+        if (!context.ApiDescription.RelativePath!.StartsWith("v1/", StringComparison.Ordinal)) return;
+        operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, context.Document)] = [] }];
+        operation.Responses ??= [];
+        operation.Responses.TryAdd("401", Problem("With Auth:ApiKeys set: no or an unknown bearer key.", context));
+        operation.Responses.TryAdd("500", Problem("An unexpected error.", context));
+    }
+
+    static OpenApiResponse Problem(string description, OperationFilterContext context) => new()
+    {
+        Description = description,
+        Content = new Dictionary<string, OpenApiMediaType>
+        {
+            ["application/problem+json"] = new() { Schema = context.SchemaGenerator.GenerateSchema(typeof(Microsoft.AspNetCore.Mvc.ProblemDetails), context.SchemaRepository) },
+        },
+    };
+
+    /// <summary>The scheme of Auth:ApiKeys (registered with the generator, so operations can refer to it).</summary>
+    public static OpenApiSecurityScheme Bearer => new()
+    {
+        Type = SecuritySchemeType.Http, Scheme = "bearer",
+        Description = "Required when Auth:ApiKeys is set: `Authorization: Bearer <key>`. Without keys configured the API is open.",
+    };
+
+    public void Apply(OpenApiDocument document, DocumentFilterContext context)
+    {
+        // One 400 schema serves validation problems (with errors per field) and the others (invalid image,
+        // malformed body), which have no field list.
+        if (document.Components.Schemas?.TryGetValue("HttpValidationProblemDetails", out var validation) == true && validation is OpenApiSchema schema)
+            schema.Required?.Remove("errors");
+    }
+}
