@@ -10,7 +10,8 @@ using NSwag.CodeGeneration.OperationNameGenerators;
 // dotnet run --project build/ClientGenerator -- <openapi document> <output .cs>
 //
 // NSwag's C# client generator, run on the committed document with the rules its command line cannot express:
-//  - C# names: snake_case JSON members become PascalCase properties and camelCase parameters;
+//  - C# names: snake_case JSON members and enum values become PascalCase properties and members, and camelCase
+//    parameters;
 //  - schemas named like ASP.NET Core's problem types get client names, so a caller that also uses ASP.NET Core
 //    does not meet two ProblemDetails;
 //  - multipart form fields keep the form schema's `required` (NSwag makes every field optional:
@@ -39,6 +40,8 @@ var settings = new CSharpClientGeneratorSettings
     {
         Namespace = "RelationAdapter.Client",
         JsonLibrary = CSharpJsonLibrary.SystemTextJson,
+        // 9+: enum members carry [JsonStringEnumMemberName], so "encode_prompt" reads as EncodePrompt.
+        JsonLibraryVersion = 10.0m,
         GenerateNullableReferenceTypes = true,
         GenerateOptionalPropertiesAsNullable = true,
         ArrayType = "System.Collections.Generic.IReadOnlyList",
@@ -46,6 +49,7 @@ var settings = new CSharpClientGeneratorSettings
         DictionaryType = "System.Collections.Generic.IReadOnlyDictionary",
         DictionaryInstanceType = "System.Collections.Generic.Dictionary",
         PropertyNameGenerator = new PascalCasePropertyNames(),
+        EnumNameGenerator = new PascalCaseEnumNames(),
         TypeNameGenerator = new ClientTypeNames(),
         // The form schemas became parameters; a class for them would be unused.
         ExcludedTypeNames = formTypes,
@@ -125,6 +129,18 @@ sealed class PascalCasePropertyNames : IPropertyNameGenerator
     {
         var words = Naming.Words(property.Name);
         return words.Length > 0 && char.IsLetter(words[0][0]) ? string.Concat(words.Select(Naming.Capitalized)) : fallback.Generate(property);
+    }
+}
+
+/// <summary>encode_prompt → EncodePrompt.</summary>
+sealed class PascalCaseEnumNames : IEnumNameGenerator
+{
+    readonly DefaultEnumNameGenerator fallback = new();
+
+    public string Generate(int index, string? name, object? value, JsonSchema schema)
+    {
+        var words = Naming.Words(name ?? "");
+        return words.Length > 0 && char.IsLetter(words[0][0]) ? string.Concat(words.Select(Naming.Capitalized)) : fallback.Generate(index, name, value, schema);
     }
 }
 

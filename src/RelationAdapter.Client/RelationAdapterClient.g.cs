@@ -1304,18 +1304,23 @@ namespace RelationAdapter.Client
     public enum JobStatus
     {
 
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"queued")]
         [System.Runtime.Serialization.EnumMember(Value = @"queued")]
         Queued = 0,
 
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"running")]
         [System.Runtime.Serialization.EnumMember(Value = @"running")]
         Running = 1,
 
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"succeeded")]
         [System.Runtime.Serialization.EnumMember(Value = @"succeeded")]
         Succeeded = 2,
 
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"failed")]
         [System.Runtime.Serialization.EnumMember(Value = @"failed")]
         Failed = 3,
 
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"canceled")]
         [System.Runtime.Serialization.EnumMember(Value = @"canceled")]
         Canceled = 4,
 
@@ -1325,12 +1330,15 @@ namespace RelationAdapter.Client
     public enum OutputFormat
     {
 
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"png")]
         [System.Runtime.Serialization.EnumMember(Value = @"png")]
         Png = 0,
 
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"jpeg")]
         [System.Runtime.Serialization.EnumMember(Value = @"jpeg")]
         Jpeg = 1,
 
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"webp")]
         [System.Runtime.Serialization.EnumMember(Value = @"webp")]
         Webp = 2,
 
