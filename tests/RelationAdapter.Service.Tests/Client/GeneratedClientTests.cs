@@ -121,6 +121,40 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
     }
 
     [Fact]
+    public async Task An_oversized_upload_arrives_as_a_typed_413_problem()
+    {
+        await using var limited = new ServiceFactory { Settings = { ["Limits:MaxFileBytes"] = "20000" } };
+        var client = new RelationAdapterClient(await limited.ReadyClientAsync());
+
+        var tooLarge = await Assert.ThrowsAsync<ApiException<ApiProblem>>(() =>
+            client.CreateRelationAsync(Photo(Api.Png(200, 200), "before.png"), Photo(Api.After, "after.png")));
+        Assert.Equal(413, tooLarge.StatusCode);
+        Assert.Equal(ProblemPrefix + "request-too-large", tooLarge.Result.Type);
+    }
+
+    [Fact]
+    public async Task A_full_queue_arrives_as_a_typed_503_problem()
+    {
+        await using var limited = new ServiceFactory { Settings = { ["Queue:Capacity"] = "1" } };
+        var client = new RelationAdapterClient(await limited.ReadyClientAsync());
+
+        // One slow job running (many steps on a large source), one waiting: a queue of one has no place for a third.
+        var running = await client.CreateEditAsync(Photo(Api.Png(512, 512), "source.png"), "slow",
+            promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 50, maxSide: 512);
+        while ((await client.GetEditAsync(running.Id)).Status == JobStatus.Queued) await Task.Delay(20);
+        var waiting = await client.CreateEditAsync(Photo(Api.Source, "source.png"), "wait",
+            promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 1);
+        var full = await Assert.ThrowsAsync<ApiException<ApiProblem>>(() => client.CreateEditAsync(Photo(Api.Source, "source.png"), "no room",
+            promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 1));
+        Assert.Equal(503, full.StatusCode);
+        Assert.Equal(ProblemPrefix + "queue-full", full.Result.Type);
+        Assert.True(full.Headers.ContainsKey("Retry-After"));
+
+        await client.CancelEditAsync(waiting.Id);
+        await client.CancelEditAsync(running.Id);
+    }
+
+    [Fact]
     public async Task Events_follow_an_edit_from_its_status_to_its_end()
     {
         var client = await ClientAsync();
