@@ -7,6 +7,12 @@ namespace RelationAdapter.Client;
 
 // GET /v1/edits/{id}/events by hand: the generator leaves out operations that answer text/event-stream, since
 // generated code would wait for the whole stream and read it as one JSON body.
+public partial interface IRelationAdapterClient
+{
+    /// <inheritdoc cref="RelationAdapterClient.GetEditEventsAsync"/>
+    IAsyncEnumerable<SseItem<EditView>> GetEditEventsAsync(string id, CancellationToken cancellationToken = default);
+}
+
 public partial class RelationAdapterClient
 {
     /// <summary>
