@@ -85,19 +85,18 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
     }
 
     [Fact]
-    public async Task A_rejected_form_arrives_as_a_typed_400_problem()
+    public async Task A_rejected_form_arrives_as_a_validation_problem_with_typed_errors()
     {
         var client = await ClientAsync();
-        client.ReadResponseAsString = true; // keeps the body's text on the exception, whatever type the problem has
-        var error = await Assert.ThrowsAnyAsync<ApiException>(() => client.CreateEditAsync(Photo(Api.Source, "source.png"), "edit",
+        var rejected = await Assert.ThrowsAsync<ApiException<ValidationProblem>>(() => client.CreateEditAsync(Photo(Api.Source, "source.png"), "edit",
             promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 0, seed: LargestSeed + 1));
 
-        Assert.Equal(400, error.StatusCode);
-        // Typed by whichever problem schema the document gives the 400 response, not the untyped ApiException.
-        Assert.Equal(typeof(ApiException<>), error.GetType().GetGenericTypeDefinition());
-        Assert.Contains(ProblemPrefix + "validation", error.Response);
-        Assert.Contains("\"steps\"", error.Response);
-        Assert.Contains("\"seed\"", error.Response);
+        Assert.Equal(400, rejected.StatusCode);
+        Assert.Equal(ProblemPrefix + "validation", rejected.Result.Type);
+        IReadOnlyDictionary<string, IReadOnlyList<string>> errors = rejected.Result.Errors!;
+        Assert.Equal(["seed", "steps"], errors.Keys.Order());
+        Assert.Equal("must be between 1 and 50.", Assert.Single(errors["steps"]));
+        Assert.Contains("9007199254740991", Assert.Single(errors["seed"]));
     }
 
     [Fact]
