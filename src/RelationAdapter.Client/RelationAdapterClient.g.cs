@@ -35,22 +35,36 @@ namespace RelationAdapter.Client
         /// Submit an edit: apply the exemplar pair's change to the source image.
         /// </summary>
         /// <remarks>
-        /// Answers 202 with the job. With `Prefer: wait=N` it waits up to N seconds (capped) and answers 200 with the image when the edit finished in time.
+        /// Answers 202 with the job. With `Prefer: wait=N` (or a bare `Prefer: wait`, the configured default) it waits up to N seconds (capped) and answers 200 with the image when the edit finished in time.
         /// </remarks>
         /// <param name="sourceImage">The image to edit.</param>
         /// <param name="prompt">The instruction.</param>
         /// <param name="promptImage">The exemplar "before" image. Send it with reference_image, or send relation_id instead.</param>
         /// <param name="referenceImage">The exemplar "after" image.</param>
         /// <param name="relationId">A cached exemplar pair from POST /v1/relations, instead of the two images.</param>
-        /// <param name="steps">Denoising steps, 1 to the configured maximum (default 24).</param>
-        /// <param name="guidance">Guidance scale (default 3.5).</param>
-        /// <param name="adapterScale">Adapter scale alpha, 0 to 2 (default 1.0).</param>
+        /// <param name="steps">Denoising steps, 1 to Limits:MaxSteps (50 by default).</param>
+        /// <param name="guidance">Guidance scale.</param>
+        /// <param name="adapterScale">Adapter scale alpha: how strongly the exemplar pair's relation steers the edit.</param>
         /// <param name="seed">Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</param>
-        /// <param name="maxSide">Longest side of the edited image, a multiple of 16 (default 512, capped by configuration).</param>
-        /// <param name="outputFormat">png (default), jpeg or webp.</param>
+        /// <param name="maxSide">Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap (1024 by default); default Limits:DefaultMaxSide (512).</param>
+        /// <param name="outputFormat">The result's format.</param>
+        /// <param name="cacheThreshold">Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
+        /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
+        /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter sourceImage, string prompt, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? outputFormat = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+        System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter sourceImage, string prompt, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Edits, newest first, a page at a time: filter by status; follow next_cursor for the next page.
+        /// </summary>
+        /// <remarks>
+        /// `limit` 1 to 100 (default 20). Finished edits are listed until they are evicted (Queue:ResultRetention, Queue:MaxStoredResults).
+        /// </remarks>
+        /// <returns>OK</returns>
+        /// <exception cref="ApiException">A server side error occurred.</exception>
+        System.Threading.Tasks.Task<EditPage> ListEditsAsync(string? status = null, int? limit = null, string? cursor = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
@@ -152,22 +166,25 @@ namespace RelationAdapter.Client
         /// Submit an edit: apply the exemplar pair's change to the source image.
         /// </summary>
         /// <remarks>
-        /// Answers 202 with the job. With `Prefer: wait=N` it waits up to N seconds (capped) and answers 200 with the image when the edit finished in time.
+        /// Answers 202 with the job. With `Prefer: wait=N` (or a bare `Prefer: wait`, the configured default) it waits up to N seconds (capped) and answers 200 with the image when the edit finished in time.
         /// </remarks>
         /// <param name="sourceImage">The image to edit.</param>
         /// <param name="prompt">The instruction.</param>
         /// <param name="promptImage">The exemplar "before" image. Send it with reference_image, or send relation_id instead.</param>
         /// <param name="referenceImage">The exemplar "after" image.</param>
         /// <param name="relationId">A cached exemplar pair from POST /v1/relations, instead of the two images.</param>
-        /// <param name="steps">Denoising steps, 1 to the configured maximum (default 24).</param>
-        /// <param name="guidance">Guidance scale (default 3.5).</param>
-        /// <param name="adapterScale">Adapter scale alpha, 0 to 2 (default 1.0).</param>
+        /// <param name="steps">Denoising steps, 1 to Limits:MaxSteps (50 by default).</param>
+        /// <param name="guidance">Guidance scale.</param>
+        /// <param name="adapterScale">Adapter scale alpha: how strongly the exemplar pair's relation steers the edit.</param>
         /// <param name="seed">Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</param>
-        /// <param name="maxSide">Longest side of the edited image, a multiple of 16 (default 512, capped by configuration).</param>
-        /// <param name="outputFormat">png (default), jpeg or webp.</param>
+        /// <param name="maxSide">Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap (1024 by default); default Limits:DefaultMaxSide (512).</param>
+        /// <param name="outputFormat">The result's format.</param>
+        /// <param name="cacheThreshold">Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
+        /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
+        /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter sourceImage, string prompt, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? outputFormat = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter sourceImage, string prompt, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
         {
             var client_ = _httpClient;
             var disposeClient_ = false;
@@ -247,6 +264,11 @@ namespace RelationAdapter.Client
                     {
                         content_.Add(new System.Net.Http.StringContent(ConvertToString(outputFormat, System.Globalization.CultureInfo.InvariantCulture)), "output_format");
                     }
+
+                    if (cacheThreshold != null)
+                    {
+                        content_.Add(new System.Net.Http.StringContent(ConvertToString(cacheThreshold, System.Globalization.CultureInfo.InvariantCulture)), "cache_threshold");
+                    }
                     request_.Content = content_;
                     request_.Method = new System.Net.Http.HttpMethod("POST");
                     request_.Headers.Accept.Add(System.Net.Http.Headers.MediaTypeWithQualityHeaderValue.Parse("application/json"));
@@ -291,12 +313,22 @@ namespace RelationAdapter.Client
                         else
                         if (status_ == 400)
                         {
+                            var objectResponse_ = await ReadObjectResponseAsync<ValidationProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ValidationProblem>("Bad Request", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 401)
+                        {
                             var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
                             if (objectResponse_.Object == null)
                             {
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
-                            throw new ApiException<ApiProblem>("Bad Request", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                            throw new ApiException<ApiProblem>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         if (status_ == 404)
@@ -329,16 +361,6 @@ namespace RelationAdapter.Client
                             throw new ApiException<ApiProblem>("Unsupported Media Type", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
-                        if (status_ == 422)
-                        {
-                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
-                            if (objectResponse_.Object == null)
-                            {
-                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
-                            }
-                            throw new ApiException<ApiProblem>("Unprocessable Content", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
-                        }
-                        else
                         if (status_ == 500)
                         {
                             var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
@@ -346,7 +368,7 @@ namespace RelationAdapter.Client
                             {
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
-                            throw new ApiException<ApiProblem>("Internal Server Error", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                            throw new ApiException<ApiProblem>("An unexpected error.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         if (status_ == 503)
@@ -357,6 +379,127 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ApiProblem>("Service Unavailable", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        {
+                            var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
+                            throw new ApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
+                        }
+                    }
+                    finally
+                    {
+                        if (disposeResponse_)
+                            response_.Dispose();
+                    }
+                }
+            }
+            finally
+            {
+                if (disposeClient_)
+                    client_.Dispose();
+            }
+        }
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Edits, newest first, a page at a time: filter by status; follow next_cursor for the next page.
+        /// </summary>
+        /// <remarks>
+        /// `limit` 1 to 100 (default 20). Finished edits are listed until they are evicted (Queue:ResultRetention, Queue:MaxStoredResults).
+        /// </remarks>
+        /// <returns>OK</returns>
+        /// <exception cref="ApiException">A server side error occurred.</exception>
+        public virtual async System.Threading.Tasks.Task<EditPage> ListEditsAsync(string? status = null, int? limit = null, string? cursor = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        {
+            var client_ = _httpClient;
+            var disposeClient_ = false;
+            try
+            {
+                using (var request_ = new System.Net.Http.HttpRequestMessage())
+                {
+                    request_.Method = new System.Net.Http.HttpMethod("GET");
+                    request_.Headers.Accept.Add(System.Net.Http.Headers.MediaTypeWithQualityHeaderValue.Parse("application/json"));
+
+                    var urlBuilder_ = new System.Text.StringBuilder();
+                
+                    // Operation Path: "v1/edits"
+                    urlBuilder_.Append("v1/edits");
+                    urlBuilder_.Append('?');
+                    if (status != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("status")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(status, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    if (limit != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("limit")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(limit, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    if (cursor != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("cursor")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(cursor, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    urlBuilder_.Length--;
+
+                    PrepareRequest(client_, request_, urlBuilder_);
+
+                    var url_ = urlBuilder_.ToString();
+                    request_.RequestUri = new System.Uri(url_, System.UriKind.RelativeOrAbsolute);
+
+                    PrepareRequest(client_, request_, url_);
+
+                    var response_ = await client_.SendAsync(request_, System.Net.Http.HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                    var disposeResponse_ = true;
+                    try
+                    {
+                        var headers_ = new System.Collections.Generic.Dictionary<string, System.Collections.Generic.IEnumerable<string>>();
+                        foreach (var item_ in response_.Headers)
+                            headers_[item_.Key] = item_.Value;
+                        if (response_.Content != null && response_.Content.Headers != null)
+                        {
+                            foreach (var item_ in response_.Content.Headers)
+                                headers_[item_.Key] = item_.Value;
+                        }
+
+                        ProcessResponse(client_, response_);
+
+                        var status_ = (int)response_.StatusCode;
+                        if (status_ == 200)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<EditPage>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            return objectResponse_.Object;
+                        }
+                        else
+                        if (status_ == 400)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ValidationProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ValidationProblem>("Bad Request", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("An unexpected error.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         {
@@ -437,6 +580,16 @@ namespace RelationAdapter.Client
                             return objectResponse_.Object;
                         }
                         else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         if (status_ == 404)
                         {
                             var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
@@ -445,6 +598,16 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ApiProblem>("Not Found", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("An unexpected error.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         {
@@ -525,6 +688,16 @@ namespace RelationAdapter.Client
                             return objectResponse_.Object;
                         }
                         else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         if (status_ == 404)
                         {
                             var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
@@ -543,6 +716,16 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ApiProblem>("Conflict", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("An unexpected error.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         {
@@ -622,6 +805,16 @@ namespace RelationAdapter.Client
                             return fileResponse_;
                         }
                         else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         if (status_ == 404)
                         {
                             var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
@@ -640,6 +833,16 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ApiProblem>("Conflict", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("An unexpected error.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         {
@@ -916,12 +1119,22 @@ namespace RelationAdapter.Client
                         else
                         if (status_ == 400)
                         {
+                            var objectResponse_ = await ReadObjectResponseAsync<ValidationProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ValidationProblem>("Bad Request", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 401)
+                        {
                             var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
                             if (objectResponse_.Object == null)
                             {
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
-                            throw new ApiException<ApiProblem>("Bad Request", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                            throw new ApiException<ApiProblem>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         if (status_ == 413)
@@ -942,6 +1155,16 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ApiProblem>("Unsupported Media Type", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("Internal Server Error", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         if (status_ == 503)
@@ -1032,6 +1255,16 @@ namespace RelationAdapter.Client
                             return objectResponse_.Object;
                         }
                         else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         if (status_ == 404)
                         {
                             var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
@@ -1040,6 +1273,16 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ApiProblem>("Not Found", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("An unexpected error.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         {
@@ -1190,6 +1433,21 @@ namespace RelationAdapter.Client
         }
     }
 
+    /// <summary>
+    /// Denoising steps run through every block, and steps that reused the step cache.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class DenoiseStepsView
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("computed")]
+        public int Computed { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("reused")]
+        public int Reused { get; set; } = default!;
+
+    }
+
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial class EditLinks
     {
@@ -1205,6 +1463,48 @@ namespace RelationAdapter.Client
         [System.Text.Json.Serialization.JsonPropertyName("events")]
         [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
         public string Events { get; set; } = default!;
+
+    }
+
+    /// <summary>
+    /// A page of edits, newest first; `next_cursor` (opaque) fetches the next page, null on the last.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class EditPage
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("items")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public System.Collections.Generic.IReadOnlyList<EditView> Items { get; set; } = new System.Collections.Generic.List<EditView>();
+
+        [System.Text.Json.Serialization.JsonPropertyName("next_cursor")]
+        public string? NextCursor { get; set; } = default!;
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum EditStage
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"encode_prompt")]
+        [System.Runtime.Serialization.EnumMember(Value = @"encode_prompt")]
+        EncodePrompt = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"encode_relation")]
+        [System.Runtime.Serialization.EnumMember(Value = @"encode_relation")]
+        EncodeRelation = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"encode_source")]
+        [System.Runtime.Serialization.EnumMember(Value = @"encode_source")]
+        EncodeSource = 2,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"denoise")]
+        [System.Runtime.Serialization.EnumMember(Value = @"denoise")]
+        Denoise = 3,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"decode")]
+        [System.Runtime.Serialization.EnumMember(Value = @"decode")]
+        Decode = 4,
 
     }
 
@@ -1228,7 +1528,8 @@ namespace RelationAdapter.Client
         public int? QueuePosition { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("stage")]
-        public string? Stage { get; set; } = default!;
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<EditStage>))]
+        public EditStage? Stage { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("progress")]
         [System.ComponentModel.DataAnnotations.Required]
@@ -1277,6 +1578,15 @@ namespace RelationAdapter.Client
         [System.Text.Json.Serialization.JsonPropertyName("timings_ms")]
         public System.Collections.Generic.IReadOnlyDictionary<string, double>? TimingsMs { get; set; } = default!;
 
+        /// <summary>
+        /// Denoising steps run through every block, and steps that reused the step cache.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("denoise_steps")]
+        public DenoiseStepsView? DenoiseSteps { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("cache_threshold")]
+        public double CacheThreshold { get; set; } = default!;
+
         [System.Text.Json.Serialization.JsonPropertyName("warnings")]
         [System.ComponentModel.DataAnnotations.Required]
         public System.Collections.Generic.IReadOnlyList<string> Warnings { get; set; } = new System.Collections.Generic.List<string>();
@@ -1297,6 +1607,39 @@ namespace RelationAdapter.Client
         [System.Text.Json.Serialization.JsonPropertyName("status")]
         [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
         public string Status { get; set; } = default!;
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class ValidationProblem
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("type")]
+        public string? Type { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("title")]
+        public string? Title { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("status")]
+        public int? Status { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("detail")]
+        public string? Detail { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("instance")]
+        public string? Instance { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("errors")]
+        public System.Collections.Generic.IReadOnlyDictionary<string, System.Collections.Generic.IReadOnlyList<string>>? Errors { get; set; } = default!;
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
 
     }
 
