@@ -21,6 +21,7 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
         ["Preference-Applied"] = "The wait that was applied (RFC 7240), e.g. wait=60.",
         ["Content-Location"] = "The URL of the result image.",
         ["Content-Disposition"] = "attachment, with a file name made of the edit's id and the format's extension.",
+        ["WWW-Authenticate"] = "Bearer: the scheme to authenticate with.",
     };
 
     /// <summary>Response headers by operation and status.</summary>
@@ -42,11 +43,7 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
         {
             if (!ResponseHeaders.TryGetValue((id, status), out var headers) || response is not OpenApiResponse concrete) continue;
             concrete.Headers ??= new Dictionary<string, IOpenApiHeader>();
-            foreach (var header in headers)
-                concrete.Headers[header] = new OpenApiHeader
-                {
-                    Description = HeaderDescriptions[header], Required = true, Schema = new OpenApiSchema { Type = JsonSchemaType.String },
-                };
+            foreach (var header in headers) concrete.Headers[header] = Header(header);
         }
 
         if (id == "CreateEdit")
@@ -63,9 +60,14 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
         if (!context.ApiDescription.RelativePath!.StartsWith("v1/", StringComparison.Ordinal)) return;
         operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, context.Document)] = [] }];
         operation.Responses ??= [];
-        operation.Responses.TryAdd("401", Problem("With Auth:ApiKeys set: no or an unknown bearer key.", context));
+        var unauthorized = Problem("With Auth:ApiKeys set: no or an unknown bearer key.", context);
+        unauthorized.Headers = new Dictionary<string, IOpenApiHeader> { ["WWW-Authenticate"] = Header("WWW-Authenticate") };
+        operation.Responses.TryAdd("401", unauthorized);
         operation.Responses.TryAdd("500", Problem("An unexpected error.", context));
     }
+
+    static OpenApiHeader Header(string name) =>
+        new() { Description = HeaderDescriptions[name], Required = true, Schema = new OpenApiSchema { Type = JsonSchemaType.String } };
 
     static OpenApiResponse Problem(string description, OperationFilterContext context) => new()
     {
