@@ -29,7 +29,7 @@ RUN ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet \
 WORKDIR /app
 COPY --from=build --chown=root:root /app ./
 
-ENV ASPNETCORE_URLS=http://0.0.0.0:8080 \
+ENV ASPNETCORE_HTTP_PORTS=8080 \
     DOTNET_RUNNING_IN_CONTAINER=true \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility \

@@ -24,6 +24,8 @@ builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Sec
 builder.Services.AddOptions<RelationCacheOptions>().BindConfiguration(RelationCacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section);
 
+if (HostingConventions.DefaultUrl(builder.Configuration) is { } localUrl) builder.WebHost.UseUrls(localUrl);
+
 var limits = builder.Configuration.GetSection(LimitsOptions.Section).Get<LimitsOptions>() ?? new LimitsOptions();
 var queueSettings = builder.Configuration.GetSection(QueueOptions.Section).Get<QueueOptions>() ?? new QueueOptions();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBytes);
@@ -74,13 +76,17 @@ builder.Services.AddSwaggerGen(swagger =>
     if (File.Exists(xml)) swagger.IncludeXmlComments(xml);
 });
 
+// OpenTelemetry:Otlp:Endpoint, else the SDK's own OTEL_EXPORTER_OTLP_* variables; OTEL_SERVICE_NAME and
+// OTEL_RESOURCE_ATTRIBUTES name the resource as the SDK documents.
 var otlp = (builder.Configuration.GetSection(OtlpOptions.Section).Get<OtlpOptions>() ?? new OtlpOptions()).EndpointUri;
+var otlpFromEnvironment = otlp is null && !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
 builder.Services.AddOpenTelemetry()
-    .ConfigureResource(resource => resource.AddService("relation-adapter-service"))
+    .ConfigureResource(resource => resource.AddService(builder.Configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } name ? name : "relation-adapter-service"))
     .WithTracing(tracing =>
     {
         tracing.AddSource(ServiceTelemetry.Name).AddAspNetCoreInstrumentation();
         if (otlp is not null) tracing.AddOtlpExporter(exporter => exporter.Endpoint = otlp);
+        else if (otlpFromEnvironment) tracing.AddOtlpExporter();
     })
     .WithMetrics(metrics =>
     {
@@ -89,12 +95,15 @@ builder.Services.AddOpenTelemetry()
             .AddView("ra.step.duration", new ExplicitBucketHistogramConfiguration { Boundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10] })
             .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0);
         if (otlp is not null) metrics.AddOtlpExporter(exporter => exporter.Endpoint = otlp);
+        else if (otlpFromEnvironment) metrics.AddOtlpExporter();
     });
 
 var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseHeadAsGet();
+app.UseRouting(); // after HEAD became GET, so GET routes match it
 app.UseDefaultFiles();
 app.UseStaticFiles();
 app.UseSwagger();

@@ -23,11 +23,7 @@ public class DeploymentManifestTests
 
     static Manifest Only(IEnumerable<Manifest> manifests, string kind) => manifests.Single(m => m.Kind == kind);
 
-    static int ServicePort()
-    {
-        using var settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "appsettings.json")));
-        return new Uri(settings.RootElement.GetProperty("Urls").GetString()!.Split(';')[0].Replace("0.0.0.0", "localhost")).Port;
-    }
+    static int ServicePort() => DockerfileTests.HttpPort();
 
     [Fact]
     public void Every_manifest_parses_and_names_its_kind()

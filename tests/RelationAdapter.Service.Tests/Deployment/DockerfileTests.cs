@@ -47,8 +47,7 @@ public class DockerfileTests
         Assert.NotEqual("root", user);
         Assert.NotEqual("0", user.Split(':')[0]);
 
-        using var settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "appsettings.json")));
-        var port = new Uri(settings.RootElement.GetProperty("Urls").GetString()!.Replace("0.0.0.0", "localhost")).Port;
+        var port = HttpPort();
         Assert.Equal(port.ToString(), Instructions("EXPOSE").Single());
         var healthcheck = Instructions("HEALTHCHECK").Single();
         Assert.Contains($"localhost:{port}{HealthEndpoints.LivePath}", healthcheck);
@@ -66,5 +65,21 @@ public class DockerfileTests
             foreach (var source in parts[..^1])
                 Assert.True(File.Exists(Path.Combine(Root, source)) || Directory.Exists(Path.Combine(Root, source)), $"COPY source '{source}' is missing");
         }
+    }
+
+    /// <summary>The port the image listens on: ASPNETCORE_HTTP_PORTS, as ASP.NET Core's container images set it.</summary>
+    public static int HttpPort()
+    {
+        var setting = Instructions("ENV").SelectMany(e => e.Split([' ', '\\', '\n'], StringSplitOptions.RemoveEmptyEntries))
+            .Single(e => e.StartsWith("ASPNETCORE_HTTP_PORTS=", StringComparison.Ordinal));
+        return int.Parse(setting.Split('=')[1]);
+    }
+
+    [Fact]
+    public void The_listening_address_comes_from_the_environment_not_from_appsettings()
+    {
+        using var settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "appsettings.json")));
+        Assert.False(settings.RootElement.TryGetProperty("Urls", out _), "appsettings.json must not set Urls: it would override ASPNETCORE_URLS/ASPNETCORE_HTTP_PORTS");
+        Assert.DoesNotContain(Instructions("ENV"), e => e.Contains("ASPNETCORE_URLS"));
     }
 }
