@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.RegularExpressions;
+using RelationAdapter.Service.Tests.Support;
+
+namespace RelationAdapter.Service.Tests;
+
+/// <summary>The README's quick start works as written: its sample images, its curl commands, bare <c>Prefer: wait</c>.</summary>
+[Trait("Category", "Service")]
+public class ReadmeQuickStartTests
+{
+    static string[] CurlCommands() =>
+        string.Join("\n", ReadmeSnippets.Blocks("Quick start", "bash")).Replace("\\\n", " ").Split('\n')
+            .Select(line => line.Trim()).Where(line => line.StartsWith("curl ", StringComparison.Ordinal)).ToArray();
+
+    static async Task<(int ExitCode, string Output)> Run(string file, string arguments, string directory)
+    {
+        using var process = Process.Start(new ProcessStartInfo(file, arguments)
+        {
+            WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true,
+        })!;
+        var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, output);
+    }
+
+    [Fact]
+    public void Every_curl_command_fails_with_the_problem_on_errors_and_its_files_exist()
+    {
+        var commands = CurlCommands();
+        Assert.NotEmpty(commands);
+        foreach (var command in commands)
+        {
+            Assert.Contains("--fail-with-body", command);
+            foreach (Match file in Regex.Matches(command, @"=@(\S+)"))
+                Assert.True(File.Exists(Repository.File(file.Groups[1].Value)), $"{file.Groups[1].Value} (in: {command})");
+        }
+    }
+
+    [Fact]
+    public async Task The_synchronous_curl_command_saves_an_image_and_a_refused_one_exits_with_the_problem()
+    {
+        await using var service = await KestrelService.StartAsync();
+        var output = Directory.CreateTempSubdirectory("ra-readme-").FullName;
+        var command = CurlCommands().First(c => c.Contains("Prefer: wait"))
+            .Replace("localhost:8080", service.Address.Authority).Replace("-o edited.png", $"-o {output}/edited.png");
+
+        var (exit, text) = await Run("bash", $"-c \"{command.Replace("\"", "\\\"")}\"", Repository.Root);
+        Assert.True(exit == 0, text);
+        var png = await File.ReadAllBytesAsync(Path.Combine(output, "edited.png"));
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
+
+        var refused = command.Replace("-F steps=8", "-F steps=0");
+        (exit, text) = await Run("bash", $"-c \"{refused.Replace("\"", "\\\"")}\"", Repository.Root);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("urn:relation-adapter:problem:validation", File.ReadAllText(Path.Combine(output, "edited.png")));
+    }
+
+    [Fact]
+    public async Task The_sample_images_are_what_the_documented_command_draws()
+    {
+        var directory = Directory.CreateTempSubdirectory("ra-samples-").FullName;
+        File.Copy(Repository.File("samples", "make.py"), Path.Combine(directory, "make.py"));
+        var (exit, text) = await Run("python3", "make.py", directory);
+        Assert.True(exit == 0, text);
+        foreach (var name in new[] { "before.png", "after.png", "source.png" })
+            Assert.Equal(File.ReadAllBytes(Repository.File("samples", name)), File.ReadAllBytes(Path.Combine(directory, name)));
+    }
+
+    [Fact]
+    public async Task A_bare_prefer_wait_waits_the_default_and_answers_the_image()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.ReadyClientAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/edits") { Content = Api.EditForm() };
+        request.Headers.Add("Prefer", "wait");
+        var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("image/png", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("wait=60", response.Headers.GetValues("Preference-Applied").Single());
+    }
+}
