@@ -10,11 +10,11 @@ using OpenTelemetry.Trace;
 using RelationAdapter.Service.Caching;
 using RelationAdapter.Service.Endpoints;
 using RelationAdapter.Service.Hosting;
-using RelationAdapter.Service.Imaging;
 using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Telemetry;
 using Swashbuckle.AspNetCore.SwaggerGen;
+using RelationAdapter.Service.Http;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 

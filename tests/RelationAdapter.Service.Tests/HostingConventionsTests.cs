@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Configuration;
 using RelationAdapter.Service.Hosting;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Service.Http;
 
 namespace RelationAdapter.Service.Tests;
 

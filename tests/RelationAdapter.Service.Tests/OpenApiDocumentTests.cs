@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using RelationAdapter.Service.Hosting;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Service.Http;
 
 namespace RelationAdapter.Service.Tests;
 

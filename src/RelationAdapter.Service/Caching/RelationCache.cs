@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using RelationAdapter.Core.Pipeline;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
-using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Telemetry;
 

@@ -6,6 +6,7 @@ using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Service.Caching;
 using RelationAdapter.Service.Jobs;
+using RelationAdapter.Service.Http;
 
 namespace RelationAdapter.Service.Endpoints;
 
@@ -101,7 +102,7 @@ public sealed record EditView(
             p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, p.OutputFormat, job.Relation.Id, state.Width, state.Height,
             state.Output?.Timings.ToDictionary(t => SnakeCase(t.Key), t => Math.Round(t.Value.TotalMilliseconds, 1)),
             state.Output?.DenoiseSteps is { } counted ? new DenoiseStepsView(counted.Computed, counted.Reused) : null, p.CacheThreshold,
-            state.Output?.Warnings ?? [], state.Error, new EditLinks(self, self + "/result", self + "/events"));
+            state.Output?.Warnings ?? [], state.Error is { } failure ? Problems.ForJobFailure(failure) : null, new EditLinks(self, self + "/result", self + "/events"));
     }
 
     static string SnakeCase<T>(T value) where T : Enum => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());

@@ -5,9 +5,9 @@ using Microsoft.Extensions.Options;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Service.Caching;
 using RelationAdapter.Service.Hosting;
-using RelationAdapter.Service.Imaging;
 using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Options;
+using RelationAdapter.Service.Http;
 
 namespace RelationAdapter.Service.Endpoints;
 
@@ -216,7 +216,7 @@ public static class EditsEndpoints
         }
         var detail = job.Status switch
         {
-            JobStatus.Failed => $"The edit failed: {job.Error?.Detail}",
+            JobStatus.Failed => $"The edit failed: {job.Error?.Message}",
             JobStatus.Canceled => "The edit was canceled.",
             _ => $"The edit is {job.Status.ToString().ToLowerInvariant()}; the result is not ready yet.",
         };

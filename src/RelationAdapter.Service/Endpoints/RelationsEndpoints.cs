@@ -2,9 +2,9 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Service.Caching;
 using RelationAdapter.Service.Hosting;
-using RelationAdapter.Service.Imaging;
 using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Options;
+using RelationAdapter.Service.Http;
 
 namespace RelationAdapter.Service.Endpoints;
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Threading.Channels;
-using Microsoft.AspNetCore.Mvc;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
 using SixLabors.ImageSharp;
@@ -28,7 +27,7 @@ public sealed record EditOutput(byte[] Bytes, string ContentType, int Width, int
 
 /// <summary>The mutable part of a job, captured at one moment.</summary>
 public sealed record JobState(JobStatus Status, EditStage? Stage, int Step, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
-    int? Width, int? Height, EditOutput? Output, ProblemDetails? Error);
+    int? Width, int? Height, EditOutput? Output, JobFailure? Error);
 
 /// <summary>
 /// A change a watcher of the job sees (Server-Sent Events), with the state right after it. <c>Id</c> counts the
@@ -77,7 +76,7 @@ public sealed class EditJob
     public DateTimeOffset? StartedAt { get; private set; }
     public DateTimeOffset? FinishedAt { get; private set; }
     public EditOutput? Output { get; private set; }
-    public ProblemDetails? Error { get; private set; }
+    public JobFailure? Error { get; private set; }
     public int? Width { get; private set; }
     public int? Height { get; private set; }
 
@@ -110,7 +109,7 @@ public sealed class EditJob
             FinishedAt = now;
         });
 
-    public void Fail(ProblemDetails error, DateTimeOffset now) =>
+    public void Fail(JobFailure error, DateTimeOffset now) =>
         Transition(JobStatus.Running, JobStatus.Failed, "failed", () =>
         {
             Error = error;

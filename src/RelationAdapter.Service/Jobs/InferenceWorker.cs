@@ -1,11 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Service.Caching;
-using RelationAdapter.Service.Endpoints;
 using RelationAdapter.Service.Hosting;
 using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Telemetry;
@@ -107,7 +105,7 @@ public sealed class InferenceWorker(
         catch (Exception e)
         {
             logger.LogError(e, "Edit {JobId} failed", job.Id);
-            job.Fail(Problems.JobFailure(e), time.GetUtcNow());
+            job.Fail(JobFailure.From(e), time.GetUtcNow());
             activity?.SetStatus(ActivityStatusCode.Error, e.Message);
         }
         finally

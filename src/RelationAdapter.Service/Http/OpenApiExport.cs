@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.OpenApi;
 using Swashbuckle.AspNetCore.Swagger;
 
-namespace RelationAdapter.Service.Hosting;
+namespace RelationAdapter.Service.Http;
 
 /// <summary>
 /// <c>RelationAdapter.Service --export-openapi &lt;file&gt;</c>: writes the OpenAPI document without

@@ -1,8 +1,8 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using RelationAdapter.Core.Weights;
+using RelationAdapter.Service.Jobs;
 
-namespace RelationAdapter.Service.Endpoints;
+namespace RelationAdapter.Service.Http;
 
 /// <summary>RFC 9457 problem details with a stable <c>type</c> per kind of error.</summary>
 public static class Problems
@@ -74,16 +74,16 @@ public static class Problems
     public static ProblemHttpResult NotReady(string? detail) =>
         Problem(StatusCodes.Status503ServiceUnavailable, Types.NotReady, "The model is not ready.", detail);
 
-    /// <summary>How a job's exception is reported on the job.</summary>
-    public static ProblemDetails JobFailure(Exception error) => error switch
+    /// <summary>A failed job's reason as the problem details clients see in the job view.</summary>
+    public static ProblemDetails ForJobFailure(JobFailure failure) => failure.Kind switch
     {
-        ArgumentException or CheckpointFormatException => new ProblemDetails
+        FailureKind.InvalidInput => new ProblemDetails
         {
-            Type = Types.InvalidModelInput, Status = StatusCodes.Status422UnprocessableEntity, Title = "The edit could not be run on these inputs.", Detail = error.Message,
+            Type = Types.InvalidModelInput, Status = StatusCodes.Status422UnprocessableEntity, Title = "The edit could not be run on these inputs.", Detail = failure.Message,
         },
         _ => new ProblemDetails
         {
-            Type = Types.EditFailed, Status = StatusCodes.Status500InternalServerError, Title = "The edit failed.", Detail = error.Message,
+            Type = Types.EditFailed, Status = StatusCodes.Status500InternalServerError, Title = "The edit failed.", Detail = failure.Message,
         },
     };
 }

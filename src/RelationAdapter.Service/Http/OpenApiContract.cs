@@ -1,7 +1,7 @@
 using Microsoft.OpenApi;
 using Swashbuckle.AspNetCore.SwaggerGen;
 
-namespace RelationAdapter.Service.Hosting;
+namespace RelationAdapter.Service.Http;
 
 /// <summary>
 /// What the typed results cannot say about the contract: response headers, the <c>Prefer</c> request header,

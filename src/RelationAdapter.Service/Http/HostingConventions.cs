@@ -1,4 +1,4 @@
-namespace RelationAdapter.Service.Hosting;
+namespace RelationAdapter.Service.Http;
 
 /// <summary>How the service meets the host's conventions: where it listens, and HEAD on every GET route.</summary>
 public static class HostingConventions

@@ -1,8 +1,7 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
-using RelationAdapter.Service.Endpoints;
 
-namespace RelationAdapter.Service.Hosting;
+namespace RelationAdapter.Service.Http;
 
 /// <summary>Turns oversized and malformed bodies and unexpected exceptions into problem details with a stable type.</summary>
 public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler

@@ -1,12 +1,11 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Core.Imaging;
-using RelationAdapter.Service.Endpoints;
 using RelationAdapter.Service.Options;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
-namespace RelationAdapter.Service.Imaging;
+namespace RelationAdapter.Service.Http;
 
 /// <summary>An uploaded file within the byte limit whose header declares an accepted format and an allowed size.</summary>
 public sealed record CheckedUpload(string Field, byte[] Bytes, ImageHeader Header);

@@ -1,10 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
-using RelationAdapter.Service.Endpoints;
 using RelationAdapter.Service.Options;
 
-namespace RelationAdapter.Service.Hosting;
+namespace RelationAdapter.Service.Http;
 
 /// <summary>When API keys are configured, /v1 requires <c>Authorization: Bearer &lt;key&gt;</c> (compared in constant time).</summary>
 public sealed class ApiKeyFilter(IOptionsMonitor<AuthOptions> options) : IEndpointFilter
