@@ -55,7 +55,7 @@ public static class EditsEndpoints
     static async Task<Results<FileContentHttpResult, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> Submit(HttpContext http, ModelHost host, JobStore store, JobQueue queue, RelationCache relations,
         ImageAdmission images, IOptions<LimitsOptions> limitsOptions, IOptions<QueueOptions> queueOptions, TimeProvider time, CancellationToken cancellation)
     {
-        if (host is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(host.LoadError);
+        if (host.Status is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(host.LoadError);
         if (!EditFormParser.IsMultipart(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
         // The place is taken before the body is read: a full queue answers at once, whatever the upload.
         using var place = queue.TryReserve(out var admission);
@@ -209,19 +209,20 @@ public static class EditsEndpoints
     static Results<FileContentHttpResult, ProblemHttpResult> Result(string id, JobStore store, HttpResponse response)
     {
         if (store.Find(id) is not { } job) return Problems.EditNotFound(id);
-        if (job.Snapshot() is { Status: JobStatus.Succeeded, Output: { } output })
+        var state = job.Snapshot();
+        if (state is { Status: JobStatus.Succeeded, Output: { } output })
         {
             AddResultHeaders(response, job);
             return TypedResults.File(output.Bytes, output.ContentType, $"{job.Id}.{job.Parameters.OutputFormat.ToString().ToLowerInvariant()}");
         }
-        var detail = job.Status switch
+        var detail = state.Status switch
         {
-            JobStatus.Failed => $"The edit failed: {job.Error?.Message}",
+            JobStatus.Failed => $"The edit failed: {state.Error?.Message}",
             JobStatus.Canceled => "The edit was canceled.",
-            _ => $"The edit is {job.Status.ToString().ToLowerInvariant()}; the result is not ready yet.",
+            _ => $"The edit is {state.Status.ToString().ToLowerInvariant()}; the result is not ready yet.",
         };
         return Problems.Problem(StatusCodes.Status409Conflict, Problems.Types.ResultNotAvailable, "No result.", detail,
-            new Dictionary<string, object?> { ["job_status"] = job.Status.ToString().ToLowerInvariant() });
+            new Dictionary<string, object?> { ["job_status"] = state.Status.ToString().ToLowerInvariant() });
     }
 
     static Results<EditEventStream, ProblemHttpResult> Events(string id, JobStore store, JobQueue queue, IOptions<QueueOptions> options,

@@ -14,17 +14,21 @@ public static class HealthEndpoints
         app.MapGet(LivePath, () => TypedResults.Ok(new HealthView("alive")))
             .WithTags("Health").WithName("Live").WithSummary("Liveness: the process answers.");
 
-        app.MapGet(ReadyPath, Results<Ok<ReadinessView>, JsonHttpResult<ReadinessView>> (ModelHost host, JobQueue queue) =>
-            {
-                var ready = host is { State: ModelState.Ready, WorkerAlive: true };
-                var view = new ReadinessView(ready ? "ready" : host.State == ModelState.Failed ? "failed" : host.State == ModelState.Loading ? "loading" : "worker-stopped",
-                    host.Models?.Description, host.Models?.IsPlaceholder ?? false,
-                    host.Models?.IsPlaceholder == true ? "tiny preset: a random model, its images are meaningless" : null,
-                    host.LoadError, queue.Depth);
-                return ready ? TypedResults.Ok(view) : TypedResults.Json(view, statusCode: StatusCodes.Status503ServiceUnavailable);
-            })
+        app.MapGet(ReadyPath, Ready)
             .WithTags("Health").WithName("Ready").WithSummary("Readiness: weights loaded and the worker alive.")
             .Produces<ReadinessView>(StatusCodes.Status503ServiceUnavailable);
         return app;
+    }
+
+    static Results<Ok<ReadinessView>, JsonHttpResult<ReadinessView>> Ready(ModelHost host, JobQueue queue)
+    {
+        var status = host.Status;
+        var models = status.Models;
+        var view = new ReadinessView(
+            status.Ready ? "ready" : status.State switch { ModelState.Failed => "failed", ModelState.Loading => "loading", _ => "worker-stopped" },
+            models?.Description, models?.IsPlaceholder ?? false,
+            models?.IsPlaceholder == true ? "tiny preset: a random model, its images are meaningless" : null,
+            status.LoadError, queue.Depth);
+        return status.Ready ? TypedResults.Ok(view) : TypedResults.Json(view, statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 }

@@ -33,7 +33,7 @@ public static class RelationsEndpoints
     static async Task<Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult>> Create(HttpContext http, ModelHost host, RelationCache cache, RelationEncoder encoder, ImageAdmission images,
         IOptions<QueueOptions> queueOptions, CancellationToken cancellation)
     {
-        if (host is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(host.LoadError);
+        if (host.Status is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(host.LoadError);
         if (!EditFormParser.IsMultipart(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
         // Relation requests have their own bounded places, taken before the body is read, so they never crowd out edits.
         using var place = encoder.TryAdmit();

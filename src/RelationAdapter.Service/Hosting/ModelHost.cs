@@ -7,13 +7,28 @@ namespace RelationAdapter.Service.Hosting;
 
 public enum ModelState { Loading, Ready, Failed }
 
-/// <summary>Owns the loaded models; the inference worker loads them and is their only user.</summary>
+/// <summary>What request threads may read of the model's lifetime, as one immutable value.</summary>
+public sealed record ModelStatus(ModelState State, LoadedModels? Models, string? LoadError, bool WorkerAlive)
+{
+    public bool Ready => State == ModelState.Ready && WorkerAlive;
+}
+
+/// <summary>
+/// Owns the loaded models and their readiness; the inference worker loads them and is their only user.
+/// The worker thread is the only writer: it replaces <see cref="Status"/> whole, so a request thread reads
+/// either the old or the new status, never a mix (Ready without models).
+/// </summary>
 public sealed class ModelHost(IOptions<ModelOptions> options, ILogger<ModelHost> logger) : IDisposable
 {
-    public ModelState State { get; private set; } = ModelState.Loading;
-    public string? LoadError { get; private set; }
-    public LoadedModels? Models { get; private set; }
-    public bool WorkerAlive { get; set; }
+    volatile ModelStatus _status = new(ModelState.Loading, null, null, false);
+
+    public ModelStatus Status => _status;
+    public ModelState State => _status.State;
+    public string? LoadError => _status.LoadError;
+    public LoadedModels? Models => _status.Models;
+
+    /// <summary>The worker started (after a successful load) or stopped consuming work.</summary>
+    public void SetWorkerAlive(bool alive) => _status = _status with { WorkerAlive = alive };
 
     public void Load()
     {
@@ -23,19 +38,18 @@ public sealed class ModelHost(IOptions<ModelOptions> options, ILogger<ModelHost>
             var runtime = RuntimeOptions.ForDevice(settings.Device, settings.OffloadEncoders,
                 settings.VaeTiling ? new VaeTiling() : null, settings.PromptCacheCapacity, RuntimeOptions.ParsePrecision(settings.Precision));
             logger.LogInformation("Loading the {Preset} model on {Device}…", settings.Preset, runtime.Device.type);
-            Models = settings.IsTiny
+            var models = settings.IsTiny
                 ? ModelFactory.CreateTiny(runtime, settings.TinySeed)
                 : ModelFactory.Load(new ModelPaths(settings.FluxDirectory!, settings.SiglipDirectory!, settings.AdapterPath!, settings.LoraPath), runtime);
-            State = ModelState.Ready;
-            if (Models.IsPlaceholder)
+            _status = _status with { State = ModelState.Ready, Models = models };
+            if (models.IsPlaceholder)
                 logger.LogWarning("Model:Preset is 'tiny': a built-in random model with no downloads. Its images are MEANINGLESS; " +
                                   "configure Model:Preset=flux1-dev and the weight paths for real edits.");
-            logger.LogInformation("Model ready: {Description}", Models.Description);
+            logger.LogInformation("Model ready: {Description}", models.Description);
         }
         catch (Exception e)
         {
-            State = ModelState.Failed;
-            LoadError = e.Message;
+            _status = _status with { State = ModelState.Failed, LoadError = e.Message };
             logger.LogCritical(e, "Loading the model failed");
         }
     }

@@ -27,7 +27,12 @@ public sealed record EditOutput(byte[] Bytes, string ContentType, int Width, int
 
 /// <summary>The mutable part of a job, captured at one moment.</summary>
 public sealed record JobState(JobStatus Status, EditStage? Stage, int Step, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
-    int? Width, int? Height, EditOutput? Output, JobFailure? Error);
+    int? Width, int? Height, EditOutput? Output, JobFailure? Error)
+{
+    public static readonly JobState Queued = new(JobStatus.Queued, null, 0, null, null, null, null, null, null);
+
+    public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled;
+}
 
 /// <summary>
 /// A change a watcher of the job sees (Server-Sent Events), with the state right after it. <c>Id</c> counts the
@@ -68,71 +73,78 @@ public sealed class EditJob
     public CancellationTokenSource Cancellation { get; } = new();
     public Task Completion => _completion.Task;
 
-    public JobStatus Status { get; private set; } = JobStatus.Queued;
-    public EditStage? Stage { get; private set; }
-    public int Step { get; private set; }
     public int TotalSteps => Parameters.Steps;
     public DateTimeOffset CreatedAt { get; }
-    public DateTimeOffset? StartedAt { get; private set; }
-    public DateTimeOffset? FinishedAt { get; private set; }
-    public EditOutput? Output { get; private set; }
-    public JobFailure? Error { get; private set; }
-    public int? Width { get; private set; }
-    public int? Height { get; private set; }
 
-    public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled;
+    // Every change replaces the state under the lock and is published inside it, so readers (request threads)
+    // see whole states only — never Succeeded without its output — and watchers get changes in order.
+    JobState _state = JobState.Queued;
 
     public JobState Snapshot()
     {
-        lock (_gate) return new JobState(Status, Stage, Step, StartedAt, FinishedAt, Width, Height, Output, Error);
+        lock (_gate) return _state;
     }
 
+    public JobStatus Status => Snapshot().Status;
+    public bool IsFinished => Snapshot().IsFinished;
+
     /// <summary>Queued → Running; false when the job was canceled while waiting.</summary>
-    public bool TryStart(DateTimeOffset now) => Transition(JobStatus.Queued, JobStatus.Running, "started", () => StartedAt = now);
+    public bool TryStart(DateTimeOffset now) => Transition(JobStatus.Queued, "started", state => state with { Status = JobStatus.Running, StartedAt = now });
 
     public void ReportProgress(EditProgress progress)
     {
         lock (_gate)
         {
-            if (Status != JobStatus.Running) return;
-            Stage = progress.Stage;
-            Step = progress.Stage == EditStage.Denoise || progress.Stage == EditStage.Decode ? progress.Step : Step;
+            if (_state.Status != JobStatus.Running) return;
+            var step = progress.Stage is EditStage.Denoise or EditStage.Decode ? progress.Step : _state.Step;
+            _state = _state with { Stage = progress.Stage, Step = step };
+            PublishLocked("progress");
         }
-        Publish("progress");
     }
 
-    public void Succeed(EditOutput output, DateTimeOffset now) =>
-        Transition(JobStatus.Running, JobStatus.Succeeded, "succeeded", () =>
-        {
-            Output = output;
-            (Width, Height) = (output.Width, output.Height);
-            FinishedAt = now;
-        });
+    public void SetSize(int width, int height)
+    {
+        lock (_gate) _state = _state with { Width = width, Height = height };
+    }
+
+    public void Succeed(EditOutput output, DateTimeOffset now) => Transition(JobStatus.Running, "succeeded",
+        state => state with { Status = JobStatus.Succeeded, Output = output, Width = output.Width, Height = output.Height, FinishedAt = now });
 
     public void Fail(JobFailure error, DateTimeOffset now) =>
-        Transition(JobStatus.Running, JobStatus.Failed, "failed", () =>
-        {
-            Error = error;
-            FinishedAt = now;
-        });
+        Transition(JobStatus.Running, "failed", state => state with { Status = JobStatus.Failed, Error = error, FinishedAt = now });
 
     /// <summary>Cancels a queued job at once, or asks a running one to stop at its next step.</summary>
     public CancelOutcome RequestCancel(DateTimeOffset now)
     {
         if (TryCancelWaiting(now)) return CancelOutcome.RemovedFromQueue;
-        lock (_gate)
-        {
-            if (Status != JobStatus.Running) return CancelOutcome.AlreadyFinished;
-        }
+        if (Status != JobStatus.Running) return CancelOutcome.AlreadyFinished;
         Cancellation.Cancel();
         return CancelOutcome.StopRequested;
     }
 
     /// <summary>Queued → Canceled; false when the job already started or finished.</summary>
-    public bool TryCancelWaiting(DateTimeOffset now) => Transition(JobStatus.Queued, JobStatus.Canceled, "canceled", () => FinishedAt = now);
+    public bool TryCancelWaiting(DateTimeOffset now) =>
+        Transition(JobStatus.Queued, "canceled", state => state with { Status = JobStatus.Canceled, FinishedAt = now });
 
     /// <summary>A running job that stopped on its cancellation token.</summary>
-    public void MarkCanceled(DateTimeOffset now) => Transition(JobStatus.Running, JobStatus.Canceled, "canceled", () => FinishedAt = now);
+    public void MarkCanceled(DateTimeOffset now) =>
+        Transition(JobStatus.Running, "canceled", state => state with { Status = JobStatus.Canceled, FinishedAt = now });
+
+    bool Transition(JobStatus from, string kind, Func<JobState, JobState> change)
+    {
+        lock (_gate)
+        {
+            if (_state.Status != from) return false;
+            _state = change(_state);
+            PublishLocked(kind);
+            if (!_state.IsFinished) return true;
+            ReleaseInputs();
+            foreach (var subscriber in _subscribers) subscriber.Writer.TryComplete();
+            _subscribers.Clear();
+        }
+        _completion.TrySetResult();
+        return true;
+    }
 
     void ReleaseInputs()
     {
@@ -143,46 +155,17 @@ public sealed class EditJob
         Relation = Relation with { PaddedPromptImage = null, PaddedReferenceImage = null, Cached = null };
     }
 
-    public void SetSize(int width, int height)
-    {
-        lock (_gate) (Width, Height) = (width, height);
-    }
-
-    bool Transition(JobStatus from, JobStatus to, string kind, Action apply)
-    {
-        lock (_gate)
-        {
-            if (Status != from) return false;
-            Status = to;
-            apply();
-            if (IsFinished) ReleaseInputs();
-        }
-        Publish(kind);
-        if (IsFinished)
-        {
-            lock (_gate)
-            {
-                foreach (var subscriber in _subscribers) subscriber.Writer.TryComplete();
-                _subscribers.Clear();
-            }
-            _completion.TrySetResult();
-        }
-        return true;
-    }
-
     /// <summary>Jobs ahead of this one left the queue: its watchers see its new position.</summary>
     public void QueueMoved()
     {
-        if (Status == JobStatus.Queued) Publish("queue_position");
+        lock (_gate)
+            if (_state.Status == JobStatus.Queued) PublishLocked("queue_position");
     }
 
-    void Publish(string kind)
+    void PublishLocked(string kind)
     {
-        lock (_gate)
-        {
-            var change = new JobEvent(++_changes, kind, Snapshot());
-            foreach (var subscriber in _subscribers) subscriber.Writer.TryWrite(change);
-        }
+        var change = new JobEvent(++_changes, kind, _state);
+        foreach (var subscriber in _subscribers) subscriber.Writer.TryWrite(change);
     }
 
     /// <summary>
@@ -194,8 +177,8 @@ public sealed class EditJob
         var channel = Channel.CreateBounded<JobEvent>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest });
         lock (_gate)
         {
-            if (lastSeen is null || lastSeen < _changes) channel.Writer.TryWrite(new JobEvent(_changes, "status", Snapshot()));
-            if (IsFinished) channel.Writer.TryComplete();
+            if (lastSeen is null || lastSeen < _changes) channel.Writer.TryWrite(new JobEvent(_changes, "status", _state));
+            if (_state.IsFinished) channel.Writer.TryComplete();
             else _subscribers.Add(channel);
         }
         return channel.Reader;

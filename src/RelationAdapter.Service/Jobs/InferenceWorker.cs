@@ -20,7 +20,7 @@ public sealed class InferenceWorker(
     ModelHost host,
     JobQueue queue,
     RelationEncoder relationEncoder,
-    RelationCache relations,
+    EditRunner runner,
     ServiceTelemetry telemetry,
     IOptions<QueueOptions> queueOptions,
     TimeProvider time,
@@ -35,8 +35,8 @@ public sealed class InferenceWorker(
     void WorkLoop(CancellationToken stoppingToken)
     {
         host.Load();
-        host.WorkerAlive = host.State == ModelState.Ready;
-        if (!host.WorkerAlive)
+        host.SetWorkerAlive(host.State == ModelState.Ready);
+        if (host.State != ModelState.Ready)
         {
             relationEncoder.Close();
             return;
@@ -63,7 +63,7 @@ public sealed class InferenceWorker(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
         finally
         {
-            host.WorkerAlive = false;
+            host.SetWorkerAlive(false);
             relationEncoder.Close();
         }
     }
@@ -93,7 +93,7 @@ public sealed class InferenceWorker(
         var outcome = "failed";
         try
         {
-            var output = Run(job, activity);
+            var output = runner.Run(job, host.Models!.Pipeline, activity);
             job.Succeed(output, time.GetUtcNow());
             outcome = "succeeded";
         }
@@ -116,42 +116,6 @@ public sealed class InferenceWorker(
         }
     }
 
-    EditOutput Run(EditJob job, Activity? jobActivity)
-    {
-        var pipeline = host.Models!.Pipeline;
-        var parameters = job.Parameters;
-        var relation = job.Relation;
-        // The pair may have been encoded (by a relation request or an earlier job) while this job waited.
-        var cached = relation.Cached ?? relations.Peek(relation.Id)?.Tokens;
-        if (cached is null)
-        {
-            using (ServiceTelemetry.ActivitySource.StartActivity("relation.encode")?.SetTag("relation.id", relation.Id))
-                cached = pipeline.EncodePaddedRelationTokens(relation.PaddedPromptImage!, relation.PaddedReferenceImage!);
-            relations.Store(relation.Id, cached, time.GetUtcNow());
-        }
-        using var tokens = cached.ToTensor();
-
-        var source = job.Source!;
-        job.SetSize(source.Width, source.Height);
-        var request = new EditRequest
-        {
-            Source = source,
-            RelationTokens = tokens,
-            Prompt = parameters.Prompt,
-            Steps = parameters.Steps,
-            Guidance = parameters.Guidance,
-            AdapterScale = parameters.AdapterScale,
-            Seed = parameters.Seed,
-            MaxSide = parameters.MaxSide,
-            CacheThreshold = parameters.CacheThreshold,
-        };
-        using var tracker = new StageTracker(job, telemetry, jobActivity);
-        var result = pipeline.Run(request, tracker, job.Cancellation.Token);
-        using var image = result.Image;
-        var bytes = ImageCodec.Encode(image, parameters.OutputFormat);
-        return new EditOutput(bytes, ImageCodec.ContentType(parameters.OutputFormat), result.Width, result.Height, result.StageTimings, result.Warnings, result.Steps);
-    }
-
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         queue.Close(time.GetUtcNow());
@@ -165,32 +129,5 @@ public sealed class InferenceWorker(
             }
         }
         await base.StopAsync(cancellationToken);
-    }
-
-    /// <summary>Forwards pipeline progress to the job, with one span per stage and the step-duration metric.</summary>
-    sealed class StageTracker(EditJob job, ServiceTelemetry telemetry, Activity? parent) : IProgress<EditProgress>, IDisposable
-    {
-        Activity? _stage;
-        EditStage? _current;
-        TimeSpan _lastStepAt;
-
-        public void Report(EditProgress value)
-        {
-            if (value.Stage != _current)
-            {
-                _stage?.Dispose();
-                _current = value.Stage;
-                _stage = ServiceTelemetry.ActivitySource.StartActivity("edit." + JsonNamingPolicy.SnakeCaseLower.ConvertName(value.Stage.ToString()),
-                    ActivityKind.Internal, parent?.Context ?? default);
-            }
-            else if (value.Stage == EditStage.Denoise)
-            {
-                telemetry.StepDuration.Record((value.Elapsed - _lastStepAt).TotalSeconds);
-            }
-            _lastStepAt = value.Elapsed;
-            job.ReportProgress(value);
-        }
-
-        public void Dispose() => _stage?.Dispose();
     }
 }

@@ -41,10 +41,11 @@ public sealed class JobStore(IOptions<QueueOptions> options, TimeProvider time)
     {
         var settings = options.Value;
         var cutoff = time.GetUtcNow() - settings.ResultRetention;
-        var finished = _jobs.Values.Where(j => j.IsFinished).OrderBy(j => j.FinishedAt).ToList();
+        var finished = _jobs.Values.Select(job => (Job: job, State: job.Snapshot())).Where(j => j.State.IsFinished)
+            .OrderBy(j => j.State.FinishedAt).ToList();
         var excess = finished.Count - settings.MaxStoredResults;
-        foreach (var job in finished)
-            if (excess-- > 0 || job.FinishedAt < cutoff)
+        foreach (var (job, state) in finished)
+            if (excess-- > 0 || state.FinishedAt < cutoff)
                 _jobs.TryRemove(job.Id, out _);
     }
 }

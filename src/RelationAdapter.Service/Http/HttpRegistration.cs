@@ -1,0 +1,76 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
+using RelationAdapter.Service.Options;
+using Swashbuckle.AspNetCore.SwaggerGen;
+
+namespace RelationAdapter.Service.Http;
+
+public static class HttpRegistration
+{
+    /// <summary>Where the server listens (see <see cref="HostingConventions.DefaultUrl"/>) and the body limits it enforces.</summary>
+    public static WebApplicationBuilder AddHttpServer(this WebApplicationBuilder builder)
+    {
+        if (HostingConventions.DefaultUrl(builder.Configuration) is { } localUrl) builder.WebHost.UseUrls(localUrl);
+        // Read before the container is built, so straight from configuration.
+        var limits = builder.Configuration.GetSection(LimitsOptions.Section).Get<LimitsOptions>() ?? new LimitsOptions();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBytes);
+        builder.Services.Configure<FormOptions>(form => form.MultipartBodyLengthLimit = limits.MaxRequestBytes);
+        return builder;
+    }
+
+    /// <summary>The HTTP contract: snake_case JSON, problem details with stable types, upload admission, API keys, the OpenAPI document.</summary>
+    public static IServiceCollection AddHttpContract(this IServiceCollection services)
+    {
+        services.AddSingleton<ImageAdmission>();
+        services.AddSingleton<ApiKeyFilter>();
+        services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Problems.WithStableType);
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+        services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            json.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+        });
+        // The OpenAPI schemas must describe what the endpoints serialize: the same options, not MVC's.
+        services.AddSingleton<ISerializerDataContractResolver>(provider =>
+            new JsonSerializerDataContractResolver(provider.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions));
+        services.AddEndpointsApiExplorer();
+        services.AddSwaggerGen(swagger =>
+        {
+            swagger.SwaggerDoc("v1", new OpenApiInfo
+            {
+                Title = "RelationAdapter.Service",
+                Version = "v1",
+                Description = "Edit images by example: an exemplar pair (before, after) shows an edit; the service applies it to a source image " +
+                              "(RelationAdapter on FLUX.1-dev). Errors are RFC 9457 problem details (application/problem+json) whose 'type' is one of: " +
+                              string.Join(", ", Problems.AllTypes) + ".",
+            });
+            swagger.AddSecurityDefinition(OpenApiContract.BearerScheme, OpenApiContract.Bearer);
+            swagger.OperationFilter<OpenApiContract>();
+            swagger.DocumentFilter<OpenApiContract>();
+            swagger.UseAllOfToExtendReferenceSchemas();
+            swagger.SupportNonNullableReferenceTypes();
+            swagger.NonNullableReferenceTypesAsRequired();
+            var xml = Path.Combine(AppContext.BaseDirectory, "RelationAdapter.Service.xml");
+            if (File.Exists(xml)) swagger.IncludeXmlComments(xml);
+        });
+        return services;
+    }
+
+    /// <summary>Errors as problem details, HEAD as GET, routing, the demo page and the OpenAPI UI.</summary>
+    public static WebApplication UseHttpConventions(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseHeadAsGet();
+        app.UseRouting(); // after HEAD became GET, so GET routes match it
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+        app.UseSwagger();
+        app.UseSwaggerUI();
+        return app;
+    }
+}

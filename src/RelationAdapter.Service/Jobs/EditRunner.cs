@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using System.Text.Json;
+using RelationAdapter.Core.Imaging;
+using RelationAdapter.Core.Pipeline;
+using RelationAdapter.Service.Caching;
+using RelationAdapter.Service.Telemetry;
+
+namespace RelationAdapter.Service.Jobs;
+
+/// <summary>Runs one edit job through the pipeline: its relation (cached or encoded now), the edit, the encoded result.</summary>
+public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemetry, TimeProvider time)
+{
+    public EditOutput Run(EditJob job, RelationEditPipeline pipeline, Activity? jobActivity)
+    {
+        var parameters = job.Parameters;
+        var relation = job.Relation;
+        // The pair may have been encoded (by a relation request or an earlier job) while this job waited.
+        var cached = relation.Cached ?? relations.Peek(relation.Id)?.Tokens;
+        if (cached is null)
+        {
+            using (ServiceTelemetry.ActivitySource.StartActivity("relation.encode")?.SetTag("relation.id", relation.Id))
+                cached = pipeline.EncodePaddedRelationTokens(relation.PaddedPromptImage!, relation.PaddedReferenceImage!);
+            relations.Store(relation.Id, cached, time.GetUtcNow());
+        }
+        using var tokens = cached.ToTensor();
+
+        var source = job.Source!;
+        job.SetSize(source.Width, source.Height);
+        var request = new EditRequest
+        {
+            Source = source,
+            RelationTokens = tokens,
+            Prompt = parameters.Prompt,
+            Steps = parameters.Steps,
+            Guidance = parameters.Guidance,
+            AdapterScale = parameters.AdapterScale,
+            Seed = parameters.Seed,
+            MaxSide = parameters.MaxSide,
+            CacheThreshold = parameters.CacheThreshold,
+        };
+        using var tracker = new StageTracker(job, telemetry, jobActivity);
+        var result = pipeline.Run(request, tracker, job.Cancellation.Token);
+        using var image = result.Image;
+        var bytes = ImageCodec.Encode(image, parameters.OutputFormat);
+        return new EditOutput(bytes, ImageCodec.ContentType(parameters.OutputFormat), result.Width, result.Height, result.StageTimings, result.Warnings, result.Steps);
+    }
+
+    /// <summary>Forwards pipeline progress to the job, with one span per stage and the step-duration metric.</summary>
+    sealed class StageTracker(EditJob job, ServiceTelemetry telemetry, Activity? parent) : IProgress<EditProgress>, IDisposable
+    {
+        Activity? _stage;
+        EditStage? _current;
+        TimeSpan _lastStepAt;
+
+        public void Report(EditProgress value)
+        {
+            if (value.Stage != _current)
+            {
+                _stage?.Dispose();
+                _current = value.Stage;
+                _stage = ServiceTelemetry.ActivitySource.StartActivity("edit." + JsonNamingPolicy.SnakeCaseLower.ConvertName(value.Stage.ToString()),
+                    ActivityKind.Internal, parent?.Context ?? default);
+            }
+            else if (value.Stage == EditStage.Denoise)
+            {
+                telemetry.StepDuration.Record((value.Elapsed - _lastStepAt).TotalSeconds);
+            }
+            _lastStepAt = value.Elapsed;
+            job.ReportProgress(value);
+        }
+
+        public void Dispose() => _stage?.Dispose();
+    }
+}

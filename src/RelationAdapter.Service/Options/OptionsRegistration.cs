@@ -1,0 +1,19 @@
+namespace RelationAdapter.Service.Options;
+
+public static class OptionsRegistration
+{
+    /// <summary>Every options class, validated at start-up; the shutdown timeout covers the running job's grace period.</summary>
+    public static IHostApplicationBuilder AddServiceOptions(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ModelOptions>().BindConfiguration(ModelOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<QueueOptions>().BindConfiguration(QueueOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<RelationCacheOptions>().BindConfiguration(RelationCacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section);
+
+        // Read before the container is built, so straight from configuration.
+        var queue = builder.Configuration.GetSection(QueueOptions.Section).Get<QueueOptions>() ?? new QueueOptions();
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = queue.ShutdownGracePeriod + TimeSpan.FromSeconds(5));
+        return builder;
+    }
+}
