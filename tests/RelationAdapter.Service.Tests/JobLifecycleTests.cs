@@ -147,14 +147,40 @@ public class JobLifecycleTests
     }
 
     [Fact]
-    public async Task An_otlp_endpoint_from_configuration_does_not_disturb_the_service()
+    public async Task Traces_are_exported_to_the_otlp_endpoint_the_sdk_variables_name()
     {
-        await using var factory = new ServiceFactory { Settings = { ["OpenTelemetry:Otlp:Endpoint"] = "http://127.0.0.1:1" } };
+        // A real OTLP/HTTP receiver: the SDK posts protobuf batches to {endpoint}/v1/traces.
+        var port = FreePort();
+        using var receiver = new HttpListener { Prefixes = { $"http://127.0.0.1:{port}/" } };
+        receiver.Start();
+        var received = receiver.GetContextAsync();
+        await using var factory = new ServiceFactory
+        {
+            Settings =
+            {
+                ["OTEL_EXPORTER_OTLP_ENDPOINT"] = $"http://127.0.0.1:{port}", ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+                ["OTEL_BSP_SCHEDULE_DELAY"] = "100", ["OTEL_METRIC_EXPORT_INTERVAL"] = "100",
+            },
+        };
         var client = await factory.ReadyClientAsync();
         var id = await Api.SubmitAsync(client, Api.EditForm());
         Assert.Equal("succeeded", (await Api.WaitForAsync(client, id, "succeeded", "failed")).GetProperty("status").GetString());
-        var tracer = factory.Services.GetService(typeof(OpenTelemetry.Trace.TracerProvider));
-        Assert.NotNull(tracer);
+
+        var first = await received.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("POST", first.Request.HttpMethod);
+        Assert.StartsWith("/v1/", first.Request.Url!.AbsolutePath);
+        Assert.Equal("application/x-protobuf", first.Request.ContentType);
+        first.Response.StatusCode = 200;
+        first.Response.Close();
+    }
+
+    static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
     }
 
     [Fact]

@@ -35,9 +35,9 @@ public class WorkerTests
     }
 
     [Fact]
-    public async Task Shutdown_cancels_waiting_jobs_and_leaves_no_job_running_or_queued()
+    public async Task Shutdown_cancels_waiting_jobs_at_once_and_a_running_job_past_the_grace_period()
     {
-        var factory = new ServiceFactory { Settings = { ["Queue:ShutdownGracePeriod"] = "00:00:01" } };
+        var factory = new ServiceFactory { Settings = { ["Queue:ShutdownGracePeriod"] = "00:00:00" } };
         var client = await factory.ReadyClientAsync();
         var store = factory.Services.GetRequiredService<JobStore>();
         var running = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["steps"] = "50" }, source: Api.Png(512, 512)));
@@ -47,7 +47,23 @@ public class WorkerTests
         await factory.DisposeAsync();
 
         Assert.Equal(JobStatus.Canceled, store.Find(waiting)!.Status);
-        Assert.Contains(store.Find(running)!.Status, new[] { JobStatus.Succeeded, JobStatus.Canceled });
+        Assert.Equal(JobStatus.Canceled, store.Find(running)!.Status);
+    }
+
+    [Fact]
+    public async Task Shutdown_lets_the_running_job_finish_within_the_grace_period()
+    {
+        var factory = new ServiceFactory { Settings = { ["Queue:ShutdownGracePeriod"] = "00:01:00" } };
+        var client = await factory.ReadyClientAsync();
+        var store = factory.Services.GetRequiredService<JobStore>();
+        var running = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["steps"] = "20" }, source: Api.Png(256, 256)));
+        await Api.WaitForAsync(client, running, "running");
+        var waiting = await Api.SubmitAsync(client, Api.EditForm());
+
+        await factory.DisposeAsync();
+
+        Assert.Equal(JobStatus.Succeeded, store.Find(running)!.Status);
+        Assert.Equal(JobStatus.Canceled, store.Find(waiting)!.Status);
     }
 
     [Fact]
