@@ -1,19 +1,49 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using System.Globalization;
 using RelationAdapter.Core.Imaging;
+using RelationAdapter.Service.Http;
 using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Options;
 
 namespace RelationAdapter.Service.Endpoints;
 
-/// <summary>Reads and validates the scalar fields of an edit form; every problem is reported per field.</summary>
+/// <summary>A valid edit form: its settings and its files (the pair, or the id of a cached relation).</summary>
+public sealed record EditSubmission(EditParameters Parameters, IFormFile Source, IFormFile? PromptImage, IFormFile? ReferenceImage, string? RelationId);
+
+/// <summary>Reads and validates the fields of an edit form (<see cref="EditForm"/>); every problem is reported per field.</summary>
 public static class EditFormParser
 {
+    public const string SourceImage = nameof(EditForm.source_image), PromptImage = nameof(EditForm.prompt_image),
+        ReferenceImage = nameof(EditForm.reference_image), RelationId = nameof(EditForm.relation_id);
+
+    /// <summary>The submission, or the validation problem listing every invalid field.</summary>
+    public static (EditSubmission? Submission, ValidationProblem? Problem) Read(IFormCollection form, LimitsOptions limits)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var parameters = Parse(form, limits, errors);
+        var source = SingleFile(form, SourceImage, errors);
+        var promptImage = SingleFile(form, PromptImage, errors);
+        var referenceImage = SingleFile(form, ReferenceImage, errors);
+        var relationId = form[RelationId].ToString();
+        if (source is null) Add(errors, SourceImage, "is required.");
+        if (relationId.Length > 0 && (promptImage is not null || referenceImage is not null))
+            Add(errors, RelationId, "send either relation_id or the exemplar pair (prompt_image and reference_image), not both.");
+        else if (relationId.Length == 0)
+        {
+            if (promptImage is null) Add(errors, PromptImage, "is required unless relation_id is given.");
+            if (referenceImage is null) Add(errors, ReferenceImage, "is required unless relation_id is given.");
+        }
+        return errors.Count > 0
+            ? (null, Problems.Validation(errors))
+            : (new EditSubmission(parameters!, source!, promptImage, referenceImage, relationId.Length > 0 ? relationId : null), null);
+    }
+
     static readonly string[] Fields = ["prompt", "steps", "guidance", "adapter_scale", "seed", "max_side", "output_format", "cache_threshold", "relation_id"];
 
     /// <summary>A relative change of 10 is already far beyond any useful threshold (0.05 to 0.25 are typical).</summary>
     public const double MaxCacheThreshold = 10;
 
-    public static EditParameters? Parse(IFormCollection form, LimitsOptions limits, Dictionary<string, string[]> errors)
+    static EditParameters? Parse(IFormCollection form, LimitsOptions limits, Dictionary<string, string[]> errors)
     {
         // A repeated field would otherwise be read as its values joined by commas ("jpeg,webp").
         foreach (var field in Fields.Where(field => form[field].Count > 1)) Add(errors, field, "must be given once.");

@@ -52,77 +52,74 @@ public static class EditsEndpoints
         return v1;
     }
 
-    static async Task<Results<FileContentHttpResult, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> Submit(HttpContext http, ModelHost host, JobStore store, JobQueue queue, RelationCache relations,
-        ImageAdmission images, IOptions<LimitsOptions> limitsOptions, IOptions<QueueOptions> queueOptions, TimeProvider time, CancellationToken cancellation)
+    /// <summary>What the edit handlers use, bound by the framework as one parameter.</summary>
+    public sealed record EditServices(ModelHost Host, JobStore Store, JobQueue Queue, RelationCache Relations, ImageAdmission Images,
+        IOptions<LimitsOptions> Limits, IOptions<QueueOptions> QueueOptions, TimeProvider Time);
+
+    static async Task<Results<FileContentHttpResult, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> Submit(HttpContext http,
+        [AsParameters] EditServices services, CancellationToken cancellation)
     {
-        if (host.Status is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(host.LoadError);
+        if (services.Host.Status is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(services.Host.LoadError);
         if (!EditFormParser.IsMultipart(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
         // The place is taken before the body is read: a full queue answers at once, whatever the upload.
+        var queue = services.Queue;
         using var place = queue.TryReserve(out var admission);
-        if (place is null) return QueueRefused(http.Response, admission, queueOptions.Value, queue.Depth);
+        if (place is null) return QueueRefused(http.Response, admission, services.QueueOptions.Value, queue.Depth);
 
-        var limits = limitsOptions.Value;
-        var form = await http.Request.ReadFormAsync(cancellation);
-        var errors = new Dictionary<string, string[]>();
-        var parameters = EditFormParser.Parse(form, limits, errors);
-        var source = EditFormParser.SingleFile(form, "source_image", errors);
-        var promptImage = EditFormParser.SingleFile(form, "prompt_image", errors);
-        var referenceImage = EditFormParser.SingleFile(form, "reference_image", errors);
-        var relationId = form["relation_id"].ToString();
-        if (source is null) EditFormParser.Add(errors, "source_image", "is required.");
-        if (relationId.Length > 0 && (promptImage is not null || referenceImage is not null))
-            EditFormParser.Add(errors, "relation_id", "send either relation_id or the exemplar pair (prompt_image and reference_image), not both.");
-        else if (relationId.Length == 0)
-        {
-            if (promptImage is null) EditFormParser.Add(errors, "prompt_image", "is required unless relation_id is given.");
-            if (referenceImage is null) EditFormParser.Add(errors, "reference_image", "is required unless relation_id is given.");
-        }
-        if (errors.Count > 0) return Problems.Validation(errors);
-
-        var (sourceUpload, refused) = await images.ReadAsync(source!, cancellation);
+        var (submission, invalid) = EditFormParser.Read(await http.Request.ReadFormAsync(cancellation), services.Limits.Value);
+        if (invalid is not null) return invalid;
+        var (job, refused) = await AdmitAsync(submission!, services, models.AdapterIdentity, cancellation);
         if (refused is not null) return refused;
+
+        services.Store.Add(job!);
+        if (!queue.Enqueue(place, job!))
+        {
+            services.Store.Remove(job!);
+            job!.RequestCancel(services.Time.GetUtcNow()); // never accepted: this only releases its images
+            return QueueRefused(http.Response, Admission.ShuttingDown, services.QueueOptions.Value, queue.Depth);
+        }
+        return await WaitIfPreferred(http, job!, queue, services.QueueOptions.Value, services.Time, cancellation);
+    }
+
+    /// <summary>The job of a valid form once its images are admitted (source at its edit size, the pair padded or cached).</summary>
+    static async Task<(EditJob? Job, ProblemHttpResult? Problem)> AdmitAsync(EditSubmission submission, EditServices services, string adapterIdentity,
+        CancellationToken cancellation)
+    {
+        var images = services.Images;
+        var (source, refused) = await images.ReadAsync(submission.Source, cancellation);
+        if (refused is not null) return (null, refused);
         try
         {
-            ImagePreprocessing.SourceSize(sourceUpload!.Header.Width, sourceUpload.Header.Height, parameters!.MaxSide);
+            ImagePreprocessing.SourceSize(source!.Header.Width, source.Header.Height, submission.Parameters.MaxSide);
         }
         catch (ArgumentException e)
         {
-            return Problems.Validation(new Dictionary<string, string[]> { ["source_image"] = [e.Message] });
+            return (null, Problems.InvalidField(EditFormParser.SourceImage, e.Message));
         }
 
         RelationInput relation;
-        if (relationId.Length > 0)
+        if (submission.RelationId is { } relationId)
         {
-            if (relations.Lookup(relationId) is not { } known) return Problems.RelationNotFound(relationId);
+            if (services.Relations.Lookup(relationId) is not { } known) return (null, Problems.RelationNotFound(relationId));
             relation = new RelationInput(relationId, known.Tokens, null, null);
         }
         else
         {
-            var (pair, pairRefused) = await ReadPairAsync(images, promptImage!, referenceImage!, models.AdapterIdentity, relations, cancellation);
-            if (pairRefused is not null) return pairRefused;
+            var (pair, pairRefused) = await ReadPairAsync(images, submission.PromptImage!, submission.ReferenceImage!, adapterIdentity, services.Relations, cancellation);
+            if (pairRefused is not null) return (null, pairRefused);
             relation = pair!;
         }
 
-        var (sourceImage, undecodable) = await images.DecodeAsync(sourceUpload, ImageAdmission.ToEditSize(parameters.MaxSide), cancellation);
+        var (sourceImage, undecodable) = await images.DecodeAsync(source, ImageAdmission.ToEditSize(submission.Parameters.MaxSide), cancellation);
         if (undecodable is not null)
         {
             relation.PaddedPromptImage?.Dispose();
             relation.PaddedReferenceImage?.Dispose();
-            return undecodable;
+            return (null, undecodable);
         }
-
-        var job = new EditJob(NewId(), store.NextSequence(), parameters, sourceImage!, relation, time.GetUtcNow());
-        store.Add(job);
-        if (!queue.Enqueue(place, job))
-        {
-            store.Remove(job);
-            job.RequestCancel(time.GetUtcNow()); // never accepted: this only releases its images
-            return QueueRefused(http.Response, Admission.ShuttingDown, queueOptions.Value, queue.Depth);
-        }
-        return await WaitIfPreferred(http, job, queue, queueOptions.Value, time, cancellation);
+        return (new EditJob(NewId(), services.Store.NextSequence(), submission.Parameters, sourceImage!, relation, services.Time.GetUtcNow()), null);
     }
 
-    /// <summary>The exemplar pair: cached tokens when its content id is known, else both images decoded and padded.</summary>
     /// <summary>The exemplar pair: cached tokens when its content id is known, else both images decoded and padded.</summary>
     static async Task<(RelationInput? Relation, ProblemHttpResult? Problem)> ReadPairAsync(ImageAdmission images, IFormFile promptImage, IFormFile referenceImage,
         string adapterIdentity, RelationCache relations, CancellationToken cancellation)

@@ -60,6 +60,11 @@ public static class Problems
     public static ValidationProblem Validation(IDictionary<string, string[]> errors) =>
         TypedResults.ValidationProblem(errors, title: "One or more fields are invalid.", type: Types.Validation);
 
+    /// <summary>A validation problem about one field found after the form was read (the same body as <see cref="Validation"/>).</summary>
+    public static ProblemHttpResult InvalidField(string field, string message) =>
+        Problem(StatusCodes.Status400BadRequest, Types.Validation, "One or more fields are invalid.",
+            extensions: new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { [field] = [message] } });
+
     public static ProblemHttpResult EditNotFound(string id) =>
         Problem(StatusCodes.Status404NotFound, Types.EditNotFound, "No such edit.", $"No edit '{id}' exists (finished edits are kept for a limited time).");
 

@@ -87,6 +87,7 @@ public sealed class FuzzSuiteTests(ITestOutputHelper output)
         // Also the answers nobody read (hung-up clients): the server's own count of 5xx responses.
         var serverErrors = (await service.Client.GetStringAsync("/metrics")).Split('\n')
             .Where(line => line.StartsWith("http_server_request_duration_seconds_count{", StringComparison.Ordinal) && line.Contains("http_response_status_code=\"5"))
+            .Where(line => !line.Contains("http_route=\"/readyz\"")) // 503 while the model loads is the probe's answer, not an error
             .ToList();
         Assert.True(serverErrors.Count == 0, "5xx answered: " + string.Join("\n", serverErrors));
         Assert.True(failures.Count == 0, string.Join("\n", failures));
