@@ -1,6 +1,5 @@
 using RelationAdapter.Core.Flux;
 using RelationAdapter.Core.Layers;
-using RelationAdapter.Core.Runtime;
 using RelationAdapter.Core.Tests.Support;
 using RelationAdapter.Core.Text;
 using RelationAdapter.Core.Vae;

@@ -1,9 +1,8 @@
+using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Flux;
 using RelationAdapter.Core.Layers;
-using RelationAdapter.Core.Runtime;
 using RelationAdapter.Core.Tests.Support;
 using RelationAdapter.Core.Text;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Tests.Runtime;

@@ -1,5 +1,5 @@
+using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Pipeline;
-using RelationAdapter.Core.Runtime;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
