@@ -3,7 +3,7 @@ using RelationAdapter.Core.Pipeline;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
-namespace RelationAdapter.Core.Tests.Runtime;
+namespace RelationAdapter.Core.Tests.Composition;
 
 public class TinyPresetTests
 {

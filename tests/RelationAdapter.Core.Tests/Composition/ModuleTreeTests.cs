@@ -7,7 +7,7 @@ using RelationAdapter.Core.Vision;
 using RelationAdapter.Core.Weights;
 using Xunit.Abstractions;
 
-namespace RelationAdapter.Core.Tests.Runtime;
+namespace RelationAdapter.Core.Tests.Composition;
 
 /// <summary>
 /// The full-size module trees, built on the meta device (shapes only, no memory): their parameter

@@ -5,7 +5,7 @@ using RelationAdapter.Core.Tests.Support;
 using RelationAdapter.Core.Text;
 using static TorchSharp.torch;
 
-namespace RelationAdapter.Core.Tests.Runtime;
+namespace RelationAdapter.Core.Tests.Layers;
 
 /// <summary>
 /// The offloaded paths (T5 block by block, the adapter's projections layer by layer) compute exactly what
