@@ -1,7 +1,7 @@
 using System.Diagnostics;
+using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Flux;
 using RelationAdapter.Core.Layers;
-using RelationAdapter.Core.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using RelationAdapter.Core.Flux;
+using RelationAdapter.Core.Composition;
+using RelationAdapter.Core.Layers;
 using RelationAdapter.Core.Pipeline;
-using RelationAdapter.Core.Runtime;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using TorchSharp;

@@ -1,13 +1,12 @@
 using System.Diagnostics;
 using System.Text.Json;
+using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Flux;
 using RelationAdapter.Core.Layers;
 using RelationAdapter.Core.Pipeline;
-using RelationAdapter.Core.Runtime;
 using RelationAdapter.Core.Text;
 using RelationAdapter.Core.Vae;
 using RelationAdapter.Core.Vision;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelationAdapter.Bench;

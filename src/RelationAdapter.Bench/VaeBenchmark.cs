@@ -1,8 +1,7 @@
 using System.Diagnostics;
+using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Layers;
-using RelationAdapter.Core.Runtime;
 using RelationAdapter.Core.Vae;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelationAdapter.Bench;

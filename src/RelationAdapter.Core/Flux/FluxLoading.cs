@@ -11,21 +11,14 @@ public static class FluxLoading
     public static FluxTransformer LoadTransformer(string transformerDir, ModuleOptions options, string? loraPath = null)
     {
         var config = DiffusersConfig.Read<FluxTransformerConfig>(Path.Combine(transformerDir, "config.json"));
-        var model = new FluxTransformer(config, options);
-        try
+        return ModelLoading.DisposeOnFailure(new FluxTransformer(config, options), model =>
         {
             using (var weights = ShardedCheckpoint.Open(transformerDir))
                 StateDictLoader.Load(model, weights);
             if (loraPath is not null)
                 using (var lora = SafetensorsFile.Open(loraPath))
                     LoraFuser.Fuse(model, lora);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        });
     }
 
     /// <summary>Opens a RelationAdapter checkpoint: the official torch.save <c>.bin</c> or a flat safetensors copy.</summary>
@@ -35,16 +28,7 @@ public static class FluxLoading
     public static RelationAdapterModel LoadAdapter(string path, ModuleOptions options)
     {
         using var checkpoint = OpenAdapterCheckpoint(path);
-        var adapter = new RelationAdapterModel(RelationAdapterConfig.FromCheckpoint(checkpoint), options);
-        try
-        {
-            StateDictLoader.Load(adapter, checkpoint);
-            return adapter;
-        }
-        catch
-        {
-            adapter.Dispose();
-            throw;
-        }
+        return ModelLoading.DisposeOnFailure(new RelationAdapterModel(RelationAdapterConfig.FromCheckpoint(checkpoint), options),
+            adapter => StateDictLoader.Load(adapter, checkpoint));
     }
 }

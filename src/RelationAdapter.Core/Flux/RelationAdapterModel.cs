@@ -39,7 +39,7 @@ public sealed class RelationAdapterModel : nn.Module
     /// image_proj visits the GPU while a relation is encoded, and each layer's to_k_ip/to_v_ip in turn
     /// while a job's keys and values are projected (once per job). Null: wherever the weights are.
     /// </summary>
-    public Runtime.ComputePlacement? Placement { get; set; }
+    public ComputePlacement? Placement { get; set; }
 
     public RelationAdapterModel(RelationAdapterConfig config, ModuleOptions options) : base(nameof(RelationAdapterModel))
     {

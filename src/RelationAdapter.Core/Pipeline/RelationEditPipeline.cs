@@ -91,32 +91,43 @@ public sealed class RelationEditPipeline(EditModels models)
     {
         Validate(request);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
-        timings ??= new Dictionary<EditStage, TimeSpan>();
-        var total = Stopwatch.StartNew();
-        var stage = Stopwatch.StartNew();
-        var transformer = Models.Transformer;
-        var vae = Models.Vae;
+        var stages = new StageClock(request.Steps, timings ?? new Dictionary<EditStage, TimeSpan>(), progress, cancellation);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
 
-        EditStage? current = null;
-        void Enter(EditStage next)
-        {
-            if (current is { } finished) timings[finished] = stage.Elapsed;
-            cancellation.ThrowIfCancellationRequested();
-            current = next;
-            stage.Restart();
-            progress?.Report(new EditProgress(next, next == EditStage.Decode ? request.Steps : 0, request.Steps, total.Elapsed));
-        }
-
-        Enter(EditStage.EncodePrompt);
+        stages.Enter(EditStage.EncodePrompt);
         var prompt = request.PromptEmbedding ?? EncodePrompt(request.Prompt!);
         foreach (var warning in prompt.Warnings) warnings?.Add(warning);
 
-        Enter(EditStage.EncodeRelation);
+        stages.Enter(EditStage.EncodeRelation);
         var relationTokens = request.RelationTokens ?? EncodeRelation(request.PromptImage!, request.ReferenceImage!);
 
-        Enter(EditStage.EncodeSource);
+        stages.Enter(EditStage.EncodeSource);
+        var start = EncodeSource(request, batch);
+
+        stages.Enter(EditStage.Denoise);
+        var (latents, steps) = Denoise(request, batch, prompt, relationTokens, start, stages);
+
+        stages.Enter(EditStage.Decode);
+        var image = Decode(latents, start);
+        stages.Finish();
+        return new EditTensors(latents.cpu().MoveToOuterDisposeScope(), image.MoveToOuterDisposeScope(), steps);
+    }
+
+    /// <summary>Packed tokens of the first latents: noise [B, N, C] and the source's clean condition [B, N, C], on the DiT's device.</summary>
+    sealed record StartingLatents(Tensor NoiseTokens, Tensor ConditionTokens, long LatentHeight, long LatentWidth)
+    {
+        public long TokenCount => NoiseTokens.shape[1];
+    }
+
+    /// <summary>
+    /// The source's VAE latents (sampled from the posterior) as condition tokens and the initial noise, both
+    /// drawn from the request's seed, in that order.
+    /// </summary>
+    StartingLatents EncodeSource(EditRequest request, int batch)
+    {
+        var transformer = Models.Transformer;
+        var vae = Models.Vae;
         var (width, height) = ImagePreprocessing.SourceSize(request.Source.Width, request.Source.Height, request.MaxSide);
         using var generator = new Generator((ulong)request.Seed);
         var latentH = 2L * (height / 16);
@@ -126,39 +137,80 @@ public sealed class RelationEditPipeline(EditModels models)
         var conditionTokens = Packing.Pack((sampled - vae.Config.ShiftFactor) * vae.Config.ScalingFactor).to(ScalarType.Float32, transformer.Device);
         var noise = randn([batch, vae.Config.LatentChannels, latentH, latentW], dtype: ScalarType.Float32, generator: generator);
         var noiseTokens = Packing.Pack(noise).to(transformer.Device);
-        var tokenCount = noiseTokens.shape[1];
         if (batch > 1) conditionTokens = conditionTokens.expand(batch, -1, -1);
+        return new StartingLatents(noiseTokens, conditionTokens, latentH, latentW);
+    }
 
-        Enter(EditStage.Denoise);
+    /// <summary>
+    /// The Euler steps over [noise, condition] tokens: the DiT sees both with cloned position ids, the noise
+    /// half is stepped, and the condition half is restored after every step. Returns the final packed latents.
+    /// </summary>
+    (Tensor Latents, DenoiseSteps Steps) Denoise(EditRequest request, int batch, PromptEmbedding prompt, Tensor relationTokens,
+        StartingLatents start, StageClock stages)
+    {
+        var transformer = Models.Transformer;
+        var tokenCount = start.TokenCount;
         var scheduler = FlowMatchEulerScheduler.Create(Models.Scheduler, request.Steps, (int)(2 * tokenCount));
         var relation = request.AdapterScale == 0 ? null
             : Models.Adapter.Project(Batched(relationTokens, batch), transformer.Config.NumAttentionHeads, Enumerable.Repeat(request.AdapterScale, batch).ToList());
         using var job = transformer.Prepare(Batched(prompt.HiddenStates, batch), Batched(prompt.Pooled, batch), full([batch], (float)request.Guidance),
-            zeros(prompt.HiddenStates.shape[1], 3), Packing.ClonedImageIds(latentH, latentW), relation);
+            zeros(prompt.HiddenStates.shape[1], 3), Packing.ClonedImageIds(start.LatentHeight, start.LatentWidth), relation);
 
         using var cache = request.CacheThreshold > 0 ? new FirstBlockCache(request.CacheThreshold) : null;
-        var latents = cat([noiseTokens, conditionTokens], 1);
+        var latents = cat([start.NoiseTokens, start.ConditionTokens], 1);
         for (var i = 0; i < scheduler.StepCount; i++)
         {
-            cancellation.ThrowIfCancellationRequested();
+            stages.ThrowIfCancellationRequested();
             using var stepScope = NewDisposeScope();
             // Filled on the device: a host tensor copied in would wait for the previous step to finish.
             var timestep = full([batch], scheduler.Timesteps[i], ScalarType.Float32, transformer.Device) / 1000f;
             var velocity = transformer.forward(latents, timestep, job, cache);
             var stepped = scheduler.Step(velocity, i, latents);
             var previous = latents;
-            latents = cat([stepped.narrow(1, 0, tokenCount), conditionTokens], 1).MoveToOuterDisposeScope();
+            latents = cat([stepped.narrow(1, 0, tokenCount), start.ConditionTokens], 1).MoveToOuterDisposeScope();
             previous.Dispose();
-            progress?.Report(new EditProgress(EditStage.Denoise, i + 1, scheduler.StepCount, total.Elapsed));
+            stages.ReportStep(i + 1, scheduler.StepCount);
+        }
+        var steps = cache is null ? new DenoiseSteps(scheduler.StepCount, 0) : new DenoiseSteps(cache.ComputedSteps, cache.ReusedSteps);
+        return (latents, steps);
+    }
+
+    /// <summary>The noise half of the final latents through the VAE: the image [B, 3, H, W] in [0, 1] on the CPU.</summary>
+    Tensor Decode(Tensor latents, StartingLatents start)
+    {
+        var vae = Models.Vae;
+        var denoised = Packing.Unpack(latents.narrow(1, 0, start.TokenCount), start.LatentHeight, start.LatentWidth);
+        var decoded = vae.Decode(denoised / vae.Config.ScalingFactor + vae.Config.ShiftFactor, Models.Tiling);
+        return (decoded / 2 + 0.5).clamp(0, 1).to(ScalarType.Float32).cpu();
+    }
+
+    /// <summary>Times each stage, checks for cancellation on entering one, and reports progress.</summary>
+    sealed class StageClock(int requestedSteps, IDictionary<EditStage, TimeSpan> timings, IProgress<EditProgress>? progress,
+        CancellationToken cancellation)
+    {
+        readonly Stopwatch _total = Stopwatch.StartNew();
+        readonly Stopwatch _stage = Stopwatch.StartNew();
+        EditStage? _current;
+
+        public void Enter(EditStage next)
+        {
+            if (_current is { } finished) timings[finished] = _stage.Elapsed;
+            cancellation.ThrowIfCancellationRequested();
+            _current = next;
+            _stage.Restart();
+            progress?.Report(new EditProgress(next, next == EditStage.Decode ? requestedSteps : 0, requestedSteps, _total.Elapsed));
         }
 
-        Enter(EditStage.Decode);
-        var denoised = Packing.Unpack(latents.narrow(1, 0, tokenCount), latentH, latentW);
-        var decoded = vae.Decode(denoised / vae.Config.ScalingFactor + vae.Config.ShiftFactor, Models.Tiling);
-        var image = (decoded / 2 + 0.5).clamp(0, 1).to(ScalarType.Float32).cpu();
-        timings[EditStage.Decode] = stage.Elapsed;
-        var steps = cache is null ? new DenoiseSteps(scheduler.StepCount, 0) : new DenoiseSteps(cache.ComputedSteps, cache.ReusedSteps);
-        return new EditTensors(latents.cpu().MoveToOuterDisposeScope(), image.MoveToOuterDisposeScope(), steps);
+        /// <summary>Records the current stage's time (the last stage has no next one to do it).</summary>
+        public void Finish()
+        {
+            if (_current is { } finished) timings[finished] = _stage.Elapsed;
+        }
+
+        public void ThrowIfCancellationRequested() => cancellation.ThrowIfCancellationRequested();
+
+        public void ReportStep(int step, int stepCount) =>
+            progress?.Report(new EditProgress(EditStage.Denoise, step, stepCount, _total.Elapsed));
     }
 
     static Tensor Batched(Tensor x, int batch) => batch == 1 ? x : x.expand([batch, .. x.shape[1..]]);

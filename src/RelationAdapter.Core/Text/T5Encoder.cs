@@ -1,5 +1,4 @@
 using RelationAdapter.Core.Layers;
-using RelationAdapter.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Text;

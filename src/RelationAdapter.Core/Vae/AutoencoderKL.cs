@@ -27,21 +27,8 @@ public sealed class AutoencoderKL : nn.Module
         RegisterComponents();
     }
 
-    public static AutoencoderKL Load(string vaeDir, ModuleOptions options)
-    {
-        var model = new AutoencoderKL(DiffusersConfig.Read<VaeConfig>(Path.Combine(vaeDir, "config.json")), options);
-        try
-        {
-            using var weights = ShardedCheckpoint.Open(vaeDir);
-            StateDictLoader.Load(model, weights);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
+    public static AutoencoderKL Load(string vaeDir, ModuleOptions options) =>
+        ModelLoading.FromFolder(new AutoencoderKL(DiffusersConfig.Read<VaeConfig>(Path.Combine(vaeDir, "config.json")), options), vaeDir);
 
     Tensor Weight => encoder.conv_in.weight;
 

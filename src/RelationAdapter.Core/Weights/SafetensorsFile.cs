@@ -1,7 +1,6 @@
 using System.IO.MemoryMappedFiles;
 using System.Text.Json;
-using RelationAdapter.Core.Runtime;
-using TorchSharp;
+using RelationAdapter.Core.Native;
 using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Weights;

@@ -1,7 +1,7 @@
 using System.Collections;
 using System.IO.Compression;
 using Razorvine.Pickle;
-using RelationAdapter.Core.Runtime;
+using RelationAdapter.Core.Native;
 using TorchSharp;
 using Razorvine.Pickle.Objects;
 using static TorchSharp.torch;

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Options;
-using RelationAdapter.Core.Runtime;
+using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Vae;
 using RelationAdapter.Service.Options;
 

@@ -19,7 +19,7 @@ public class EncoderGoldenTests
     {
         using var file = EncoderCase("siglip");
         using var scope = NewDisposeScope();
-        using var model = EncoderLoading.LoadSiglipVision(GoldenSet.Resolve("encoders/siglip"), ModuleOptions.CpuFloat32);
+        using var model = VisionLoading.LoadSiglipVision(GoldenSet.Resolve("encoders/siglip"), ModuleOptions.CpuFloat32);
         var (last, pooled) = model.forward(file.Read("pixel_values"));
         Close.AssertRelativeL2(last, file.Read("last_hidden_state"), what: "last_hidden_state");
         Close.AssertRelativeL2(pooled, file.Read("pooler_output"), what: "pooler_output");

@@ -1,7 +1,6 @@
 using RelationAdapter.Core.Flux;
 using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Core.Tests.Support;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Tests.Flux;

@@ -1,6 +1,6 @@
+using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Flux;
 using RelationAdapter.Core.Layers;
-using RelationAdapter.Core.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,8 +1,7 @@
 using RelationAdapter.Bench;
+using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Layers;
-using RelationAdapter.Core.Runtime;
 using RelationAdapter.Core.Tests.Support;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Tests.Gpu;

@@ -1,8 +1,7 @@
+using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Layers;
-using RelationAdapter.Core.Runtime;
 using RelationAdapter.Core.Tests.Support;
 using RelationAdapter.Core.Weights;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Tests.Weights;

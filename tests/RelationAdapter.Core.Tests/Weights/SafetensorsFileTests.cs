@@ -1,6 +1,5 @@
 using RelationAdapter.Core.Tests.Support;
 using RelationAdapter.Core.Weights;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Tests.Weights;
@@ -54,7 +53,7 @@ public class MappedViewTests
         var path = temp.File("views.safetensors");
         using var stored = arange(16, dtype: ScalarType.Float32).reshape(4, 4);
         SafetensorsWriter.Write(path, new Dictionary<string, Tensor> { ["w"] = stored });
-        var before = RelationAdapter.Core.Runtime.NativeTensors.LiveMappedViews;
+        var before = RelationAdapter.Core.Native.NativeTensors.LiveMappedViews;
         var bytesOnDisk = File.ReadAllBytes(path);
 
         Tensor view;
@@ -66,9 +65,9 @@ public class MappedViewTests
             Assert.Equal(100f, view[0, 0].item<float>());
         }
         Assert.Equal(bytesOnDisk, File.ReadAllBytes(path));
-        Assert.Equal(before + 1, RelationAdapter.Core.Runtime.NativeTensors.LiveMappedViews);
+        Assert.Equal(before + 1, RelationAdapter.Core.Native.NativeTensors.LiveMappedViews);
         view.Dispose();
-        Assert.Equal(before, RelationAdapter.Core.Runtime.NativeTensors.LiveMappedViews);
+        Assert.Equal(before, RelationAdapter.Core.Native.NativeTensors.LiveMappedViews);
     }
 }
 

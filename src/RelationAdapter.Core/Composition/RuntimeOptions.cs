@@ -1,8 +1,7 @@
 using RelationAdapter.Core.Vae;
-using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RelationAdapter.Core.Runtime;
+namespace RelationAdapter.Core.Composition;
 
 /// <param name="Device">Where the DiT, VAE and (unless offloaded) encoders live.</param>
 /// <param name="DType">Compute dtype of the DiT and encoders (bf16 on CUDA, float32 on the CPU).</param>

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RelationAdapter.Core.Runtime;
+namespace RelationAdapter.Core.Layers;
 
 /// <summary>
 /// Where an encoder runs, and whether it is moved back to the CPU after each use so the DiT keeps the

@@ -1,10 +1,10 @@
-using RelationAdapter.Core.Pipeline;
-using RelationAdapter.Core.Runtime;
+using RelationAdapter.Core.Layers;
+using RelationAdapter.Core.Vision;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using static TorchSharp.torch;
 
-namespace RelationAdapter.Core.Vision;
+namespace RelationAdapter.Core.Pipeline;
 
 /// <summary>An exemplar image → SigLIP's pooled output [1, D].</summary>
 public sealed class SiglipExemplarEncoder(SiglipImageProcessor processor, SiglipVisionModel model, ComputePlacement placement)

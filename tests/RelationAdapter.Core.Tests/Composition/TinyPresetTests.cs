@@ -1,9 +1,9 @@
+using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Pipeline;
-using RelationAdapter.Core.Runtime;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
-namespace RelationAdapter.Core.Tests.Runtime;
+namespace RelationAdapter.Core.Tests.Composition;
 
 public class TinyPresetTests
 {

@@ -1,4 +1,4 @@
-namespace RelationAdapter.Core.Tests.Runtime;
+namespace RelationAdapter.Core.Tests.Build;
 
 /// <summary>The build step that lets TorchSharp's native library load against an older libstdc++.</summary>
 public class ElfVersionPatcherTests

@@ -3,7 +3,7 @@ using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
-namespace RelationAdapter.Core.Runtime;
+namespace RelationAdapter.Core.Native;
 
 /// <summary>
 /// What TorchSharp's public API lacks for zero-copy loading: a tensor over memory it does not own

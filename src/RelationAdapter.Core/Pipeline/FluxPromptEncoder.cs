@@ -1,8 +1,8 @@
-using RelationAdapter.Core.Pipeline;
-using RelationAdapter.Core.Runtime;
+using RelationAdapter.Core.Layers;
+using RelationAdapter.Core.Text;
 using static TorchSharp.torch;
 
-namespace RelationAdapter.Core.Text;
+namespace RelationAdapter.Core.Pipeline;
 
 /// <summary>
 /// FLUX's text conditioning: the T5 encoder's hidden states over the fixed-length (512) padded ids, and

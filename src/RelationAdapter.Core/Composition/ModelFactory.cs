@@ -8,7 +8,7 @@ using RelationAdapter.Core.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RelationAdapter.Core.Runtime;
+namespace RelationAdapter.Core.Composition;
 
 public static class ModelFactory
 {
@@ -35,7 +35,7 @@ public static class ModelFactory
                 placement));
             var siglip = Own(owned, new SiglipExemplarEncoder(
                 SiglipImageProcessor.Read(Path.Combine(paths.SiglipDirectory, "preprocessor_config.json")),
-                EncoderLoading.LoadSiglipVision(paths.SiglipDirectory, encoderOptions),
+                VisionLoading.LoadSiglipVision(paths.SiglipDirectory, encoderOptions),
                 placement));
             var adapterFile = new FileInfo(paths.AdapterPath);
             return Assemble(transformer, adapter, vae, scheduler, prompts, siglip, runtime, owned,
@@ -58,17 +58,8 @@ public static class ModelFactory
     {
         if (runtime.Precision != DitPrecision.Fp8)
             return FluxLoading.LoadTransformer(directory, new ModuleOptions(runtime.Device, runtime.DType), loraPath);
-        var transformer = FluxLoading.LoadTransformer(directory, new ModuleOptions(CPU, runtime.DType), loraPath);
-        try
-        {
-            transformer.QuantizeToFp8(runtime.Device);
-            return transformer;
-        }
-        catch
-        {
-            transformer.Dispose();
-            throw;
-        }
+        return ModelLoading.DisposeOnFailure(FluxLoading.LoadTransformer(directory, new ModuleOptions(CPU, runtime.DType), loraPath),
+            transformer => transformer.QuantizeToFp8(runtime.Device));
     }
 
     /// <summary>
@@ -132,8 +123,7 @@ public static class ModelFactory
             return RandomizeByName(new FluxTransformer(config, new ModuleOptions(runtime.Device, runtime.DType)), seed);
 
         // Host parameters that are never touched (no pages committed); each block weight is drawn on the device and quantised there.
-        var staged = new FluxTransformer(config, new ModuleOptions(CPU, runtime.DType));
-        try
+        return ModelLoading.DisposeOnFailure(new FluxTransformer(config, new ModuleOptions(CPU, runtime.DType)), staged =>
         {
             using var _ = no_grad();
             var blocks = staged.transformer_blocks.Select((block, i) => ($"transformer_blocks.{i}.", (nn.Module)block))
@@ -148,13 +138,8 @@ public static class ModelFactory
                 linear.QuantizeToFp8(runtime.Device);
             }
             staged.QuantizeToFp8(runtime.Device);
-            return RandomizeByName(staged, seed, skip: parameter => parameter.dtype == Fp8.E4M3);
-        }
-        catch
-        {
-            staged.Dispose();
-            throw;
-        }
+            RandomizeByName(staged, seed, skip: parameter => parameter.dtype == Fp8.E4M3);
+        });
     }
 
     static LoadedModels Assemble(FluxTransformer transformer, RelationAdapterModel adapter, AutoencoderKL vae, SchedulerConfig scheduler,

@@ -1,6 +1,6 @@
 using RelationAdapter.Core.Pipeline;
 
-namespace RelationAdapter.Core.Runtime;
+namespace RelationAdapter.Core.Composition;
 
 /// <summary>Everything an edit needs, loaded once; disposing frees every model.</summary>
 public sealed class LoadedModels(EditModels models, string description, string adapterIdentity, bool isPlaceholder,

@@ -1,6 +1,5 @@
 using RelationAdapter.Core.Flux;
 using RelationAdapter.Core.Layers;
-using RelationAdapter.Core.Runtime;
 using RelationAdapter.Core.Tests.Support;
 using RelationAdapter.Core.Text;
 using RelationAdapter.Core.Vae;
@@ -8,7 +7,7 @@ using RelationAdapter.Core.Vision;
 using RelationAdapter.Core.Weights;
 using Xunit.Abstractions;
 
-namespace RelationAdapter.Core.Tests.Runtime;
+namespace RelationAdapter.Core.Tests.Composition;
 
 /// <summary>
 /// The full-size module trees, built on the meta device (shapes only, no memory): their parameter

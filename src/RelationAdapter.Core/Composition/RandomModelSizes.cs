@@ -3,7 +3,7 @@ using RelationAdapter.Core.Text;
 using RelationAdapter.Core.Vae;
 using RelationAdapter.Core.Vision;
 
-namespace RelationAdapter.Core.Runtime;
+namespace RelationAdapter.Core.Composition;
 
 /// <summary>The sizes of every component of a randomly initialised model (<see cref="ModelFactory.CreateRandom"/>).</summary>
 public sealed record RandomModelSizes(string Name, FluxTransformerConfig Transformer, RelationAdapterConfig Adapter, VaeConfig Vae,

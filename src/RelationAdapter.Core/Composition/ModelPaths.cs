@@ -1,4 +1,4 @@
-namespace RelationAdapter.Core.Runtime;
+namespace RelationAdapter.Core.Composition;
 
 /// <summary>Where the real weights are, in the layouts users download them.</summary>
 /// <param name="FluxDirectory">FLUX.1-dev in the diffusers layout (transformer/, vae/, text_encoder/, text_encoder_2/, tokenizer/, tokenizer_2/, scheduler/).</param>

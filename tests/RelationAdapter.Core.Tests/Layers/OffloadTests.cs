@@ -1,12 +1,11 @@
+using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Flux;
 using RelationAdapter.Core.Layers;
-using RelationAdapter.Core.Runtime;
 using RelationAdapter.Core.Tests.Support;
 using RelationAdapter.Core.Text;
-using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RelationAdapter.Core.Tests.Runtime;
+namespace RelationAdapter.Core.Tests.Layers;
 
 /// <summary>
 /// The offloaded paths (T5 block by block, the adapter's projections layer by layer) compute exactly what

@@ -1,0 +1,13 @@
+using RelationAdapter.Core.Layers;
+using RelationAdapter.Core.Weights;
+
+namespace RelationAdapter.Core.Vision;
+
+/// <summary>Loads the vision encoder from the Hugging Face layout users have.</summary>
+public static class VisionLoading
+{
+    /// <summary>A SiglipModel (or SiglipVisionModel) folder: only "vision_model.*" is read; the text tower is never touched.</summary>
+    public static SiglipVisionModel LoadSiglipVision(string dir, ModuleOptions options) =>
+        ModelLoading.FromFolder(new SiglipVisionModel(SiglipVisionConfig.Read(Path.Combine(dir, "config.json")), options), dir,
+            (model, weights) => StateDictLoader.Load(model, weights, "vision_model."));
+}
