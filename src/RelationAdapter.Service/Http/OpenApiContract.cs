@@ -89,7 +89,7 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
     {
         // One 400 schema serves validation problems (with errors per field) and the others (invalid image,
         // malformed body), which have no field list.
-        if (document.Components.Schemas?.TryGetValue("HttpValidationProblemDetails", out var validation) == true && validation is OpenApiSchema schema)
+        if (document.Components?.Schemas?.TryGetValue("HttpValidationProblemDetails", out var validation) == true && validation is OpenApiSchema schema)
             schema.Required?.Remove("errors");
     }
 }
