@@ -75,8 +75,8 @@ public static class EditBenchmark
         using var after = Gradient(512, 384, 160);
         var request = new EditRequest
         {
-            Source = source, PromptImage = before, ReferenceImage = after, Prompt = "make it look like the example",
-            Steps = steps, Seed = seed, MaxSide = side, CacheThreshold = threshold,
+            Source = source, PromptImage = before, ReferenceImage = after,
+            Settings = new EditSettings { Prompt = "make it look like the example", Steps = steps, Seed = seed, MaxSide = side, CacheThreshold = threshold },
         };
         using var memory = onCuda ? DeviceMemory.TryStart(out var reason) : null;
 
@@ -88,7 +88,7 @@ public static class EditBenchmark
 
         if (compare && (precision == DitPrecision.Fp8 || threshold > 0))
         {
-            var reference = Execute(sizes, runtime with { Precision = DitPrecision.Native }, request with { CacheThreshold = 0 }, batch, warmupSteps, seed, memory);
+            var reference = Execute(sizes, runtime with { Precision = DitPrecision.Native }, request with { Settings = request.Settings with { CacheThreshold = 0 } }, batch, warmupSteps, seed, memory);
             Print(w, $"reference ({Name(DitPrecision.Native, runtime.DType)}, no cache): ", reference, steps);
             var error = RelativeL2(measured.Latents, reference.Latents);
             w.WriteLine($"relL2 vs bf16: {error:E3} (final latents of the noise half; reference {Name(DitPrecision.Native, runtime.DType)} without cache, same seed {seed})");
@@ -110,7 +110,7 @@ public static class EditBenchmark
         var load = clock.Elapsed.TotalSeconds;
         var loaded = memory?.Used ?? Measure.CurrentRss();
         if (warmupSteps > 0)
-            using (models.Pipeline.RunToTensors(request with { Steps = warmupSteps }, batch: batch)) { }
+            using (models.Pipeline.RunToTensors(request with { Settings = request.Settings with { Steps = warmupSteps } }, batch: batch)) { }
         memory?.ResetPeak();
 
         var progress = new StageClock(onCuda);

@@ -81,7 +81,8 @@ public static class LoadBenchmark
         var clock = Stopwatch.StartNew();
         var result = models.Pipeline.Run(new EditRequest
         {
-            Source = source, PromptImage = exemplar, ReferenceImage = exemplar, Prompt = "a loaded model", Steps = steps, MaxSide = side,
+            Source = source, PromptImage = exemplar, ReferenceImage = exemplar,
+            Settings = new EditSettings { Prompt = "a loaded model", Steps = steps, MaxSide = side },
         });
         if (onCuda) cuda.synchronize();
         result.Image.Dispose();

@@ -83,11 +83,14 @@ public static class ParityBenchmark
                     Source = source,
                     PromptEmbedding = prompt,
                     RelationTokens = file.Read("image_emb").reshape(1, -1, adapter.Config.CrossDim),
-                    Steps = int.Parse(meta["steps"], CultureInfo.InvariantCulture),
-                    Guidance = double.Parse(meta["guidance_scale"], CultureInfo.InvariantCulture),
-                    AdapterScale = double.Parse(meta["adapter_scale"], CultureInfo.InvariantCulture),
-                    Seed = long.Parse(meta["seed"], CultureInfo.InvariantCulture),
-                    MaxSide = Math.Max(int.Parse(meta["height"], CultureInfo.InvariantCulture), int.Parse(meta["width"], CultureInfo.InvariantCulture)),
+                    Settings = new EditSettings
+                    {
+                        Steps = int.Parse(meta["steps"], CultureInfo.InvariantCulture),
+                        Guidance = double.Parse(meta["guidance_scale"], CultureInfo.InvariantCulture),
+                        AdapterScale = double.Parse(meta["adapter_scale"], CultureInfo.InvariantCulture),
+                        Seed = long.Parse(meta["seed"], CultureInfo.InvariantCulture),
+                        MaxSide = Math.Max(int.Parse(meta["height"], CultureInfo.InvariantCulture), int.Parse(meta["width"], CultureInfo.InvariantCulture)),
+                    },
                 };
                 using var edit = pipeline.RunToTensors(request);
                 var full = dtype == ScalarType.Float32;

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using RelationAdapter.Core.Imaging;
+using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Telemetry;
@@ -22,7 +23,7 @@ public sealed class JobQueueTests : IDisposable
     EditJob Job(Image<Rgb24>? source = null)
     {
         var id = ++_ids;
-        return new EditJob($"ed_{id}", id, new EditParameters("p", 1, 3.5, 1, 1, 64, OutputFormat.Png),
+        return new EditJob($"ed_{id}", id, new EditSettings { Prompt = "p", Steps = 1, MaxSide = 64 }, OutputFormat.Png,
             source ?? new Image<Rgb24>(16, 16), new RelationInput("rel_x", null, null, null), DateTimeOffset.UtcNow);
     }
 

@@ -19,8 +19,9 @@ public sealed class PromptEmbedding(Tensor hiddenStates, Tensor pooled, IReadOnl
 }
 
 /// <summary>
-/// One edit. Either the exemplar pair or precomputed <see cref="RelationTokens"/> ([1, R, D]); either a
-/// prompt or a precomputed <see cref="PromptEmbedding"/>. Precomputed tensors stay owned by the caller.
+/// One edit: its <see cref="EditSettings"/> and inputs. Either the exemplar pair or precomputed
+/// <see cref="RelationTokens"/> ([1, R, D]); either the settings' prompt or a precomputed
+/// <see cref="PromptEmbedding"/>. Precomputed tensors stay owned by the caller.
 /// </summary>
 public sealed record EditRequest
 {
@@ -28,19 +29,8 @@ public sealed record EditRequest
     public Image<Rgb24>? PromptImage { get; init; }
     public Image<Rgb24>? ReferenceImage { get; init; }
     public Tensor? RelationTokens { get; init; }
-    public string? Prompt { get; init; }
     public PromptEmbedding? PromptEmbedding { get; init; }
-    public int Steps { get; init; } = 24;
-    public double Guidance { get; init; } = 3.5;
-    public double AdapterScale { get; init; } = 1.0;
-    public long Seed { get; init; } = 1000;
-    public int MaxSide { get; init; } = 512;
-
-    /// <summary>
-    /// First-Block Cache threshold (relative L1 change of the first block's residual below which a step
-    /// reuses the other blocks' cached residual). 0 (default) computes every step; larger is faster and less exact.
-    /// </summary>
-    public double CacheThreshold { get; init; }
+    public EditSettings Settings { get; init; } = new();
 }
 
 /// <summary>Denoising steps run through every block, and steps that reused the cached residual.</summary>

@@ -81,7 +81,7 @@ public sealed class RelationEditPipeline(EditModels models)
         var clock = Stopwatch.StartNew();
         var image = ImageTensors.FromUnitNchw(tensors.Image);
         timings[EditStage.Decode] += clock.Elapsed;
-        return new EditResult(image, request.Seed, image.Width, image.Height, timings, warnings, tensors.Steps);
+        return new EditResult(image, request.Settings.Seed, image.Width, image.Height, timings, warnings, tensors.Steps);
     }
 
     /// <param name="batch">Images denoised together from the same request (the same condition, one noise
@@ -91,12 +91,12 @@ public sealed class RelationEditPipeline(EditModels models)
     {
         Validate(request);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
-        var stages = new StageClock(request.Steps, timings ?? new Dictionary<EditStage, TimeSpan>(), progress, cancellation);
+        var stages = new StageClock(request.Settings.Steps, timings ?? new Dictionary<EditStage, TimeSpan>(), progress, cancellation);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
 
         stages.Enter(EditStage.EncodePrompt);
-        var prompt = request.PromptEmbedding ?? EncodePrompt(request.Prompt!);
+        var prompt = request.PromptEmbedding ?? EncodePrompt(request.Settings.Prompt!);
         foreach (var warning in prompt.Warnings) warnings?.Add(warning);
 
         stages.Enter(EditStage.EncodeRelation);
@@ -128,8 +128,8 @@ public sealed class RelationEditPipeline(EditModels models)
     {
         var transformer = Models.Transformer;
         var vae = Models.Vae;
-        var (width, height) = ImagePreprocessing.SourceSize(request.Source.Width, request.Source.Height, request.MaxSide);
-        using var generator = new Generator((ulong)request.Seed);
+        var (width, height) = ImagePreprocessing.SourceSize(request.Source.Width, request.Source.Height, request.Settings.MaxSide);
+        using var generator = new Generator((ulong)request.Settings.Seed);
         var latentH = 2L * (height / 16);
         var latentW = 2L * (width / 16);
         var (mean, std) = vae.Encode(ImagePreprocessing.SourcePixels(request.Source, width, height));
@@ -150,13 +150,13 @@ public sealed class RelationEditPipeline(EditModels models)
     {
         var transformer = Models.Transformer;
         var tokenCount = start.TokenCount;
-        var scheduler = FlowMatchEulerScheduler.Create(Models.Scheduler, request.Steps, (int)(2 * tokenCount));
-        var relation = request.AdapterScale == 0 ? null
-            : Models.Adapter.Project(Batched(relationTokens, batch), transformer.Config.NumAttentionHeads, Enumerable.Repeat(request.AdapterScale, batch).ToList());
-        using var job = transformer.Prepare(Batched(prompt.HiddenStates, batch), Batched(prompt.Pooled, batch), full([batch], (float)request.Guidance),
+        var scheduler = FlowMatchEulerScheduler.Create(Models.Scheduler, request.Settings.Steps, (int)(2 * tokenCount));
+        var relation = request.Settings.AdapterScale == 0 ? null
+            : Models.Adapter.Project(Batched(relationTokens, batch), transformer.Config.NumAttentionHeads, Enumerable.Repeat(request.Settings.AdapterScale, batch).ToList());
+        using var job = transformer.Prepare(Batched(prompt.HiddenStates, batch), Batched(prompt.Pooled, batch), full([batch], (float)request.Settings.Guidance),
             zeros(prompt.HiddenStates.shape[1], 3), Packing.ClonedImageIds(start.LatentHeight, start.LatentWidth), relation);
 
-        using var cache = request.CacheThreshold > 0 ? new FirstBlockCache(request.CacheThreshold) : null;
+        using var cache = request.Settings.CacheThreshold > 0 ? new FirstBlockCache(request.Settings.CacheThreshold) : null;
         var latents = cat([start.NoiseTokens, start.ConditionTokens], 1);
         for (var i = 0; i < scheduler.StepCount; i++)
         {
@@ -217,10 +217,11 @@ public sealed class RelationEditPipeline(EditModels models)
 
     static void Validate(EditRequest request)
     {
-        if (request.Steps is < 1 or > 1000) throw new ArgumentOutOfRangeException(nameof(request), "steps must be between 1 and 1000.");
-        if (!(request.CacheThreshold >= 0) || double.IsInfinity(request.CacheThreshold))
+        if (request.Settings.Steps is < EditSettings.MinSteps or > EditSettings.MaxSteps)
+            throw new ArgumentOutOfRangeException(nameof(request), $"steps must be between {EditSettings.MinSteps} and {EditSettings.MaxSteps}.");
+        if (!(request.Settings.CacheThreshold >= 0) || double.IsInfinity(request.Settings.CacheThreshold))
             throw new ArgumentOutOfRangeException(nameof(request), "the cache threshold must be a finite number, 0 or more.");
-        if (request.PromptEmbedding is null && string.IsNullOrWhiteSpace(request.Prompt))
+        if (request.PromptEmbedding is null && string.IsNullOrWhiteSpace(request.Settings.Prompt))
             throw new ArgumentException("either a prompt or a prompt embedding is required.", nameof(request));
         if (request.RelationTokens is null && (request.PromptImage is null || request.ReferenceImage is null))
             throw new ArgumentException("either relation tokens or both exemplar images are required.", nameof(request));

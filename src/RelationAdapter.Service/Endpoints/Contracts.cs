@@ -24,19 +24,19 @@ public sealed class EditForm
     /// <summary>The instruction.</summary>
     public required string prompt { get; set; }
     /// <summary>Denoising steps, 1 to Limits:MaxSteps (50 by default).</summary>
-    [Range(1, 1000), DefaultValue(24)]
+    [Range(EditSettings.MinSteps, EditSettings.MaxSteps), DefaultValue(EditSettings.DefaultSteps)]
     public int? steps { get; set; }
     /// <summary>Guidance scale.</summary>
-    [Range(0.0, 30.0), DefaultValue(3.5)]
+    [Range(EditSettings.MinGuidance, EditSettings.MaxGuidance), DefaultValue(EditSettings.DefaultGuidance)]
     public double? guidance { get; set; }
     /// <summary>Adapter scale alpha: how strongly the exemplar pair's relation steers the edit.</summary>
-    [Range(0.0, 2.0), DefaultValue(1.0)]
+    [Range(EditSettings.MinAdapterScale, EditSettings.MaxAdapterScale), DefaultValue(EditSettings.DefaultAdapterScale)]
     public double? adapter_scale { get; set; }
     /// <summary>Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</summary>
-    [Range(0L, EditFormParser.MaxSeed)]
+    [Range(0L, EditSettings.MaxSeed)]
     public long? seed { get; set; }
     /// <summary>Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap (1024 by default); default Limits:DefaultMaxSide (512).</summary>
-    [Range(16, 8192), DefaultValue(512)]
+    [Range(EditSettings.MinMaxSide, 8192), DefaultValue(EditSettings.DefaultMaxSide)]
     public int? max_side { get; set; }
     /// <summary>The result's format.</summary>
     [DefaultValue(OutputFormat.Png)]
@@ -44,7 +44,7 @@ public sealed class EditForm
     /// <summary>Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
     /// than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
     /// less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</summary>
-    [Range(0.0, EditFormParser.MaxCacheThreshold), DefaultValue(0.0)]
+    [Range(0.0, EditSettings.MaxCacheThreshold), DefaultValue(EditSettings.DefaultCacheThreshold)]
     public double? cache_threshold { get; set; }
 }
 
@@ -94,12 +94,12 @@ public sealed record EditView(
 
     public static EditView From(EditJob job, JobState state, JobQueue queue)
     {
-        var p = job.Parameters;
+        var p = job.Settings;
         var self = $"/v1/edits/{job.Id}";
         return new EditView(job.Id, state.Status, state.Status == JobStatus.Queued ? queue.PositionOf(job) : null,
             state.Stage,
             new ProgressView(state.Step, job.TotalSteps), job.CreatedAt, state.StartedAt, state.FinishedAt,
-            p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, p.OutputFormat, job.Relation.Id, state.Width, state.Height,
+            p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, job.OutputFormat, job.Relation.Id, state.Width, state.Height,
             state.Output?.Timings.ToDictionary(t => SnakeCase(t.Key), t => Math.Round(t.Value.TotalMilliseconds, 1)),
             state.Output?.DenoiseSteps is { } counted ? new DenoiseStepsView(counted.Computed, counted.Reused) : null, p.CacheThreshold,
             state.Output?.Warnings ?? [], state.Error is { } failure ? Problems.ForJobFailure(failure) : null, new EditLinks(self, self + "/result", self + "/events"));

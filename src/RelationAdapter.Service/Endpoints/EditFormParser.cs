@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using System.Globalization;
 using RelationAdapter.Core.Imaging;
+using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Service.Http;
 using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Options;
@@ -8,7 +9,7 @@ using RelationAdapter.Service.Options;
 namespace RelationAdapter.Service.Endpoints;
 
 /// <summary>A valid edit form: its settings and its files (the pair, or the id of a cached relation).</summary>
-public sealed record EditSubmission(EditParameters Parameters, IFormFile Source, IFormFile? PromptImage, IFormFile? ReferenceImage, string? RelationId);
+public sealed record EditSubmission(EditSettings Settings, OutputFormat OutputFormat, IFormFile Source, IFormFile? PromptImage, IFormFile? ReferenceImage, string? RelationId);
 
 /// <summary>Reads and validates the fields of an edit form (<see cref="EditForm"/>); every problem is reported per field.</summary>
 public static class EditFormParser
@@ -20,7 +21,7 @@ public static class EditFormParser
     public static (EditSubmission? Submission, ValidationProblem? Problem) Read(IFormCollection form, LimitsOptions limits)
     {
         var errors = new Dictionary<string, string[]>();
-        var parameters = Parse(form, limits, errors);
+        var (settings, format) = Parse(form, limits, errors);
         var source = SingleFile(form, SourceImage, errors);
         var promptImage = SingleFile(form, PromptImage, errors);
         var referenceImage = SingleFile(form, ReferenceImage, errors);
@@ -35,40 +36,43 @@ public static class EditFormParser
         }
         return errors.Count > 0
             ? (null, Problems.Validation(errors))
-            : (new EditSubmission(parameters!, source!, promptImage, referenceImage, relationId.Length > 0 ? relationId : null), null);
+            : (new EditSubmission(settings, format, source!, promptImage, referenceImage, relationId.Length > 0 ? relationId : null), null);
     }
 
-    static readonly string[] Fields = ["prompt", "steps", "guidance", "adapter_scale", "seed", "max_side", "output_format", "cache_threshold", "relation_id"];
+    /// <summary>The form's non-file fields: those of <see cref="EditForm"/>, its one definition.</summary>
+    static readonly string[] Fields = typeof(EditForm).GetProperties().Where(p => p.PropertyType != typeof(IFormFile)).Select(p => p.Name).ToArray();
 
-    /// <summary>A relative change of 10 is already far beyond any useful threshold (0.05 to 0.25 are typical).</summary>
-    public const double MaxCacheThreshold = 10;
-
-    static EditParameters? Parse(IFormCollection form, LimitsOptions limits, Dictionary<string, string[]> errors)
+    /// <summary>The settings and output format; defaults and ranges are <see cref="EditSettings"/>'s, capped by the limits.</summary>
+    static (EditSettings Settings, OutputFormat Format) Parse(IFormCollection form, LimitsOptions limits, Dictionary<string, string[]> errors)
     {
         // A repeated field would otherwise be read as its values joined by commas ("jpeg,webp").
         foreach (var field in Fields.Where(field => form[field].Count > 1)) Add(errors, field, "must be given once.");
-        var prompt = form["prompt"].ToString();
-        if (string.IsNullOrWhiteSpace(prompt)) Add(errors, "prompt", "is required.");
-        else if (prompt.Length > limits.MaxPromptLength) Add(errors, "prompt", $"is {prompt.Length} characters; the limit is {limits.MaxPromptLength}.");
+        var prompt = form[nameof(EditForm.prompt)].ToString();
+        if (string.IsNullOrWhiteSpace(prompt)) Add(errors, nameof(EditForm.prompt), "is required.");
+        else if (prompt.Length > limits.MaxPromptLength) Add(errors, nameof(EditForm.prompt), $"is {prompt.Length} characters; the limit is {limits.MaxPromptLength}.");
 
-        var steps = Integer(form, "steps", 24, 1, limits.MaxSteps, errors);
-        var guidance = Number(form, "guidance", 3.5, 0, 30, errors);
-        var adapterScale = Number(form, "adapter_scale", 1.0, 0, 2, errors);
-        var seed = Seed(form, errors);
-        var maxSide = Integer(form, "max_side", limits.DefaultMaxSide, 16, limits.MaxSideCap, errors);
-        var cacheThreshold = Number(form, "cache_threshold", 0, 0, MaxCacheThreshold, errors);
-        if (maxSide % 16 != 0) Add(errors, "max_side", "must be a multiple of 16.");
+        var settings = new EditSettings
+        {
+            Prompt = prompt,
+            Steps = Integer(form, nameof(EditForm.steps), EditSettings.DefaultSteps, EditSettings.MinSteps, Math.Min(limits.MaxSteps, EditSettings.MaxSteps), errors),
+            Guidance = Number(form, nameof(EditForm.guidance), EditSettings.DefaultGuidance, EditSettings.MinGuidance, EditSettings.MaxGuidance, errors),
+            AdapterScale = Number(form, nameof(EditForm.adapter_scale), EditSettings.DefaultAdapterScale, EditSettings.MinAdapterScale, EditSettings.MaxAdapterScale, errors),
+            Seed = Seed(form, errors),
+            MaxSide = Integer(form, nameof(EditForm.max_side), limits.DefaultMaxSide, EditSettings.MinMaxSide, limits.MaxSideCap, errors),
+            CacheThreshold = Number(form, nameof(EditForm.cache_threshold), EditSettings.DefaultCacheThreshold, 0, EditSettings.MaxCacheThreshold, errors),
+        };
+        if (settings.MaxSide % EditSettings.SideMultiple != 0) Add(errors, nameof(EditForm.max_side), $"must be a multiple of {EditSettings.SideMultiple}.");
+
         var format = OutputFormat.Png;
-        var formatText = form["output_format"].ToString();
+        var formatText = form[nameof(EditForm.output_format)].ToString();
         // Names only: Enum.TryParse would also take numbers and comma-separated lists.
         if (formatText.Length > 0)
         {
             var named = Enum.GetValues<OutputFormat>().Where(value => value.ToString().Equals(formatText, StringComparison.OrdinalIgnoreCase)).ToList();
             if (named.Count == 1) format = named[0];
-            else Add(errors, "output_format", "must be one of png, jpeg or webp.");
+            else Add(errors, nameof(EditForm.output_format), "must be one of png, jpeg or webp.");
         }
-
-        return errors.Count > 0 ? null : new EditParameters(prompt, steps, guidance, adapterScale, seed, maxSide, format, cacheThreshold);
+        return (settings, format);
     }
 
     static int Integer(IFormCollection form, string field, int fallback, int min, int max, Dictionary<string, string[]> errors)
@@ -89,15 +93,12 @@ public static class EditFormParser
         return value;
     }
 
-    /// <summary>The largest seed: 2^53 − 1, the largest integer every JSON client (JavaScript's numbers) holds exactly.</summary>
-    public const long MaxSeed = (1L << 53) - 1;
-
     static long Seed(IFormCollection form, Dictionary<string, string[]> errors)
     {
-        var text = form["seed"].ToString();
-        if (text.Length == 0) return Random.Shared.NextInt64(0, MaxSeed + 1);
-        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed) || seed is < 0 or > MaxSeed)
-            Add(errors, "seed", $"must be an integer from 0 to {MaxSeed} (2^53 - 1).");
+        var text = form[nameof(EditForm.seed)].ToString();
+        if (text.Length == 0) return Random.Shared.NextInt64(0, EditSettings.MaxSeed + 1);
+        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed) || seed is < 0 or > EditSettings.MaxSeed)
+            Add(errors, nameof(EditForm.seed), $"must be an integer from 0 to {EditSettings.MaxSeed} (2^53 - 1).");
         return seed;
     }
 

@@ -90,7 +90,7 @@ public static class EditsEndpoints
         if (refused is not null) return (null, refused);
         try
         {
-            ImagePreprocessing.SourceSize(source!.Header.Width, source.Header.Height, submission.Parameters.MaxSide);
+            ImagePreprocessing.SourceSize(source!.Header.Width, source.Header.Height, submission.Settings.MaxSide);
         }
         catch (ArgumentException e)
         {
@@ -110,14 +110,14 @@ public static class EditsEndpoints
             relation = pair!;
         }
 
-        var (sourceImage, undecodable) = await images.DecodeAsync(source, ImageAdmission.ToEditSize(submission.Parameters.MaxSide), cancellation);
+        var (sourceImage, undecodable) = await images.DecodeAsync(source, ImageAdmission.ToEditSize(submission.Settings.MaxSide), cancellation);
         if (undecodable is not null)
         {
             relation.PaddedPromptImage?.Dispose();
             relation.PaddedReferenceImage?.Dispose();
             return (null, undecodable);
         }
-        return (new EditJob(NewId(), services.Store.NextSequence(), submission.Parameters, sourceImage!, relation, services.Time.GetUtcNow()), null);
+        return (new EditJob(NewId(), services.Store.NextSequence(), submission.Settings, submission.OutputFormat, sourceImage!, relation, services.Time.GetUtcNow()), null);
     }
 
     /// <summary>The exemplar pair: cached tokens when its content id is known, else both images decoded and padded.</summary>
@@ -210,7 +210,7 @@ public static class EditsEndpoints
         if (state is { Status: JobStatus.Succeeded, Output: { } output })
         {
             AddResultHeaders(response, job);
-            return TypedResults.File(output.Bytes, output.ContentType, $"{job.Id}.{job.Parameters.OutputFormat.ToString().ToLowerInvariant()}");
+            return TypedResults.File(output.Bytes, output.ContentType, $"{job.Id}.{job.OutputFormat.ToString().ToLowerInvariant()}");
         }
         var detail = state.Status switch
         {
@@ -242,7 +242,7 @@ public static class EditsEndpoints
     static void AddResultHeaders(HttpResponse response, EditJob job)
     {
         response.Headers["X-Edit-Id"] = job.Id;
-        response.Headers["X-Seed"] = job.Parameters.Seed.ToString();
+        response.Headers["X-Seed"] = job.Settings.Seed.ToString();
         response.Headers["Content-Location"] = $"/v1/edits/{job.Id}/result";
     }
 

@@ -11,10 +11,6 @@ public enum JobStatus { Queued, Running, Succeeded, Failed, Canceled }
 
 public enum CancelOutcome { RemovedFromQueue, StopRequested, AlreadyFinished }
 
-/// <summary>What the caller asked for, validated.</summary>
-public sealed record EditParameters(string Prompt, int Steps, double Guidance, double AdapterScale, long Seed, int MaxSide, OutputFormat OutputFormat,
-    double CacheThreshold = 0);
-
 /// <summary>
 /// The exemplar pair of a job: cached relation tokens, or the two images to encode (and cache under the id),
 /// already padded to the size the image encoder takes (<see cref="ImagePreprocessing.PadToRegularRatio"/>).
@@ -52,11 +48,12 @@ public sealed class EditJob
     readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     long _changes;
 
-    public EditJob(string id, long sequence, EditParameters parameters, Image<Rgb24> source, RelationInput relation, DateTimeOffset now)
+    public EditJob(string id, long sequence, EditSettings settings, OutputFormat outputFormat, Image<Rgb24> source, RelationInput relation, DateTimeOffset now)
     {
         Id = id;
         Sequence = sequence;
-        Parameters = parameters;
+        Settings = settings;
+        OutputFormat = outputFormat;
         Source = source;
         Relation = relation;
         CreatedAt = now;
@@ -65,7 +62,8 @@ public sealed class EditJob
 
     public string Id { get; }
     public long Sequence { get; }
-    public EditParameters Parameters { get; }
+    public EditSettings Settings { get; }
+    public OutputFormat OutputFormat { get; }
     /// <summary>The source at its edit size; null once the job finished.</summary>
     public Image<Rgb24>? Source { get; private set; }
     public RelationInput Relation { get; private set; }
@@ -73,7 +71,7 @@ public sealed class EditJob
     public CancellationTokenSource Cancellation { get; } = new();
     public Task Completion => _completion.Task;
 
-    public int TotalSteps => Parameters.Steps;
+    public int TotalSteps => Settings.Steps;
     public DateTimeOffset CreatedAt { get; }
 
     // Every change replaces the state under the lock and is published inside it, so readers (request threads)

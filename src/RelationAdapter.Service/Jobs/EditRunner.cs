@@ -12,7 +12,6 @@ public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemet
 {
     public EditOutput Run(EditJob job, RelationEditPipeline pipeline, Activity? jobActivity)
     {
-        var parameters = job.Parameters;
         var relation = job.Relation;
         // The pair may have been encoded (by a relation request or an earlier job) while this job waited.
         var cached = relation.Cached ?? relations.Peek(relation.Id)?.Tokens;
@@ -26,23 +25,12 @@ public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemet
 
         var source = job.Source!;
         job.SetSize(source.Width, source.Height);
-        var request = new EditRequest
-        {
-            Source = source,
-            RelationTokens = tokens,
-            Prompt = parameters.Prompt,
-            Steps = parameters.Steps,
-            Guidance = parameters.Guidance,
-            AdapterScale = parameters.AdapterScale,
-            Seed = parameters.Seed,
-            MaxSide = parameters.MaxSide,
-            CacheThreshold = parameters.CacheThreshold,
-        };
+        var request = new EditRequest { Source = source, RelationTokens = tokens, Settings = job.Settings };
         using var tracker = new StageTracker(job, telemetry, jobActivity);
         var result = pipeline.Run(request, tracker, job.Cancellation.Token);
         using var image = result.Image;
-        var bytes = ImageCodec.Encode(image, parameters.OutputFormat);
-        return new EditOutput(bytes, ImageCodec.ContentType(parameters.OutputFormat), result.Width, result.Height, result.StageTimings, result.Warnings, result.Steps);
+        var bytes = ImageCodec.Encode(image, job.OutputFormat);
+        return new EditOutput(bytes, ImageCodec.ContentType(job.OutputFormat), result.Width, result.Height, result.StageTimings, result.Warnings, result.Steps);
     }
 
     /// <summary>Forwards pipeline progress to the job, with one span per stage and the step-duration metric.</summary>

@@ -89,7 +89,7 @@ public sealed class InferenceWorker(
         var clock = Stopwatch.StartNew();
         using var activity = ServiceTelemetry.ActivitySource.StartActivity("edit.job", ActivityKind.Internal, job.ParentContext);
         activity?.SetTag("edit.id", job.Id);
-        activity?.SetTag("edit.steps", job.Parameters.Steps);
+        activity?.SetTag("edit.steps", job.Settings.Steps);
         var outcome = "failed";
         try
         {

@@ -26,8 +26,7 @@ public class TinyPresetTests
             Source = Gradient(80, 48),
             PromptImage = Gradient(60, 40, 10),
             ReferenceImage = Gradient(60, 40, 90),
-            Prompt = "make it blue",
-            Steps = 3,
+            Settings = new EditSettings { Prompt = "make it blue", Steps = 3 },
         };
 
         var first = models.Pipeline.Run(request);
@@ -46,11 +45,12 @@ public class TinyPresetTests
         using var models = ModelFactory.CreateTiny(RuntimeOptions.Cpu);
         var request = new EditRequest
         {
-            Source = Gradient(64, 48), PromptImage = Gradient(40, 40, 3), ReferenceImage = Gradient(40, 40, 9), Prompt = "warm the cache", Steps = 2,
+            Source = Gradient(64, 48), PromptImage = Gradient(40, 40, 3), ReferenceImage = Gradient(40, 40, 9),
+            Settings = new EditSettings { Prompt = "warm the cache", Steps = 2 },
         };
         models.Pipeline.Run(request).Image.Dispose();
         var live = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        for (var i = 0; i < 5; i++) models.Pipeline.Run(request with { Seed = i }).Image.Dispose();
+        for (var i = 0; i < 5; i++) models.Pipeline.Run(request with { Settings = request.Settings with { Seed = i } }).Image.Dispose();
         Assert.Equal(live, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
 

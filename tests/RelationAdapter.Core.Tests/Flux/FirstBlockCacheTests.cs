@@ -51,11 +51,11 @@ public class FirstBlockCacheTests
     {
         using var edit = new GoldenEdit("pipeline_scale1.0");
         using var scope = NewDisposeScope();
-        var request = edit.Request with { Steps = 6 };
+        var request = edit.Request with { Settings = edit.Request.Settings with { Steps = 6 } };
 
         using var exact = edit.Pipeline.RunToTensors(request);
-        using var threshold0 = edit.Pipeline.RunToTensors(request with { CacheThreshold = 0 });
-        using var reused = edit.Pipeline.RunToTensors(request with { CacheThreshold = 1e6 });
+        using var threshold0 = edit.Pipeline.RunToTensors(request with { Settings = request.Settings with { CacheThreshold = 0 } });
+        using var reused = edit.Pipeline.RunToTensors(request with { Settings = request.Settings with { CacheThreshold = 1e6 } });
 
         Assert.Equal(new DenoiseSteps(6, 0), exact.Steps);
         Assert.True(threshold0.PackedLatents.Same(exact.PackedLatents));
@@ -69,13 +69,13 @@ public class FirstBlockCacheTests
     {
         using var edit = new GoldenEdit("pipeline_scale1.0");
         using var scope = NewDisposeScope();
-        var request = edit.Request with { Steps = 8 };
+        var request = edit.Request with { Settings = edit.Request.Settings with { Steps = 8 } };
         using var exact = edit.Pipeline.RunToTensors(request);
 
         // A random model's first-block residual changes by tens of percent per step: sweep finely up to where everything is reused.
         var runs = Enumerable.Range(0, 10).Select(i => 0.25 * Math.Pow(2, i / 3.0)).Select(threshold =>
         {
-            using var run = edit.Pipeline.RunToTensors(request with { CacheThreshold = threshold });
+            using var run = edit.Pipeline.RunToTensors(request with { Settings = request.Settings with { CacheThreshold = threshold } });
             return (run.Steps, Error: Close.RelativeL2(run.PackedLatents, exact.PackedLatents));
         }).ToList();
 

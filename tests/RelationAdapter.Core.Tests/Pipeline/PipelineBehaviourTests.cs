@@ -16,7 +16,7 @@ public class PipelineBehaviourTests
 
         using var first = pipeline.RunToTensors(request);
         using var second = pipeline.RunToTensors(request);
-        using var otherSeed = pipeline.RunToTensors(request with { Seed = request.Seed + 1 });
+        using var otherSeed = pipeline.RunToTensors(request with { Settings = request.Settings with { Seed = request.Settings.Seed + 1 } });
 
         Assert.True(second.PackedLatents.Same(first.PackedLatents));
         Assert.True(second.Image.Same(first.Image));
@@ -29,7 +29,7 @@ public class PipelineBehaviourTests
         using var edit = new GoldenEdit("pipeline_scale1.0");
         using var scope = NewDisposeScope();
         var pipeline = edit.Pipeline;
-        var request = edit.Request with { Steps = 6 };
+        var request = edit.Request with { Settings = edit.Request.Settings with { Steps = 6 } };
         using var cancellation = new CancellationTokenSource();
         var reported = new List<EditProgress>();
         var progress = new SynchronousProgress<EditProgress>(p =>
@@ -56,8 +56,8 @@ public class PipelineBehaviourTests
 
         var result = pipeline.Run(request, new SynchronousProgress<EditProgress>(p => { if (p is { Stage: EditStage.Denoise, Step: > 0 }) steps.Add(p.Step); }));
 
-        Assert.Equal(Enumerable.Range(1, request.Steps), steps);
-        Assert.Equal(request.Seed, result.Seed);
+        Assert.Equal(Enumerable.Range(1, request.Settings.Steps), steps);
+        Assert.Equal(request.Settings.Seed, result.Seed);
         Assert.Equal((request.Source.Width, request.Source.Height), (result.Width, result.Height));
         Assert.Equal((result.Width, result.Height), (result.Image.Width, result.Image.Height));
         Assert.Equal(Enum.GetValues<EditStage>().Order(), result.StageTimings.Keys.Order());

@@ -55,11 +55,14 @@ public sealed class GoldenEdit : IDisposable
             Source = ImageTensors.FromHwcBytes(sourceBytes),
             PromptEmbedding = _prompt,
             RelationTokens = _relationTokens,
-            Steps = int.Parse(meta["steps"]),
-            Guidance = double.Parse(meta["guidance_scale"], CultureInfo.InvariantCulture),
-            AdapterScale = double.Parse(meta["adapter_scale"], CultureInfo.InvariantCulture),
-            Seed = long.Parse(meta["seed"]),
-            MaxSide = Math.Max(int.Parse(meta["height"]), int.Parse(meta["width"])),
+            Settings = new EditSettings
+            {
+                Steps = int.Parse(meta["steps"]),
+                Guidance = double.Parse(meta["guidance_scale"], CultureInfo.InvariantCulture),
+                AdapterScale = double.Parse(meta["adapter_scale"], CultureInfo.InvariantCulture),
+                Seed = long.Parse(meta["seed"]),
+                MaxSide = Math.Max(int.Parse(meta["height"]), int.Parse(meta["width"])),
+            },
         };
     }
 
