@@ -3,7 +3,6 @@ using System.Globalization;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Service.Http;
-using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Options;
 
 namespace RelationAdapter.Service.Endpoints;

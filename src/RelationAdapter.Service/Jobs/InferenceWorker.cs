@@ -1,9 +1,5 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Microsoft.Extensions.Options;
-using RelationAdapter.Core.Imaging;
-using RelationAdapter.Core.Pipeline;
-using RelationAdapter.Service.Caching;
 using RelationAdapter.Service.Hosting;
 using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Telemetry;
