@@ -60,4 +60,21 @@ public class HostingConventionsTests
         Assert.Equal(HttpStatusCode.MethodNotAllowed, method.StatusCode);
         Assert.Equal("urn:relation-adapter:problem:method-not-allowed", (await method.JsonAsync()).GetProperty("type").GetString());
     }
+
+    [Fact]
+    public async Task An_over_long_request_target_or_oversized_headers_get_problem_details_not_an_empty_body()
+    {
+        await using var service = await KestrelService.StartAsync();
+        var longTarget = await RawHttp.SendAsync(service.Address,
+            $"GET /healthz?pad={new string('x', HostingConventions.MaxRequestTarget)} HTTP/1.1\r\nHost: localhost\r\nConnection: close", []);
+        Assert.Equal(414, longTarget.Status);
+        Assert.StartsWith("application/problem+json", longTarget.ContentType);
+        Assert.Contains("urn:relation-adapter:problem:uri-too-long", longTarget.Body);
+
+        var bigHeaders = await RawHttp.SendAsync(service.Address,
+            $"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Pad: {new string('h', HostingConventions.MaxHeaderBytes)}", []);
+        Assert.Equal(431, bigHeaders.Status);
+        Assert.StartsWith("application/problem+json", bigHeaders.ContentType);
+        Assert.Contains("urn:relation-adapter:problem:headers-too-large", bigHeaders.Body);
+    }
 }

@@ -17,7 +17,12 @@ public static class HttpRegistration
         if (HostingConventions.DefaultUrl(builder.Configuration) is { } localUrl) builder.WebHost.UseUrls(localUrl);
         // Read before the container is built, so straight from configuration.
         var limits = builder.Configuration.GetSection(LimitsOptions.Section).Get<LimitsOptions>() ?? new LimitsOptions();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBytes);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBytes;
+            kestrel.Limits.MaxRequestLineSize = HostingConventions.KestrelRequestLine;
+            kestrel.Limits.MaxRequestHeadersTotalSize = HostingConventions.KestrelHeaders;
+        });
         builder.Services.Configure<FormOptions>(form => form.MultipartBodyLengthLimit = limits.MaxRequestBytes);
         return builder;
     }
@@ -60,11 +65,12 @@ public static class HttpRegistration
         return services;
     }
 
-    /// <summary>Errors as problem details, HEAD as GET, routing, the demo page and the OpenAPI UI.</summary>
+    /// <summary>Errors as problem details (oversized request heads too), HEAD as GET, routing, the demo page and the OpenAPI UI.</summary>
     public static WebApplication UseHttpConventions(this WebApplication app)
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseRequestHeadLimits();
         app.UseHeadAsGet();
         app.UseRouting(); // after HEAD became GET, so GET routes match it
         app.UseDefaultFiles();

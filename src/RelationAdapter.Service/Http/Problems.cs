@@ -30,6 +30,8 @@ public static class Problems
         public const string MethodNotAllowed = TypePrefix + "method-not-allowed";
         public const string UnsupportedMediaType = TypePrefix + "unsupported-media-type";
         public const string MalformedRequest = TypePrefix + "malformed-request";
+        public const string UriTooLong = TypePrefix + "uri-too-long";
+        public const string HeadersTooLarge = TypePrefix + "headers-too-large";
     }
 
     /// <summary>Every problem type the service answers with (for the OpenAPI description).</summary>
@@ -49,6 +51,8 @@ public static class Problems
             StatusCodes.Status405MethodNotAllowed => Types.MethodNotAllowed,
             StatusCodes.Status413PayloadTooLarge => Types.RequestTooLarge,
             StatusCodes.Status415UnsupportedMediaType => Types.UnsupportedMediaType,
+            StatusCodes.Status414UriTooLong => Types.UriTooLong,
+            StatusCodes.Status431RequestHeaderFieldsTooLarge => Types.HeadersTooLarge,
             _ => Types.Internal,
         };
     }
