@@ -1,3 +1,7 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using RelationAdapter.Service.Options;
 using System.Text.Json;
 using System.Net;
 using RelationAdapter.Service.Tests.Support;
@@ -141,8 +145,14 @@ public class JobLifecycleTests
     [InlineData("Model:Device", "tpu", "Device")]
     public async Task Invalid_configuration_stops_the_start_naming_the_key(string key, string value, string named)
     {
-        await using var factory = new ServiceFactory { Settings = { [key] = value } };
-        var error = Assert.ThrowsAny<Microsoft.Extensions.Options.OptionsValidationException>(() => factory.CreateClient());
+        // The service's own options registration on a bare host: a failed start inside WebApplicationFactory
+        // sometimes surfaces as its disposed container instead of the validation error.
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { [key] = value });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.AddServiceOptions();
+        await using var app = builder.Build();
+        var error = await Assert.ThrowsAnyAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => app.StartAsync());
         Assert.Contains(named, string.Join(" ", error.Failures));
     }
 
