@@ -11,10 +11,6 @@ namespace RelationAdapter.Service.Tests;
 [Trait("Category", "Service")]
 public class JobLifecycleTests
 {
-    /// <summary>An edit that keeps the tiny model's worker busy for a while (many steps on a large source).</summary>
-    static MultipartFormDataContent SlowEdit() =>
-        Api.EditForm(new Dictionary<string, string?> { ["steps"] = "50", ["max_side"] = "512" }, source: Api.Png(512, 512));
-
     [Fact]
     public async Task Unknown_ids_are_404_problems()
     {
@@ -44,7 +40,7 @@ public class JobLifecycleTests
     {
         await using var factory = new ServiceFactory();
         var client = await factory.ReadyClientAsync();
-        var running = await Api.SubmitAsync(client, SlowEdit());
+        var running = await Api.SubmitAsync(client, Api.SlowEdit());
         var queued = await Api.SubmitAsync(client, Api.EditForm());
         await Api.WaitForAsync(client, running, "running");
 
@@ -81,7 +77,7 @@ public class JobLifecycleTests
     {
         await using var factory = new ServiceFactory { Settings = { ["Queue:Capacity"] = "1", ["Queue:RetryAfterSeconds"] = "7" } };
         var client = await factory.ReadyClientAsync();
-        var running = await Api.SubmitAsync(client, SlowEdit());
+        var running = await Api.SubmitAsync(client, Api.SlowEdit());
         await Api.WaitForAsync(client, running, "running");
         var waiting = await Api.SubmitAsync(client, Api.EditForm());
 
@@ -247,7 +243,7 @@ public class JobLifecycleTests
     {
         await using var factory = new ServiceFactory();
         var client = await factory.ReadyClientAsync();
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/edits") { Content = SlowEdit() };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/edits") { Content = Api.SlowEdit() };
         request.Headers.Add("Prefer", "wait=60");
         using var leave = new CancellationTokenSource();
         var waiting = client.SendAsync(request, leave.Token);

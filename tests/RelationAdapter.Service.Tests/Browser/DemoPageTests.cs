@@ -1,6 +1,3 @@
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using RelationAdapter.Service.Tests.Support;
 
@@ -10,7 +7,7 @@ namespace RelationAdapter.Service.Tests.Browser;
 [Trait("Category", "Browser")]
 public sealed class DemoPageTests : IAsyncLifetime
 {
-    ServiceFactory? _factory;
+    KestrelService? _service;
     IPlaywright? _playwright;
     IBrowser? _browser;
     string _address = "";
@@ -18,11 +15,8 @@ public sealed class DemoPageTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         if (Chromium.Unavailable is not null) return;
-        _factory = new ServiceFactory();
-        _factory.UseKestrel(0);
-        _factory.StartServer();
-        _address = _factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        await _factory.ReadyClientAsync();
+        _service = await KestrelService.StartAsync();
+        _address = _service.Address.ToString().TrimEnd('/');
         _playwright = await Playwright.CreateAsync();
         _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
@@ -34,7 +28,7 @@ public sealed class DemoPageTests : IAsyncLifetime
     {
         if (_browser is not null) await _browser.DisposeAsync();
         _playwright?.Dispose();
-        if (_factory is not null) await _factory.DisposeAsync();
+        if (_service is not null) await _service.DisposeAsync();
     }
 
     static FilePayload Png(string name, byte[] bytes) => new() { Name = name, MimeType = "image/png", Buffer = bytes };

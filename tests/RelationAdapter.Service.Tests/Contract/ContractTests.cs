@@ -156,7 +156,7 @@ public class ContractTests(ITestOutputHelper output)
             wait.Headers.Add("Prefer", "wait=60");
             await client.SendAsync(wait);
         }
-        var busy = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["steps"] = "50" }, source: Api.Png(512, 512)));
+        var busy = await Api.SubmitAsync(client, Api.SlowEdit());
         await Api.WaitForAsync(client, busy, "running");
         var queued = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["output_format"] = "webp", ["cache_threshold"] = "0.1" }));
         await client.PostAsync("/v1/edits", Api.EditForm());                                   // 503: the one place is taken

@@ -19,22 +19,11 @@ public class AdmissionTests
     const string ProblemPrefix = "urn:relation-adapter:problem:";
     const string Canceled = "outcome=\"canceled\"";
 
-    /// <summary>An edit that keeps the tiny model's worker busy for a few seconds.</summary>
-    static MultipartFormDataContent SlowEdit() =>
-        Api.EditForm(new Dictionary<string, string?> { ["steps"] = "50", ["max_side"] = "512" }, source: Api.Png(512, 512));
-
-    static async Task<string> BusyWorker(HttpClient client)
-    {
-        var running = await Api.SubmitAsync(client, SlowEdit());
-        await Api.WaitForAsync(client, running, "running");
-        return running;
-    }
-
     [Fact]
     public async Task A_full_queue_answers_503_before_the_body_is_uploaded()
     {
         await using var service = await KestrelService.StartAsync(new() { ["Queue:Capacity"] = "1" });
-        var running = await BusyWorker(service.Client);
+        var running = await Api.BusyWorkerAsync(service.Client);
         await Api.SubmitAsync(service.Client, Api.EditForm());
 
         // A 40 MB upload announced but never sent: the answer must not wait for it.
@@ -53,7 +42,7 @@ public class AdmissionTests
     {
         await using var factory = new ServiceFactory { Settings = { ["Queue:Capacity"] = "4" } };
         var client = await factory.ReadyClientAsync();
-        var running = await BusyWorker(client);
+        var running = await Api.BusyWorkerAsync(client);
         var canceledBefore = await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.Jobs, Canceled);
         for (var i = 0; i < 10; i++)
         {
@@ -73,7 +62,7 @@ public class AdmissionTests
     {
         await using var factory = new ServiceFactory();
         var client = await factory.ReadyClientAsync();
-        var running = await BusyWorker(client);
+        var running = await Api.BusyWorkerAsync(client);
         var id = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["max_side"] = "64" },
             source: Api.Png(1200, 900), before: Api.Png(1600, 1200, 3), after: Api.Png(1600, 1200, 90)));
 
@@ -118,7 +107,7 @@ public class AdmissionTests
     {
         await using var factory = new ServiceFactory();
         var client = await factory.ReadyClientAsync();
-        var running = await BusyWorker(client);
+        var running = await Api.BusyWorkerAsync(client);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/edits") { Content = Api.EditForm() };
         request.Headers.Add("Prefer", "wait=60");
         using var leave = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
@@ -178,7 +167,7 @@ public class AdmissionTests
         ActivitySource.AddActivityListener(listener);
         await using var factory = new ServiceFactory { Settings = { ["Queue:RelationCapacity"] = "16" } };
         var client = await factory.ReadyClientAsync();
-        var running = await BusyWorker(client); // the pair waits behind it, so every request finds it under way
+        var running = await Api.BusyWorkerAsync(client); // the pair waits behind it, so every request finds it under way
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => client.PostAsync("/v1/relations", Pair(7))));
         Assert.All(responses, response => Assert.True(response.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK, response.StatusCode.ToString()));
@@ -211,7 +200,7 @@ public class AdmissionTests
     {
         await using var factory = new ServiceFactory();
         var client = await factory.ReadyClientAsync();
-        var running = await BusyWorker(client);
+        var running = await Api.BusyWorkerAsync(client);
         var queuedEdit = await Api.SubmitAsync(client, Api.EditForm());
         var relations = Enumerable.Range(0, 4).Select(i => client.PostAsync("/v1/relations", Pair(20 + i))).ToList();
         await Task.Delay(500); // all four are waiting for the worker

@@ -86,6 +86,18 @@ public static class Api
         return document.RootElement.Clone();
     }
 
+    /// <summary>An edit that keeps the tiny model's worker busy for a few seconds (many steps on a large source).</summary>
+    public static MultipartFormDataContent SlowEdit() =>
+        EditForm(new Dictionary<string, string?> { ["steps"] = "50", ["max_side"] = "512" }, source: Png(512, 512));
+
+    /// <summary>Submits <see cref="SlowEdit"/> and waits until it runs; its id.</summary>
+    public static async Task<string> BusyWorkerAsync(HttpClient client)
+    {
+        var running = await SubmitAsync(client, SlowEdit());
+        await WaitForAsync(client, running, "running");
+        return running;
+    }
+
     /// <summary>Polls an edit until it reaches one of the given states.</summary>
     public static async Task<JsonElement> WaitForAsync(HttpClient client, string id, params string[] states)
     {
