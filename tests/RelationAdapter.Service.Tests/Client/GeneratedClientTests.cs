@@ -156,13 +156,26 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
     [Fact]
     public async Task Events_follow_an_edit_from_its_status_to_its_end()
     {
-        var client = await ClientAsync();
+        var http = await factory.ReadyClientAsync();
+        var client = new RelationAdapterClient(http);
+        // The worker is busy, so the job is still queued when the stream starts and every change is seen live.
+        var busy = await Api.BusyWorkerAsync(http);
         var job = await client.CreateEditAsync(Photo(Api.Source, "source.png"), "make it look like the example",
             promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 3);
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var events = new List<System.Net.ServerSentEvents.SseItem<EditView>>();
-        await foreach (var item in client.GetEditEventsAsync(job.Id, timeout.Token)) events.Add(item);
+        var reading = Task.Run(async () =>
+        {
+            await foreach (var item in client.GetEditEventsAsync(job.Id, timeout.Token)) lock (events) events.Add(item);
+        });
+        while (true)
+        {
+            lock (events) if (events.Count > 0) break;
+            await Task.Delay(20);
+        }
+        await client.CancelEditAsync(busy);
+        await reading;
 
         Assert.Equal("status", events[0].EventType);
         Assert.Equal(job.Id, events[0].Data.Id);
