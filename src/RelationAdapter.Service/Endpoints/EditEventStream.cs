@@ -28,10 +28,11 @@ public sealed class EditEventStream(EditJob job, JobQueue queue, long? lastSeen,
         response.Headers.CacheControl = "no-cache";
         http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var cancellation = http.RequestAborted;
+        // Subscribed before the first byte goes out: a client that acts once it sees the response start misses no change.
+        var events = job.Subscribe(lastSeen);
         try
         {
             await response.WriteAsync($"retry: {ReconnectMilliseconds}\n\n", cancellation);
-            var events = job.Subscribe(lastSeen);
             Task<bool>? ready = null;
             while (true)
             {
