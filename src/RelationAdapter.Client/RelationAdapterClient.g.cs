@@ -60,7 +60,7 @@ namespace RelationAdapter.Client
         /// Edits, newest first, a page at a time: filter by status; follow next_cursor for the next page.
         /// </summary>
         /// <remarks>
-        /// `limit` 1 to 100 (default 20). Finished edits are listed until they are evicted (Queue:ResultRetention, Queue:MaxStoredResults).
+        /// `limit` 1 to 100 (default 20). With API keys on, only the caller's edits. Finished edits are listed until they are evicted (Queue:ResultRetention, Queue:MaxStoredResults).
         /// </remarks>
         /// <returns>OK</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
@@ -405,7 +405,7 @@ namespace RelationAdapter.Client
         /// Edits, newest first, a page at a time: filter by status; follow next_cursor for the next page.
         /// </summary>
         /// <remarks>
-        /// `limit` 1 to 100 (default 20). Finished edits are listed until they are evicted (Queue:ResultRetention, Queue:MaxStoredResults).
+        /// `limit` 1 to 100 (default 20). With API keys on, only the caller's edits. Finished edits are listed until they are evicted (Queue:ResultRetention, Queue:MaxStoredResults).
         /// </remarks>
         /// <returns>OK</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
@@ -1509,7 +1509,7 @@ namespace RelationAdapter.Client
     }
 
     /// <summary>
-    /// An edit job as clients see it.
+    /// An edit job as clients see it; `expires_at` is when a finished job and its result are dropped at the latest.
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial class EditView
@@ -1544,6 +1544,9 @@ namespace RelationAdapter.Client
 
         [System.Text.Json.Serialization.JsonPropertyName("finished_at")]
         public System.DateTimeOffset? FinishedAt { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("expires_at")]
+        public System.DateTimeOffset? ExpiresAt { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("seed")]
         public long Seed { get; set; } = default!;

@@ -24,7 +24,7 @@ public sealed class JobQueueTests : IDisposable
     {
         var id = ++_ids;
         return new EditJob($"ed_{id}", id, new EditSettings { Prompt = "p", Steps = 1, MaxSide = 64 }, OutputFormat.Png,
-            source ?? new Image<Rgb24>(16, 16), new RelationInput("rel_x", null, null, null), DateTimeOffset.UtcNow);
+            source ?? new Image<Rgb24>(16, 16), new RelationInput("rel_x", null, null, null), DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1));
     }
 
     EditJob Submit(JobQueue queue)

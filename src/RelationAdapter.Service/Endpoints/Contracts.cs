@@ -64,7 +64,7 @@ public sealed record DenoiseStepsView(int Computed, int Reused);
 
 public sealed record EditLinks(string Self, string Result, string Events);
 
-/// <summary>An edit job as clients see it.</summary>
+/// <summary>An edit job as clients see it; <c>expires_at</c> is when a finished job and its result are dropped at the latest.</summary>
 public sealed record EditView(
     string Id,
     JobStatus Status,
@@ -74,6 +74,7 @@ public sealed record EditView(
     DateTimeOffset CreatedAt,
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt,
+    DateTimeOffset? ExpiresAt,
     long Seed,
     int Steps,
     double Guidance,
@@ -98,7 +99,7 @@ public sealed record EditView(
         var self = $"/v1/edits/{job.Id}";
         return new EditView(job.Id, state.Status, state.Status == JobStatus.Queued ? queue.PositionOf(job) : null,
             state.Stage,
-            new ProgressView(state.Step, job.TotalSteps), job.CreatedAt, state.StartedAt, state.FinishedAt,
+            new ProgressView(state.Step, job.TotalSteps), job.CreatedAt, state.StartedAt, state.FinishedAt, state.FinishedAt + job.ResultRetention,
             p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, job.OutputFormat, job.Relation.Id, state.Width, state.Height,
             state.Output?.Timings.ToDictionary(t => SnakeCase(t.Key), t => Math.Round(t.Value.TotalMilliseconds, 1)),
             state.Output?.DenoiseSteps is { } counted ? new DenoiseStepsView(counted.Computed, counted.Reused) : null, p.CacheThreshold,

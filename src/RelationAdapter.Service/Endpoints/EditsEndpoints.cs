@@ -32,7 +32,7 @@ public static class EditsEndpoints
 
         edits.MapGet("/", List).WithName("ListEdits")
             .WithSummary("Edits, newest first, a page at a time: filter by status; follow next_cursor for the next page.")
-            .WithDescription("`limit` 1 to 100 (default 20). Finished edits are listed until they are evicted (Queue:ResultRetention, Queue:MaxStoredResults).");
+            .WithDescription("`limit` 1 to 100 (default 20). With API keys on, only the caller's edits. Finished edits are listed until they are evicted (Queue:ResultRetention, Queue:MaxStoredResults).");
 
         edits.MapGet("/{id}", Get).WithName("GetEdit").WithSummary("The job's status, queue position, progress, timings and result metadata.")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -68,7 +68,7 @@ public static class EditsEndpoints
 
         var (submission, invalid) = EditFormParser.Read(await http.Request.ReadFormAsync(cancellation), services.Limits.Value);
         if (invalid is not null) return invalid;
-        var (job, refused) = await AdmitAsync(submission!, services, models.AdapterIdentity, cancellation);
+        var (job, refused) = await AdmitAsync(submission!, services, models.AdapterIdentity, ApiKeyFilter.Caller(http), cancellation);
         if (refused is not null) return refused;
 
         services.Store.Add(job!);
@@ -83,7 +83,7 @@ public static class EditsEndpoints
 
     /// <summary>The job of a valid form once its images are admitted (source at its edit size, the pair padded or cached).</summary>
     static async Task<(EditJob? Job, ProblemHttpResult? Problem)> AdmitAsync(EditSubmission submission, EditServices services, string adapterIdentity,
-        CancellationToken cancellation)
+        string? owner, CancellationToken cancellation)
     {
         var images = services.Images;
         var (source, refused) = await images.ReadAsync(submission.Source, cancellation);
@@ -117,7 +117,8 @@ public static class EditsEndpoints
             relation.PaddedReferenceImage?.Dispose();
             return (null, undecodable);
         }
-        return (new EditJob(NewId(), services.Store.NextSequence(), submission.Settings, submission.OutputFormat, sourceImage!, relation, services.Time.GetUtcNow()), null);
+        return (new EditJob(NewId(), services.Store.NextSequence(), submission.Settings, submission.OutputFormat, sourceImage!, relation, services.Time.GetUtcNow(),
+            services.QueueOptions.Value.ResultRetention, owner), null);
     }
 
     /// <summary>The exemplar pair: cached tokens when its content id is known, else both images decoded and padded.</summary>
@@ -174,7 +175,11 @@ public static class EditsEndpoints
             : Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.ShuttingDown, "The service is shutting down.");
     }
 
-    static Results<Ok<EditPage>, ValidationProblem> List(JobStore store, JobQueue queue, string? status = null, int? limit = null, string? cursor = null)
+    /// <summary>The job, if it exists and the caller may see it: with API keys on, only its own key may.</summary>
+    static EditJob? FindVisible(JobStore store, string id, HttpContext http) =>
+        store.Find(id) is { } job && (job.Owner is null || job.Owner == ApiKeyFilter.Caller(http)) ? job : null;
+
+    static Results<Ok<EditPage>, ValidationProblem> List(HttpContext http, JobStore store, JobQueue queue, string? status = null, int? limit = null, string? cursor = null)
     {
         var errors = new Dictionary<string, string[]>();
         JobStatus? wanted = null;
@@ -194,18 +199,19 @@ public static class EditsEndpoints
         if (errors.Count > 0) return Problems.Validation(errors);
 
         var size = limit ?? EditPage.DefaultLimit;
-        var page = store.Newest(wanted, before, size + 1);
+        var page = store.Newest(ApiKeyFilter.Caller(http), wanted, before, size + 1);
         var items = page.Take(size).Select(job => EditView.From(job, queue)).ToList();
         var next = page.Count > size ? page[size - 1].Sequence.ToString(CultureInfo.InvariantCulture) : null;
         return TypedResults.Ok(new EditPage(items, next));
     }
 
-    static Results<Ok<EditView>, ProblemHttpResult> Get(string id, JobStore store, JobQueue queue) =>
-        store.Find(id) is { } job ? TypedResults.Ok(EditView.From(job, queue)) : Problems.EditNotFound(id);
+    static Results<Ok<EditView>, ProblemHttpResult> Get(string id, HttpContext http, JobStore store, JobQueue queue) =>
+        FindVisible(store, id, http) is { } job ? TypedResults.Ok(EditView.From(job, queue)) : Problems.EditNotFound(id);
 
-    static Results<FileContentHttpResult, ProblemHttpResult> Result(string id, JobStore store, HttpResponse response)
+    static Results<FileContentHttpResult, ProblemHttpResult> Result(string id, HttpContext http, JobStore store)
     {
-        if (store.Find(id) is not { } job) return Problems.EditNotFound(id);
+        var response = http.Response;
+        if (FindVisible(store, id, http) is not { } job) return Problems.EditNotFound(id);
         var state = job.Snapshot();
         if (state is { Status: JobStatus.Succeeded, Output: { } output })
         {
@@ -222,17 +228,17 @@ public static class EditsEndpoints
             new Dictionary<string, object?> { ["job_status"] = state.Status.ToString().ToLowerInvariant() });
     }
 
-    static Results<EditEventStream, ProblemHttpResult> Events(string id, JobStore store, JobQueue queue, IOptions<QueueOptions> options,
+    static Results<EditEventStream, ProblemHttpResult> Events(string id, HttpContext http, JobStore store, JobQueue queue, IOptions<QueueOptions> options,
         [FromHeader(Name = "Last-Event-ID")] string? lastEventId = null)
     {
-        if (store.Find(id) is not { } job) return Problems.EditNotFound(id);
+        if (FindVisible(store, id, http) is not { } job) return Problems.EditNotFound(id);
         long? lastSeen = long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var seen) ? seen : null;
         return new EditEventStream(job, queue, lastSeen, options.Value.EventHeartbeat);
     }
 
-    static Results<Accepted<EditView>, ProblemHttpResult> Cancel(string id, JobStore store, JobQueue queue, TimeProvider time)
+    static Results<Accepted<EditView>, ProblemHttpResult> Cancel(string id, HttpContext http, JobStore store, JobQueue queue, TimeProvider time)
     {
-        if (store.Find(id) is not { } job) return Problems.EditNotFound(id);
+        if (FindVisible(store, id, http) is not { } job) return Problems.EditNotFound(id);
         if (queue.Cancel(job, time.GetUtcNow()) == CancelOutcome.AlreadyFinished)
             return Problems.Problem(StatusCodes.Status409Conflict, Problems.Types.AlreadyFinished, "The edit has already finished.",
                 $"The edit is {job.Status.ToString().ToLowerInvariant()}.");

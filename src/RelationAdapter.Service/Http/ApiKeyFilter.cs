@@ -5,28 +5,43 @@ using RelationAdapter.Service.Options;
 
 namespace RelationAdapter.Service.Http;
 
-/// <summary>When API keys are configured, /v1 requires <c>Authorization: Bearer &lt;key&gt;</c> (compared in constant time).</summary>
-public sealed class ApiKeyFilter(IOptionsMonitor<AuthOptions> options) : IEndpointFilter
+/// <summary>
+/// When API keys are configured, /v1 requires <c>Authorization: Bearer &lt;key&gt;</c> (compared in constant time)
+/// and the request carries the key's name: jobs belong to it, logs and traces show it.
+/// </summary>
+public sealed class ApiKeyFilter(IOptionsMonitor<AuthOptions> options, ILogger<ApiKeyFilter> logger) : IEndpointFilter
 {
-    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    static readonly object CallerItem = new();
+
+    /// <summary>The name of the request's API key; null when the API is open.</summary>
+    public static string? Caller(HttpContext http) => http.Items.TryGetValue(CallerItem, out var name) ? (string?)name : null;
+
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var settings = options.CurrentValue;
-        if (!settings.Enabled) return next(context);
-        var header = context.HttpContext.Request.Headers.Authorization.ToString();
+        if (!settings.Enabled) return await next(context);
+        var http = context.HttpContext;
+        var header = http.Request.Headers.Authorization.ToString();
         const string scheme = "Bearer ";
-        if (header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) && IsKnown(header[scheme.Length..].Trim(), settings.ApiKeys))
-            return next(context);
-        context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
-        return ValueTask.FromResult<object?>(Problems.Problem(StatusCodes.Status401Unauthorized, Problems.Types.Unauthorized,
-            "An API key is required.", "Send 'Authorization: Bearer <key>' with a configured key."));
+        if (header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) && Find(header[scheme.Length..].Trim(), settings.ApiKeys) is { } key)
+        {
+            http.Items[CallerItem] = key.Name;
+            System.Diagnostics.Activity.Current?.SetTag("ra.api_key", key.Name);
+            using (logger.BeginScope(new Dictionary<string, object> { ["ApiKey"] = key.Name }))
+                return await next(context);
+        }
+        http.Response.Headers.WWWAuthenticate = "Bearer";
+        return Problems.Problem(StatusCodes.Status401Unauthorized, Problems.Types.Unauthorized,
+            "An API key is required.", "Send 'Authorization: Bearer <key>' with a configured key.");
     }
 
-    static bool IsKnown(string presented, IEnumerable<string> keys)
+    /// <summary>The configured key presented, compared with every key in constant time.</summary>
+    static ApiKey? Find(string presented, IEnumerable<ApiKey> keys)
     {
         var candidate = Encoding.UTF8.GetBytes(presented);
-        var found = false;
-        foreach (var key in keys.Where(k => !string.IsNullOrWhiteSpace(k)))
-            found |= CryptographicOperations.FixedTimeEquals(candidate, Encoding.UTF8.GetBytes(key));
+        ApiKey? found = null;
+        foreach (var key in keys)
+            if (CryptographicOperations.FixedTimeEquals(candidate, Encoding.UTF8.GetBytes(key.Key))) found = key;
         return found;
     }
 }

@@ -48,7 +48,8 @@ public sealed class EditJob
     readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     long _changes;
 
-    public EditJob(string id, long sequence, EditSettings settings, OutputFormat outputFormat, Image<Rgb24> source, RelationInput relation, DateTimeOffset now)
+    public EditJob(string id, long sequence, EditSettings settings, OutputFormat outputFormat, Image<Rgb24> source, RelationInput relation,
+        DateTimeOffset now, TimeSpan resultRetention, string? owner = null)
     {
         Id = id;
         Sequence = sequence;
@@ -57,6 +58,8 @@ public sealed class EditJob
         Source = source;
         Relation = relation;
         CreatedAt = now;
+        ResultRetention = resultRetention;
+        Owner = owner;
         ParentContext = Activity.Current?.Context ?? default;
     }
 
@@ -73,6 +76,12 @@ public sealed class EditJob
 
     public int TotalSteps => Settings.Steps;
     public DateTimeOffset CreatedAt { get; }
+
+    /// <summary>How long the job and its result are kept once finished (the store may drop it sooner beyond its count).</summary>
+    public TimeSpan ResultRetention { get; }
+
+    /// <summary>The name of the API key that created the job; null when the API is open.</summary>
+    public string? Owner { get; }
 
     // Every change replaces the state under the lock and is published inside it, so readers (request threads)
     // see whole states only — never Succeeded without its output — and watchers get changes in order.

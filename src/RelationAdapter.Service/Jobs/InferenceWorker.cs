@@ -107,7 +107,7 @@ public sealed class InferenceWorker(
         finally
         {
             _running = null;
-            telemetry.Jobs.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+            telemetry.Jobs.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("api_key", job.Owner ?? "none"));
             telemetry.JobDuration.Record(clock.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
         }
     }

@@ -26,12 +26,12 @@ public sealed class JobStore(IOptions<QueueOptions> options, TimeProvider time)
         return _jobs.TryGetValue(id, out var job) ? job : null;
     }
 
-    /// <summary>Up to <paramref name="count"/> jobs, newest first, older than the sequence <paramref name="before"/> when given.</summary>
-    public IReadOnlyList<EditJob> Newest(JobStatus? status, long? before, int count)
+    /// <summary>Up to <paramref name="count"/> jobs of the owner (null: created without API keys), newest first, older than the sequence <paramref name="before"/> when given.</summary>
+    public IReadOnlyList<EditJob> Newest(string? owner, JobStatus? status, long? before, int count)
     {
         Prune();
         return _jobs.Values
-            .Where(job => (before is null || job.Sequence < before) && (status is null || job.Status == status))
+            .Where(job => job.Owner == owner && (before is null || job.Sequence < before) && (status is null || job.Status == status))
             .OrderByDescending(job => job.Sequence)
             .Take(count)
             .ToList();

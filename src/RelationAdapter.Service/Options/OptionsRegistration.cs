@@ -9,7 +9,8 @@ public static class OptionsRegistration
         builder.Services.AddOptions<QueueOptions>().BindConfiguration(QueueOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<RelationCacheOptions>().BindConfiguration(RelationCacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section);
+        builder.Services.AddOptions<AuthOptions>()
+            .Configure<IConfiguration>((auth, configuration) => auth.ApiKeys = AuthOptions.Read(configuration.GetSection(AuthOptions.Section).GetSection(nameof(AuthOptions.ApiKeys))));
 
         // Read before the container is built, so straight from configuration.
         var queue = builder.Configuration.GetSection(QueueOptions.Section).Get<QueueOptions>() ?? new QueueOptions();
