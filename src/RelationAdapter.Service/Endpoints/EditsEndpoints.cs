@@ -27,6 +27,7 @@ public static class EditsEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .DisableAntiforgery();
 
@@ -54,31 +55,64 @@ public static class EditsEndpoints
 
     /// <summary>What the edit handlers use, bound by the framework as one parameter.</summary>
     public sealed record EditServices(ModelHost Host, JobStore Store, JobQueue Queue, RelationCache Relations, ImageAdmission Images,
-        IOptions<LimitsOptions> Limits, IOptions<QueueOptions> QueueOptions, TimeProvider Time);
+        Idempotency Idempotency, IOptions<LimitsOptions> Limits, IOptions<QueueOptions> QueueOptions, TimeProvider Time);
 
     static async Task<Results<FileContentHttpResult, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> Submit(HttpContext http,
         [AsParameters] EditServices services, CancellationToken cancellation)
     {
         if (services.Host.Status is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(services.Host.LoadError);
         if (!EditFormParser.IsMultipart(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
-        // The place is taken before the body is read: a full queue answers at once, whatever the upload.
         var queue = services.Queue;
-        using var place = queue.TryReserve(out var admission);
-        if (place is null) return QueueRefused(http.Response, admission, services.QueueOptions.Value, queue.Depth);
-
-        var (submission, invalid) = EditFormParser.Read(await http.Request.ReadFormAsync(cancellation), services.Limits.Value);
-        if (invalid is not null) return invalid;
-        var (job, refused) = await AdmitAsync(submission!, services, models.AdapterIdentity, ApiKeyFilter.Caller(http), cancellation);
-        if (refused is not null) return refused;
-
-        services.Store.Add(job!);
-        if (!queue.Enqueue(place, job!))
+        var owner = ApiKeyFilter.Caller(http);
+        var key = http.Request.Headers[Idempotency.Header].ToString();
+        if (Problems.InvalidIdempotencyKey(key) is { } tooLong) return tooLong;
+        var scope = $"{owner}\n/v1/edits\n{key}";
+        // The place is taken before the body is read: a full queue answers at once, whatever the upload. A retry
+        // of a request already made (its idempotency key known) needs none: it answers the original job.
+        QueuePlace? place = null;
+        if (key.Length == 0 || !services.Idempotency.Knows(scope))
         {
-            services.Store.Remove(job!);
-            job!.RequestCancel(services.Time.GetUtcNow()); // never accepted: this only releases its images
-            return QueueRefused(http.Response, Admission.ShuttingDown, services.QueueOptions.Value, queue.Depth);
+            place = queue.TryReserve(out var admission);
+            if (place is null) return QueueRefused(http.Response, admission, services.QueueOptions.Value, queue.Depth);
         }
-        return await WaitIfPreferred(http, job!, queue, services.QueueOptions.Value, services.Time, cancellation);
+        try
+        {
+            var form = await http.Request.ReadFormAsync(cancellation);
+            var (submission, invalid) = EditFormParser.Read(form, services.Limits.Value);
+            if (invalid is not null) return invalid;
+
+            Idempotency.Claim? claim = null;
+            if (key.Length > 0)
+            {
+                var (mine, replay, reused) = await services.Idempotency.BeginAsync(scope, await Idempotency.FingerprintAsync(form, cancellation), cancellation);
+                if (reused) return Problems.IdempotencyKeyReused(key);
+                if (replay is not null)
+                    return FindVisible(services.Store, replay.Id, http) is { } original
+                        ? await WaitIfPreferred(http, original, queue, services.QueueOptions.Value, services.Time, cancellation)
+                        : Problems.EditNotFound(replay.Id);
+                claim = mine;
+            }
+            using var _ = claim; // freed unless the job is accepted below
+            if (place is null && (place = queue.TryReserve(out var late)) is null)
+                return QueueRefused(http.Response, late, services.QueueOptions.Value, queue.Depth);
+
+            var (job, refused) = await AdmitAsync(submission!, services, models.AdapterIdentity, owner, cancellation);
+            if (refused is not null) return refused;
+
+            services.Store.Add(job!);
+            if (!queue.Enqueue(place, job!))
+            {
+                services.Store.Remove(job!);
+                job!.RequestCancel(services.Time.GetUtcNow()); // never accepted: this only releases its images
+                return QueueRefused(http.Response, Admission.ShuttingDown, services.QueueOptions.Value, queue.Depth);
+            }
+            claim?.Complete(new IdempotentOutcome(StatusCodes.Status202Accepted, job!.Id));
+            return await WaitIfPreferred(http, job!, queue, services.QueueOptions.Value, services.Time, cancellation);
+        }
+        finally
+        {
+            place?.Dispose();
+        }
     }
 
     /// <summary>The job of a valid form once its images are admitted (source at its edit size, the pair padded or cached).</summary>

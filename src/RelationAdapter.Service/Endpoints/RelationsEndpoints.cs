@@ -21,6 +21,7 @@ public static class RelationsEndpoints
             .Accepts<RelationForm>("multipart/form-data")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status500InternalServerError)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .DisableAntiforgery();
@@ -31,7 +32,7 @@ public static class RelationsEndpoints
     }
 
     static async Task<Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult>> Create(HttpContext http, ModelHost host, RelationCache cache, RelationEncoder encoder, ImageAdmission images,
-        IOptions<QueueOptions> queueOptions, CancellationToken cancellation)
+        Idempotency idempotency, IOptions<QueueOptions> queueOptions, CancellationToken cancellation)
     {
         if (host.Status is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(host.LoadError);
         if (!EditFormParser.IsMultipart(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
@@ -45,6 +46,22 @@ public static class RelationsEndpoints
         }
 
         var form = await http.Request.ReadFormAsync(cancellation);
+        var key = http.Request.Headers[Idempotency.Header].ToString();
+        Idempotency.Claim? claim = null;
+        if (key.Length > 0)
+        {
+            if (Problems.InvalidIdempotencyKey(key) is { } tooLong) return tooLong;
+            var scope = $"{ApiKeyFilter.Caller(http)}\n/v1/relations\n{key}";
+            var (mine, replay, reused) = await idempotency.BeginAsync(scope, await Idempotency.FingerprintAsync(form, cancellation), cancellation);
+            if (reused) return Problems.IdempotencyKeyReused(key);
+            if (replay is not null)
+                return cache.Peek(replay.Id) is not { } known ? Problems.RelationNotFound(replay.Id)
+                    : replay.StatusCode == StatusCodes.Status201Created ? TypedResults.Created($"/v1/relations/{known.Id}", RelationView.From(known))
+                    : TypedResults.Ok(RelationView.From(known));
+            claim = mine;
+        }
+        using var _ = claim; // freed unless a relation is answered below
+
         var errors = new Dictionary<string, string[]>();
         var before = EditFormParser.SingleFile(form, "prompt_image", errors);
         var after = EditFormParser.SingleFile(form, "reference_image", errors);
@@ -57,8 +74,8 @@ public static class RelationsEndpoints
         var (afterUpload, refusedAfter) = await images.ReadAsync(after!, cancellation);
         if (refusedAfter is not null) return refusedAfter;
         var id = RelationCache.IdFor(beforeUpload!.Bytes, afterUpload!.Bytes, models.AdapterIdentity);
-        if (cache.Lookup(id) is { } existing) return TypedResults.Ok(RelationView.From(existing));
-        if (encoder.InFlight(id) is { } underWay) return TypedResults.Ok(RelationView.From(await underWay.WaitAsync(cancellation)));
+        if (cache.Lookup(id) is { } existing) return Answered(claim, StatusCodes.Status200OK, existing);
+        if (encoder.InFlight(id) is { } underWay) return Answered(claim, StatusCodes.Status200OK, await underWay.WaitAsync(cancellation));
         if ((images.CheckExemplar(beforeUpload) ?? images.CheckExemplar(afterUpload)) is { } tooLarge) return tooLarge;
 
         var (paddedBefore, undecodable) = await images.DecodeAsync(beforeUpload, ImageAdmission.ToExemplarSize, cancellation);
@@ -84,7 +101,16 @@ public static class RelationsEndpoints
         {
             return Problems.Problem(StatusCodes.Status500InternalServerError, Problems.Types.Internal, "The relation could not be encoded.", e.Message);
         }
-        return joined ? TypedResults.Ok(RelationView.From(relation)) : TypedResults.Created($"/v1/relations/{id}", RelationView.From(relation));
+        return Answered(claim, joined ? StatusCodes.Status200OK : StatusCodes.Status201Created, relation);
+    }
+
+    /// <summary>201 for a relation this request encoded, 200 for one that existed; the idempotency key remembers which.</summary>
+    static Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult> Answered(Idempotency.Claim? claim, int status, CachedRelation relation)
+    {
+        claim?.Complete(new IdempotentOutcome(status, relation.Id));
+        return status == StatusCodes.Status201Created
+            ? TypedResults.Created($"/v1/relations/{relation.Id}", RelationView.From(relation))
+            : TypedResults.Ok(RelationView.From(relation));
     }
 
     static Results<Ok<RelationView>, ProblemHttpResult> Get(string id, RelationCache cache) =>

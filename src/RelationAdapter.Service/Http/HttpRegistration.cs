@@ -31,6 +31,7 @@ public static class HttpRegistration
     public static IServiceCollection AddHttpContract(this IServiceCollection services)
     {
         services.AddSingleton<ImageAdmission>();
+        services.AddSingleton<Idempotency>();
         services.AddSingleton<ApiKeyFilter>();
         services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Problems.WithStableType);
         services.AddExceptionHandler<ProblemExceptionHandler>();

@@ -46,6 +46,17 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
             foreach (var header in headers) concrete.Headers[header] = Header(header);
         }
 
+        if (id is "CreateEdit" or "CreateRelation")
+        {
+            operation.Parameters ??= [];
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = Idempotency.Header, In = ParameterLocation.Header, Required = false,
+                Description = $"At most {Idempotency.MaxKeyLength} characters. The same key with the same request (within Idempotency:Retention, 24 h) answers the original outcome and makes nothing new; with another request it is a 422 idempotency-key-reused.",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = Idempotency.MaxKeyLength },
+            });
+        }
+
         if (id == "CreateEdit")
         {
             operation.Parameters ??= [];

@@ -31,6 +31,7 @@ public static class Problems
         public const string UnsupportedMediaType = TypePrefix + "unsupported-media-type";
         public const string MalformedRequest = TypePrefix + "malformed-request";
         public const string UriTooLong = TypePrefix + "uri-too-long";
+        public const string IdempotencyKeyReused = TypePrefix + "idempotency-key-reused";
         public const string HeadersTooLarge = TypePrefix + "headers-too-large";
     }
 
@@ -68,6 +69,14 @@ public static class Problems
     public static ProblemHttpResult InvalidField(string field, string message) =>
         Problem(StatusCodes.Status400BadRequest, Types.Validation, "One or more fields are invalid.",
             extensions: new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { [field] = [message] } });
+
+    public static ProblemHttpResult IdempotencyKeyReused(string key) =>
+        Problem(StatusCodes.Status422UnprocessableEntity, Types.IdempotencyKeyReused, "The idempotency key was used for another request.",
+            $"'{key}' was sent with a different request; use a new key for a new request.");
+
+    /// <summary>The idempotency key as sent, or the validation problem of a key too long.</summary>
+    public static ValidationProblem? InvalidIdempotencyKey(string key) => key.Length <= Idempotency.MaxKeyLength ? null
+        : Validation(new Dictionary<string, string[]> { [Idempotency.Header] = [$"is {key.Length} characters; the limit is {Idempotency.MaxKeyLength}."] });
 
     public static ProblemHttpResult EditNotFound(string id) =>
         Problem(StatusCodes.Status404NotFound, Types.EditNotFound, "No such edit.", $"No edit '{id}' exists (finished edits are kept for a limited time).");

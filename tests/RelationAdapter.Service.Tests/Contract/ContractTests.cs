@@ -148,6 +148,16 @@ public class ContractTests(ITestOutputHelper output)
         await client.PostAsync("/v1/relations", new MultipartFormDataContent { { new StringContent("x"), "note" } });
         await client.PostAsync("/v1/relations", new StringContent("hello"));
         await client.GetAsync($"/v1/relations/{relation.GetProperty("id").GetString()}");
+        foreach (var (path, form) in new (string, Func<HttpContent>)[] { ("/v1/relations", Pair), ("/v1/edits", () => Api.EditForm()) })
+        {
+            // The same idempotency key with another request: 422.
+            using var first = new HttpRequestMessage(HttpMethod.Post, path) { Content = form() };
+            first.Headers.Add("Idempotency-Key", "contract-" + path);
+            await client.SendAsync(first);
+            using var reused = new HttpRequestMessage(HttpMethod.Post, path) { Content = new MultipartFormDataContent { { new StringContent("other"), "note" } } };
+            reused.Headers.Add("Idempotency-Key", "contract-" + path);
+            await client.SendAsync(reused);
+        }
         await client.GetAsync("/v1/relations/rel_unknown");
 
         // Edits: synchronous image, then the asynchronous path with every state a client meets.
