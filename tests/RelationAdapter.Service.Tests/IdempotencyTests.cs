@@ -110,4 +110,22 @@ public class IdempotencyTests
         Assert.Equal((await first.JsonAsync()).GetProperty("id").GetString(), (await retry.JsonAsync()).GetProperty("id").GetString());
         await client.DeleteAsync($"/v1/edits/{busy}");
     }
+
+    [Fact]
+    public async Task A_waiting_client_with_a_key_that_leaves_keeps_its_job_for_the_retry()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.ReadyClientAsync();
+        var busy = await Api.BusyWorkerAsync(client);
+        var request = Post("/v1/edits", Api.EditForm(), "come-back");
+        request.Headers.Add("Prefer", "wait=60");
+        using (var leave = new CancellationTokenSource(TimeSpan.FromMilliseconds(500)))
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.SendAsync(request, leave.Token));
+        await Task.Delay(200);
+
+        var retry = await client.SendAsync(Post("/v1/edits", Api.EditForm(), "come-back"));
+        Assert.Equal(HttpStatusCode.Accepted, retry.StatusCode);
+        Assert.Equal("queued", (await retry.JsonAsync()).GetProperty("status").GetString());
+        await client.DeleteAsync($"/v1/edits/{busy}");
+    }
 }

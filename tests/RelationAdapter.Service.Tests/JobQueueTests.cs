@@ -110,5 +110,18 @@ public sealed class JobQueueTests : IDisposable
         Assert.True(queue.IsCompleted);
     }
 
+    [Fact]
+    public void A_watcher_that_left_is_no_longer_written_to()
+    {
+        var queue = Queue(4);
+        var ahead = Submit(queue);
+        var job = Submit(queue);
+        var events = job.Subscribe();
+        Assert.True(events.TryRead(out var first) && first.Kind == "status");
+        job.Unsubscribe(events);
+        queue.Cancel(ahead, DateTimeOffset.UtcNow); // moves the job up: a queue_position event for its watchers
+        Assert.False(events.TryRead(out _));
+    }
+
     public void Dispose() => _meters.Dispose();
 }

@@ -55,5 +55,9 @@ public sealed class EditEventStream(EditJob job, JobQueue queue, long? lastSeen,
         {
             // The client left.
         }
+        finally
+        {
+            job.Unsubscribe(events);
+        }
     }
 }

@@ -60,7 +60,7 @@ public static class EditsEndpoints
     static async Task<Results<FileContentHttpResult, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> Submit(HttpContext http,
         [AsParameters] EditServices services, CancellationToken cancellation)
     {
-        if (services.Host.Status is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(services.Host.LoadError);
+        if (services.Host.Status is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(http.Response, services.Host.LoadError, services.QueueOptions.Value.RetryAfterSeconds);
         if (!EditFormParser.IsMultipart(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
         var queue = services.Queue;
         var owner = ApiKeyFilter.Caller(http);
@@ -70,7 +70,15 @@ public static class EditsEndpoints
         // The place is taken before the body is read: a full queue answers at once, whatever the upload. A retry
         // of a request already made (its idempotency key known) needs none: it answers the original job.
         QueuePlace? place = null;
-        if (key.Length == 0 || !services.Idempotency.Knows(scope))
+        IDisposable? retry = null;
+        if (key.Length > 0 && services.Idempotency.Knows(scope))
+        {
+            retry = services.Idempotency.TryEnterRetry();
+            if (retry is null)
+                return Problems.Unavailable(http.Response, services.QueueOptions.Value.RetryAfterSeconds, Problems.Types.QueueFull,
+                    "Too many retries are being read.", "Retry later.");
+        }
+        else
         {
             place = queue.TryReserve(out var admission);
             if (place is null) return QueueRefused(http.Response, admission, services.QueueOptions.Value, queue.Depth);
@@ -84,12 +92,11 @@ public static class EditsEndpoints
             Idempotency.Claim? claim = null;
             if (key.Length > 0)
             {
-                var (mine, replay, reused) = await services.Idempotency.BeginAsync(scope, await Idempotency.FingerprintAsync(form, cancellation), cancellation);
+                var (mine, replay, reused) = await services.Idempotency.BeginAsync(scope, await Idempotency.FingerprintAsync(form, cancellation),
+                    outcome => FindVisible(services.Store, outcome.Id, http) is not null, cancellation);
                 if (reused) return Problems.IdempotencyKeyReused(key);
-                if (replay is not null)
-                    return FindVisible(services.Store, replay.Id, http) is { } original
-                        ? await WaitIfPreferred(http, original, queue, services.QueueOptions.Value, services.Time, cancellation)
-                        : Problems.EditNotFound(replay.Id);
+                if (replay is not null && FindVisible(services.Store, replay.Id, http) is { } original)
+                    return await WaitIfPreferred(http, original, queue, services.QueueOptions.Value, services.Time, cancellation);
                 claim = mine;
             }
             using var _ = claim; // freed unless the job is accepted below
@@ -112,6 +119,7 @@ public static class EditsEndpoints
         finally
         {
             place?.Dispose();
+            retry?.Dispose();
         }
     }
 
@@ -180,7 +188,7 @@ public static class EditsEndpoints
 
     /// <summary>
     /// Honours <c>Prefer: wait</c>: the image when the job finished in time, else the job. A waiting client that
-    /// goes away before its job started cancels it (configurable): nobody else knows its id.
+    /// goes away before its job started cancels it (configurable): without an idempotency key nobody else can find it.
     /// </summary>
     static async Task<Results<FileContentHttpResult, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> WaitIfPreferred(HttpContext http, EditJob job, JobQueue queue, QueueOptions options,
         TimeProvider time, CancellationToken cancellation)
@@ -189,7 +197,9 @@ public static class EditsEndpoints
         if (wait > TimeSpan.Zero)
         {
             var waited = await Task.WhenAny(job.Completion, Task.Delay(wait, cancellation));
-            if (waited.IsCanceled && options.CancelOnDisconnect) queue.CancelIfWaiting(job, time.GetUtcNow());
+            // With an idempotency key the client can come back for the job (a retry answers it), so it is kept.
+            if (waited.IsCanceled && options.CancelOnDisconnect && !http.Request.Headers.ContainsKey(Idempotency.Header))
+                queue.CancelIfWaiting(job, time.GetUtcNow());
             http.Response.Headers["Preference-Applied"] = $"wait={(int)wait.TotalSeconds}";
             if (job.Snapshot() is { Status: JobStatus.Succeeded, Output: { } output })
             {
@@ -200,14 +210,11 @@ public static class EditsEndpoints
         return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job, queue));
     }
 
-    static ProblemHttpResult QueueRefused(HttpResponse response, Admission admission, QueueOptions options, int depth)
-    {
-        response.Headers.RetryAfter = options.RetryAfterSeconds.ToString();
-        return admission == Admission.Full
-            ? Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.QueueFull, "The queue is full.",
+    static ProblemHttpResult QueueRefused(HttpResponse response, Admission admission, QueueOptions options, int depth) =>
+        admission == Admission.Full
+            ? Problems.Unavailable(response, options.RetryAfterSeconds, Problems.Types.QueueFull, "The queue is full.",
                 $"{depth} edits are waiting and the other places are being uploaded to; retry later.")
-            : Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.ShuttingDown, "The service is shutting down.");
-    }
+            : Problems.ShuttingDown(response, options.RetryAfterSeconds);
 
     /// <summary>The job, if it exists and the caller may see it: with API keys on, only its own key may.</summary>
     static EditJob? FindVisible(JobStore store, string id, HttpContext http) =>

@@ -34,16 +34,13 @@ public static class RelationsEndpoints
     static async Task<Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult>> Create(HttpContext http, ModelHost host, RelationCache cache, RelationEncoder encoder, ImageAdmission images,
         Idempotency idempotency, IOptions<QueueOptions> queueOptions, CancellationToken cancellation)
     {
-        if (host.Status is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(host.LoadError);
+        if (host.Status is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(http.Response, host.LoadError, queueOptions.Value.RetryAfterSeconds);
         if (!EditFormParser.IsMultipart(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
         // Relation requests have their own bounded places, taken before the body is read, so they never crowd out edits.
         using var place = encoder.TryAdmit();
         if (place is null)
-        {
-            http.Response.Headers.RetryAfter = queueOptions.Value.RetryAfterSeconds.ToString();
-            return Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.QueueFull, "Too many relations are being encoded.",
+            return Problems.Unavailable(http.Response, queueOptions.Value.RetryAfterSeconds, Problems.Types.QueueFull, "Too many relations are being encoded.",
                 $"{queueOptions.Value.RelationCapacity} relation requests are in progress; retry later.");
-        }
 
         var form = await http.Request.ReadFormAsync(cancellation);
         var key = http.Request.Headers[Idempotency.Header].ToString();
@@ -52,11 +49,12 @@ public static class RelationsEndpoints
         {
             if (Problems.InvalidIdempotencyKey(key) is { } tooLong) return tooLong;
             var scope = $"{ApiKeyFilter.Caller(http)}\n/v1/relations\n{key}";
-            var (mine, replay, reused) = await idempotency.BeginAsync(scope, await Idempotency.FingerprintAsync(form, cancellation), cancellation);
+            var (mine, replay, reused) = await idempotency.BeginAsync(scope, await Idempotency.FingerprintAsync(form, cancellation),
+                outcome => cache.Peek(outcome.Id) is not null, cancellation);
             if (reused) return Problems.IdempotencyKeyReused(key);
-            if (replay is not null)
-                return cache.Peek(replay.Id) is not { } known ? Problems.RelationNotFound(replay.Id)
-                    : replay.StatusCode == StatusCodes.Status201Created ? TypedResults.Created($"/v1/relations/{known.Id}", RelationView.From(known))
+            if (replay is not null && cache.Peek(replay.Id) is { } known)
+                return replay.StatusCode == StatusCodes.Status201Created
+                    ? TypedResults.Created($"/v1/relations/{known.Id}", RelationView.From(known))
                     : TypedResults.Ok(RelationView.From(known));
             claim = mine;
         }
@@ -75,7 +73,7 @@ public static class RelationsEndpoints
         if (refusedAfter is not null) return refusedAfter;
         var id = RelationCache.IdFor(beforeUpload!.Bytes, afterUpload!.Bytes, models.AdapterIdentity);
         if (cache.Lookup(id) is { } existing) return Answered(claim, StatusCodes.Status200OK, existing);
-        if (encoder.InFlight(id) is { } underWay) return Answered(claim, StatusCodes.Status200OK, await underWay.WaitAsync(cancellation));
+        if (encoder.InFlight(id) is { } underWay) return await AnswerAsync(underWay, joined: true);
         if ((images.CheckExemplar(beforeUpload) ?? images.CheckExemplar(afterUpload)) is { } tooLarge) return tooLarge;
 
         var (paddedBefore, undecodable) = await images.DecodeAsync(beforeUpload, ImageAdmission.ToExemplarSize, cancellation);
@@ -87,21 +85,26 @@ public static class RelationsEndpoints
             return undecodableAfter;
         }
 
-        var (done, joined) = encoder.Encode(new RelationWork(id, paddedBefore!, paddedAfter!));
-        CachedRelation relation;
-        try
+        // The place stays taken until the pair is encoded, even when this client leaves: the queue of
+        // encodings is bounded by the places, not by the requests still waiting.
+        var (done, joined) = encoder.Encode(new RelationWork(id, paddedBefore!, paddedAfter!, place.HandOver()));
+        return await AnswerAsync(done, joined);
+
+        async Task<Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult>> AnswerAsync(Task<CachedRelation> encoding, bool joined)
         {
-            relation = await done.WaitAsync(cancellation);
+            try
+            {
+                return Answered(claim, joined ? StatusCodes.Status200OK : StatusCodes.Status201Created, await encoding.WaitAsync(cancellation));
+            }
+            catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+            {
+                return Problems.ShuttingDown(http.Response, queueOptions.Value.RetryAfterSeconds);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                return Problems.Problem(StatusCodes.Status500InternalServerError, Problems.Types.Internal, "The relation could not be encoded.", e.Message);
+            }
         }
-        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
-        {
-            return Problems.Problem(StatusCodes.Status503ServiceUnavailable, Problems.Types.ShuttingDown, "The service is shutting down.");
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            return Problems.Problem(StatusCodes.Status500InternalServerError, Problems.Types.Internal, "The relation could not be encoded.", e.Message);
-        }
-        return Answered(claim, joined ? StatusCodes.Status200OK : StatusCodes.Status201Created, relation);
     }
 
     /// <summary>201 for a relation this request encoded, 200 for one that existed; the idempotency key remembers which.</summary>

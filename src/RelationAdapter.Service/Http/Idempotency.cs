@@ -15,8 +15,26 @@ public sealed record IdempotentOutcome(int StatusCode, string Id);
 /// with another request is refused. Keys are scoped by API key and route. A request that fails without
 /// making anything leaves its key free, so the client can retry it.
 /// </summary>
-public sealed class Idempotency(IOptions<IdempotencyOptions> options, TimeProvider time)
+public sealed class Idempotency(IOptions<IdempotencyOptions> options, TimeProvider time) : IDisposable
 {
+    // Retries of a known key skip the queue place (they make nothing), so they have a small pool of their own.
+    readonly SemaphoreSlim _retries = new(options.Value.ConcurrentRetries);
+
+    /// <summary>A slot to read a retry's body in; null when all are taken.</summary>
+    public IDisposable? TryEnterRetry() => _retries.Wait(0) ? new RetrySlot(_retries) : null;
+
+    public void Dispose() => _retries.Dispose();
+
+    sealed class RetrySlot(SemaphoreSlim retries) : IDisposable
+    {
+        int _held = 1;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _held, 0) == 1) retries.Release();
+        }
+    }
+
     public const string Header = "Idempotency-Key";
     public const int MaxKeyLength = 255;
 
@@ -50,7 +68,9 @@ public sealed class Idempotency(IOptions<IdempotencyOptions> options, TimeProvid
     /// Claims the key for this request (<c>Claim</c> set), or answers with the outcome of the same request made
     /// before (<c>Replay</c>), or finds the key used for another request (<c>Reused</c>).
     /// </summary>
-    public async Task<(Claim? Claim, IdempotentOutcome? Replay, bool Reused)> BeginAsync(string scope, string fingerprint, CancellationToken cancellation)
+    /// <remarks>An outcome whose job or relation is gone (<paramref name="stillThere"/> false) frees the key: the request runs anew.</remarks>
+    public async Task<(Claim? Claim, IdempotentOutcome? Replay, bool Reused)> BeginAsync(string scope, string fingerprint,
+        Func<IdempotentOutcome, bool> stillThere, CancellationToken cancellation)
     {
         while (true)
         {
@@ -60,7 +80,11 @@ public sealed class Idempotency(IOptions<IdempotencyOptions> options, TimeProvid
             if (ReferenceEquals(entry, mine)) return (new Claim(this, scope, mine), null, false);
             if (entry.Fingerprint != fingerprint) return (null, null, true);
             // The same request is in flight or done: its outcome, or a free key again if it made nothing.
-            if (await entry.Outcome.Task.WaitAsync(cancellation) is { } outcome) return (null, outcome, false);
+            if (await entry.Outcome.Task.WaitAsync(cancellation) is { } outcome)
+            {
+                if (stillThere(outcome)) return (null, outcome, false);
+                _entries.TryRemove(new KeyValuePair<string, Entry>(scope, entry));
+            }
         }
     }
 

@@ -89,8 +89,19 @@ public static class Problems
         Problem(StatusCodes.Status415UnsupportedMediaType, Types.UnsupportedMediaType, "The body must be multipart/form-data.",
             contentType is null ? "The request has no Content-Type." : $"The Content-Type is '{contentType}'.");
 
-    public static ProblemHttpResult NotReady(string? detail) =>
-        Problem(StatusCodes.Status503ServiceUnavailable, Types.NotReady, "The model is not ready.", detail);
+    /// <summary>503 not-ready, with the Retry-After every 503 of the API carries.</summary>
+    public static ProblemHttpResult NotReady(HttpResponse response, string? detail, int retryAfterSeconds) =>
+        Unavailable(response, retryAfterSeconds, Types.NotReady, "The model is not ready.", detail);
+
+    /// <summary>503 shutting-down, with Retry-After (another replica, or this one restarted, can take the request).</summary>
+    public static ProblemHttpResult ShuttingDown(HttpResponse response, int retryAfterSeconds) =>
+        Unavailable(response, retryAfterSeconds, Types.ShuttingDown, "The service is shutting down.");
+
+    public static ProblemHttpResult Unavailable(HttpResponse response, int retryAfterSeconds, string type, string title, string? detail = null)
+    {
+        response.Headers.RetryAfter = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Problem(StatusCodes.Status503ServiceUnavailable, type, title, detail);
+    }
 
     /// <summary>A failed job's reason as the problem details clients see in the job view.</summary>
     public static ProblemDetails ForJobFailure(JobFailure failure) => failure.Kind switch

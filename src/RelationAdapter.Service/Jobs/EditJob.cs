@@ -175,6 +175,12 @@ public sealed class EditJob
         foreach (var subscriber in _subscribers) subscriber.Writer.TryWrite(change);
     }
 
+    /// <summary>A watcher that left before the job finished: its channel is no longer written.</summary>
+    public void Unsubscribe(ChannelReader<JobEvent> events)
+    {
+        lock (_gate) _subscribers.RemoveAll(subscriber => subscriber.Reader == events);
+    }
+
     /// <summary>
     /// Events until the job finishes. The current state comes first as a <c>status</c> event, unless the
     /// watcher already saw it (<paramref name="lastSeen"/>, the id of the last event it received).

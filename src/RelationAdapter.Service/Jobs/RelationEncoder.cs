@@ -10,7 +10,7 @@ using SixLabors.ImageSharp.PixelFormats;
 namespace RelationAdapter.Service.Jobs;
 
 /// <summary>An exemplar pair (padded for the image encoder) waiting to be encoded, and the callers waiting for it.</summary>
-public sealed class RelationWork(string id, Image<Rgb24> paddedPromptImage, Image<Rgb24> paddedReferenceImage)
+public sealed class RelationWork(string id, Image<Rgb24> paddedPromptImage, Image<Rgb24> paddedReferenceImage, IDisposable? place = null)
 {
     readonly TaskCompletionSource<CachedRelation> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -22,10 +22,12 @@ public sealed class RelationWork(string id, Image<Rgb24> paddedPromptImage, Imag
     internal void Complete(CachedRelation relation) => _done.TrySetResult(relation);
     internal void Fail(Exception error) => _done.TrySetException(error);
 
+    /// <summary>Its images and its admission place: the work is done, refused or joined another's.</summary>
     internal void ReleaseImages()
     {
         PaddedPromptImage.Dispose();
         PaddedReferenceImage.Dispose();
+        place?.Dispose();
     }
 }
 
@@ -42,7 +44,7 @@ public sealed class RelationEncoder(RelationCache cache, IOptions<QueueOptions> 
     readonly SemaphoreSlim _admission = new(options.Value.RelationCapacity);
 
     /// <summary>Takes one of the bounded places for a relation request; null when all are taken. Dispose to give it back.</summary>
-    public IDisposable? TryAdmit() => _admission.Wait(0) ? new Place(_admission) : null;
+    public RelationPlace? TryAdmit() => _admission.Wait(0) ? new RelationPlace(_admission) : null;
 
     /// <summary>The encoding of this pair already under way, if any.</summary>
     public Task<CachedRelation>? InFlight(string id) => _inFlight.TryGetValue(id, out var work) ? work.Done : null;
@@ -106,13 +108,18 @@ public sealed class RelationEncoder(RelationCache cache, IOptions<QueueOptions> 
 
     public void Dispose() => _admission.Dispose();
 
-    sealed class Place(SemaphoreSlim admission) : IDisposable
-    {
-        int _held = 1;
+}
 
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _held, 0) == 1) admission.Release();
-        }
+/// <summary>One of the bounded places of relation requests; the request holds it, or hands it to the work it queues.</summary>
+public sealed class RelationPlace(SemaphoreSlim admission) : IDisposable
+{
+    int _held = 1;
+
+    /// <summary>The same place under a new owner; this one no longer gives it back.</summary>
+    public RelationPlace? HandOver() => Interlocked.Exchange(ref _held, 0) == 1 ? new RelationPlace(admission) : null;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _held, 0) == 1) admission.Release();
     }
 }

@@ -222,4 +222,22 @@ public class AdmissionTests
         var problem = await response.JsonAsync();
         Assert.Contains("RelationCache:SizeLimitBytes", problem.GetProperty("detail").GetString());
     }
+
+    [Fact]
+    public async Task A_relation_place_stays_taken_until_its_pair_is_encoded_even_when_the_client_left()
+    {
+        await using var factory = new ServiceFactory { Settings = { ["Queue:RelationCapacity"] = "1" } };
+        var client = await factory.ReadyClientAsync();
+        var running = await Api.BusyWorkerAsync(client); // the pair waits for the worker
+        using (var leave = new CancellationTokenSource(TimeSpan.FromMilliseconds(500)))
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.PostAsync("/v1/relations", Pair(41), leave.Token));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.PostAsync("/v1/relations", Pair(42))).StatusCode);
+        await client.DeleteAsync($"/v1/edits/{running}");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        HttpResponseMessage later;
+        while ((later = await client.PostAsync("/v1/relations", Pair(42))).StatusCode == HttpStatusCode.ServiceUnavailable && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        Assert.Equal(HttpStatusCode.Created, later.StatusCode);
+    }
 }
