@@ -139,6 +139,8 @@ public class JobLifecycleTests
     [InlineData("Model:Preset", "flux1-dev", "Model:FluxDirectory is required")]
     [InlineData("Queue:Capacity", "0", "Capacity")]
     [InlineData("Model:Device", "tpu", "Device")]
+    [InlineData("Limits:DefaultMaxSide", "2048", "DefaultMaxSide")]
+    [InlineData("Limits:MaxFileBytes", "999999999", "MaxFileBytes")]
     public async Task Invalid_configuration_stops_the_start_naming_the_key(string key, string value, string named)
     {
         // The service's own options registration on a bare host: a failed start inside WebApplicationFactory

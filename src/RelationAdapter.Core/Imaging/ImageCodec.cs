@@ -23,7 +23,9 @@ public sealed record ImageHeader(string Format, int Width, int Height);
 /// </summary>
 /// <remarks>
 /// Uploads are hostile, so decoding is bounded: only the five formats above are recognised (TIFF, TGA and
-/// PBM are refused: multi-page and unbounded), only the first frame of an animation is decoded, and
+/// PBM are refused: multi-page and unbounded), only the first frame of an animation is decoded (GIF by its
+/// decoder's option; ImageSharp 2.1 reads APNG's default image only and refuses animated WebP — on an upgrade
+/// to ImageSharp 3, DecoderOptions.MaxFrames = 1 keeps this true), and
 /// PNG, GIF and WebP metadata is skipped without being read — a PNG text or ICC chunk is deflate-compressed
 /// and can inflate to gigabytes. JPEG keeps its metadata for the EXIF orientation: its segments are at
 /// most 64 KB each and never inflated. Decoded images come from a small memory pool of their own.
@@ -58,8 +60,6 @@ public static class ImageCodec
     public static Image<Rgb24> Decode(Stream stream)
     {
         using var decoded = Image.Load<Rgba32>(Decoding, stream);
-        // GIF is decoded to its first frame already; this drops any other decoder's extra frames before orienting.
-        while (decoded.Frames.Count > 1) decoded.Frames.RemoveFrame(decoded.Frames.Count - 1);
         decoded.Mutate(x => x.AutoOrient());
         var rgb = new Image<Rgb24>(Decoding, decoded.Width, decoded.Height);
         decoded.ProcessPixelRows(rgb, (source, target) =>

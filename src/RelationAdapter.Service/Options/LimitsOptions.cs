@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace RelationAdapter.Service.Options;
 
 /// <summary>What a request may carry ("Limits" section).</summary>
-public sealed class LimitsOptions
+public sealed class LimitsOptions : IValidatableObject
 {
     public const string Section = "Limits";
 
@@ -36,4 +36,15 @@ public sealed class LimitsOptions
 
     [Range(1, 1000)]
     public int MaxSteps { get; set; } = 50;
+
+    /// <summary>The limits that depend on each other: a default a request may never ask for would refuse requests that asked nothing.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext context)
+    {
+        if (MaxFileBytes > MaxRequestBytes)
+            yield return new($"MaxFileBytes ({MaxFileBytes}) exceeds MaxRequestBytes ({MaxRequestBytes}).", [nameof(MaxFileBytes)]);
+        if (MaxSideCap % 16 != 0)
+            yield return new($"MaxSideCap ({MaxSideCap}) must be a multiple of 16.", [nameof(MaxSideCap)]);
+        if (DefaultMaxSide % 16 != 0 || DefaultMaxSide > MaxSideCap)
+            yield return new($"DefaultMaxSide ({DefaultMaxSide}) must be a multiple of 16 and at most MaxSideCap ({MaxSideCap}).", [nameof(DefaultMaxSide)]);
+    }
 }
