@@ -2,6 +2,8 @@ using System.Globalization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Service.Caching;
 using RelationAdapter.Service.Hosting;
@@ -152,13 +154,21 @@ public static class EditsEndpoints
             relation = pair!;
         }
 
-        var (sourceImage, undecodable) = await images.DecodeAsync(source, ImageAdmission.ToEditSize(submission.Settings.MaxSide), cancellation);
-        if (undecodable is not null)
+        Image<Rgb24>? sourceImage = null;
+        ProblemHttpResult? undecodable = null;
+        try
         {
-            relation.PaddedPromptImage?.Dispose();
-            relation.PaddedReferenceImage?.Dispose();
-            return (null, undecodable);
+            (sourceImage, undecodable) = await images.DecodeAsync(source, ImageAdmission.ToEditSize(submission.Settings.MaxSide), cancellation);
         }
+        finally
+        {
+            if (sourceImage is null)
+            {
+                relation.PaddedPromptImage?.Dispose();
+                relation.PaddedReferenceImage?.Dispose();
+            }
+        }
+        if (undecodable is not null) return (null, undecodable);
         return (new EditJob(NewId(), services.Store.NextSequence(), submission.Settings, submission.OutputFormat, sourceImage!, relation, services.Time.GetUtcNow(),
             services.QueueOptions.Value.ResultRetention, owner), null);
     }
@@ -175,15 +185,8 @@ public static class EditsEndpoints
         if (relations.Lookup(id) is { } cached) return (new RelationInput(id, cached.Tokens, null, null), null);
         if ((images.CheckExemplar(before) ?? images.CheckExemplar(after)) is { } tooLarge) return (null, tooLarge);
 
-        var (paddedBefore, undecodable) = await images.DecodeAsync(before, ImageAdmission.ToExemplarSize, cancellation);
-        if (undecodable is not null) return (null, undecodable);
-        var (paddedAfter, undecodableAfter) = await images.DecodeAsync(after, ImageAdmission.ToExemplarSize, cancellation);
-        if (undecodableAfter is not null)
-        {
-            paddedBefore!.Dispose();
-            return (null, undecodableAfter);
-        }
-        return (new RelationInput(id, null, paddedBefore, paddedAfter), null);
+        var (paddedBefore, paddedAfter, undecodable) = await images.DecodePairAsync(before, after, cancellation);
+        return undecodable is not null ? (null, undecodable) : (new RelationInput(id, null, paddedBefore, paddedAfter), null);
     }
 
     /// <summary>

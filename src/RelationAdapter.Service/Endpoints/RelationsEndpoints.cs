@@ -76,14 +76,8 @@ public static class RelationsEndpoints
         if (encoder.InFlight(id) is { } underWay) return await AnswerAsync(underWay, joined: true);
         if ((images.CheckExemplar(beforeUpload) ?? images.CheckExemplar(afterUpload)) is { } tooLarge) return tooLarge;
 
-        var (paddedBefore, undecodable) = await images.DecodeAsync(beforeUpload, ImageAdmission.ToExemplarSize, cancellation);
+        var (paddedBefore, paddedAfter, undecodable) = await images.DecodePairAsync(beforeUpload, afterUpload, cancellation);
         if (undecodable is not null) return undecodable;
-        var (paddedAfter, undecodableAfter) = await images.DecodeAsync(afterUpload, ImageAdmission.ToExemplarSize, cancellation);
-        if (undecodableAfter is not null)
-        {
-            paddedBefore!.Dispose();
-            return undecodableAfter;
-        }
 
         // The place stays taken until the pair is encoded, even when this client leaves: the queue of
         // encodings is bounded by the places, not by the requests still waiting.

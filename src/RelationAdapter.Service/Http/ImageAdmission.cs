@@ -91,6 +91,26 @@ public sealed class ImageAdmission(IOptions<LimitsOptions> options) : IDisposabl
         }
     }
 
+    /// <summary>Both exemplars decoded and padded; the caller owns them. Neither is left behind on a refusal or a cancel.</summary>
+    public async Task<(Image<Rgb24>? Before, Image<Rgb24>? After, ProblemHttpResult? Problem)> DecodePairAsync(CheckedUpload before, CheckedUpload after,
+        CancellationToken cancellation)
+    {
+        var (paddedBefore, refused) = await DecodeAsync(before, ToExemplarSize, cancellation);
+        if (refused is not null) return (null, null, refused);
+        try
+        {
+            var (paddedAfter, refusedAfter) = await DecodeAsync(after, ToExemplarSize, cancellation);
+            if (refusedAfter is null) return (paddedBefore, paddedAfter, null);
+            paddedBefore!.Dispose();
+            return (null, null, refusedAfter);
+        }
+        catch
+        {
+            paddedBefore!.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Shrinks a source to the size it is edited at (the pipeline then uses it as it is).</summary>
     public static Func<Image<Rgb24>, Image<Rgb24>> ToEditSize(int maxSide) => image =>
     {
@@ -99,7 +119,7 @@ public sealed class ImageAdmission(IOptions<LimitsOptions> options) : IDisposabl
     };
 
     /// <summary>Pads and scales an exemplar to what the image encoder takes.</summary>
-    public static readonly Func<Image<Rgb24>, Image<Rgb24>> ToExemplarSize = image => ImagePreprocessing.PadToRegularRatio(image);
+    static readonly Func<Image<Rgb24>, Image<Rgb24>> ToExemplarSize = image => ImagePreprocessing.PadToRegularRatio(image);
 
     public static ProblemHttpResult InvalidImage(string field, string detail) =>
         Problems.Problem(StatusCodes.Status400BadRequest, Problems.Types.InvalidImage, "An image is invalid.", $"'{field}': {detail}", Field(field));
