@@ -123,5 +123,18 @@ public sealed class JobQueueTests : IDisposable
         Assert.False(events.TryRead(out _));
     }
 
+    [Fact]
+    public void A_job_just_taken_stays_known_after_the_queue_closes_until_the_worker_is_done_with_it()
+    {
+        var queue = Queue(2);
+        var job = Submit(queue);
+        Assert.True(queue.TryDequeue(out var taken));
+        queue.Close(DateTimeOffset.UtcNow);
+        Assert.Same(job, queue.Taken); // shutdown will give it its grace period, though it had not started yet
+        Assert.Equal(JobStatus.Queued, job.Status);
+        queue.Done(taken);
+        Assert.Null(queue.Taken);
+    }
+
     public void Dispose() => _meters.Dispose();
 }

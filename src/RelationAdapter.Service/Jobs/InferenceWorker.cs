@@ -22,8 +22,6 @@ public sealed class InferenceWorker(
     TimeProvider time,
     ILogger<InferenceWorker> logger) : BackgroundService
 {
-    EditJob? _running;
-
     // A dedicated thread: jobs run for seconds to minutes and must not hold a thread-pool thread.
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => WorkLoop(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -44,7 +42,13 @@ public sealed class InferenceWorker(
             while (true)
             {
                 if (relationsFirst && relationEncoder.TryTake(out var work)) { Encode(work); relationsFirst = false; continue; }
-                if (queue.TryDequeue(out var job)) { Execute(job); relationsFirst = true; continue; }
+                if (queue.TryDequeue(out var job))
+                {
+                    try { Execute(job); }
+                    finally { queue.Done(job); }
+                    relationsFirst = true;
+                    continue;
+                }
                 if (relationEncoder.TryTake(out work)) { Encode(work); continue; }
                 if (queue.IsCompleted) break; // closed and drained
                 // One pending wait per source at a time, so idle sources do not collect waiters.
@@ -81,7 +85,6 @@ public sealed class InferenceWorker(
     void Execute(EditJob job)
     {
         if (!job.TryStart(time.GetUtcNow())) return; // canceled while queued: its place was already given back
-        _running = job;
         var clock = Stopwatch.StartNew();
         using var activity = ServiceTelemetry.ActivitySource.StartActivity("edit.job", ActivityKind.Internal, job.ParentContext);
         activity?.SetTag("edit.id", job.Id);
@@ -106,7 +109,6 @@ public sealed class InferenceWorker(
         }
         finally
         {
-            _running = null;
             telemetry.Jobs.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("api_key", job.Owner ?? "none"));
             telemetry.JobDuration.Record(clock.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
         }
@@ -115,7 +117,7 @@ public sealed class InferenceWorker(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         queue.Close(time.GetUtcNow());
-        if (_running is { } running)
+        if (queue.Taken is { } running)
         {
             var grace = Task.Delay(queueOptions.Value.ShutdownGracePeriod, CancellationToken.None);
             if (await Task.WhenAny(running.Completion, grace) == grace)

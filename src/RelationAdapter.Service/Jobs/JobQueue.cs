@@ -39,6 +39,8 @@ public sealed class JobQueue
     readonly ServiceTelemetry _telemetry;
     int _reserved;
     bool _closed;
+    // Set in the same lock as the dequeue, so a shutdown closing the queue never misses a job just taken.
+    EditJob? _taken;
     TaskCompletionSource _changed = NewSignal();
 
     public JobQueue(IOptions<QueueOptions> options, ServiceTelemetry telemetry)
@@ -87,7 +89,13 @@ public sealed class JobQueue
         return true;
     }
 
-    /// <summary>The next job to run, if any; it no longer counts as waiting.</summary>
+    /// <summary>The job taken last and not yet <see cref="Done"/>: shutdown gives it its grace period.</summary>
+    public EditJob? Taken
+    {
+        get { lock (_gate) return _taken; }
+    }
+
+    /// <summary>The next job to run, if any; it no longer counts as waiting and is <see cref="Taken"/> until <see cref="Done"/>.</summary>
     public bool TryDequeue(out EditJob job)
     {
         List<EditJob> moved;
@@ -96,10 +104,18 @@ public sealed class JobQueue
             job = _waiting.First?.Value!;
             if (job is null) return false;
             _waiting.RemoveFirst();
+            _taken = job;
             moved = [.. _waiting];
         }
         foreach (var behind in moved) behind.QueueMoved();
         return true;
+    }
+
+    /// <summary>The taken job ended (or never started).</summary>
+    public void Done(EditJob job)
+    {
+        lock (_gate)
+            if (ReferenceEquals(_taken, job)) _taken = null;
     }
 
     /// <summary>True once the queue is closed and nothing waits.</summary>
