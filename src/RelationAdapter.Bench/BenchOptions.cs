@@ -19,6 +19,23 @@ public sealed class BenchOptions(Dictionary<string, string> values)
     public string String(string name, string fallback) => values.TryGetValue(name, out var v) ? v : fallback;
     public bool Bool(string name, bool fallback) => values.TryGetValue(name, out var v) ? bool.Parse(v) : fallback;
     public bool Has(string name) => values.ContainsKey(name);
+
+    /// <summary>
+    /// <c>--device cpu|cuda</c> (default <paramref name="fallback"/>); false, having said why, when CUDA is asked
+    /// for and libtorch has no CUDA device.
+    /// </summary>
+    public bool TryDevice(TextWriter output, string fallback, out bool onCuda)
+    {
+        onCuda = String("device", fallback) switch
+        {
+            "cpu" => false,
+            "cuda" => true,
+            var other => throw new ArgumentException($"unknown device '{other}': use cpu or cuda."),
+        };
+        if (!onCuda || TorchSharp.torch.cuda.is_available()) return true;
+        output.WriteLine("--device cuda: no CUDA device is available to libtorch.");
+        return false;
+    }
 }
 
 public static class Measure

@@ -18,12 +18,7 @@ public static class BlocksBenchmark
     public static int Run(BenchOptions o, TextWriter? output = null)
     {
         var w = output ?? Console.Out;
-        var onCuda = o.String("device", "cpu") == "cuda";
-        if (onCuda && !cuda.is_available())
-        {
-            w.WriteLine("--device cuda: no CUDA device is available to libtorch.");
-            return 2;
-        }
+        if (!o.TryDevice(w, "cpu", out var onCuda)) return 2;
         var device = onCuda ? CUDA : CPU;
         var dtype = onCuda ? ScalarType.BFloat16 : ScalarType.Float32;
         var side = o.Int("size", onCuda ? 512 : 128);

@@ -33,17 +33,7 @@ public static class EditBenchmark
         var w = output ?? Console.Out;
         var threads = o.Int("threads", 0);
         if (threads > 0) set_num_threads(threads);
-        var onCuda = o.String("device", "cpu") switch
-        {
-            "cpu" => false,
-            "cuda" => true,
-            var other => throw new ArgumentException($"unknown device '{other}': use cpu or cuda."),
-        };
-        if (onCuda && !cuda.is_available())
-        {
-            w.WriteLine("--device cuda: no CUDA device is available to libtorch.");
-            return 2;
-        }
+        if (!o.TryDevice(w, "cpu", out var onCuda)) return 2;
         var preset = o.String("preset", onCuda ? "flux1-dev" : "tiny");
         var sizes = preset switch
         {

@@ -25,12 +25,7 @@ public static class LoadBenchmark
     public static int Run(BenchOptions o, TextWriter? output = null)
     {
         var w = output ?? Console.Out;
-        var onCuda = o.String("device", "cpu") == "cuda";
-        if (onCuda && !cuda.is_available())
-        {
-            w.WriteLine("--device cuda: no CUDA device is available to libtorch.");
-            return 2;
-        }
+        if (!o.TryDevice(w, "cpu", out var onCuda)) return 2;
         var preset = o.String("preset", onCuda ? "flux1-dev" : "tiny");
         var sizes = preset == "tiny" ? RandomModelSizes.Tiny : RandomModelSizes.Flux1Dev;
         var root = o.String("dir", Path.Combine(Path.GetTempPath(), "ra-load-" + Environment.ProcessId));

@@ -31,12 +31,8 @@ public static class ParityBenchmark
     {
         var w = output ?? Console.Out;
         var golden = o.String("golden", Environment.GetEnvironmentVariable("RA_GOLDEN_DIR") ?? "../shared/golden/tiny-v1");
-        var device = new Device(o.String("device", cuda.is_available() ? "cuda" : "cpu"));
-        if (device.type == DeviceType.CUDA && !cuda.is_available())
-        {
-            w.WriteLine("--device cuda: no CUDA device is available to libtorch.");
-            return 2;
-        }
+        if (!o.TryDevice(w, cuda.is_available() ? "cuda" : "cpu", out var onCuda)) return 2;
+        var device = onCuda ? CUDA : CPU;
         var dtypes = o.String("dtype", "float32,bfloat16").Split(',').Select(d => d switch
         {
             "float32" => ScalarType.Float32,
