@@ -1539,7 +1539,8 @@ namespace RelationAdapter.Client
     }
 
     /// <summary>
-    /// An edit job as clients see it; `expires_at` is when a finished job and its result are dropped at the latest.
+    /// An edit job as clients see it; `expires_at` is when a finished job and its result are dropped at the latest;
+    /// <br/>`worker` names the replica that runs or ran it (null while queued).
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial class EditView
@@ -1626,6 +1627,9 @@ namespace RelationAdapter.Client
 
         [System.Text.Json.Serialization.JsonPropertyName("error")]
         public ApiProblem? Error { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("worker")]
+        public string? Worker { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("links")]
         [System.ComponentModel.DataAnnotations.Required]

@@ -2,13 +2,15 @@ using RelationAdapter.Service.Endpoints;
 using RelationAdapter.Service.Http;
 using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Options;
+using RelationAdapter.Service.Redis;
 using RelationAdapter.Service.Telemetry;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.AddServiceOptions();
 builder.AddHttpServer();
 builder.AddServiceTelemetry();
-builder.Services.AddJobs();
+builder.AddJobs();
+builder.AddRedisBackend();
 builder.Services.AddHttpContract();
 
 var app = builder.Build();

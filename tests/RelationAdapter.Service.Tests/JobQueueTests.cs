@@ -23,8 +23,9 @@ public sealed class JobQueueTests : IDisposable
     EditJob Job(Image<Rgb24>? source = null)
     {
         var id = ++_ids;
-        return new EditJob($"ed_{id}", id, new EditSettings { Prompt = "p", Steps = 1, MaxSide = 64 }, OutputFormat.Png,
-            source ?? new Image<Rgb24>(16, 16), new RelationInput("rel_x", null, null, null), DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1));
+        var spec = new EditSpec($"ed_{id}", id, null, new EditSettings { Prompt = "p", Steps = 1, MaxSide = 64 }, OutputFormat.Png, "rel_x",
+            DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1));
+        return new EditJob(new NewEditJob(spec, source ?? new Image<Rgb24>(16, 16), new RelationInput("rel_x", null, null, null)), TimeProvider.System, "test");
     }
 
     EditJob Submit(JobQueue queue)
@@ -55,18 +56,18 @@ public sealed class JobQueueTests : IDisposable
         var queue = Queue(4);
         Assert.True(queue.TryDequeue(out _) is false);
         var running = Submit(queue);
-        Assert.True(queue.TryDequeue(out var dequeued) && dequeued == running && running.TryStart(DateTimeOffset.UtcNow));
+        Assert.True(queue.TryDequeue(out var dequeued) && dequeued == running && running.TryStart());
         for (var round = 0; round < 50; round++)
         {
             var jobs = Enumerable.Range(0, 4).Select(_ => Submit(queue)).ToList();
             Assert.Null(queue.TryReserve(out var full));
             Assert.Equal(Admission.Full, full);
-            foreach (var job in jobs) Assert.Equal(CancelOutcome.RemovedFromQueue, queue.Cancel(job, DateTimeOffset.UtcNow));
-            foreach (var job in jobs) Assert.Equal(CancelOutcome.AlreadyFinished, queue.Cancel(job, DateTimeOffset.UtcNow));
+            foreach (var job in jobs) Assert.Equal(CancelOutcome.RemovedFromQueue, queue.Cancel(job));
+            foreach (var job in jobs) Assert.Equal(CancelOutcome.AlreadyFinished, queue.Cancel(job));
             Assert.Equal(0, queue.Depth);
         }
         Assert.Equal(4, Enumerable.Range(0, 4).Select(_ => Submit(queue)).Count());
-        Assert.Equal(CancelOutcome.StopRequested, queue.Cancel(running, DateTimeOffset.UtcNow));
+        Assert.Equal(CancelOutcome.StopRequested, queue.Cancel(running));
     }
 
     [Fact]
@@ -75,7 +76,7 @@ public sealed class JobQueueTests : IDisposable
         var queue = Queue(8);
         var jobs = Enumerable.Range(0, 3).Select(_ => Submit(queue)).ToList();
         Assert.Equal([0, 1, 2], jobs.Select(job => queue.PositionOf(job)));
-        queue.Cancel(jobs[0], DateTimeOffset.UtcNow);
+        queue.Cancel(jobs[0]);
         Assert.Equal([null, 0, 1], jobs.Select(job => queue.PositionOf(job)));
         Assert.True(queue.TryDequeue(out var next));
         Assert.Same(jobs[1], next);
@@ -90,8 +91,7 @@ public sealed class JobQueueTests : IDisposable
         var place = queue.TryReserve(out _)!;
         var job = Job(source);
         queue.Enqueue(place, job);
-        queue.Cancel(job, DateTimeOffset.UtcNow);
-        Assert.Null(job.Source);
+        queue.Cancel(job);
         Assert.Throws<ObjectDisposedException>(() => source.CloneAs<Rgb24>());
     }
 
@@ -101,7 +101,7 @@ public sealed class JobQueueTests : IDisposable
         var queue = Queue(2);
         var waiting = Submit(queue);
         var place = queue.TryReserve(out _)!;
-        queue.Close(DateTimeOffset.UtcNow);
+        queue.Close();
         Assert.Equal(JobStatus.Canceled, waiting.Status);
         Assert.False(queue.Enqueue(place, Job()));
         Assert.Null(queue.TryReserve(out var admission));
@@ -119,7 +119,7 @@ public sealed class JobQueueTests : IDisposable
         var events = job.Subscribe();
         Assert.True(events.TryRead(out var first) && first.Kind == "status");
         job.Unsubscribe(events);
-        queue.Cancel(ahead, DateTimeOffset.UtcNow); // moves the job up: a queue_position event for its watchers
+        queue.Cancel(ahead); // moves the job up: a queue_position event for its watchers
         Assert.False(events.TryRead(out _));
     }
 
@@ -129,7 +129,7 @@ public sealed class JobQueueTests : IDisposable
         var queue = Queue(2);
         var job = Submit(queue);
         Assert.True(queue.TryDequeue(out var taken));
-        queue.Close(DateTimeOffset.UtcNow);
+        queue.Close();
         Assert.Same(job, queue.Taken); // shutdown will give it its grace period, though it had not started yet
         Assert.Equal(JobStatus.Queued, job.Status);
         queue.Done(taken);

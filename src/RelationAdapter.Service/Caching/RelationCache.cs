@@ -10,22 +10,32 @@ namespace RelationAdapter.Service.Caching;
 /// <summary>A cached relation: its tokens and when it was made.</summary>
 public sealed record CachedRelation(string Id, RelationTokens Tokens, DateTimeOffset CreatedAt);
 
+/// <summary>A second level shared by every replica (Redis), behind this process's memory.</summary>
+public interface ISharedRelationStore
+{
+    Task<CachedRelation?> GetAsync(string id);
+    Task SetAsync(CachedRelation relation);
+}
+
 /// <summary>
 /// Relation tokens of exemplar pairs, keyed by a content id (SHA-256 of both images' bytes and the
-/// adapter identity), in a size-limited memory cache with sliding expiry. A store always lands: the least
-/// recently used relations are evicted to make room for it.
+/// adapter identity), in a size-limited memory cache with sliding expiry, and in the shared store when there
+/// is one (so a relation made on one replica is a hit on all). A store always lands: the least recently used
+/// relations are evicted to make room for it.
 /// </summary>
 public sealed class RelationCache : IDisposable
 {
     readonly MemoryCache _cache;
     readonly RelationCacheOptions _options;
     readonly ServiceTelemetry _telemetry;
+    readonly ISharedRelationStore? _shared;
     readonly Lock _storeGate = new();
 
-    public RelationCache(IOptions<RelationCacheOptions> options, ServiceTelemetry telemetry)
+    public RelationCache(IOptions<RelationCacheOptions> options, ServiceTelemetry telemetry, ISharedRelationStore? shared = null)
     {
         _options = options.Value;
         _telemetry = telemetry;
+        _shared = shared;
         _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = _options.SizeLimitBytes, TrackStatistics = true });
     }
 
@@ -41,24 +51,36 @@ public sealed class RelationCache : IDisposable
     }
 
     /// <summary>Looks an id up, counting a hit or a miss.</summary>
-    public CachedRelation? Lookup(string id)
+    public async Task<CachedRelation?> LookupAsync(string id)
     {
-        var found = Peek(id);
+        var found = await PeekAsync(id);
         (found is null ? _telemetry.RelationCacheMisses : _telemetry.RelationCacheHits).Add(1);
         return found;
     }
 
-    /// <summary>Looks an id up without counting it (for GET /v1/relations/{id}).</summary>
-    public CachedRelation? Peek(string id) => _cache.TryGetValue(id, out CachedRelation? found) ? found : null;
+    /// <summary>Looks an id up without counting it (for GET /v1/relations/{id}); a shared hit is kept in memory too.</summary>
+    public async Task<CachedRelation?> PeekAsync(string id)
+    {
+        if (_cache.TryGetValue(id, out CachedRelation? found)) return found;
+        if (_shared is null || await _shared.GetAsync(id) is not { } shared) return null;
+        return StoreLocally(shared);
+    }
 
-    /// <summary>Stores the tokens, evicting least recently used relations to make room; throws when they exceed the whole cache.</summary>
+    /// <summary>Stores the tokens here and in the shared store, evicting least recently used relations to make room; throws when they exceed the whole cache.</summary>
     public CachedRelation Store(string id, RelationTokens tokens, DateTimeOffset now)
     {
+        var entry = StoreLocally(new CachedRelation(id, tokens, now));
+        _shared?.SetAsync(entry).GetAwaiter().GetResult();
+        return entry;
+    }
+
+    CachedRelation StoreLocally(CachedRelation entry)
+    {
+        var (id, tokens) = (entry.Id, entry.Tokens);
         var size = Math.Max(1, tokens.Bytes);
         if (size > _options.SizeLimitBytes)
             throw new InvalidOperationException(
                 $"a relation takes {size} bytes but RelationCache:SizeLimitBytes is {_options.SizeLimitBytes}: raise the limit.");
-        var entry = new CachedRelation(id, tokens, now);
         var entryOptions = new MemoryCacheEntryOptions { Size = size, SlidingExpiration = _options.SlidingExpiration };
         // MemoryCache refuses an entry that does not fit instead of evicting for it, and evicts only later in
         // the background; so make room first, synchronously, and check that the entry landed.

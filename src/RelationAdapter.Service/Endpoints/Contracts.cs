@@ -64,7 +64,10 @@ public sealed record DenoiseStepsView(int Computed, int Reused);
 
 public sealed record EditLinks(string Self, string Result, string Events);
 
-/// <summary>An edit job as clients see it; <c>expires_at</c> is when a finished job and its result are dropped at the latest.</summary>
+/// <summary>
+/// An edit job as clients see it; <c>expires_at</c> is when a finished job and its result are dropped at the latest;
+/// <c>worker</c> names the replica that runs or ran it (null while queued).
+/// </summary>
 public sealed record EditView(
     string Id,
     JobStatus Status,
@@ -89,21 +92,22 @@ public sealed record EditView(
     double CacheThreshold,
     IReadOnlyList<string> Warnings,
     ProblemDetails? Error,
+    string? Worker,
     EditLinks Links)
 {
-    public static EditView From(EditJob job, JobQueue queue) => From(job, job.Snapshot(), queue);
-
-    public static EditView From(EditJob job, JobState state, JobQueue queue)
+    public static EditView From(JobRecord record)
     {
+        var (job, state) = (record.Spec, record.State);
         var p = job.Settings;
         var self = $"/v1/edits/{job.Id}";
-        return new EditView(job.Id, state.Status, state.Status == JobStatus.Queued ? queue.PositionOf(job) : null,
+        return new EditView(job.Id, state.Status, state.Status == JobStatus.Queued ? record.QueuePosition : null,
             state.Stage,
             new ProgressView(state.Step, job.TotalSteps), job.CreatedAt, state.StartedAt, state.FinishedAt, state.FinishedAt + job.ResultRetention,
-            p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, job.OutputFormat, job.Relation.Id, state.Width, state.Height,
+            p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, job.OutputFormat, job.RelationId, state.Width, state.Height,
             state.Output?.Timings.ToDictionary(t => SnakeCase(t.Key), t => Math.Round(t.Value.TotalMilliseconds, 1)),
             state.Output?.DenoiseSteps is { } counted ? new DenoiseStepsView(counted.Computed, counted.Reused) : null, p.CacheThreshold,
-            state.Output?.Warnings ?? [], state.Error is { } failure ? Problems.ForJobFailure(failure) : null, new EditLinks(self, self + "/result", self + "/events"));
+            state.Output?.Warnings ?? [], state.Error is { } failure ? Problems.ForJobFailure(failure) : null, state.Worker,
+            new EditLinks(self, self + "/result", self + "/events"));
     }
 
     static string SnakeCase<T>(T value) where T : Enum => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());

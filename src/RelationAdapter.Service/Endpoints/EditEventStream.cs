@@ -12,7 +12,7 @@ namespace RelationAdapter.Service.Endpoints;
 /// count, so <c>Last-Event-ID</c> resumes without repeats), and a comment line as a heartbeat whenever nothing
 /// happened for a while (a queued job can wait long; proxies close silent connections).
 /// </summary>
-public sealed class EditEventStream(EditJob job, JobQueue queue, long? lastSeen, TimeSpan heartbeat) : IResult, IEndpointMetadataProvider
+public sealed class EditEventStream(EditSpec job, IAsyncEnumerable<JobEvent> changes, TimeSpan heartbeat) : IResult, IEndpointMetadataProvider
 {
     /// <summary>How long a disconnected client waits before it reconnects.</summary>
     public const int ReconnectMilliseconds = 2000;
@@ -28,36 +28,29 @@ public sealed class EditEventStream(EditJob job, JobQueue queue, long? lastSeen,
         response.Headers.CacheControl = "no-cache";
         http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var cancellation = http.RequestAborted;
-        // Subscribed before the first byte goes out: a client that acts once it sees the response start misses no change.
-        var events = job.Subscribe(lastSeen);
+        // The watch starts before the first byte goes out: a client that acts once it sees the response start misses no change.
+        await using var events = changes.GetAsyncEnumerator(cancellation);
         try
         {
+            var next = events.MoveNextAsync().AsTask();
             await response.WriteAsync($"retry: {ReconnectMilliseconds}\n\n", cancellation);
-            Task<bool>? ready = null;
             while (true)
             {
-                ready ??= events.WaitToReadAsync(cancellation).AsTask();
-                if (await Task.WhenAny(ready, Task.Delay(heartbeat, cancellation)) != ready)
+                if (await Task.WhenAny(next, Task.Delay(heartbeat, cancellation)) != next)
                 {
                     await response.WriteAsync(": heartbeat\n\n", cancellation);
                     continue;
                 }
-                if (!await ready) break;
-                ready = null;
-                while (events.TryRead(out var change))
-                {
-                    var data = JsonSerializer.Serialize(EditView.From(job, change.State, queue), json);
-                    await response.WriteAsync($"id: {change.Id}\nevent: {change.Kind}\ndata: {data}\n\n", cancellation);
-                }
+                if (!await next) break;
+                var change = events.Current;
+                next = events.MoveNextAsync().AsTask();
+                var data = JsonSerializer.Serialize(EditView.From(new JobRecord(job, change.State, change.QueuePosition)), json);
+                await response.WriteAsync($"id: {change.Id}\nevent: {change.Kind}\ndata: {data}\n\n", cancellation);
             }
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
             // The client left.
-        }
-        finally
-        {
-            job.Unsubscribe(events);
         }
     }
 }

@@ -56,15 +56,15 @@ public static class EditsEndpoints
     }
 
     /// <summary>What the edit handlers use, bound by the framework as one parameter.</summary>
-    public sealed record EditServices(ModelHost Host, JobStore Store, JobQueue Queue, RelationCache Relations, ImageAdmission Images,
+    public sealed record EditServices(ModelHost Host, IJobBoard Jobs, RelationCache Relations, ImageAdmission Images,
         Idempotency Idempotency, IOptions<LimitsOptions> Limits, IOptions<QueueOptions> QueueOptions, TimeProvider Time);
 
     static async Task<Results<FileContentHttpResult, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> Submit(HttpContext http,
         [AsParameters] EditServices services, CancellationToken cancellation)
     {
-        if (services.Host.Status is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(http.Response, services.Host.LoadError, services.QueueOptions.Value.RetryAfterSeconds);
+        if (!services.Host.Status.Ready) return Problems.NotReady(http.Response, services.Host.LoadError, services.QueueOptions.Value.RetryAfterSeconds);
         if (!EditFormParser.IsMultipart(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
-        var queue = services.Queue;
+        var jobs = services.Jobs;
         var owner = ApiKeyFilter.Caller(http);
         var key = http.Request.Headers[Idempotency.Header].ToString();
         if (Problems.InvalidIdempotencyKey(key) is { } tooLong) return tooLong;
@@ -82,8 +82,8 @@ public static class EditsEndpoints
         }
         else
         {
-            place = queue.TryReserve(out var admission);
-            if (place is null) return QueueRefused(http.Response, admission, services.QueueOptions.Value, queue.Depth);
+            (place, var admission) = await jobs.TryReserveAsync(cancellation);
+            if (place is null) return await QueueRefusedAsync(http.Response, admission, services, cancellation);
         }
         try
         {
@@ -95,28 +95,30 @@ public static class EditsEndpoints
             if (key.Length > 0)
             {
                 var (mine, replay, reused) = await services.Idempotency.BeginAsync(scope, await Idempotency.FingerprintAsync(form, cancellation),
-                    outcome => FindVisible(services.Store, outcome.Id, http) is not null, cancellation);
+                    async outcome => await FindVisibleAsync(jobs, outcome.Id, http, cancellation) is not null, cancellation);
                 if (reused) return Problems.IdempotencyKeyReused(key);
-                if (replay is not null && FindVisible(services.Store, replay.Id, http) is { } original)
-                    return await WaitIfPreferred(http, original, queue, services.QueueOptions.Value, services.Time, cancellation);
+                if (replay is not null && await FindVisibleAsync(jobs, replay.Id, http, cancellation) is { } original)
+                    return await WaitIfPreferred(http, original, jobs, services.QueueOptions.Value, cancellation);
                 claim = mine;
             }
             using var _ = claim; // freed unless the job is accepted below
-            if (place is null && (place = queue.TryReserve(out var late)) is null)
-                return QueueRefused(http.Response, late, services.QueueOptions.Value, queue.Depth);
+            if (place is null)
+            {
+                (place, var late) = await jobs.TryReserveAsync(cancellation);
+                if (place is null) return await QueueRefusedAsync(http.Response, late, services, cancellation);
+            }
 
-            var (job, refused) = await AdmitAsync(submission!, services, models.AdapterIdentity, owner, cancellation);
+            var (job, refused) = await AdmitAsync(submission!, services, owner, cancellation);
             if (refused is not null) return refused;
 
-            services.Store.Add(job!);
-            if (!queue.Enqueue(place, job!))
+            if (!await jobs.EnqueueAsync(place, job!, cancellation))
             {
-                services.Store.Remove(job!);
-                job!.RequestCancel(services.Time.GetUtcNow()); // never accepted: this only releases its images
-                return QueueRefused(http.Response, Admission.ShuttingDown, services.QueueOptions.Value, queue.Depth);
+                job!.DisposeImages();
+                return await QueueRefusedAsync(http.Response, Admission.ShuttingDown, services, cancellation);
             }
-            claim?.Complete(new IdempotentOutcome(StatusCodes.Status202Accepted, job!.Id));
-            return await WaitIfPreferred(http, job!, queue, services.QueueOptions.Value, services.Time, cancellation);
+            claim?.Complete(new IdempotentOutcome(StatusCodes.Status202Accepted, job!.Spec.Id));
+            var accepted = await jobs.FindAsync(job!.Spec.Id, cancellation);
+            return await WaitIfPreferred(http, accepted!, jobs, services.QueueOptions.Value, cancellation);
         }
         finally
         {
@@ -126,7 +128,7 @@ public static class EditsEndpoints
     }
 
     /// <summary>The job of a valid form once its images are admitted (source at its edit size, the pair padded or cached).</summary>
-    static async Task<(EditJob? Job, ProblemHttpResult? Problem)> AdmitAsync(EditSubmission submission, EditServices services, string adapterIdentity,
+    static async Task<(NewEditJob? Job, ProblemHttpResult? Problem)> AdmitAsync(EditSubmission submission, EditServices services,
         string? owner, CancellationToken cancellation)
     {
         var images = services.Images;
@@ -144,12 +146,12 @@ public static class EditsEndpoints
         RelationInput relation;
         if (submission.RelationId is { } relationId)
         {
-            if (services.Relations.Lookup(relationId) is not { } known) return (null, Problems.RelationNotFound(relationId));
+            if (await services.Relations.LookupAsync(relationId) is not { } known) return (null, Problems.RelationNotFound(relationId));
             relation = new RelationInput(relationId, known.Tokens, null, null);
         }
         else
         {
-            var (pair, pairRefused) = await ReadPairAsync(images, submission.PromptImage!, submission.ReferenceImage!, adapterIdentity, services.Relations, cancellation);
+            var (pair, pairRefused) = await ReadPairAsync(images, submission.PromptImage!, submission.ReferenceImage!, services.Host.AdapterIdentity, services.Relations, cancellation);
             if (pairRefused is not null) return (null, pairRefused);
             relation = pair!;
         }
@@ -162,15 +164,12 @@ public static class EditsEndpoints
         }
         finally
         {
-            if (sourceImage is null)
-            {
-                relation.PaddedPromptImage?.Dispose();
-                relation.PaddedReferenceImage?.Dispose();
-            }
+            if (sourceImage is null) relation.DisposeImages();
         }
         if (undecodable is not null) return (null, undecodable);
-        return (new EditJob(NewId(), services.Store.NextSequence(), submission.Settings, submission.OutputFormat, sourceImage!, relation, services.Time.GetUtcNow(),
-            services.QueueOptions.Value.ResultRetention, owner), null);
+        var spec = new EditSpec(NewId(), 0, owner, submission.Settings, submission.OutputFormat, relation.Id, services.Time.GetUtcNow(),
+            services.QueueOptions.Value.ResultRetention);
+        return (new NewEditJob(spec, sourceImage!, relation), null);
     }
 
     /// <summary>The exemplar pair: cached tokens when its content id is known, else both images decoded and padded.</summary>
@@ -182,7 +181,7 @@ public static class EditsEndpoints
         var (after, refusedAfter) = await images.ReadAsync(referenceImage, cancellation);
         if (refusedAfter is not null) return (null, refusedAfter);
         var id = RelationCache.IdFor(before!.Bytes, after!.Bytes, adapterIdentity);
-        if (relations.Lookup(id) is { } cached) return (new RelationInput(id, cached.Tokens, null, null), null);
+        if (await relations.LookupAsync(id) is { } cached) return (new RelationInput(id, cached.Tokens, null, null), null);
         if ((images.CheckExemplar(before) ?? images.CheckExemplar(after)) is { } tooLarge) return (null, tooLarge);
 
         var (paddedBefore, paddedAfter, undecodable) = await images.DecodePairAsync(before, after, cancellation);
@@ -193,37 +192,49 @@ public static class EditsEndpoints
     /// Honours <c>Prefer: wait</c>: the image when the job finished in time, else the job. A waiting client that
     /// goes away before its job started cancels it (configurable): without an idempotency key nobody else can find it.
     /// </summary>
-    static async Task<Results<FileContentHttpResult, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> WaitIfPreferred(HttpContext http, EditJob job, JobQueue queue, QueueOptions options,
-        TimeProvider time, CancellationToken cancellation)
+    static async Task<Results<FileContentHttpResult, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> WaitIfPreferred(HttpContext http, JobRecord job, IJobBoard jobs,
+        QueueOptions options, CancellationToken cancellation)
     {
         var wait = PreferredWait(http.Request, options);
         if (wait > TimeSpan.Zero)
         {
-            var waited = await Task.WhenAny(job.Completion, Task.Delay(wait, cancellation));
-            // With an idempotency key the client can come back for the job (a retry answers it), so it is kept.
-            if (waited.IsCanceled && options.CancelOnDisconnect && !http.Request.Headers.ContainsKey(Idempotency.Header))
-                queue.CancelIfWaiting(job, time.GetUtcNow());
             http.Response.Headers["Preference-Applied"] = $"wait={(int)wait.TotalSeconds}";
-            if (job.Snapshot() is { Status: JobStatus.Succeeded, Output: { } output })
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            timeout.CancelAfter(wait);
+            try
             {
-                AddResultHeaders(http.Response, job);
-                return TypedResults.File(output.Bytes, output.ContentType);
+                await foreach (var change in jobs.WatchAsync(job.Id, null, timeout.Token)) job = job with { State = change.State, QueuePosition = change.QueuePosition };
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+            {
+                // With an idempotency key the client can come back for the job (a retry answers it), so it is kept.
+                if (cancellation.IsCancellationRequested && options.CancelOnDisconnect && !http.Request.Headers.ContainsKey(Idempotency.Header))
+                    await jobs.CancelIfWaitingAsync(job.Id);
+            }
+            if (job.State.Status == JobStatus.Succeeded && await jobs.ReadResultAsync(job.Id, CancellationToken.None) is { } image)
+            {
+                AddResultHeaders(http.Response, job.Spec);
+                return TypedResults.File(image, job.State.Output!.ContentType);
             }
         }
-        return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job, queue));
+        return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job));
     }
 
-    static ProblemHttpResult QueueRefused(HttpResponse response, Admission admission, QueueOptions options, int depth) =>
-        admission == Admission.Full
+    static async Task<ProblemHttpResult> QueueRefusedAsync(HttpResponse response, Admission admission, EditServices services, CancellationToken cancellation)
+    {
+        var options = services.QueueOptions.Value;
+        return admission == Admission.Full
             ? Problems.Unavailable(response, options.RetryAfterSeconds, Problems.Types.QueueFull, "The queue is full.",
-                $"{depth} edits are waiting and the other places are being uploaded to; retry later.")
+                $"{await services.Jobs.DepthAsync(cancellation)} edits are waiting and the other places are being uploaded to; retry later.")
             : Problems.ShuttingDown(response, options.RetryAfterSeconds);
+    }
 
     /// <summary>The job, if it exists and the caller may see it: with API keys on, only its own key may.</summary>
-    static EditJob? FindVisible(JobStore store, string id, HttpContext http) =>
-        store.Find(id) is { } job && (job.Owner is null || job.Owner == ApiKeyFilter.Caller(http)) ? job : null;
+    static async Task<JobRecord?> FindVisibleAsync(IJobBoard jobs, string id, HttpContext http, CancellationToken cancellation) =>
+        await jobs.FindAsync(id, cancellation) is { } job && (job.Spec.Owner is null || job.Spec.Owner == ApiKeyFilter.Caller(http)) ? job : null;
 
-    static Results<Ok<EditPage>, ValidationProblem> List(HttpContext http, JobStore store, JobQueue queue, string? status = null, int? limit = null, string? cursor = null)
+    static async Task<Results<Ok<EditPage>, ValidationProblem>> List(HttpContext http, IJobBoard jobs, CancellationToken cancellation,
+        string? status = null, int? limit = null, string? cursor = null)
     {
         var errors = new Dictionary<string, string[]>();
         JobStatus? wanted = null;
@@ -243,53 +254,55 @@ public static class EditsEndpoints
         if (errors.Count > 0) return Problems.Validation(errors);
 
         var size = limit ?? EditPage.DefaultLimit;
-        var page = store.Newest(ApiKeyFilter.Caller(http), wanted, before, size + 1);
-        var items = page.Take(size).Select(job => EditView.From(job, queue)).ToList();
-        var next = page.Count > size ? page[size - 1].Sequence.ToString(CultureInfo.InvariantCulture) : null;
+        var page = await jobs.NewestAsync(ApiKeyFilter.Caller(http), wanted, before, size + 1, cancellation);
+        var items = page.Take(size).Select(EditView.From).ToList();
+        var next = page.Count > size ? page[size - 1].Spec.Sequence.ToString(CultureInfo.InvariantCulture) : null;
         return TypedResults.Ok(new EditPage(items, next));
     }
 
-    static Results<Ok<EditView>, ProblemHttpResult> Get(string id, HttpContext http, JobStore store, JobQueue queue) =>
-        FindVisible(store, id, http) is { } job ? TypedResults.Ok(EditView.From(job, queue)) : Problems.EditNotFound(id);
+    static async Task<Results<Ok<EditView>, ProblemHttpResult>> Get(string id, HttpContext http, IJobBoard jobs, CancellationToken cancellation) =>
+        await FindVisibleAsync(jobs, id, http, cancellation) is { } job ? TypedResults.Ok(EditView.From(job)) : Problems.EditNotFound(id);
 
-    static Results<FileContentHttpResult, ProblemHttpResult> Result(string id, HttpContext http, JobStore store)
+    static async Task<Results<FileContentHttpResult, ProblemHttpResult>> Result(string id, HttpContext http, IJobBoard jobs, CancellationToken cancellation)
     {
-        var response = http.Response;
-        if (FindVisible(store, id, http) is not { } job) return Problems.EditNotFound(id);
-        var state = job.Snapshot();
-        if (state is { Status: JobStatus.Succeeded, Output: { } output })
+        if (await FindVisibleAsync(jobs, id, http, cancellation) is not { } job) return Problems.EditNotFound(id);
+        var state = job.State;
+        if (state is { Status: JobStatus.Succeeded, Output: { } output } && await jobs.ReadResultAsync(id, cancellation) is { } image)
         {
-            AddResultHeaders(response, job);
-            return TypedResults.File(output.Bytes, output.ContentType, $"{job.Id}.{job.OutputFormat.ToString().ToLowerInvariant()}");
+            AddResultHeaders(http.Response, job.Spec);
+            return TypedResults.File(image, output.ContentType, $"{job.Id}.{job.Spec.OutputFormat.ToString().ToLowerInvariant()}");
         }
         var detail = state.Status switch
         {
             JobStatus.Failed => $"The edit failed: {state.Error?.Message}",
             JobStatus.Canceled => "The edit was canceled.",
+            JobStatus.Succeeded => "The edit's result has expired.",
             _ => $"The edit is {state.Status.ToString().ToLowerInvariant()}; the result is not ready yet.",
         };
         return Problems.Problem(StatusCodes.Status409Conflict, Problems.Types.ResultNotAvailable, "No result.", detail,
             new Dictionary<string, object?> { ["job_status"] = state.Status.ToString().ToLowerInvariant() });
     }
 
-    static Results<EditEventStream, ProblemHttpResult> Events(string id, HttpContext http, JobStore store, JobQueue queue, IOptions<QueueOptions> options,
-        [FromHeader(Name = "Last-Event-ID")] string? lastEventId = null)
+    static async Task<Results<EditEventStream, ProblemHttpResult>> Events(string id, HttpContext http, IJobBoard jobs, IOptions<QueueOptions> options,
+        CancellationToken cancellation, [FromHeader(Name = "Last-Event-ID")] string? lastEventId = null)
     {
-        if (FindVisible(store, id, http) is not { } job) return Problems.EditNotFound(id);
+        if (await FindVisibleAsync(jobs, id, http, cancellation) is not { } job) return Problems.EditNotFound(id);
         long? lastSeen = long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var seen) ? seen : null;
-        return new EditEventStream(job, queue, lastSeen, options.Value.EventHeartbeat);
+        return new EditEventStream(job.Spec, jobs.WatchAsync(id, lastSeen, http.RequestAborted), options.Value.EventHeartbeat);
     }
 
-    static Results<Accepted<EditView>, ProblemHttpResult> Cancel(string id, HttpContext http, JobStore store, JobQueue queue, TimeProvider time)
+    static async Task<Results<Accepted<EditView>, ProblemHttpResult>> Cancel(string id, HttpContext http, IJobBoard jobs, CancellationToken cancellation)
     {
-        if (FindVisible(store, id, http) is not { } job) return Problems.EditNotFound(id);
-        if (queue.Cancel(job, time.GetUtcNow()) == CancelOutcome.AlreadyFinished)
+        if (await FindVisibleAsync(jobs, id, http, cancellation) is null) return Problems.EditNotFound(id);
+        var (outcome, job) = await jobs.CancelAsync(id, cancellation);
+        if (job is null) return Problems.EditNotFound(id);
+        if (outcome == CancelOutcome.AlreadyFinished)
             return Problems.Problem(StatusCodes.Status409Conflict, Problems.Types.AlreadyFinished, "The edit has already finished.",
-                $"The edit is {job.Status.ToString().ToLowerInvariant()}.");
-        return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job, queue));
+                $"The edit is {job.State.Status.ToString().ToLowerInvariant()}.");
+        return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job));
     }
 
-    static void AddResultHeaders(HttpResponse response, EditJob job)
+    static void AddResultHeaders(HttpResponse response, EditSpec job)
     {
         response.Headers["X-Edit-Id"] = job.Id;
         response.Headers["X-Seed"] = job.Settings.Seed.ToString();

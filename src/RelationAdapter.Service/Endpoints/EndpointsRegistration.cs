@@ -1,15 +1,18 @@
+using Microsoft.Extensions.Options;
 using RelationAdapter.Service.Http;
+using RelationAdapter.Service.Options;
 
 namespace RelationAdapter.Service.Endpoints;
 
 public static class EndpointsRegistration
 {
-    /// <summary>Probes, the Prometheus scrape and the v1 API (behind the API-key filter).</summary>
+    /// <summary>Probes, the Prometheus scrape and, unless this replica is only a worker, the v1 API (behind the API-key filter).</summary>
     public static WebApplication MapServiceEndpoints(this WebApplication app)
     {
         app.MapHealth();
         app.MapPrometheusScrapingEndpoint("/metrics");
-        app.MapGroup("/v1").AddEndpointFilter<ApiKeyFilter>().MapEdits().MapRelations();
+        if (app.Services.GetRequiredService<IOptions<ServiceOptions>>().Value.RunsApi)
+            app.MapGroup("/v1").AddEndpointFilter<ApiKeyFilter>().MapEdits().MapRelations();
         return app;
     }
 }

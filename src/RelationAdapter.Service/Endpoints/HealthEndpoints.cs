@@ -4,7 +4,7 @@ using RelationAdapter.Service.Jobs;
 
 namespace RelationAdapter.Service.Endpoints;
 
-/// <summary>Kubernetes probes: /healthz (the process answers), /readyz (weights loaded and the worker running).</summary>
+/// <summary>Kubernetes probes: /healthz (the process answers), /readyz (weights loaded and the worker running, the job backend reachable).</summary>
 public static class HealthEndpoints
 {
     public const string LivePath = "/healthz", ReadyPath = "/readyz";
@@ -20,15 +20,20 @@ public static class HealthEndpoints
         return app;
     }
 
-    static Results<Ok<ReadinessView>, JsonHttpResult<ReadinessView>> Ready(ModelHost host, JobQueue queue)
+    static async Task<Results<Ok<ReadinessView>, JsonHttpResult<ReadinessView>>> Ready(ModelHost host, IJobBoard jobs, CancellationToken cancellation)
     {
         var status = host.Status;
         var models = status.Models;
+        var backendError = await jobs.UnavailableAsync(cancellation);
+        var ready = status.Ready && backendError is null;
         var view = new ReadinessView(
-            status.Ready ? "ready" : status.State switch { ModelState.Failed => "failed", ModelState.Loading => "loading", _ => "worker-stopped" },
-            models?.Description, models?.IsPlaceholder ?? false,
+            ready ? "ready"
+                : backendError is not null ? "backend-unavailable"
+                : status.State switch { ModelState.Failed => "failed", ModelState.Loading => "loading", _ => "worker-stopped" },
+            models?.Description ?? (status.State == ModelState.Elsewhere ? "none: this replica's role is api, worker replicas run the model" : null),
+            models?.IsPlaceholder ?? false,
             models?.IsPlaceholder == true ? "tiny preset: a random model, its images are meaningless" : null,
-            status.LoadError, queue.Depth);
-        return status.Ready ? TypedResults.Ok(view) : TypedResults.Json(view, statusCode: StatusCodes.Status503ServiceUnavailable);
+            backendError ?? status.LoadError, backendError is null ? await jobs.DepthAsync(cancellation) : 0);
+        return ready ? TypedResults.Ok(view) : TypedResults.Json(view, statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 }

@@ -31,10 +31,10 @@ public static class RelationsEndpoints
         return v1;
     }
 
-    static async Task<Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult>> Create(HttpContext http, ModelHost host, RelationCache cache, RelationEncoder encoder, ImageAdmission images,
+    static async Task<Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult>> Create(HttpContext http, ModelHost host, RelationCache cache, IRelationRequests encoder, ImageAdmission images,
         Idempotency idempotency, IOptions<QueueOptions> queueOptions, CancellationToken cancellation)
     {
-        if (host.Status is not { State: ModelState.Ready, Models: { } models }) return Problems.NotReady(http.Response, host.LoadError, queueOptions.Value.RetryAfterSeconds);
+        if (!host.Status.Ready) return Problems.NotReady(http.Response, host.LoadError, queueOptions.Value.RetryAfterSeconds);
         if (!EditFormParser.IsMultipart(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
         // Relation requests have their own bounded places, taken before the body is read, so they never crowd out edits.
         using var place = encoder.TryAdmit();
@@ -50,9 +50,9 @@ public static class RelationsEndpoints
             if (Problems.InvalidIdempotencyKey(key) is { } tooLong) return tooLong;
             var scope = $"{ApiKeyFilter.Caller(http)}\n/v1/relations\n{key}";
             var (mine, replay, reused) = await idempotency.BeginAsync(scope, await Idempotency.FingerprintAsync(form, cancellation),
-                outcome => cache.Peek(outcome.Id) is not null, cancellation);
+                async outcome => await cache.PeekAsync(outcome.Id) is not null, cancellation);
             if (reused) return Problems.IdempotencyKeyReused(key);
-            if (replay is not null && cache.Peek(replay.Id) is { } known)
+            if (replay is not null && await cache.PeekAsync(replay.Id) is { } known)
                 return replay.StatusCode == StatusCodes.Status201Created
                     ? TypedResults.Created($"/v1/relations/{known.Id}", RelationView.From(known))
                     : TypedResults.Ok(RelationView.From(known));
@@ -71,9 +71,8 @@ public static class RelationsEndpoints
         if (refused is not null) return refused;
         var (afterUpload, refusedAfter) = await images.ReadAsync(after!, cancellation);
         if (refusedAfter is not null) return refusedAfter;
-        var id = RelationCache.IdFor(beforeUpload!.Bytes, afterUpload!.Bytes, models.AdapterIdentity);
-        if (cache.Lookup(id) is { } existing) return Answered(claim, StatusCodes.Status200OK, existing);
-        if (encoder.InFlight(id) is { } underWay) return await AnswerAsync(underWay, joined: true);
+        var id = RelationCache.IdFor(beforeUpload!.Bytes, afterUpload!.Bytes, host.AdapterIdentity);
+        if (await cache.LookupAsync(id) is { } existing) return Answered(claim, StatusCodes.Status200OK, existing);
         if ((images.CheckExemplar(beforeUpload) ?? images.CheckExemplar(afterUpload)) is { } tooLarge) return tooLarge;
 
         var (paddedBefore, paddedAfter, undecodable) = await images.DecodePairAsync(beforeUpload, afterUpload, cancellation);
@@ -81,7 +80,7 @@ public static class RelationsEndpoints
 
         // The place stays taken until the pair is encoded, even when this client leaves: the queue of
         // encodings is bounded by the places, not by the requests still waiting.
-        var (done, joined) = encoder.Encode(new RelationWork(id, paddedBefore!, paddedAfter!, place.HandOver()));
+        var (done, joined) = await encoder.EncodeAsync(new RelationWork(id, paddedBefore!, paddedAfter!, place.HandOver()), cancellation);
         return await AnswerAsync(done, joined);
 
         async Task<Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult>> AnswerAsync(Task<CachedRelation> encoding, bool joined)
@@ -110,6 +109,6 @@ public static class RelationsEndpoints
             : TypedResults.Ok(RelationView.From(relation));
     }
 
-    static Results<Ok<RelationView>, ProblemHttpResult> Get(string id, RelationCache cache) =>
-        cache.Peek(id) is { } relation ? TypedResults.Ok(RelationView.From(relation)) : Problems.RelationNotFound(id);
+    static async Task<Results<Ok<RelationView>, ProblemHttpResult>> Get(string id, RelationCache cache) =>
+        await cache.PeekAsync(id) is { } relation ? TypedResults.Ok(RelationView.From(relation)) : Problems.RelationNotFound(id);
 }

@@ -5,12 +5,13 @@ using RelationAdapter.Service.Options;
 
 namespace RelationAdapter.Service.Hosting;
 
-public enum ModelState { Loading, Ready, Failed }
+/// <summary><c>Elsewhere</c>: this replica loads no model (the <c>api</c> role); worker replicas run the jobs.</summary>
+public enum ModelState { Loading, Ready, Failed, Elsewhere }
 
 /// <summary>What request threads may read of the model's lifetime, as one immutable value.</summary>
 public sealed record ModelStatus(ModelState State, LoadedModels? Models, string? LoadError, bool WorkerAlive)
 {
-    public bool Ready => State == ModelState.Ready && WorkerAlive;
+    public bool Ready => State == ModelState.Elsewhere || (State == ModelState.Ready && WorkerAlive);
 }
 
 /// <summary>
@@ -18,9 +19,17 @@ public sealed record ModelStatus(ModelState State, LoadedModels? Models, string?
 /// The worker thread is the only writer: it replaces <see cref="Status"/> whole, so a request thread reads
 /// either the old or the new status, never a mix (Ready without models).
 /// </summary>
-public sealed class ModelHost(IOptions<ModelOptions> options, ILogger<ModelHost> logger) : IDisposable
+public sealed class ModelHost(IOptions<ModelOptions> options, IOptions<ServiceOptions> service, ILogger<ModelHost> logger) : IDisposable
 {
-    volatile ModelStatus _status = new(ModelState.Loading, null, null, false);
+    volatile ModelStatus _status = new(service.Value.RunsWorker ? ModelState.Loading : ModelState.Elsewhere, null, null, false);
+
+    /// <summary>
+    /// Names the weights that make relation tokens, in relation ids: derived from configuration alone, so every
+    /// replica (an <c>api</c> one loads no weights) gives one exemplar pair the same id.
+    /// </summary>
+    public string AdapterIdentity { get; } = options.Value.IsTiny
+        ? $"tiny-preset:{options.Value.TinySeed}"
+        : $"{Path.GetFileName(options.Value.AdapterPath)}:{options.Value.AdapterRevision}";
 
     public ModelStatus Status => _status;
     public ModelState State => _status.State;

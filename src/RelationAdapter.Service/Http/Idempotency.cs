@@ -70,7 +70,7 @@ public sealed class Idempotency(IOptions<IdempotencyOptions> options, TimeProvid
     /// </summary>
     /// <remarks>An outcome whose job or relation is gone (<paramref name="stillThere"/> false) frees the key: the request runs anew.</remarks>
     public async Task<(Claim? Claim, IdempotentOutcome? Replay, bool Reused)> BeginAsync(string scope, string fingerprint,
-        Func<IdempotentOutcome, bool> stillThere, CancellationToken cancellation)
+        Func<IdempotentOutcome, Task<bool>> stillThere, CancellationToken cancellation)
     {
         while (true)
         {
@@ -82,7 +82,7 @@ public sealed class Idempotency(IOptions<IdempotencyOptions> options, TimeProvid
             // The same request is in flight or done: its outcome, or a free key again if it made nothing.
             if (await entry.Outcome.Task.WaitAsync(cancellation) is { } outcome)
             {
-                if (stillThere(outcome)) return (null, outcome, false);
+                if (await stillThere(outcome)) return (null, outcome, false);
                 _entries.TryRemove(new KeyValuePair<string, Entry>(scope, entry));
             }
         }

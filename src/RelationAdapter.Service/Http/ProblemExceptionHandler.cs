@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using RelationAdapter.Service.Jobs;
 
 namespace RelationAdapter.Service.Http;
 
@@ -22,15 +23,17 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
             // Malformed multipart (bad boundary, lines, headers, too many fields) or a body cut short.
             BadHttpRequestException or InvalidDataException or IOException =>
                 (StatusCodes.Status400BadRequest, Problems.Types.MalformedRequest, "The request body could not be read."),
+            BackendUnavailableException => (StatusCodes.Status503ServiceUnavailable, Problems.Types.BackendUnavailable, "The job backend cannot be reached."),
             _ => (StatusCodes.Status500InternalServerError, Problems.Types.Internal, "An unexpected error occurred."),
         };
+        if (status == StatusCodes.Status503ServiceUnavailable) http.Response.Headers.RetryAfter = "5";
         if (status >= 500) logger.LogError(exception, "Unhandled exception");
         http.Response.StatusCode = status;
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = http,
             Exception = exception,
-            ProblemDetails = new ProblemDetails { Status = status, Type = type, Title = title, Detail = status < 500 ? exception.Message : null },
+            ProblemDetails = new ProblemDetails { Status = status, Type = type, Title = title, Detail = status is < 500 or 503 ? exception.Message : null },
         });
     }
 }

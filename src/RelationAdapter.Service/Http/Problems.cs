@@ -33,6 +33,7 @@ public static class Problems
         public const string UriTooLong = TypePrefix + "uri-too-long";
         public const string IdempotencyKeyReused = TypePrefix + "idempotency-key-reused";
         public const string HeadersTooLarge = TypePrefix + "headers-too-large";
+        public const string BackendUnavailable = TypePrefix + "backend-unavailable";
     }
 
     /// <summary>Every problem type the service answers with (for the OpenAPI description).</summary>

@@ -10,11 +10,11 @@ namespace RelationAdapter.Service.Jobs;
 /// <summary>Runs one edit job through the pipeline: its relation (cached or encoded now), the edit, the encoded result.</summary>
 public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemetry, TimeProvider time)
 {
-    public EditOutput Run(EditJob job, RelationEditPipeline pipeline, Activity? jobActivity)
+    public (EditOutput Output, byte[] Image) Run(IRunningJob job, RelationEditPipeline pipeline, Activity? jobActivity)
     {
         var relation = job.Relation;
         // The pair may have been encoded (by a relation request or an earlier job) while this job waited.
-        var cached = relation.Cached ?? relations.Peek(relation.Id)?.Tokens;
+        var cached = relation.Cached ?? relations.PeekAsync(relation.Id).GetAwaiter().GetResult()?.Tokens;
         if (cached is null)
         {
             using (ServiceTelemetry.ActivitySource.StartActivity("relation.encode")?.SetTag("relation.id", relation.Id))
@@ -23,18 +23,19 @@ public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemet
         }
         using var tokens = cached.ToTensor();
 
-        var source = job.Source!;
+        var source = job.Source;
         job.SetSize(source.Width, source.Height);
-        var request = new EditRequest { Source = source, RelationTokens = tokens, Settings = job.Settings };
+        var request = new EditRequest { Source = source, RelationTokens = tokens, Settings = job.Spec.Settings };
         using var tracker = new StageTracker(job, telemetry, jobActivity);
-        var result = pipeline.Run(request, tracker, job.Cancellation.Token);
+        var result = pipeline.Run(request, tracker, job.Cancellation);
         using var image = result.Image;
-        var bytes = ImageCodec.Encode(image, job.OutputFormat);
-        return new EditOutput(bytes, ImageCodec.ContentType(job.OutputFormat), result.Width, result.Height, result.StageTimings, result.Warnings, result.Steps);
+        var format = job.Spec.OutputFormat;
+        return (new EditOutput(ImageCodec.ContentType(format), result.Width, result.Height, result.StageTimings, result.Warnings, result.Steps),
+            ImageCodec.Encode(image, format));
     }
 
     /// <summary>Forwards pipeline progress to the job, with one span per stage and the step-duration metric.</summary>
-    sealed class StageTracker(EditJob job, ServiceTelemetry telemetry, Activity? parent) : IProgress<EditProgress>, IDisposable
+    sealed class StageTracker(IRunningJob job, ServiceTelemetry telemetry, Activity? parent) : IProgress<EditProgress>, IDisposable
     {
         Activity? _stage;
         EditStage? _current;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
+using RelationAdapter.Service.Caching;
 using RelationAdapter.Service.Hosting;
 using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Telemetry;
@@ -9,13 +10,12 @@ namespace RelationAdapter.Service.Jobs;
 /// <summary>
 /// The one owner of the models: loads them, then runs relation encodings and edit jobs one at a time on a
 /// dedicated thread, taking turns when both wait so neither starves the other. A failing job fails alone; on
-/// shutdown the queue is closed, waiting jobs are canceled and the running one gets a grace period before it
-/// is canceled too.
+/// shutdown the work source stops handing out work and the running job gets a grace period.
 /// </summary>
 public sealed class InferenceWorker(
     ModelHost host,
-    JobQueue queue,
-    RelationEncoder relationEncoder,
+    IWorkSource work,
+    RelationCache relations,
     EditRunner runner,
     ServiceTelemetry telemetry,
     IOptions<QueueOptions> queueOptions,
@@ -30,102 +30,86 @@ public sealed class InferenceWorker(
     {
         host.Load();
         host.SetWorkerAlive(host.State == ModelState.Ready);
-        if (host.State != ModelState.Ready)
-        {
-            relationEncoder.Close();
-            return;
-        }
         try
         {
-            Task? relationReady = null, jobReady = null;
+            if (host.State != ModelState.Ready) return;
             var relationsFirst = true;
-            while (true)
+            while (!work.IsClosed)
             {
-                if (relationsFirst && relationEncoder.TryTake(out var work)) { Encode(work); relationsFirst = false; continue; }
-                if (queue.TryDequeue(out var job))
+                if (relationsFirst && work.TryTakeRelation(out var relation)) { Encode(relation); relationsFirst = false; continue; }
+                if (work.TryTakeEdit(out var job))
                 {
                     try { Execute(job); }
-                    finally { queue.Done(job); }
+                    finally { work.Done(job); }
                     relationsFirst = true;
                     continue;
                 }
-                if (relationEncoder.TryTake(out work)) { Encode(work); continue; }
-                if (queue.IsCompleted) break; // closed and drained
-                // One pending wait per source at a time, so idle sources do not collect waiters.
-                relationReady ??= relationEncoder.WaitAsync(stoppingToken);
-                jobReady ??= queue.WaitAsync(stoppingToken);
-                var first = Task.WhenAny(relationReady, jobReady).GetAwaiter().GetResult();
-                if (first.IsCanceled) break;
-                if (first == relationReady) relationReady = null;
-                else jobReady = null;
+                if (work.TryTakeRelation(out relation)) { Encode(relation); continue; }
+                work.WaitAsync(stoppingToken).GetAwaiter().GetResult();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
         finally
         {
             host.SetWorkerAlive(false);
-            relationEncoder.Close();
+            work.WorkerStopped();
         }
     }
 
-    void Encode(RelationWork work)
+    void Encode(RelationWork relation)
     {
         using var activity = ServiceTelemetry.ActivitySource.StartActivity("relation.encode");
-        activity?.SetTag("relation.id", work.Id);
+        activity?.SetTag("relation.id", relation.Id);
         try
         {
-            relationEncoder.Process(work, host.Models!.Pipeline);
+            var tokens = host.Models!.Pipeline.EncodePaddedRelationTokens(relation.PaddedPromptImage, relation.PaddedReferenceImage);
+            relation.Complete(relations.Store(relation.Id, tokens, time.GetUtcNow()));
         }
         catch (Exception e)
         {
-            logger.LogError(e, "Encoding relation {RelationId} failed", work.Id);
+            logger.LogError(e, "Encoding relation {RelationId} failed", relation.Id);
+            relation.Fail(e);
+        }
+        finally
+        {
+            relation.Finish();
         }
     }
 
-    void Execute(EditJob job)
+    void Execute(IRunningJob job)
     {
-        if (!job.TryStart(time.GetUtcNow())) return; // canceled while queued: its place was already given back
         var clock = Stopwatch.StartNew();
         using var activity = ServiceTelemetry.ActivitySource.StartActivity("edit.job", ActivityKind.Internal, job.ParentContext);
-        activity?.SetTag("edit.id", job.Id);
-        activity?.SetTag("edit.steps", job.Settings.Steps);
+        activity?.SetTag("edit.id", job.Spec.Id);
+        activity?.SetTag("edit.steps", job.Spec.Settings.Steps);
         var outcome = "failed";
         try
         {
-            var output = runner.Run(job, host.Models!.Pipeline, activity);
-            job.Succeed(output, time.GetUtcNow());
+            var (output, image) = runner.Run(job, host.Models!.Pipeline, activity);
+            job.Succeed(output, image);
             outcome = "succeeded";
         }
         catch (OperationCanceledException) when (job.Cancellation.IsCancellationRequested)
         {
-            job.MarkCanceled(time.GetUtcNow());
+            job.Stopped();
             outcome = "canceled";
         }
         catch (Exception e)
         {
-            logger.LogError(e, "Edit {JobId} failed", job.Id);
-            job.Fail(JobFailure.From(e), time.GetUtcNow());
+            logger.LogError(e, "Edit {JobId} failed", job.Spec.Id);
+            job.Fail(JobFailure.From(e));
             activity?.SetStatus(ActivityStatusCode.Error, e.Message);
         }
         finally
         {
-            telemetry.Jobs.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("api_key", job.Owner ?? "none"));
+            telemetry.Jobs.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("api_key", job.Spec.Owner ?? "none"));
             telemetry.JobDuration.Record(clock.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
         }
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        queue.Close(time.GetUtcNow());
-        if (queue.Taken is { } running)
-        {
-            var grace = Task.Delay(queueOptions.Value.ShutdownGracePeriod, CancellationToken.None);
-            if (await Task.WhenAny(running.Completion, grace) == grace)
-            {
-                logger.LogWarning("Edit {JobId} did not finish within the shutdown grace period; canceling it", running.Id);
-                running.RequestCancel(time.GetUtcNow());
-            }
-        }
+        await work.CloseAsync(queueOptions.Value.ShutdownGracePeriod);
         await base.StopAsync(cancellationToken);
     }
 }

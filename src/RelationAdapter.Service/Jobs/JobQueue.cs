@@ -4,28 +4,6 @@ using RelationAdapter.Service.Telemetry;
 
 namespace RelationAdapter.Service.Jobs;
 
-public enum Admission { Accepted, Full, ShuttingDown }
-
-/// <summary>
-/// A place in the queue, taken before a request's body is read so that a full queue is refused at once.
-/// Disposing it without <see cref="JobQueue.Enqueue"/> gives the place back.
-/// </summary>
-public sealed class QueuePlace : IDisposable
-{
-    readonly JobQueue _queue;
-    int _held = 1;
-
-    internal QueuePlace(JobQueue queue) => _queue = queue;
-
-    /// <summary>True once, when the place is used or given back.</summary>
-    internal bool Release() => Interlocked.Exchange(ref _held, 0) == 1;
-
-    public void Dispose()
-    {
-        if (Release()) _queue.GiveBack();
-    }
-}
-
 /// <summary>
 /// The bounded queue between the endpoints and the worker, in submission order. Capacity counts waiting
 /// jobs plus places reserved by requests still uploading; a job canceled while waiting leaves the list at
@@ -47,7 +25,6 @@ public sealed class JobQueue
     {
         _capacity = options.Value.Capacity;
         _telemetry = telemetry;
-        telemetry.ObserveQueueDepth(() => Depth);
     }
 
     /// <summary>Jobs waiting to run.</summary>
@@ -65,10 +42,10 @@ public sealed class JobQueue
             if (admission != Admission.Accepted) return null;
             _reserved++;
         }
-        return new QueuePlace(this);
+        return new QueuePlace(Guid.NewGuid().ToString("N"), GiveBack);
     }
 
-    internal void GiveBack()
+    void GiveBack()
     {
         lock (_gate) _reserved--;
     }
@@ -144,17 +121,17 @@ public sealed class JobQueue
     }
 
     /// <summary>Cancels a job: a waiting one leaves the queue at once (its inputs are released), a running one is asked to stop.</summary>
-    public CancelOutcome Cancel(EditJob job, DateTimeOffset now)
+    public CancelOutcome Cancel(EditJob job)
     {
-        var outcome = job.RequestCancel(now);
+        var outcome = job.RequestCancel();
         if (outcome == CancelOutcome.RemovedFromQueue) Removed(job);
         return outcome;
     }
 
     /// <summary>Cancels the job only if it has not started; true when it was.</summary>
-    public bool CancelIfWaiting(EditJob job, DateTimeOffset now)
+    public bool CancelIfWaiting(EditJob job)
     {
-        if (!job.TryCancelWaiting(now)) return false;
+        if (!job.TryCancelWaiting()) return false;
         Removed(job);
         return true;
     }
@@ -171,11 +148,11 @@ public sealed class JobQueue
             }
         }
         foreach (var behind in moved) behind.QueueMoved();
-        _telemetry.Jobs.Add(1, new KeyValuePair<string, object?>("outcome", "canceled"), new KeyValuePair<string, object?>("api_key", job.Owner ?? "none"));
+        _telemetry.Jobs.Add(1, new KeyValuePair<string, object?>("outcome", "canceled"), new KeyValuePair<string, object?>("api_key", job.Spec.Owner ?? "none"));
     }
 
     /// <summary>Stops taking jobs and cancels every waiting one.</summary>
-    public void Close(DateTimeOffset now)
+    public void Close()
     {
         List<EditJob> waiting;
         TaskCompletionSource changed;
@@ -185,7 +162,7 @@ public sealed class JobQueue
             waiting = [.. _waiting];
             changed = Signal();
         }
-        foreach (var job in waiting) Cancel(job, now);
+        foreach (var job in waiting) Cancel(job);
         changed.TrySetResult();
     }
 

@@ -4,7 +4,7 @@ using RelationAdapter.Service.Options;
 
 namespace RelationAdapter.Service.Jobs;
 
-/// <summary>Every job the service knows; finished ones are evicted after the retention time or beyond the count.</summary>
+/// <summary>Every job this process knows (memory backend); finished ones are evicted after the retention time or beyond the count.</summary>
 public sealed class JobStore(IOptions<QueueOptions> options, TimeProvider time)
 {
     readonly ConcurrentDictionary<string, EditJob> _jobs = new(StringComparer.Ordinal);
@@ -31,8 +31,8 @@ public sealed class JobStore(IOptions<QueueOptions> options, TimeProvider time)
     {
         Prune();
         return _jobs.Values
-            .Where(job => job.Owner == owner && (before is null || job.Sequence < before) && (status is null || job.Status == status))
-            .OrderByDescending(job => job.Sequence)
+            .Where(job => job.Spec.Owner == owner && (before is null || job.Spec.Sequence < before) && (status is null || job.Status == status))
+            .OrderByDescending(job => job.Spec.Sequence)
             .Take(count)
             .ToList();
     }

@@ -1,22 +1,44 @@
+using Microsoft.Extensions.Options;
 using RelationAdapter.Service.Caching;
 using RelationAdapter.Service.Hosting;
+using RelationAdapter.Service.Options;
 
 namespace RelationAdapter.Service.Jobs;
 
 public static class JobsRegistration
 {
-    /// <summary>The model host, the queue and store of jobs, the relation cache and encoder, and the worker that runs them.</summary>
-    public static IServiceCollection AddJobs(this IServiceCollection services)
+    /// <summary>
+    /// The model host, the relation cache and the edit runner; the embedded (memory) backend unless another is
+    /// configured; and the inference worker on replicas whose role runs the model.
+    /// </summary>
+    public static IHostApplicationBuilder AddJobs(this IHostApplicationBuilder builder)
     {
+        var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ModelHost>();
-        services.AddSingleton<JobStore>();
-        services.AddSingleton<JobQueue>();
         services.AddSingleton<RelationCache>();
-        services.AddSingleton<RelationEncoder>();
         services.AddSingleton<EditRunner>();
-        services.AddSingleton<InferenceWorker>();
-        services.AddHostedService(provider => provider.GetRequiredService<InferenceWorker>());
-        return services;
+
+        var queue = builder.Configuration.GetSection(QueueOptions.Section).Get<QueueOptions>() ?? new QueueOptions();
+        var service = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
+        if (!queue.UsesRedis)
+        {
+            if (service.Role != ServiceOptions.AllRole)
+                throw new OptionsValidationException(ServiceOptions.Section, typeof(ServiceOptions),
+                    [$"Service:Role={service.Role} needs the shared backend (Queue:Backend=redis): with the memory backend one process does everything."]);
+            services.AddSingleton<JobStore>();
+            services.AddSingleton<JobQueue>();
+            services.AddSingleton<RelationEncoder>();
+            services.AddSingleton<MemoryJobBoard>();
+            services.AddSingleton<IJobBoard>(provider => provider.GetRequiredService<MemoryJobBoard>());
+            services.AddSingleton<IWorkSource>(provider => provider.GetRequiredService<MemoryJobBoard>());
+            services.AddSingleton<IRelationRequests>(provider => provider.GetRequiredService<RelationEncoder>());
+        }
+        if (service.RunsWorker)
+        {
+            services.AddSingleton<InferenceWorker>();
+            services.AddHostedService(provider => provider.GetRequiredService<InferenceWorker>());
+        }
+        return builder;
     }
 }

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
-using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Service.Caching;
 using RelationAdapter.Service.Options;
 using SixLabors.ImageSharp;
@@ -14,30 +13,34 @@ public sealed class RelationWork(string id, Image<Rgb24> paddedPromptImage, Imag
 {
     readonly TaskCompletionSource<CachedRelation> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>What the queue that took the work does once it is done (forget it as in flight, acknowledge it).</summary>
+    public Action<RelationWork>? Finished { get; set; }
+
     public string Id { get; } = id;
     public Image<Rgb24> PaddedPromptImage { get; } = paddedPromptImage;
     public Image<Rgb24> PaddedReferenceImage { get; } = paddedReferenceImage;
     public Task<CachedRelation> Done => _done.Task;
 
-    internal void Complete(CachedRelation relation) => _done.TrySetResult(relation);
-    internal void Fail(Exception error) => _done.TrySetException(error);
+    public void Complete(CachedRelation relation) => _done.TrySetResult(relation);
+    public void Fail(Exception error) => _done.TrySetException(error);
 
-    /// <summary>Its images and its admission place: the work is done, refused or joined another's.</summary>
-    internal void ReleaseImages()
+    /// <summary>The work is done, refused or joined another's: its images and admission place are released.</summary>
+    public void Finish()
     {
         PaddedPromptImage.Dispose();
         PaddedReferenceImage.Dispose();
         place?.Dispose();
+        Finished?.Invoke(this);
     }
 }
 
 /// <summary>
-/// POST /v1/relations' work for the inference worker. Admission is bounded apart from the edit queue
+/// POST /v1/relations' work for the inference worker in this process (memory backend). Admission is bounded apart from the edit queue
 /// (<see cref="QueueOptions.RelationCapacity"/> requests at a time, refused before their body is read);
 /// concurrent requests for one pair share one encoding; an encoded pair is stored in the cache before
 /// anyone is answered, or the request fails.
 /// </summary>
-public sealed class RelationEncoder(RelationCache cache, IOptions<QueueOptions> options, TimeProvider time) : IDisposable
+public sealed class RelationEncoder(IOptions<QueueOptions> options) : IRelationRequests, IDisposable
 {
     readonly Channel<RelationWork> _work = Channel.CreateUnbounded<RelationWork>(new UnboundedChannelOptions { SingleReader = true });
     readonly ConcurrentDictionary<string, RelationWork> _inFlight = new(StringComparer.Ordinal);
@@ -46,26 +49,21 @@ public sealed class RelationEncoder(RelationCache cache, IOptions<QueueOptions> 
     /// <summary>Takes one of the bounded places for a relation request; null when all are taken. Dispose to give it back.</summary>
     public RelationPlace? TryAdmit() => _admission.Wait(0) ? new RelationPlace(_admission) : null;
 
-    /// <summary>The encoding of this pair already under way, if any.</summary>
-    public Task<CachedRelation>? InFlight(string id) => _inFlight.TryGetValue(id, out var work) ? work.Done : null;
+    public Task<(Task<CachedRelation> Done, bool Joined)> EncodeAsync(RelationWork work, CancellationToken cancellation) => Task.FromResult(Encode(work));
 
-    /// <summary>
-    /// Queues the pair for the worker, or joins the encoding of the same pair that another request queued
-    /// first (then this work's images are released and <c>Joined</c> is true).
-    /// </summary>
-    public (Task<CachedRelation> Done, bool Joined) Encode(RelationWork work)
+    (Task<CachedRelation> Done, bool Joined) Encode(RelationWork work)
     {
         var winner = _inFlight.GetOrAdd(work.Id, work);
         if (!ReferenceEquals(winner, work))
         {
-            work.ReleaseImages();
+            work.Finish();
             return (winner.Done, true);
         }
+        work.Finished = done => _inFlight.TryRemove(done.Id, out _);
         if (!_work.Writer.TryWrite(work))
         {
-            _inFlight.TryRemove(work.Id, out _);
-            work.ReleaseImages();
             work.Fail(new OperationCanceledException("the service is shutting down."));
+            work.Finish();
         }
         return (work.Done, false);
     }
@@ -74,35 +72,14 @@ public sealed class RelationEncoder(RelationCache cache, IOptions<QueueOptions> 
 
     public Task<bool> WaitAsync(CancellationToken cancellation) => _work.Reader.WaitToReadAsync(cancellation).AsTask();
 
-    /// <summary>Runs on the worker: encodes, stores in the cache, then answers every caller waiting for this pair.</summary>
-    public void Process(RelationWork work, RelationEditPipeline pipeline)
-    {
-        try
-        {
-            var tokens = pipeline.EncodePaddedRelationTokens(work.PaddedPromptImage, work.PaddedReferenceImage);
-            work.Complete(cache.Store(work.Id, tokens, time.GetUtcNow()));
-        }
-        catch (Exception e)
-        {
-            work.Fail(e);
-            throw;
-        }
-        finally
-        {
-            _inFlight.TryRemove(work.Id, out _);
-            work.ReleaseImages();
-        }
-    }
-
     /// <summary>Takes no more work and fails what was still waiting (on shutdown, after the worker's last drain).</summary>
     public void Close()
     {
         _work.Writer.TryComplete();
         while (_work.Reader.TryRead(out var left))
         {
-            _inFlight.TryRemove(left.Id, out _);
-            left.ReleaseImages();
             left.Fail(new OperationCanceledException("the service is shutting down."));
+            left.Finish();
         }
     }
 

@@ -25,6 +25,12 @@ public sealed class ModelOptions : IValidatableObject
     /// <summary>The RelationAdapter checkpoint, ip_adapter-100000.bin.</summary>
     public string? AdapterPath { get; set; }
 
+    /// <summary>
+    /// Bump it when the adapter checkpoint changes under the same file name: relation ids (and so cached
+    /// relations, shared by every replica) derive from the file name and this revision.
+    /// </summary>
+    public string AdapterRevision { get; set; } = "1";
+
     /// <summary>The in-context editor LoRA, pytorch_lora_weights.safetensors (optional).</summary>
     public string? LoraPath { get; set; }
 

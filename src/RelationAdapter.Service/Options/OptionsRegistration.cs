@@ -5,6 +5,7 @@ public static class OptionsRegistration
     /// <summary>Every options class, validated at start-up; the shutdown timeout covers the running job's grace period.</summary>
     public static IHostApplicationBuilder AddServiceOptions(this WebApplicationBuilder builder)
     {
+        builder.Services.AddOptions<ServiceOptions>().BindConfiguration(ServiceOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<ModelOptions>().BindConfiguration(ModelOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<QueueOptions>().BindConfiguration(QueueOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();

@@ -6,6 +6,24 @@ namespace RelationAdapter.Service.Options;
 public sealed class QueueOptions
 {
     public const string Section = "Queue";
+    public const string MemoryBackend = "memory", RedisBackend = "redis";
+    public const string RedisConnectionName = "Redis";
+
+    /// <summary>
+    /// <c>memory</c> (default): jobs, results and relations live in this process. <c>redis</c>: in the Redis named
+    /// by <c>ConnectionStrings:Redis</c>, shared by every replica (needed for the <c>api</c> and <c>worker</c> roles).
+    /// </summary>
+    [Required, RegularExpression("^(memory|redis)$")]
+    public string Backend { get; set; } = MemoryBackend;
+
+    /// <summary>
+    /// Redis backend: a job whose worker went silent (killed, OOM, node lost) this long is claimed by another worker
+    /// and run again from the start. Running workers renew their claim four times per period.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan ClaimTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    public bool UsesRedis => Backend == RedisBackend;
 
     /// <summary>Jobs waiting at most; a submission beyond it gets 503 with Retry-After.</summary>
     [Range(1, 100_000)]

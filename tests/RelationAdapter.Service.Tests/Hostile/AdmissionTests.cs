@@ -67,12 +67,13 @@ public class AdmissionTests
             source: Api.Png(1200, 900), before: Api.Png(1600, 1200, 3), after: Api.Png(1600, 1200, 90)));
 
         var job = factory.Services.GetRequiredService<JobStore>().Find(id)!;
-        Assert.Equal((64, 48), (job.Source!.Width, job.Source.Height));
+        var source = job.Source;
+        Assert.Equal((64, 48), (source.Width, source.Height));
         Assert.Equal((512, 384), (job.Relation.PaddedPromptImage!.Width, job.Relation.PaddedPromptImage.Height));
         Assert.Equal((512, 384), (job.Relation.PaddedReferenceImage!.Width, job.Relation.PaddedReferenceImage.Height));
 
         await client.DeleteAsync($"/v1/edits/{id}");
-        Assert.Null(job.Source);
+        Assert.Throws<ObjectDisposedException>(() => source.CloneAs<Rgb24>());
         Assert.Null(job.Relation.PaddedPromptImage);
         await client.DeleteAsync($"/v1/edits/{running}");
     }

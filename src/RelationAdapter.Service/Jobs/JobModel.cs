@@ -1,0 +1,68 @@
+using RelationAdapter.Core.Imaging;
+using RelationAdapter.Core.Pipeline;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace RelationAdapter.Service.Jobs;
+
+public enum JobStatus { Queued, Running, Succeeded, Failed, Canceled }
+
+public enum CancelOutcome { RemovedFromQueue, StopRequested, AlreadyFinished }
+
+public enum Admission { Accepted, Full, ShuttingDown }
+
+/// <summary>What a job is, fixed at submission; <see cref="Sequence"/> orders jobs (the listing's cursor).</summary>
+public sealed record EditSpec(string Id, long Sequence, string? Owner, EditSettings Settings, OutputFormat OutputFormat, string RelationId,
+    DateTimeOffset CreatedAt, TimeSpan ResultRetention)
+{
+    public int TotalSteps => Settings.Steps;
+}
+
+/// <summary>
+/// The exemplar pair of a job: cached relation tokens, or the two images to encode (and cache under the id),
+/// already padded to the size the image encoder takes (<see cref="ImagePreprocessing.PadToRegularRatio"/>).
+/// </summary>
+public sealed record RelationInput(string Id, RelationTokens? Cached, Image<Rgb24>? PaddedPromptImage, Image<Rgb24>? PaddedReferenceImage)
+{
+    public void DisposeImages()
+    {
+        PaddedPromptImage?.Dispose();
+        PaddedReferenceImage?.Dispose();
+    }
+}
+
+/// <summary>A job being submitted: what it is and its admitted images (the source at its edit size).</summary>
+public sealed record NewEditJob(EditSpec Spec, Image<Rgb24> Source, RelationInput Relation)
+{
+    public void DisposeImages()
+    {
+        Source.Dispose();
+        Relation.DisposeImages();
+    }
+}
+
+/// <summary>What produced a finished job's image (the image itself is read apart: it can be large).</summary>
+public sealed record EditOutput(string ContentType, int Width, int Height,
+    IReadOnlyDictionary<EditStage, TimeSpan> Timings, IReadOnlyList<string> Warnings, DenoiseSteps? DenoiseSteps = null);
+
+/// <summary>The mutable part of a job, captured at one moment; <c>Worker</c> names the replica that runs or ran it.</summary>
+public sealed record JobState(JobStatus Status, EditStage? Stage, int Step, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
+    int? Width, int? Height, EditOutput? Output, JobFailure? Error, string? Worker = null)
+{
+    public static readonly JobState Queued = new(JobStatus.Queued, null, 0, null, null, null, null, null, null);
+
+    public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled;
+}
+
+/// <summary>
+/// A change a watcher of the job sees (Server-Sent Events), with the state right after it. <c>Id</c> counts the
+/// job's changes, so a watcher that reconnects with the last id it saw misses nothing and repeats nothing.
+/// <c>QueuePosition</c> is the job's place in the queue at that moment (null unless queued).
+/// </summary>
+public sealed record JobEvent(long Id, string Kind, JobState State, int? QueuePosition = null);
+
+/// <summary>A job as a reader sees it at one moment, wherever it runs.</summary>
+public sealed record JobRecord(EditSpec Spec, JobState State, int? QueuePosition)
+{
+    public string Id => Spec.Id;
+}

@@ -1,0 +1,58 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using StackExchange.Redis;
+using RelationAdapter.Service.Jobs;
+
+namespace RelationAdapter.Service.Redis;
+
+/// <summary>
+/// The replica's one multiplexed connection to Redis. It is made without waiting for Redis (a replica that
+/// starts before Redis, or loses it, keeps retrying); every call that cannot reach Redis fails as
+/// <see cref="BackendUnavailableException"/>, so nothing is accepted that was not stored.
+/// </summary>
+public sealed class RedisConnection : IDisposable
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
+
+    readonly ConnectionMultiplexer _multiplexer;
+
+    public RedisConnection(string configuration)
+    {
+        var options = ConfigurationOptions.Parse(configuration);
+        options.AbortOnConnectFail = false;
+        options.ClientName ??= "relation-adapter";
+        _multiplexer = ConnectionMultiplexer.Connect(options);
+    }
+
+    public IDatabase Database => _multiplexer.GetDatabase();
+    public ISubscriber Subscriber => _multiplexer.GetSubscriber();
+
+    /// <summary>Null when Redis answers a PING; else what is wrong, for readiness.</summary>
+    public async Task<string?> ProblemAsync()
+    {
+        try
+        {
+            await Database.PingAsync();
+            return null;
+        }
+        catch (Exception e) when (e is RedisConnectionException or TimeoutException)
+        {
+            return $"Redis ({_multiplexer.Configuration.Split(',')[0]}) cannot be reached: {e.Message}";
+        }
+    }
+
+    /// <summary>Runs a Redis call, turning a lost connection into <see cref="BackendUnavailableException"/>.</summary>
+    public static async Task<T> Call<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception e) when (e is RedisConnectionException or TimeoutException)
+        {
+            throw new BackendUnavailableException($"Redis cannot be reached: {e.Message}", e);
+        }
+    }
+
+    public void Dispose() => _multiplexer.Dispose();
+}

@@ -1,0 +1,234 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+using RelationAdapter.Core.Imaging;
+using RelationAdapter.Service.Jobs;
+using RelationAdapter.Service.Options;
+using RelationAdapter.Service.Telemetry;
+using StackExchange.Redis;
+
+namespace RelationAdapter.Service.Redis;
+
+/// <summary>
+/// The jobs of every replica, in Redis: a hash per job, its encoded inputs and result beside it, the global
+/// queue order in a sorted set, and the job ids in a stream that the workers' consumer group reads. Capacity
+/// counts the queued jobs and the places reserved by uploads on every replica.
+/// </summary>
+public sealed class RedisJobBoard : IJobBoard
+{
+    // A reserved place lapses after this, so a replica that dies mid-upload does not hold it for ever.
+    static readonly TimeSpan PlaceLease = TimeSpan.FromMinutes(5);
+    // Pub/sub is fire and forget: a watcher re-reads the job this often when nothing was heard, so it never hangs on a lost message.
+    static readonly TimeSpan WatchRecheck = TimeSpan.FromSeconds(2);
+
+    // KEYS: queued, places. ARGV: now (ms), capacity, place id, lease end (ms).
+    const string ReserveScript = """
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+        if redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then return 0 end
+        redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+        return 1
+        """;
+
+    readonly RedisConnection _redis;
+    readonly RedisJobs _jobs;
+    readonly QueueOptions _options;
+    readonly TimeProvider _time;
+    readonly RedisWorkSource? _worker;
+    int _lastDepth;
+
+    public RedisJobBoard(RedisConnection redis, RedisJobs jobs, IOptions<QueueOptions> options, ServiceTelemetry telemetry, TimeProvider time,
+        RedisWorkSource? worker = null)
+    {
+        _redis = redis;
+        _jobs = jobs;
+        _options = options.Value;
+        _time = time;
+        _worker = worker;
+        telemetry.ObserveQueueDepth(() =>
+        {
+            try { return _lastDepth = (int)redis.Database.SortedSetLength(RedisKeys.Queued); }
+            catch (Exception e) when (e is RedisConnectionException or TimeoutException) { return _lastDepth; }
+        });
+    }
+
+    IDatabase Db => _redis.Database;
+
+    public Task<string?> UnavailableAsync(CancellationToken cancellation) => _redis.ProblemAsync();
+
+    public async Task<int> DepthAsync(CancellationToken cancellation) =>
+        (int)await RedisConnection.Call(() => Db.SortedSetLengthAsync(RedisKeys.Queued));
+
+    public async Task<(QueuePlace? Place, Admission Admission)> TryReserveAsync(CancellationToken cancellation)
+    {
+        // A replica shutting down takes no more jobs (the others do).
+        if (_worker?.IsClosed == true) return (null, Admission.ShuttingDown);
+        var id = Guid.NewGuid().ToString("N");
+        var now = _time.GetUtcNow();
+        var taken = (long)await RedisConnection.Call(() => Db.ScriptEvaluateAsync(ReserveScript, [RedisKeys.Queued, RedisKeys.Places],
+            [now.ToUnixTimeMilliseconds(), _options.Capacity, id, (now + PlaceLease).ToUnixTimeMilliseconds()]));
+        if (taken == 0) return (null, Admission.Full);
+        return (new QueuePlace(id, () => Db.SortedSetRemove(RedisKeys.Places, id, CommandFlags.FireAndForget)), Admission.Accepted);
+    }
+
+    public async Task<bool> EnqueueAsync(QueuePlace place, NewEditJob job, CancellationToken cancellation)
+    {
+        if (!place.Release()) throw new InvalidOperationException("the queue place was already used or given back.");
+        var sequence = await RedisConnection.Call(() => Db.StringIncrementAsync(RedisKeys.Sequence));
+        var spec = job.Spec with { Sequence = sequence };
+        var inputs = new List<HashEntry> { new("source", ImageCodec.Encode(job.Source, OutputFormat.Png)) };
+        if (job.Relation.PaddedPromptImage is { } before && job.Relation.PaddedReferenceImage is { } after)
+        {
+            inputs.Add(new HashEntry("prompt_image", ImageCodec.Encode(before, OutputFormat.Png)));
+            inputs.Add(new HashEntry("reference_image", ImageCodec.Encode(after, OutputFormat.Png)));
+        }
+        var transaction = Db.CreateTransaction();
+        _ = transaction.HashSetAsync(RedisKeys.Job(spec.Id), [
+            new("spec", JsonSerializer.Serialize(spec, RedisConnection.Json)),
+            new("state", JsonSerializer.Serialize(JobState.Queued, RedisConnection.Json)),
+            new("status", RedisJobs.StatusName(JobStatus.Queued)),
+            new("version", 0)]);
+        _ = transaction.HashSetAsync(RedisKeys.Inputs(spec.Id), [.. inputs]);
+        _ = transaction.SortedSetAddAsync(RedisKeys.Queued, spec.Id, sequence);
+        _ = transaction.SortedSetAddAsync(RedisKeys.OwnerIndex(spec.Owner), spec.Id, sequence);
+        _ = transaction.SortedSetRemoveAsync(RedisKeys.Places, place.Id);
+        _ = transaction.StreamAddAsync(RedisKeys.EditStream, "job", spec.Id);
+        _ = transaction.PublishAsync(RedisChannel.Literal(RedisKeys.WorkChannel), "edit");
+        try
+        {
+            if (!await RedisConnection.Call(() => transaction.ExecuteAsync()))
+                throw new BackendUnavailableException("Redis refused the job's transaction.");
+        }
+        catch
+        {
+            _ = Db.SortedSetRemoveAsync(RedisKeys.Places, place.Id, CommandFlags.FireAndForget);
+            throw;
+        }
+        job.DisposeImages(); // stored encoded: the decoded copies are not needed here any more
+        return true;
+    }
+
+    public async Task<JobRecord?> FindAsync(string id, CancellationToken cancellation) => (await _jobs.ReadAsync(id))?.Record;
+
+    public async Task<IReadOnlyList<JobRecord>> NewestAsync(string? owner, JobStatus? status, long? before, int count, CancellationToken cancellation)
+    {
+        var found = new List<JobRecord>();
+        var index = RedisKeys.OwnerIndex(owner);
+        var below = before is { } cursor ? cursor - 1 : double.PositiveInfinity;
+        while (found.Count < count)
+        {
+            var batch = await RedisConnection.Call(() => Db.SortedSetRangeByScoreWithScoresAsync(index, double.NegativeInfinity, below,
+                Exclude.None, Order.Descending, 0, Math.Max(count * 2, 16)));
+            if (batch.Length == 0) break;
+            foreach (var entry in batch)
+            {
+                var id = (string)entry.Element!;
+                if (await _jobs.ReadAsync(id) is not { } job)
+                {
+                    _ = Db.SortedSetRemoveAsync(index, id, CommandFlags.FireAndForget); // expired with its retention
+                    continue;
+                }
+                if (status is null || job.Record.State.Status == status) found.Add(job.Record);
+                if (found.Count == count) break;
+            }
+            below = batch[^1].Score - 1;
+        }
+        return found;
+    }
+
+    public async Task<(CancelOutcome Outcome, JobRecord? Job)> CancelAsync(string id, CancellationToken cancellation)
+    {
+        while (await _jobs.ReadAsync(id) is { } job)
+        {
+            var state = job.Record.State;
+            switch (state.Status)
+            {
+                case JobStatus.Queued:
+                    if (await CancelQueuedAsync(job.Record) > 0) return (CancelOutcome.RemovedFromQueue, (await _jobs.ReadAsync(id))?.Record ?? job.Record);
+                    continue; // it started meanwhile: ask its worker
+                case JobStatus.Running:
+                    await RedisConnection.Call(async () =>
+                    {
+                        await Db.HashSetAsync(RedisKeys.Job(id), "cancel", 1);
+                        return await Db.PublishAsync(RedisChannel.Literal(RedisKeys.CancelChannel), id);
+                    });
+                    return (CancelOutcome.StopRequested, job.Record);
+                default:
+                    return (CancelOutcome.AlreadyFinished, job.Record);
+            }
+        }
+        return (CancelOutcome.AlreadyFinished, null);
+    }
+
+    public async Task CancelIfWaitingAsync(string id)
+    {
+        if (await _jobs.ReadAsync(id) is { Record.State.Status: JobStatus.Queued } job) await CancelQueuedAsync(job.Record);
+    }
+
+    async Task<long> CancelQueuedAsync(JobRecord job)
+    {
+        var canceled = job.State with { Status = JobStatus.Canceled, FinishedAt = _time.GetUtcNow() };
+        var version = await _jobs.TransitionAsync(job.Spec, [JobStatus.Queued], canceled, "canceled");
+        if (version > 0) await RedisConnection.Call(() => Db.PublishAsync(RedisChannel.Literal(RedisKeys.QueueMovedChannel), job.Id));
+        return version;
+    }
+
+    public async Task<byte[]?> ReadResultAsync(string id, CancellationToken cancellation) =>
+        (byte[]?)await RedisConnection.Call(() => Db.StringGetAsync(RedisKeys.Result(id)));
+
+    public async IAsyncEnumerable<JobEvent> WatchAsync(string id, long? lastSeen, [EnumeratorCancellation] CancellationToken cancellation)
+    {
+        var heard = Channel.CreateBounded<RedisValue>(new BoundedChannelOptions(256) { FullMode = BoundedChannelFullMode.DropOldest });
+        Action<RedisChannel, RedisValue> listener = (_, message) => heard.Writer.TryWrite(message);
+        var events = RedisChannel.Literal(RedisKeys.Events(id));
+        var moved = RedisChannel.Literal(RedisKeys.QueueMovedChannel);
+        var subscriber = _redis.Subscriber;
+        await RedisConnection.Call(async () => { await subscriber.SubscribeAsync(events, listener); await subscriber.SubscribeAsync(moved, listener); return true; });
+        try
+        {
+            // Read after subscribing: a change made in between is both read and heard, and the version drops the repeat.
+            if (await _jobs.ReadAsync(id) is not { } job) yield break;
+            var (version, state, position) = (job.Version, job.Record.State, job.Record.QueuePosition);
+            if (lastSeen is null || lastSeen < version) yield return new JobEvent(version, "status", state, position);
+            while (!state.IsFinished)
+            {
+                using var recheck = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+                recheck.CancelAfter(WatchRecheck);
+                RedisValue message;
+                try
+                {
+                    message = await heard.Reader.ReadAsync(recheck.Token);
+                }
+                catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+                {
+                    message = RedisValue.Null;
+                }
+                if (!message.IsNull && ((string)message!).Split('\n', 3) is [var number, var kind, var json] && long.TryParse(number, out var changed))
+                {
+                    if (changed <= version) continue;
+                    (version, state) = (changed, JsonSerializer.Deserialize<JobState>(json, RedisConnection.Json)!);
+                    position = state.Status == JobStatus.Queued ? position : null;
+                    yield return new JobEvent(version, kind, state, position);
+                    continue;
+                }
+                // A queue move, or silence: read the job again.
+                if (await _jobs.ReadAsync(id) is not { } now) yield break;
+                if (now.Version > version)
+                {
+                    (version, state, position) = (now.Version, now.Record.State, now.Record.QueuePosition);
+                    yield return new JobEvent(version, "status", state, position);
+                }
+                else if (state.Status == JobStatus.Queued && now.Record.QueuePosition != position)
+                {
+                    position = now.Record.QueuePosition;
+                    yield return new JobEvent(version, "queue_position", state, position);
+                }
+            }
+        }
+        finally
+        {
+            _ = subscriber.UnsubscribeAsync(events, listener, CommandFlags.FireAndForget);
+            _ = subscriber.UnsubscribeAsync(moved, listener, CommandFlags.FireAndForget);
+        }
+    }
+}

@@ -1,0 +1,36 @@
+using RelationAdapter.Service.Caching;
+using RelationAdapter.Service.Jobs;
+using RelationAdapter.Service.Options;
+
+namespace RelationAdapter.Service.Redis;
+
+public static class RedisRegistration
+{
+    /// <summary>With <c>Queue:Backend=redis</c>: jobs, queue, results and relations in the Redis of <c>ConnectionStrings:Redis</c>.</summary>
+    public static IHostApplicationBuilder AddRedisBackend(this IHostApplicationBuilder builder)
+    {
+        var queue = builder.Configuration.GetSection(QueueOptions.Section).Get<QueueOptions>() ?? new QueueOptions();
+        if (!queue.UsesRedis) return builder;
+        var connection = builder.Configuration.GetConnectionString(QueueOptions.RedisConnectionName);
+        if (string.IsNullOrWhiteSpace(connection))
+            throw new InvalidOperationException("Queue:Backend is redis but ConnectionStrings:Redis is not set (e.g. ConnectionStrings__Redis=redis:6379).");
+        var service = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
+
+        var services = builder.Services;
+        services.AddSingleton(_ => new RedisConnection(connection));
+        services.AddSingleton<RedisJobs>();
+        services.AddSingleton<ISharedRelationStore, RedisRelationStore>();
+        services.AddSingleton<IRelationRequests, RedisRelationRequests>();
+        if (service.RunsWorker)
+        {
+            services.AddSingleton<RedisWorkSource>();
+            services.AddSingleton<IWorkSource>(provider => provider.GetRequiredService<RedisWorkSource>());
+            services.AddSingleton<IJobBoard>(provider => ActivatorUtilities.CreateInstance<RedisJobBoard>(provider, provider.GetRequiredService<RedisWorkSource>()));
+        }
+        else
+        {
+            services.AddSingleton<IJobBoard>(provider => ActivatorUtilities.CreateInstance<RedisJobBoard>(provider));
+        }
+        return builder;
+    }
+}

@@ -1,0 +1,128 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Options;
+using RelationAdapter.Core.Imaging;
+using RelationAdapter.Core.Pipeline;
+using RelationAdapter.Service.Caching;
+using RelationAdapter.Service.Jobs;
+using RelationAdapter.Service.Options;
+using StackExchange.Redis;
+
+namespace RelationAdapter.Service.Redis;
+
+/// <summary>Relation tokens shared by every replica: raw float32 values and their shape, with a sliding expiry.</summary>
+public sealed class RedisRelationStore(RedisConnection redis, IOptions<RelationCacheOptions> options) : ISharedRelationStore
+{
+    public async Task<CachedRelation?> GetAsync(string id)
+    {
+        var key = RedisKeys.Relation(id);
+        var fields = await RedisConnection.Call(() => redis.Database.HashGetAsync(key, ["values", "shape", "created"]));
+        if (fields.Any(field => field.IsNull)) return null;
+        _ = redis.Database.KeyExpireAsync(key, options.Value.SlidingExpiration, CommandFlags.FireAndForget);
+        var values = MemoryMarshal.Cast<byte, float>((byte[])fields[0]!).ToArray();
+        var shape = ((string)fields[1]!).Split(',').Select(long.Parse).ToArray();
+        return new CachedRelation(id, new RelationTokens(values, shape), DateTimeOffset.FromUnixTimeMilliseconds((long)fields[2]));
+    }
+
+    public async Task SetAsync(CachedRelation relation)
+    {
+        var key = RedisKeys.Relation(relation.Id);
+        var values = MemoryMarshal.AsBytes(relation.Tokens.Values.AsSpan()).ToArray();
+        await RedisConnection.Call(async () =>
+        {
+            var transaction = redis.Database.CreateTransaction();
+            _ = transaction.HashSetAsync(key, [new("values", values), new("shape", string.Join(',', relation.Tokens.Shape)),
+                new("created", relation.CreatedAt.ToUnixTimeMilliseconds())]);
+            _ = transaction.KeyExpireAsync(key, options.Value.SlidingExpiration);
+            return await transaction.ExecuteAsync();
+        });
+    }
+}
+
+/// <summary>
+/// POST /v1/relations through Redis: the padded pair is stored once under its id (concurrent requests on any
+/// replica join that one encoding), its id goes into the relation stream for the workers, and the requests
+/// wait for the worker's announcement (or find the tokens in the shared cache).
+/// </summary>
+public sealed class RedisRelationRequests : IRelationRequests, IDisposable
+{
+    static readonly TimeSpan PendingLease = TimeSpan.FromMinutes(10);
+    static readonly TimeSpan Recheck = TimeSpan.FromSeconds(2);
+
+    // KEYS: pending, stream. ARGV: before png, after png, lease seconds, id, work channel.
+    const string QueueScript = """
+        if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+        redis.call('HSET', KEYS[1], 'prompt_image', ARGV[1], 'reference_image', ARGV[2])
+        redis.call('EXPIRE', KEYS[1], ARGV[3])
+        redis.call('XADD', KEYS[2], '*', 'relation', ARGV[4])
+        redis.call('PUBLISH', ARGV[5], 'relation')
+        return 1
+        """;
+
+    readonly RedisConnection _redis;
+    readonly RelationCache _cache;
+    readonly SemaphoreSlim _admission;
+    readonly ConcurrentDictionary<string, TaskCompletionSource<string?>> _announced = new(StringComparer.Ordinal);
+    readonly Action<RedisChannel, RedisValue> _onDone;
+
+    public RedisRelationRequests(RedisConnection redis, RelationCache cache, IOptions<QueueOptions> options)
+    {
+        _redis = redis;
+        _cache = cache;
+        _admission = new SemaphoreSlim(options.Value.RelationCapacity);
+        _onDone = (_, message) =>
+        {
+            var (id, error) = ((string)message!).Split('\n', 2) is [var done, var why] ? (done, why) : ((string)message!, null);
+            if (_announced.TryGetValue(id, out var waiting)) waiting.TrySetResult(error);
+        };
+        redis.Subscriber.Subscribe(RedisChannel.Literal(RedisKeys.RelationDoneChannel), _onDone);
+    }
+
+    public RelationPlace? TryAdmit() => _admission.Wait(0) ? new RelationPlace(_admission) : null;
+
+    public async Task<(Task<CachedRelation> Done, bool Joined)> EncodeAsync(RelationWork work, CancellationToken cancellation)
+    {
+        var announced = _announced.GetOrAdd(work.Id, _ => new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously));
+        try
+        {
+            var queued = (long)await RedisConnection.Call(() => _redis.Database.ScriptEvaluateAsync(QueueScript,
+                [RedisKeys.RelationPending(work.Id), RedisKeys.RelationStream],
+                [ImageCodec.Encode(work.PaddedPromptImage, OutputFormat.Png), ImageCodec.Encode(work.PaddedReferenceImage, OutputFormat.Png),
+                    (long)PendingLease.TotalSeconds, work.Id, RedisKeys.WorkChannel]));
+            return (WaitAsync(work, announced), queued == 0);
+        }
+        catch
+        {
+            work.Finish();
+            throw;
+        }
+    }
+
+    /// <summary>The relation once a worker encoded it; the admission place stays taken until then.</summary>
+    async Task<CachedRelation> WaitAsync(RelationWork work, TaskCompletionSource<string?> announced)
+    {
+        try
+        {
+            while (true)
+            {
+                var heard = await Task.WhenAny(announced.Task, Task.Delay(Recheck)) == announced.Task;
+                if (heard && await announced.Task is { } error) throw new InvalidOperationException(error);
+                // Ended is checked before the cache is read: a worker stores the tokens before it ends the encoding.
+                var ended = heard || !await RedisConnection.Call(() => _redis.Database.KeyExistsAsync(RedisKeys.RelationPending(work.Id)));
+                if (await _cache.PeekAsync(work.Id) is { } relation) return relation;
+                if (ended) throw new InvalidOperationException("the encoding ended without storing the relation.");
+            }
+        }
+        finally
+        {
+            _announced.TryRemove(new KeyValuePair<string, TaskCompletionSource<string?>>(work.Id, announced));
+            work.Finish();
+        }
+    }
+
+    public void Dispose()
+    {
+        _redis.Subscriber.Unsubscribe(RedisChannel.Literal(RedisKeys.RelationDoneChannel), _onDone, CommandFlags.FireAndForget);
+        _admission.Dispose();
+    }
+}

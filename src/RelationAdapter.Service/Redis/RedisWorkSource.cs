@@ -1,0 +1,334 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+using RelationAdapter.Core.Imaging;
+using RelationAdapter.Core.Pipeline;
+using RelationAdapter.Service.Jobs;
+using RelationAdapter.Service.Options;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using StackExchange.Redis;
+
+namespace RelationAdapter.Service.Redis;
+
+/// <summary>
+/// A GPU worker's side of the Redis backend. Jobs come from the edit stream through the workers' consumer group:
+/// an entry stays pending until its job ended, and the running worker renews its claim; an entry whose worker
+/// went silent for <see cref="QueueOptions.ClaimTimeout"/> is claimed by another worker, which runs the job again
+/// from the start (same seed, same bytes). On shutdown the running job gets the grace period, then goes back to
+/// the queue for the other workers; waiting jobs stay queued.
+/// </summary>
+public sealed class RedisWorkSource : IWorkSource, IDisposable
+{
+    readonly RedisConnection _redis;
+    readonly RedisJobs _jobs;
+    readonly QueueOptions _options;
+    readonly TimeProvider _time;
+    readonly ILogger<RedisWorkSource> _logger;
+    readonly string _name;
+    readonly Lock _gate = new();
+    readonly Action<RedisChannel, RedisValue> _onWork, _onCancel;
+    TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    RedisRunningJob? _running;
+    bool _subscribed;
+    volatile bool _closed;
+
+    public RedisWorkSource(RedisConnection redis, RedisJobs jobs, IOptions<QueueOptions> options, IOptions<ServiceOptions> service, TimeProvider time,
+        ILogger<RedisWorkSource> logger)
+    {
+        _redis = redis;
+        _jobs = jobs;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+        _name = service.Value.InstanceName;
+        _onWork = (_, _) => Signal();
+        _onCancel = (_, id) =>
+        {
+            lock (_gate)
+                if (_running?.Spec.Id == id) _running.Stop(handBack: false);
+        };
+    }
+
+    IDatabase Db => _redis.Database;
+    public string Name => _name;
+    public bool IsClosed => _closed;
+
+    /// <summary>The groups and subscriptions, made on first use and again after Redis came back empty.</summary>
+    void EnsureReady()
+    {
+        if (!_subscribed)
+        {
+            _redis.Subscriber.Subscribe(RedisChannel.Literal(RedisKeys.WorkChannel), _onWork);
+            _redis.Subscriber.Subscribe(RedisChannel.Literal(RedisKeys.CancelChannel), _onCancel);
+            _subscribed = true;
+        }
+        foreach (var stream in new[] { RedisKeys.EditStream, RedisKeys.RelationStream })
+            if (!Db.KeyExists(stream) || Db.StreamGroupInfo(stream).All(group => group.Name != RedisKeys.WorkerGroup))
+            {
+                try { Db.StreamCreateConsumerGroup(stream, RedisKeys.WorkerGroup, "0", createStream: true); }
+                catch (RedisServerException e) when (e.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal)) { }
+            }
+    }
+
+    /// <summary>An entry whose worker went silent, else a new one; null when the stream has none.</summary>
+    StreamEntry? Next(string stream)
+    {
+        EnsureReady();
+        var claimed = Db.StreamAutoClaim(stream, RedisKeys.WorkerGroup, _name, (long)_options.ClaimTimeout.TotalMilliseconds, "0-0", 1);
+        if (claimed.ClaimedEntries.FirstOrDefault(entry => !entry.IsNull) is { IsNull: false } orphan) return orphan;
+        var fresh = Db.StreamReadGroup(stream, RedisKeys.WorkerGroup, _name, StreamPosition.NewMessages, 1);
+        return fresh.Length > 0 ? fresh[0] : null;
+    }
+
+    void Acknowledge(string stream, RedisValue entryId)
+    {
+        Db.StreamAcknowledge(stream, RedisKeys.WorkerGroup, entryId);
+        Db.StreamDelete(stream, [entryId]);
+    }
+
+    public bool TryTakeEdit(out IRunningJob job)
+    {
+        job = null!;
+        while (!_closed && Next(RedisKeys.EditStream) is { } entry)
+        {
+            var id = (string)entry["job"]!;
+            var stored = _jobs.ReadAsync(id).GetAwaiter().GetResult();
+            // Gone (expired), finished, or canceled while queued: nothing to run.
+            if (stored is null || stored.Record.State.IsFinished)
+            {
+                Acknowledge(RedisKeys.EditStream, entry.Id);
+                continue;
+            }
+            var spec = stored.Record.Spec;
+            var started = JobState.Queued with { Status = JobStatus.Running, StartedAt = _time.GetUtcNow(), Worker = _name };
+            // A running job comes back only through a claim: its worker went silent, so this one runs it again.
+            if (_jobs.TransitionAsync(spec, [JobStatus.Queued, JobStatus.Running], started, "started", newWorker: _name).GetAwaiter().GetResult() <= 0)
+            {
+                Acknowledge(RedisKeys.EditStream, entry.Id);
+                continue;
+            }
+            if (stored.Record.State.Status == JobStatus.Running)
+                _logger.LogWarning("Edit {JobId}: its worker {Worker} went silent; running it again here", id, stored.Worker);
+            Db.Publish(RedisChannel.Literal(RedisKeys.QueueMovedChannel), id);
+            var running = Load(spec, started, entry.Id);
+            if (running is null) continue;
+            lock (_gate) _running = running;
+            // A cancel that came before this worker listened for it is still in the job.
+            if (Db.HashExists(RedisKeys.Job(id), "cancel")) running.Stop(handBack: false);
+            job = running;
+            return true;
+        }
+        return false;
+    }
+
+    RedisRunningJob? Load(EditSpec spec, JobState started, RedisValue entryId)
+    {
+        var inputs = Db.HashGetAll(RedisKeys.Inputs(spec.Id)).ToDictionary(e => (string)e.Name!, e => (byte[])e.Value!);
+        Image<Rgb24>? source = null, before = null, after = null;
+        try
+        {
+            if (!inputs.TryGetValue("source", out var sourceBytes)) throw new InvalidOperationException("the job's inputs are gone from Redis.");
+            source = ImageCodec.Decode(sourceBytes);
+            if (inputs.TryGetValue("prompt_image", out var beforeBytes)) before = ImageCodec.Decode(beforeBytes);
+            if (inputs.TryGetValue("reference_image", out var afterBytes)) after = ImageCodec.Decode(afterBytes);
+            return new RedisRunningJob(this, spec, started, source, new RelationInput(spec.RelationId, null, before, after), entryId);
+        }
+        catch (Exception e)
+        {
+            source?.Dispose();
+            before?.Dispose();
+            after?.Dispose();
+            _logger.LogError(e, "Edit {JobId} could not be loaded", spec.Id);
+            var failed = started with { Status = JobStatus.Failed, FinishedAt = _time.GetUtcNow(), Error = JobFailure.From(e) };
+            _jobs.TransitionAsync(spec, [JobStatus.Running], failed, "failed", requiredWorker: _name).GetAwaiter().GetResult();
+            Acknowledge(RedisKeys.EditStream, entryId);
+            return null;
+        }
+    }
+
+    public void Done(IRunningJob job)
+    {
+        var running = (RedisRunningJob)job;
+        lock (_gate)
+            if (ReferenceEquals(_running, running)) _running = null;
+        running.Dispose();
+        try
+        {
+            if (running.LostClaim) return; // the entry is another worker's now
+            if (running.HandedBack) Requeue(running);
+            Acknowledge(RedisKeys.EditStream, running.EntryId);
+        }
+        catch (Exception e) when (e is RedisConnectionException or TimeoutException or BackendUnavailableException)
+        {
+            // The entry stays pending: another worker claims it after the claim timeout.
+            _logger.LogError(e, "Edit {JobId}: Redis was not reachable to finish it", running.Spec.Id);
+        }
+        finally
+        {
+            running.Ended();
+        }
+    }
+
+    /// <summary>Back to the queue in its old place (its sequence), for another worker.</summary>
+    void Requeue(RedisRunningJob job)
+    {
+        if (_jobs.TransitionAsync(job.Spec, [JobStatus.Running], JobState.Queued, "requeued", requiredWorker: _name, newWorker: "-").GetAwaiter().GetResult() <= 0)
+            return;
+        Db.SortedSetAdd(RedisKeys.Queued, job.Spec.Id, job.Spec.Sequence);
+        Db.StreamAdd(RedisKeys.EditStream, "job", job.Spec.Id);
+        Db.Publish(RedisChannel.Literal(RedisKeys.WorkChannel), "edit");
+        _logger.LogInformation("Edit {JobId} handed back to the queue on shutdown", job.Spec.Id);
+    }
+
+    public bool TryTakeRelation(out RelationWork work)
+    {
+        work = null!;
+        while (!_closed && Next(RedisKeys.RelationStream) is { } entry)
+        {
+            var id = (string)entry["relation"]!;
+            var images = Db.HashGet(RedisKeys.RelationPending(id), ["prompt_image", "reference_image"]);
+            if (images[0].IsNull || images[1].IsNull)
+            {
+                Acknowledge(RedisKeys.RelationStream, entry.Id);
+                continue;
+            }
+            var before = ImageCodec.Decode((byte[])images[0]!);
+            var after = ImageCodec.Decode((byte[])images[1]!);
+            var entryId = entry.Id;
+            work = new RelationWork(id, before, after)
+            {
+                Finished = done =>
+                {
+                    var error = done.Done.Exception?.InnerException?.Message;
+                    Db.KeyDelete(RedisKeys.RelationPending(id));
+                    Db.Publish(RedisChannel.Literal(RedisKeys.RelationDoneChannel), error is null ? id : $"{id}\n{error}");
+                    Acknowledge(RedisKeys.RelationStream, entryId);
+                },
+            };
+            return true;
+        }
+        return false;
+    }
+
+    public async Task WaitAsync(CancellationToken cancellation)
+    {
+        Task signal;
+        lock (_gate) signal = _signal.Task;
+        // New work is announced; a poll now and then finds claims of silent workers and missed announcements.
+        var poll = TimeSpan.FromMilliseconds(Math.Min(1000, _options.ClaimTimeout.TotalMilliseconds / 2));
+        await Task.WhenAny(signal, Task.Delay(poll, cancellation));
+        cancellation.ThrowIfCancellationRequested();
+    }
+
+    void Signal()
+    {
+        TaskCompletionSource signal;
+        lock (_gate)
+        {
+            signal = _signal;
+            _signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        signal.TrySetResult();
+    }
+
+    public async Task CloseAsync(TimeSpan grace)
+    {
+        _closed = true;
+        Signal();
+        RedisRunningJob? running;
+        lock (_gate) running = _running;
+        if (running is null) return;
+        var timeout = Task.Delay(grace, CancellationToken.None);
+        if (await Task.WhenAny(running.Completion, timeout) == timeout)
+        {
+            running.Stop(handBack: true);
+            await Task.WhenAny(running.Completion, Task.Delay(TimeSpan.FromSeconds(3)));
+        }
+    }
+
+    public void WorkerStopped() { }
+
+    public void Dispose()
+    {
+        if (!_subscribed) return;
+        _redis.Subscriber.Unsubscribe(RedisChannel.Literal(RedisKeys.WorkChannel), _onWork, CommandFlags.FireAndForget);
+        _redis.Subscriber.Unsubscribe(RedisChannel.Literal(RedisKeys.CancelChannel), _onCancel, CommandFlags.FireAndForget);
+    }
+
+    /// <summary>
+    /// A job this worker runs. The worker thread is its only writer while the claim holds: each change goes to
+    /// Redis on the condition that this worker still owns the job, so a worker that lost its claim stops.
+    /// </summary>
+    sealed class RedisRunningJob(RedisWorkSource source, EditSpec spec, JobState state, Image<Rgb24> image, RelationInput relation, RedisValue entryId)
+        : IRunningJob, IDisposable
+    {
+        readonly CancellationTokenSource _stop = new();
+        readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        readonly Timer _renewal = new(_ => source.Renew(entryId), null, source._options.ClaimTimeout / 4, source._options.ClaimTimeout / 4);
+        JobState _state = state;
+
+        public EditSpec Spec { get; } = spec;
+        public Image<Rgb24> Source { get; } = image;
+        public RelationInput Relation { get; } = relation;
+        public ActivityContext ParentContext => default;
+        public CancellationToken Cancellation => _stop.Token;
+        public RedisValue EntryId { get; } = entryId;
+        public bool HandedBack { get; private set; }
+        public bool LostClaim { get; private set; }
+        public Task Completion => _ended.Task;
+
+        public void Stop(bool handBack)
+        {
+            HandedBack |= handBack;
+            _stop.Cancel();
+        }
+
+        public void SetSize(int width, int height) => _state = _state with { Width = width, Height = height };
+
+        public void ReportProgress(EditProgress progress)
+        {
+            var step = progress.Stage is EditStage.Denoise or EditStage.Decode ? progress.Step : _state.Step;
+            Change(_state with { Stage = progress.Stage, Step = step }, "progress");
+        }
+
+        public void Succeed(EditOutput output, byte[] result) =>
+            Change(_state with { Status = JobStatus.Succeeded, Output = output, Width = output.Width, Height = output.Height, FinishedAt = source._time.GetUtcNow() },
+                "succeeded", result);
+
+        public void Fail(JobFailure error) => Change(_state with { Status = JobStatus.Failed, Error = error, FinishedAt = source._time.GetUtcNow() }, "failed");
+
+        public void Stopped()
+        {
+            // Handed back on shutdown: Done re-queues it. Else a client canceled it.
+            if (!HandedBack) Change(_state with { Status = JobStatus.Canceled, FinishedAt = source._time.GetUtcNow() }, "canceled");
+        }
+
+        void Change(JobState next, string kind, byte[]? result = null)
+        {
+            if (source._jobs.TransitionAsync(Spec, [JobStatus.Running], next, kind, requiredWorker: source._name, result: result).GetAwaiter().GetResult() > 0)
+            {
+                _state = next;
+                return;
+            }
+            // Only this worker changes a job it runs: another worker claimed it, and this run is moot.
+            LostClaim = true;
+            _stop.Cancel();
+        }
+
+        public void Dispose()
+        {
+            _renewal.Dispose();
+            Source.Dispose();
+            Relation.DisposeImages();
+        }
+
+        public void Ended() => _ended.TrySetResult();
+    }
+
+    /// <summary>Claiming the entry again resets its idle time: other workers see this one alive.</summary>
+    void Renew(RedisValue entryId)
+    {
+        try { Db.StreamClaimIdsOnly(RedisKeys.EditStream, RedisKeys.WorkerGroup, _name, 0, [entryId], CommandFlags.FireAndForget); }
+        catch (Exception e) when (e is RedisConnectionException or TimeoutException) { }
+    }
+}
