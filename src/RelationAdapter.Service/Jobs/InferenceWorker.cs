@@ -22,6 +22,8 @@ public sealed class InferenceWorker(
     TimeProvider time,
     ILogger<InferenceWorker> logger) : BackgroundService
 {
+    static readonly TimeSpan TakeRetryDelay = TimeSpan.FromSeconds(1);
+
     // A dedicated thread: jobs run for seconds to minutes and must not hold a thread-pool thread.
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => WorkLoop(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -36,16 +38,25 @@ public sealed class InferenceWorker(
             var relationsFirst = true;
             while (!work.IsClosed)
             {
-                if (relationsFirst && work.TryTakeRelation(out var relation)) { Encode(relation); relationsFirst = false; continue; }
-                if (work.TryTakeEdit(out var job))
+                try
                 {
-                    try { Execute(job); }
-                    finally { work.Done(job); }
-                    relationsFirst = true;
-                    continue;
+                    if (relationsFirst && work.TryTakeRelation(out var relation)) { Encode(relation); relationsFirst = false; continue; }
+                    if (work.TryTakeEdit(out var job))
+                    {
+                        try { Execute(job); }
+                        finally { work.Done(job); }
+                        relationsFirst = true;
+                        continue;
+                    }
+                    if (work.TryTakeRelation(out relation)) { Encode(relation); continue; }
+                    work.WaitAsync(stoppingToken).GetAwaiter().GetResult();
                 }
-                if (work.TryTakeRelation(out relation)) { Encode(relation); continue; }
-                work.WaitAsync(stoppingToken).GetAwaiter().GetResult();
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // The source itself failed (Redis unreachable): the worker waits and tries again; it does not die.
+                    logger.LogError(e, "Taking work failed; retrying in {Delay}", TakeRetryDelay);
+                    stoppingToken.WaitHandle.WaitOne(TakeRetryDelay);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }

@@ -37,9 +37,12 @@ public sealed class RedisJobBoard : IJobBoard
     readonly RedisWorkSource? _worker;
     int _lastDepth;
 
+    readonly CancellationToken _stopping;
+
     public RedisJobBoard(RedisConnection redis, RedisJobs jobs, IOptions<QueueOptions> options, ServiceTelemetry telemetry, TimeProvider time,
-        RedisWorkSource? worker = null)
+        IHostApplicationLifetime lifetime, RedisWorkSource? worker = null)
     {
+        _stopping = lifetime.ApplicationStopping;
         _redis = redis;
         _jobs = jobs;
         _options = options.Value;
@@ -183,6 +186,9 @@ public sealed class RedisJobBoard : IJobBoard
         var events = RedisChannel.Literal(RedisKeys.Events(id));
         var moved = RedisChannel.Literal(RedisKeys.QueueMovedChannel);
         var subscriber = _redis.Subscriber;
+        // This replica stopping ends the watch (its jobs live on in Redis): a waiting client is answered with the
+        // job as it stands, an event stream ends and its client reconnects to another replica with Last-Event-ID.
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellation, _stopping);
         await RedisConnection.Call(async () => { await subscriber.SubscribeAsync(events, listener); await subscriber.SubscribeAsync(moved, listener); return true; });
         try
         {
@@ -192,7 +198,8 @@ public sealed class RedisJobBoard : IJobBoard
             if (lastSeen is null || lastSeen < version) yield return new JobEvent(version, "status", state, position);
             while (!state.IsFinished)
             {
-                using var recheck = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+                if (_stopping.IsCancellationRequested) yield break;
+                using var recheck = CancellationTokenSource.CreateLinkedTokenSource(watching.Token);
                 recheck.CancelAfter(WatchRecheck);
                 RedisValue message;
                 try

@@ -75,9 +75,11 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     {
         EnsureReady();
         var claimed = Db.StreamAutoClaim(stream, RedisKeys.WorkerGroup, _name, (long)_options.ClaimTimeout.TotalMilliseconds, "0-0", 1);
-        if (claimed.ClaimedEntries.FirstOrDefault(entry => !entry.IsNull) is { IsNull: false } orphan) return orphan;
+        // An entry deleted while pending comes back without values.
+        foreach (var orphan in claimed.ClaimedEntries ?? [])
+            if (orphan.Values is { Length: > 0 }) return orphan;
         var fresh = Db.StreamReadGroup(stream, RedisKeys.WorkerGroup, _name, StreamPosition.NewMessages, 1);
-        return fresh.Length > 0 ? fresh[0] : null;
+        return fresh is [{ Values.Length: > 0 } entry] ? entry : null;
     }
 
     void Acknowledge(string stream, RedisValue entryId)

@@ -1,0 +1,259 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using RelationAdapter.Service.Redis;
+using RelationAdapter.Service.Telemetry;
+using RelationAdapter.Service.Tests.Support;
+using StackExchange.Redis;
+
+namespace RelationAdapter.Service.Tests.Scaling;
+
+/// <summary>
+/// Several replicas in one test process sharing one real Redis: any replica serves any job, relations and
+/// capacity are shared, and a job outlives the worker that ran it and a Redis restart.
+/// </summary>
+[Collection(RedisCollection.Name)]
+[Trait("Category", "Redis")]
+public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
+{
+    readonly List<IAsyncDisposable> _replicas = [];
+
+    public Task InitializeAsync() => redis.FlushAsync();
+
+    public async Task DisposeAsync()
+    {
+        foreach (var replica in Enumerable.Reverse(_replicas)) await replica.DisposeAsync();
+    }
+
+    Dictionary<string, string?> Settings(string role, string name, int capacity = 32) => new()
+    {
+        ["Queue:Backend"] = "redis",
+        ["ConnectionStrings:Redis"] = redis.ConnectionString,
+        ["Service:Role"] = role,
+        ["Service:InstanceName"] = name,
+        ["Queue:ClaimTimeout"] = "00:00:02",
+        ["Queue:Capacity"] = capacity.ToString(),
+    };
+
+    async Task<(ServiceFactory Factory, HttpClient Client)> ReplicaAsync(string role, string name, int capacity = 32, string grace = "00:00:02")
+    {
+        var factory = new ServiceFactory { Settings = Settings(role, name, capacity) };
+        factory.Settings["Queue:ShutdownGracePeriod"] = grace;
+        _replicas.Add(factory);
+        return (factory, await factory.ReadyClientAsync());
+    }
+
+    static async Task<byte[]> ResultAsync(HttpClient client, string id)
+    {
+        var response = await client.GetAsync($"/v1/edits/{id}/result");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadAsByteArrayAsync();
+    }
+
+    [Fact]
+    public async Task A_job_submitted_on_one_replica_is_run_by_a_worker_and_read_streamed_and_downloaded_on_another()
+    {
+        await ReplicaAsync("worker", "gpu-1");
+        var (_, front) = await ReplicaAsync("api", "api-1");
+        var (_, other) = await ReplicaAsync("api", "api-2");
+
+        var id = await Api.SubmitAsync(front, Api.EditForm());
+        var events = Sse.Parse(await other.GetStringAsync($"/v1/edits/{id}/events"));
+        Assert.Equal("succeeded", events[^1].Kind);
+        Assert.Contains(events, e => e.Kind == "progress");
+        Assert.Equal(events.Select(e => e.Id).Order(), events.Select(e => e.Id)); // in order, resumable
+
+        var view = await Api.WaitForAsync(other, id, "succeeded");
+        Assert.Equal("gpu-1", view.GetProperty("worker").GetString());
+        Assert.Equal(await ResultAsync(front, id), await ResultAsync(other, id));
+        var listed = await (await other.GetAsync("/v1/edits")).JsonAsync();
+        Assert.Equal(id, listed.GetProperty("items")[0].GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task A_cancel_on_one_replica_stops_a_job_running_on_another_and_removes_a_queued_one_at_once()
+    {
+        var (_, all) = await ReplicaAsync("all", "gpu-1");
+        var (_, front) = await ReplicaAsync("api", "api-1");
+        var running = await Api.BusyWorkerAsync(all);
+        var queued = await Api.SubmitAsync(all, Api.EditForm());
+        Assert.Equal(0, (await Api.WaitForAsync(front, queued, "queued")).GetProperty("queue_position").GetInt32());
+
+        Assert.Equal(HttpStatusCode.Accepted, (await front.DeleteAsync($"/v1/edits/{queued}")).StatusCode);
+        Assert.Equal("canceled", (await (await front.GetAsync($"/v1/edits/{queued}")).JsonAsync()).GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.Accepted, (await front.DeleteAsync($"/v1/edits/{running}")).StatusCode);
+        var stopped = await Api.WaitForAsync(all, running, "canceled", "succeeded");
+        Assert.Equal("canceled", stopped.GetProperty("status").GetString());
+        Assert.True(stopped.GetProperty("progress").GetProperty("step").GetInt32() < 50);
+        Assert.Equal(HttpStatusCode.Conflict, (await front.DeleteAsync($"/v1/edits/{running}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_relation_made_through_one_replica_is_a_cache_hit_on_another()
+    {
+        await ReplicaAsync("worker", "gpu-1");
+        var (_, first) = await ReplicaAsync("api", "api-1");
+        var (_, second) = await ReplicaAsync("api", "api-2");
+
+        var form = new MultipartFormDataContent();
+        Api.AddFile(form, "prompt_image", Api.Before);
+        Api.AddFile(form, "reference_image", Api.After);
+        var created = await first.PostAsync("/v1/relations", form);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var relationId = (await created.JsonAsync()).GetProperty("id").GetString()!;
+
+        Assert.Equal(HttpStatusCode.OK, (await second.GetAsync($"/v1/relations/{relationId}")).StatusCode);
+        var hitsBefore = await Api.MetricAsync(second, ServiceTelemetry.PrometheusNames.RelationCacheHits);
+        var id = await Api.SubmitAsync(second, Api.EditForm(new Dictionary<string, string?> { ["relation_id"] = relationId }, source: Api.Source, withPair: false));
+        Assert.Equal("succeeded", (await Api.WaitForAsync(second, id, "succeeded", "failed")).GetProperty("status").GetString());
+        Assert.Equal(1, await Api.MetricAsync(second, ServiceTelemetry.PrometheusNames.RelationCacheHits) - hitsBefore);
+
+        // The same pair through the other replica: the same content id, already made.
+        var again = new MultipartFormDataContent();
+        Api.AddFile(again, "prompt_image", Api.Before);
+        Api.AddFile(again, "reference_image", Api.After);
+        var known = await second.PostAsync("/v1/relations", again);
+        Assert.Equal(HttpStatusCode.OK, known.StatusCode);
+        Assert.Equal(relationId, (await known.JsonAsync()).GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task Capacity_queue_positions_and_the_depth_metric_are_global()
+    {
+        var (_, all) = await ReplicaAsync("all", "gpu-1", capacity: 2);
+        var (_, front) = await ReplicaAsync("api", "api-1", capacity: 2);
+        var running = await Api.BusyWorkerAsync(all);
+        var first = await Api.SubmitAsync(all, Api.EditForm());
+        var second = await Api.SubmitAsync(front, Api.EditForm());
+
+        var refused = await front.PostAsync("/v1/edits", Api.EditForm());
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("urn:relation-adapter:problem:queue-full", (await refused.JsonAsync()).GetProperty("type").GetString());
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await all.PostAsync("/v1/edits", Api.EditForm())).StatusCode);
+        Assert.Equal(1, (await (await all.GetAsync($"/v1/edits/{second}")).JsonAsync()).GetProperty("queue_position").GetInt32());
+        Assert.Equal(0, (await (await front.GetAsync($"/v1/edits/{first}")).JsonAsync()).GetProperty("queue_position").GetInt32());
+        Assert.Equal(2, await Api.MetricAsync(front, ServiceTelemetry.PrometheusNames.QueueDepth));
+        foreach (var id in new[] { first, second, running }) await front.DeleteAsync($"/v1/edits/{id}");
+    }
+
+    [Fact]
+    public async Task A_worker_killed_mid_job_leaves_it_to_another_worker_that_makes_the_same_image()
+    {
+        var (_, front) = await ReplicaAsync("api", "api-1");
+        await using var doomed = await ServiceProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Queue:Backend"] = "redis", ["ConnectionStrings:Redis"] = redis.ConnectionString,
+            ["Service:Role"] = "worker", ["Service:InstanceName"] = "gpu-doomed", ["Queue:ClaimTimeout"] = "00:00:02",
+        });
+        var form = () => Api.EditForm(new Dictionary<string, string?> { ["steps"] = "40", ["seed"] = "7", ["max_side"] = "256" }, source: Api.Png(256, 256));
+        var id = await Api.SubmitAsync(front, form());
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((await (await front.GetAsync($"/v1/edits/{id}")).JsonAsync()).GetProperty("progress").GetProperty("step").GetInt32() < 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the doomed worker never got going");
+            await Task.Delay(20);
+        }
+        Assert.Equal("gpu-doomed", (await (await front.GetAsync($"/v1/edits/{id}")).JsonAsync()).GetProperty("worker").GetString());
+        await doomed.KillAsync();
+
+        await ReplicaAsync("worker", "gpu-2");
+        var done = await Api.WaitForAsync(front, id, "succeeded", "failed");
+        Assert.Equal("succeeded", done.GetProperty("status").GetString());
+        Assert.Equal("gpu-2", done.GetProperty("worker").GetString());
+
+        var uninterrupted = await Api.SubmitAsync(front, form());
+        await Api.WaitForAsync(front, uninterrupted, "succeeded");
+        Assert.Equal(await ResultAsync(front, uninterrupted), await ResultAsync(front, id));
+    }
+
+    [Fact]
+    public async Task A_queued_job_survives_a_redis_restart()
+    {
+        var (_, front) = await ReplicaAsync("api", "api-1");
+        var id = await Api.SubmitAsync(front, Api.EditForm());
+        await redis.RestartAsync();
+
+        await ReplicaAsync("worker", "gpu-1");
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            try
+            {
+                Assert.Equal("succeeded", (await Api.WaitForAsync(front, id, "succeeded", "failed")).GetProperty("status").GetString());
+                break;
+            }
+            catch (Exception) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200); // the api replica reconnects to the restarted Redis
+            }
+        }
+        Assert.Equal([0x89, (byte)'P'], (await ResultAsync(front, id))[..2]);
+    }
+
+    [Fact]
+    public async Task A_worker_shut_down_hands_its_running_job_back_and_leaves_the_queue_to_the_others()
+    {
+        var (leaving, all) = await ReplicaAsync("all", "gpu-1", grace: "00:00:00.500");
+        var running = await Api.BusyWorkerAsync(all);
+        var waiting = await Api.SubmitAsync(all, Api.EditForm());
+        var (_, front) = await ReplicaAsync("api", "api-1");
+
+        var clock = Stopwatch.StartNew();
+        await leaving.DisposeAsync();
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"shutdown took {clock.Elapsed}");
+        Assert.Equal("queued", (await (await front.GetAsync($"/v1/edits/{running}")).JsonAsync()).GetProperty("status").GetString());
+        Assert.Equal("queued", (await (await front.GetAsync($"/v1/edits/{waiting}")).JsonAsync()).GetProperty("status").GetString());
+
+        await ReplicaAsync("worker", "gpu-2");
+        await Api.WaitForAsync(front, waiting, "succeeded");
+        Assert.Equal("gpu-2", (await Api.WaitForAsync(front, running, "running", "succeeded")).GetProperty("worker").GetString());
+        await front.DeleteAsync($"/v1/edits/{running}");
+    }
+
+    [Fact]
+    public async Task An_unreachable_redis_fails_readiness_and_submissions_with_a_clear_problem()
+    {
+        var factory = new ServiceFactory { Settings = Settings("api", "api-1") };
+        factory.Settings["ConnectionStrings:Redis"] = $"127.0.0.1:{RedisServer.FreePort()},connectTimeout=500";
+        _replicas.Add(factory);
+        var client = factory.CreateClient();
+
+        var ready = await client.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        var readiness = await ready.JsonAsync();
+        Assert.Equal("backend-unavailable", readiness.GetProperty("status").GetString());
+        Assert.Contains("Redis", readiness.GetProperty("error").GetString());
+
+        var refused = await client.PostAsync("/v1/edits", Api.EditForm());
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("urn:relation-adapter:problem:backend-unavailable", (await refused.JsonAsync()).GetProperty("type").GetString());
+        Assert.True(refused.Headers.RetryAfter is not null);
+    }
+
+    [Fact]
+    public async Task Roles_other_than_all_need_the_redis_backend_and_a_worker_serves_no_api()
+    {
+        var memory = new ServiceFactory { Settings = { ["Service:Role"] = "api" } };
+        var error = Assert.ThrowsAny<Exception>(() => memory.CreateClient());
+        Assert.Contains("Queue:Backend=redis", error.ToString());
+        await memory.DisposeAsync();
+
+        var (_, worker) = await ReplicaAsync("worker", "gpu-1");
+        Assert.Equal(HttpStatusCode.NotFound, (await worker.GetAsync("/v1/edits")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await worker.GetAsync("/metrics")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_stream_and_group_the_scaler_watches_are_the_ones_the_workers_read()
+    {
+        await ReplicaAsync("worker", "gpu-1");
+        var (_, front) = await ReplicaAsync("api", "api-1");
+        var id = await Api.SubmitAsync(front, Api.EditForm());
+        await Api.WaitForAsync(front, id, "succeeded");
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var groups = await connection.GetDatabase().StreamGroupInfoAsync(RedisKeys.EditStream);
+        var group = Assert.Single(groups, g => g.Name == RedisKeys.WorkerGroup);
+        Assert.Equal(0, group.PendingMessageCount); // acknowledged once done
+        Assert.Contains("gpu-1", (await connection.GetDatabase().StreamConsumerInfoAsync(RedisKeys.EditStream, RedisKeys.WorkerGroup)).Select(c => (string)c.Name!));
+    }
+}
