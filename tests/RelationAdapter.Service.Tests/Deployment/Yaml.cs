@@ -1,3 +1,5 @@
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.Serialization;
 
 namespace RelationAdapter.Service.Tests.Deployment;
@@ -7,16 +9,24 @@ public sealed record Manifest(string File, Dictionary<object, object> Root)
 {
     public string Kind => (string)Root["kind"];
     public string Name => (string)Yaml.Get(Root, "metadata", "name")!;
+    public string? Namespace => Yaml.Text(Root, "metadata", "namespace");
+    public string? ApiVersion => Yaml.Text(Root, "apiVersion");
 
-    public static IReadOnlyList<Manifest> LoadAll(string path)
+    public override string ToString() => $"{Kind} {Name} ({File})";
+
+    public static IReadOnlyList<Manifest> LoadAll(string path) => Parse(System.IO.File.ReadAllText(path), path);
+
+    /// <summary>Every document of a multi-document stream; documents holding only comments are skipped.</summary>
+    public static IReadOnlyList<Manifest> Parse(string text, string source)
     {
         var deserializer = new DeserializerBuilder().Build();
-        var text = System.IO.File.ReadAllText(path);
-        return text.Split("\n---", StringSplitOptions.RemoveEmptyEntries)
-            .Select(document => deserializer.Deserialize<object>(document))
-            .OfType<Dictionary<object, object>>()
-            .Select(root => new Manifest(path, root))
-            .ToList();
+        var parser = new Parser(new StringReader(text));
+        parser.Consume<StreamStart>();
+        var manifests = new List<Manifest>();
+        while (parser.Accept<DocumentStart>(out _))
+            if (deserializer.Deserialize<object>(parser) is Dictionary<object, object> root)
+                manifests.Add(new Manifest(source, root));
+        return manifests;
     }
 }
 
@@ -41,4 +51,6 @@ public static class Yaml
     public static string? Text(object? node, params object[] path) => Get(node, path)?.ToString();
 
     public static List<object> List(object? node, params object[] path) => Get(node, path) as List<object> ?? [];
+
+    public static Dictionary<object, object> Map(object? node, params object[] path) => Get(node, path) as Dictionary<object, object> ?? [];
 }
