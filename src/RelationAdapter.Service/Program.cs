@@ -11,6 +11,7 @@ builder.AddHttpServer();
 builder.AddServiceTelemetry();
 builder.AddJobs();
 builder.AddRedisBackend();
+builder.Services.AddWebhookNotifications();
 builder.Services.AddHttpContract();
 
 var app = builder.Build();

@@ -7,6 +7,7 @@ using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Service.Caching;
 using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Http;
+using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Endpoints;
 
@@ -38,6 +39,10 @@ public sealed class EditForm
     /// <summary>Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap (1024 by default); default Limits:DefaultMaxSide (512).</summary>
     [Range(EditSettings.MinMaxSide, 8192), DefaultValue(EditSettings.DefaultMaxSide)]
     public int? max_side { get; set; }
+    /// <summary>An absolute http(s) URL the job's events are POSTed to, signed as Standard Webhooks says (needs Webhooks:Secret on the server).</summary>
+    public string? webhook { get; set; }
+    /// <summary>Which events reach the webhook: started, completed (default: completed). Repeat the field or separate names with commas.</summary>
+    public string[]? webhook_events_filter { get; set; }
     /// <summary>The result's format.</summary>
     [DefaultValue(OutputFormat.Png)]
     public OutputFormat? output_format { get; set; }
@@ -63,6 +68,9 @@ public sealed record ProgressView(int Step, int Total);
 public sealed record DenoiseStepsView(int Computed, int Reused);
 
 public sealed record EditLinks(string Self, string Result, string Events);
+
+/// <summary>The job's webhook and, in GET /v1/edits/{id}, every delivery attempt so far (oldest first).</summary>
+public sealed record WebhookView(string Url, IReadOnlyList<string> EventsFilter, IReadOnlyList<WebhookAttempt>? Attempts);
 
 /// <summary>
 /// An edit job as clients see it; <c>expires_at</c> is when a finished job and its result are dropped at the latest;
@@ -93,9 +101,12 @@ public sealed record EditView(
     IReadOnlyList<string> Warnings,
     ProblemDetails? Error,
     string? Worker,
+    WebhookView? Webhook,
     EditLinks Links)
 {
-    public static EditView From(JobRecord record)
+    public static EditView From(JobRecord record) => From(record, null);
+
+    public static EditView From(JobRecord record, IReadOnlyList<WebhookAttempt>? webhookAttempts)
     {
         var (job, state) = (record.Spec, record.State);
         var p = job.Settings;
@@ -107,6 +118,7 @@ public sealed record EditView(
             state.Output?.Timings.ToDictionary(t => SnakeCase(t.Key), t => Math.Round(t.Value.TotalMilliseconds, 1)),
             state.Output?.DenoiseSteps is { } counted ? new DenoiseStepsView(counted.Computed, counted.Reused) : null, p.CacheThreshold,
             state.Output?.Warnings ?? [], state.Error is { } failure ? Problems.ForJobFailure(failure) : null, state.Worker,
+            job.Webhook is { } url ? new WebhookView(url, (job.WebhookEvents ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), webhookAttempts) : null,
             new EditLinks(self, self + "/result", self + "/events"));
     }
 

@@ -4,11 +4,13 @@ using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Service.Http;
 using RelationAdapter.Service.Options;
+using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Endpoints;
 
 /// <summary>A valid edit form: its settings and its files (the pair, or the id of a cached relation).</summary>
-public sealed record EditSubmission(EditSettings Settings, OutputFormat OutputFormat, IFormFile Source, IFormFile? PromptImage, IFormFile? ReferenceImage, string? RelationId);
+public sealed record EditSubmission(EditSettings Settings, OutputFormat OutputFormat, IFormFile Source, IFormFile? PromptImage, IFormFile? ReferenceImage, string? RelationId,
+    WebhookSubscription? Webhook = null);
 
 /// <summary>Reads and validates the fields of an edit form (<see cref="EditForm"/>); every problem is reported per field.</summary>
 public static class EditFormParser
@@ -17,7 +19,7 @@ public static class EditFormParser
         ReferenceImage = nameof(EditForm.reference_image), RelationId = nameof(EditForm.relation_id);
 
     /// <summary>The submission, or the validation problem listing every invalid field.</summary>
-    public static (EditSubmission? Submission, ValidationProblem? Problem) Read(IFormCollection form, LimitsOptions limits)
+    public static (EditSubmission? Submission, ValidationProblem? Problem) Read(IFormCollection form, LimitsOptions limits, WebhooksOptions webhooks)
     {
         var errors = new Dictionary<string, string[]>();
         var (settings, format) = Parse(form, limits, errors);
@@ -33,13 +35,16 @@ public static class EditFormParser
             if (promptImage is null) Add(errors, PromptImage, "is required unless relation_id is given.");
             if (referenceImage is null) Add(errors, ReferenceImage, "is required unless relation_id is given.");
         }
+        if (!WebhookSubscription.TryRead(form[WebhookSubscription.UrlField], form[WebhookSubscription.EventsFilterField], webhooks, out var webhook, out var webhookError))
+            Add(errors, webhookError.Field, webhookError.Message);
         return errors.Count > 0
             ? (null, Problems.Validation(errors))
-            : (new EditSubmission(settings, format, source!, promptImage, referenceImage, relationId.Length > 0 ? relationId : null), null);
+            : (new EditSubmission(settings, format, source!, promptImage, referenceImage, relationId.Length > 0 ? relationId : null, webhook), null);
     }
 
-    /// <summary>The form's non-file fields: those of <see cref="EditForm"/>, its one definition.</summary>
-    static readonly string[] Fields = typeof(EditForm).GetProperties().Where(p => p.PropertyType != typeof(IFormFile)).Select(p => p.Name).ToArray();
+    /// <summary>The form's single-valued fields: those of <see cref="EditForm"/>, its one definition (the events filter may repeat).</summary>
+    static readonly string[] Fields = typeof(EditForm).GetProperties()
+        .Where(p => p.PropertyType != typeof(IFormFile) && p.Name != WebhookSubscription.EventsFilterField).Select(p => p.Name).ToArray();
 
     /// <summary>The settings and output format; defaults and ranges are <see cref="EditSettings"/>'s, capped by the limits.</summary>
     static (EditSettings Settings, OutputFormat Format) Parse(IFormCollection form, LimitsOptions limits, Dictionary<string, string[]> errors)

@@ -10,6 +10,7 @@ using RelationAdapter.Service.Hosting;
 using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Http;
+using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Endpoints;
 
@@ -37,7 +38,7 @@ public static class EditsEndpoints
             .WithSummary("Edits, newest first, a page at a time: filter by status; follow next_cursor for the next page.")
             .WithDescription("`limit` 1 to 100 (default 20). With API keys on, only the caller's edits. Finished edits are listed until they are evicted (Queue:ResultRetention, Queue:MaxStoredResults).");
 
-        edits.MapGet("/{id}", Get).WithName("GetEdit").WithSummary("The job's status, queue position, progress, timings and result metadata.")
+        edits.MapGet("/{id}", Get).WithName("GetEdit").WithSummary("The job's status, queue position, progress, timings, result metadata and webhook attempts.")
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         edits.MapGet("/{id}/result", Result).WithName("GetEditResult").WithSummary("The edited image.")
@@ -57,7 +58,7 @@ public static class EditsEndpoints
 
     /// <summary>What the edit handlers use, bound by the framework as one parameter.</summary>
     public sealed record EditServices(ModelHost Host, IJobBoard Jobs, RelationCache Relations, ImageAdmission Images,
-        Idempotency Idempotency, IOptions<LimitsOptions> Limits, IOptions<QueueOptions> QueueOptions, TimeProvider Time);
+        Idempotency Idempotency, IOptions<LimitsOptions> Limits, IOptions<QueueOptions> QueueOptions, IOptions<WebhooksOptions> Webhooks, TimeProvider Time);
 
     static async Task<Results<FileContentHttpResult, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> Submit(HttpContext http,
         [AsParameters] EditServices services, CancellationToken cancellation)
@@ -88,7 +89,7 @@ public static class EditsEndpoints
         try
         {
             var form = await http.Request.ReadFormAsync(cancellation);
-            var (submission, invalid) = EditFormParser.Read(form, services.Limits.Value);
+            var (submission, invalid) = EditFormParser.Read(form, services.Limits.Value, services.Webhooks.Value);
             if (invalid is not null) return invalid;
 
             Idempotency.Claim? claim = null;
@@ -168,7 +169,7 @@ public static class EditsEndpoints
         }
         if (undecodable is not null) return (null, undecodable);
         var spec = new EditSpec(NewId(), 0, owner, submission.Settings, submission.OutputFormat, relation.Id, services.Time.GetUtcNow(),
-            services.QueueOptions.Value.ResultRetention);
+            services.QueueOptions.Value.ResultRetention, submission.Webhook?.Url, submission.Webhook?.Events.ToString());
         return (new NewEditJob(spec, sourceImage!, relation), null);
     }
 
@@ -260,8 +261,13 @@ public static class EditsEndpoints
         return TypedResults.Ok(new EditPage(items, next));
     }
 
-    static async Task<Results<Ok<EditView>, ProblemHttpResult>> Get(string id, HttpContext http, IJobBoard jobs, CancellationToken cancellation) =>
-        await FindVisibleAsync(jobs, id, http, cancellation) is { } job ? TypedResults.Ok(EditView.From(job)) : Problems.EditNotFound(id);
+    static async Task<Results<Ok<EditView>, ProblemHttpResult>> Get(string id, HttpContext http, IJobBoard jobs, WebhookDispatcher webhooks,
+        CancellationToken cancellation)
+    {
+        if (await FindVisibleAsync(jobs, id, http, cancellation) is not { } job) return Problems.EditNotFound(id);
+        var attempts = job.Spec.Webhook is null ? [] : await webhooks.AttemptsAsync(id, cancellation);
+        return TypedResults.Ok(EditView.From(job, attempts));
+    }
 
     static async Task<Results<FileContentHttpResult, ProblemHttpResult>> Result(string id, HttpContext http, IJobBoard jobs, CancellationToken cancellation)
     {

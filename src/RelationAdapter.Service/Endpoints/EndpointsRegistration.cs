@@ -1,11 +1,21 @@
 using Microsoft.Extensions.Options;
 using RelationAdapter.Service.Http;
+using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Options;
+using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Endpoints;
 
 public static class EndpointsRegistration
 {
+    /// <summary>Signed webhooks for the jobs that ask for them (the "Webhooks" section).</summary>
+    public static IServiceCollection AddWebhookNotifications(this IServiceCollection services)
+    {
+        services.AddWebhooks();
+        services.AddSingleton<IJobObserver, WebhookNotifier>();
+        return services;
+    }
+
     /// <summary>Probes, the Prometheus scrape and, unless this replica is only a worker, the v1 API (behind the API-key filter).</summary>
     public static WebApplication MapServiceEndpoints(this WebApplication app)
     {

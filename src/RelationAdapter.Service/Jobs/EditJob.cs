@@ -21,8 +21,11 @@ public sealed class EditJob : IRunningJob
     long _changes;
     byte[]? _image;
 
-    public EditJob(NewEditJob job, TimeProvider time, string worker)
+    readonly Action<EditSpec, JobState>? _statusChanged;
+
+    public EditJob(NewEditJob job, TimeProvider time, string worker, Action<EditSpec, JobState>? statusChanged = null)
     {
+        _statusChanged = statusChanged;
         Spec = job.Spec;
         Source = job.Source;
         Relation = job.Relation;
@@ -107,17 +110,21 @@ public sealed class EditJob : IRunningJob
 
     bool Transition(JobStatus from, string kind, Func<JobState, JobState> change)
     {
+        JobState changed;
         lock (_gate)
         {
             if (_state.Status != from) return false;
-            _state = change(_state);
+            changed = _state = change(_state);
             PublishLocked(kind);
-            if (!_state.IsFinished) return true;
-            ReleaseInputs();
-            foreach (var subscriber in _subscribers) subscriber.Writer.TryComplete();
-            _subscribers.Clear();
+            if (_state.IsFinished)
+            {
+                ReleaseInputs();
+                foreach (var subscriber in _subscribers) subscriber.Writer.TryComplete();
+                _subscribers.Clear();
+            }
         }
-        _completion.TrySetResult();
+        _statusChanged?.Invoke(Spec, changed);
+        if (changed.IsFinished) _completion.TrySetResult();
         return true;
     }
 

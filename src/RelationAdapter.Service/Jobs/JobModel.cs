@@ -11,9 +11,12 @@ public enum CancelOutcome { RemovedFromQueue, StopRequested, AlreadyFinished }
 
 public enum Admission { Accepted, Full, ShuttingDown }
 
-/// <summary>What a job is, fixed at submission; <see cref="Sequence"/> orders jobs (the listing's cursor).</summary>
+/// <summary>
+/// What a job is, fixed at submission; <see cref="Sequence"/> orders jobs (the listing's cursor). A job with a
+/// <see cref="Webhook"/> tells it of the events named in <see cref="WebhookEvents"/> (comma-separated).
+/// </summary>
 public sealed record EditSpec(string Id, long Sequence, string? Owner, EditSettings Settings, OutputFormat OutputFormat, string RelationId,
-    DateTimeOffset CreatedAt, TimeSpan ResultRetention)
+    DateTimeOffset CreatedAt, TimeSpan ResultRetention, string? Webhook = null, string? WebhookEvents = null)
 {
     public int TotalSteps => Settings.Steps;
 }
@@ -65,4 +68,10 @@ public sealed record JobEvent(long Id, string Kind, JobState State, int? QueuePo
 public sealed record JobRecord(EditSpec Spec, JobState State, int? QueuePosition)
 {
     public string Id => Spec.Id;
+}
+
+/// <summary>Told of every change of a job's status (not of its progress), on the replica that made it.</summary>
+public interface IJobObserver
+{
+    void StatusChanged(EditSpec job, JobState state);
 }

@@ -16,9 +16,12 @@ public sealed class MemoryJobBoard : IJobBoard, IWorkSource
     readonly RelationEncoder _relations;
     readonly TimeProvider _time;
     readonly string _worker;
+    readonly IJobObserver[] _observers;
 
-    public MemoryJobBoard(JobStore store, JobQueue queue, RelationEncoder relations, ServiceTelemetry telemetry, TimeProvider time, IOptions<ServiceOptions> service)
+    public MemoryJobBoard(JobStore store, JobQueue queue, RelationEncoder relations, ServiceTelemetry telemetry, TimeProvider time, IOptions<ServiceOptions> service,
+        IEnumerable<IJobObserver> observers)
     {
+        _observers = [.. observers];
         _store = store;
         _queue = queue;
         _relations = relations;
@@ -39,7 +42,7 @@ public sealed class MemoryJobBoard : IJobBoard, IWorkSource
 
     public Task<bool> EnqueueAsync(QueuePlace place, NewEditJob job, CancellationToken cancellation)
     {
-        var edit = new EditJob(job with { Spec = job.Spec with { Sequence = _store.NextSequence() } }, _time, _worker);
+        var edit = new EditJob(job with { Spec = job.Spec with { Sequence = _store.NextSequence() } }, _time, _worker, StatusChanged);
         _store.Add(edit);
         if (_queue.Enqueue(place, edit)) return Task.FromResult(true);
         _store.Remove(edit);
@@ -81,6 +84,11 @@ public sealed class MemoryJobBoard : IJobBoard, IWorkSource
         {
             job.Unsubscribe(events);
         }
+    }
+
+    void StatusChanged(EditSpec job, JobState state)
+    {
+        foreach (var observer in _observers) observer.StatusChanged(job, state);
     }
 
     JobRecord Record(EditJob job, JobState state) => new(job.Spec, state, state.Status == JobStatus.Queued ? _queue.PositionOf(job) : null);

@@ -12,8 +12,10 @@ public sealed record StoredJob(JobRecord Record, long Version, string? Worker, b
 /// the status (and the worker) it expects, writes the new state, counts the change and publishes it, all at
 /// once; so a cancel and a worker's start never both win, and a worker that lost its claim writes nothing.
 /// </summary>
-public sealed class RedisJobs(RedisConnection redis)
+public sealed class RedisJobs(RedisConnection redis, IEnumerable<IJobObserver> observers)
 {
+    readonly IJobObserver[] _observers = [.. observers];
+
     // KEYS: job, queued, result, inputs. ARGV: allowed statuses (comma-separated), new status, state json, event kind,
     // ttl seconds when finished (0: keep), worker required ('' = any), worker to set ('' = keep), job id, result bytes ('' = none), events channel.
     const string TransitionScript = """
@@ -56,13 +58,16 @@ public sealed class RedisJobs(RedisConnection redis)
     /// Moves the job from one of <paramref name="from"/> to <paramref name="state"/>; the new version, or 0 when the
     /// job was not in such a status (or not this worker's), -1 when it does not exist.
     /// </summary>
-    public Task<long> TransitionAsync(EditSpec job, JobStatus[] from, JobState state, string kind, string? requiredWorker = null,
+    public async Task<long> TransitionAsync(EditSpec job, JobStatus[] from, JobState state, string kind, string? requiredWorker = null,
         string? newWorker = null, byte[]? result = null)
     {
         var ttl = state.IsFinished ? (long)Math.Ceiling(job.ResultRetention.TotalSeconds) : 0;
-        return RedisConnection.Call(async () => (long)await redis.Database.ScriptEvaluateAsync(TransitionScript,
+        var version = await RedisConnection.Call(async () => (long)await redis.Database.ScriptEvaluateAsync(TransitionScript,
             [RedisKeys.Job(job.Id), RedisKeys.Queued, RedisKeys.Result(job.Id), RedisKeys.Inputs(job.Id)],
             [string.Join(',', from.Select(StatusName)), StatusName(state.Status), JsonSerializer.Serialize(state, RedisConnection.Json), kind,
                 ttl, requiredWorker ?? "", newWorker ?? "", job.Id, result is null ? RedisValue.EmptyString : (RedisValue)result, RedisKeys.Events(job.Id)]));
+        if (version > 0 && kind != "progress")
+            foreach (var observer in _observers) observer.StatusChanged(job, state);
+        return version;
     }
 }
