@@ -48,13 +48,15 @@ namespace RelationAdapter.Client
         /// <param name="adapterScale">Adapter scale alpha: how strongly the exemplar pair's relation steers the edit.</param>
         /// <param name="seed">Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</param>
         /// <param name="maxSide">Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap (1024 by default); default Limits:DefaultMaxSide (512).</param>
+        /// <param name="webhook">An absolute http(s) URL the job's events are POSTed to, signed as Standard Webhooks says (needs Webhooks:Secret on the server).</param>
+        /// <param name="webhookEventsFilter">Which events reach the webhook: started, completed (default: completed). Repeat the field or separate names with commas.</param>
         /// <param name="outputFormat">The result's format.</param>
         /// <param name="cacheThreshold">Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
         /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+        System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
@@ -69,7 +71,7 @@ namespace RelationAdapter.Client
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
-        /// The job's status, queue position, progress, timings and result metadata.
+        /// The job's status, queue position, progress, timings, result metadata and webhook attempts.
         /// </summary>
         /// <returns>OK</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
@@ -181,13 +183,15 @@ namespace RelationAdapter.Client
         /// <param name="adapterScale">Adapter scale alpha: how strongly the exemplar pair's relation steers the edit.</param>
         /// <param name="seed">Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</param>
         /// <param name="maxSide">Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap (1024 by default); default Limits:DefaultMaxSide (512).</param>
+        /// <param name="webhook">An absolute http(s) URL the job's events are POSTed to, signed as Standard Webhooks says (needs Webhooks:Secret on the server).</param>
+        /// <param name="webhookEventsFilter">Which events reach the webhook: started, completed (default: completed). Repeat the field or separate names with commas.</param>
         /// <param name="outputFormat">The result's format.</param>
         /// <param name="cacheThreshold">Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
         /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
         {
             var client_ = _httpClient;
             var disposeClient_ = false;
@@ -264,6 +268,19 @@ namespace RelationAdapter.Client
                     if (maxSide != null)
                     {
                         content_.Add(new System.Net.Http.StringContent(ConvertToString(maxSide, System.Globalization.CultureInfo.InvariantCulture)), "max_side");
+                    }
+
+                    if (webhook != null)
+                    {
+                        content_.Add(new System.Net.Http.StringContent(ConvertToString(webhook, System.Globalization.CultureInfo.InvariantCulture)), "webhook");
+                    }
+
+                    if (webhookEventsFilter != null)
+                    {
+                        foreach (var item_ in webhookEventsFilter)
+                        {
+                            content_.Add(new System.Net.Http.StringContent(ConvertToString(item_, System.Globalization.CultureInfo.InvariantCulture)), "webhook_events_filter");
+                        }
                     }
 
                     if (outputFormat != null)
@@ -539,7 +556,7 @@ namespace RelationAdapter.Client
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
-        /// The job's status, queue position, progress, timings and result metadata.
+        /// The job's status, queue position, progress, timings, result metadata and webhook attempts.
         /// </summary>
         /// <returns>OK</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
@@ -1631,6 +1648,12 @@ namespace RelationAdapter.Client
         [System.Text.Json.Serialization.JsonPropertyName("worker")]
         public string? Worker { get; set; } = default!;
 
+        /// <summary>
+        /// The job's webhook and, in GET /v1/edits/{id}, every delivery attempt so far (oldest first).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("webhook")]
+        public WebhookView? Webhook { get; set; } = default!;
+
         [System.Text.Json.Serialization.JsonPropertyName("links")]
         [System.ComponentModel.DataAnnotations.Required]
         public EditLinks Links { get; set; } = new EditLinks();
@@ -1814,6 +1837,119 @@ namespace RelationAdapter.Client
         [System.Text.Json.Serialization.JsonPropertyName("created_at")]
         [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
         public System.DateTimeOffset CreatedAt { get; set; } = default!;
+
+    }
+
+    /// <summary>
+    /// One POST to a webhook, as the job view lists it.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class WebhookAttempt
+    {
+
+        /// <summary>
+        /// The delivery's id, its `webhook-id`.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("delivery_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public string DeliveryId { get; set; } = default!;
+
+        /// <summary>
+        /// The event told about (RelationAdapter.Service.Webhooks.WebhookEvents).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("event")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public string Event { get; set; } = default!;
+
+        /// <summary>
+        /// 1 for the first attempt of the delivery.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("number")]
+        public int Number { get; set; } = default!;
+
+        /// <summary>
+        /// When the attempt began; its `webhook-timestamp`.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public System.DateTimeOffset At { get; set; } = default!;
+
+        /// <summary>
+        /// The receiver's status code; null when no answer came (refused, timed out, connection failed).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("http_status")]
+        public int? HttpStatus { get; set; } = default!;
+
+        /// <summary>
+        /// Why the attempt failed when the status does not say it; null otherwise.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("error")]
+        public string? Error { get; set; } = default!;
+
+        /// <summary>
+        /// From the attempt's start to the receiver's status line, or to the failure.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("duration_ms")]
+        public double DurationMs { get; set; } = default!;
+
+        /// <summary>
+        /// What came of it.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("outcome")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<WebhookOutcome>))]
+        public WebhookOutcome Outcome { get; set; } = default!;
+
+        /// <summary>
+        /// When the delivery is tried again; null when this was the last attempt.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("next_attempt_at")]
+        public System.DateTimeOffset? NextAttemptAt { get; set; } = default!;
+
+    }
+
+    /// <summary>
+    /// What came of one attempt.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum WebhookOutcome
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"delivered")]
+        [System.Runtime.Serialization.EnumMember(Value = @"delivered")]
+        Delivered = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"retrying")]
+        [System.Runtime.Serialization.EnumMember(Value = @"retrying")]
+        Retrying = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"failed")]
+        [System.Runtime.Serialization.EnumMember(Value = @"failed")]
+        Failed = 2,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"refused")]
+        [System.Runtime.Serialization.EnumMember(Value = @"refused")]
+        Refused = 3,
+
+    }
+
+    /// <summary>
+    /// The job's webhook and, in GET /v1/edits/{id}, every delivery attempt so far (oldest first).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class WebhookView
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("url")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public string Url { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("events_filter")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public System.Collections.Generic.IReadOnlyList<string> EventsFilter { get; set; } = new System.Collections.Generic.List<string>();
+
+        [System.Text.Json.Serialization.JsonPropertyName("attempts")]
+        public System.Collections.Generic.IReadOnlyList<WebhookAttempt>? Attempts { get; set; } = default!;
 
     }
 
