@@ -65,7 +65,8 @@ public static class EditBenchmark
         using var after = Gradient(512, 384, 160);
         var request = new EditRequest
         {
-            Source = source, PromptImage = before, ReferenceImage = after,
+            // A batch of sources, as one request with several source_image parts runs them: one DiT batch.
+            Source = source, MoreSources = Enumerable.Repeat(source, batch - 1).ToList(), PromptImage = before, ReferenceImage = after,
             Settings = new EditSettings { Prompt = "make it look like the example", Steps = steps, Seed = seed, MaxSide = side, CacheThreshold = threshold },
         };
         using var memory = onCuda ? DeviceMemory.TryStart(out var reason) : null;
@@ -73,12 +74,13 @@ public static class EditBenchmark
         w.WriteLine($"edit benchmark: preset {preset}, device {(onCuda ? "cuda" : "cpu")} ({runtime.DType}), DiT precision {Name(precision, runtime.DType)}, " +
                           $"{side}x{side}, {steps} steps, batch {batch}, cache threshold {threshold.ToString(CultureInfo.InvariantCulture)}, " +
                           $"offload encoders {offload}, seed {seed}, threads {get_num_threads()}");
-        var measured = Execute(sizes, runtime, request, batch, warmupSteps, seed, memory);
+        var measured = Execute(sizes, runtime, request, warmupSteps, seed, memory);
         Print(w, "", measured, steps);
+        w.WriteLine($"seconds per image: {measured.Stages.Sum(stage => stage.Seconds) / batch:F3} s ({batch} source{(batch == 1 ? "" : "s")} in one DiT batch)");
 
         if (compare && (precision == DitPrecision.Fp8 || threshold > 0))
         {
-            var reference = Execute(sizes, runtime with { Precision = DitPrecision.Native }, request with { Settings = request.Settings with { CacheThreshold = 0 } }, batch, warmupSteps, seed, memory);
+            var reference = Execute(sizes, runtime with { Precision = DitPrecision.Native }, request with { Settings = request.Settings with { CacheThreshold = 0 } }, warmupSteps, seed, memory);
             Print(w, $"reference ({Name(DitPrecision.Native, runtime.DType)}, no cache): ", reference, steps);
             var error = RelativeL2(measured.Latents, reference.Latents);
             w.WriteLine($"relL2 vs bf16: {error:E3} (final latents of the noise half; reference {Name(DitPrecision.Native, runtime.DType)} without cache, same seed {seed})");
@@ -91,7 +93,7 @@ public static class EditBenchmark
         return 0;
     }
 
-    static Outcome Execute(RandomModelSizes sizes, RuntimeOptions runtime, EditRequest request, int batch, int warmupSteps, long seed, DeviceMemory? memory)
+    static Outcome Execute(RandomModelSizes sizes, RuntimeOptions runtime, EditRequest request, int warmupSteps, long seed, DeviceMemory? memory)
     {
         var onCuda = runtime.Device.type == DeviceType.CUDA;
         var clock = Stopwatch.StartNew();
@@ -100,11 +102,11 @@ public static class EditBenchmark
         var load = clock.Elapsed.TotalSeconds;
         var loaded = memory?.Used ?? Measure.CurrentRss();
         if (warmupSteps > 0)
-            using (models.Pipeline.RunToTensors(request with { Settings = request.Settings with { Steps = warmupSteps } }, batch: batch)) { }
+            using (models.Pipeline.RunToTensors(request with { Settings = request.Settings with { Steps = warmupSteps } })) { }
         memory?.ResetPeak();
 
         var progress = new StageClock(onCuda);
-        var tensors = models.Pipeline.RunToTensors(request, progress, batch: batch);
+        var tensors = models.Pipeline.RunToTensors(request, progress);
         progress.Finish();
         var peak = memory?.Peak ?? Measure.PeakRss();
         var noise = tensors.PackedLatents.narrow(1, 0, tensors.PackedLatents.shape[1] / 2).to(ScalarType.Float64).cpu();

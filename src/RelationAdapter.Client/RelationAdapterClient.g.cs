@@ -35,9 +35,10 @@ namespace RelationAdapter.Client
         /// Submit an edit: apply the exemplar pair's change to the source image.
         /// </summary>
         /// <remarks>
-        /// Answers 202 with the job. With `Prefer: wait=N` (or a bare `Prefer: wait`, the configured default) it waits up to N seconds (capped) and answers 200 with the image when the edit finished in time.
+        /// Answers 202 with the job. With `Prefer: wait=N` (or a bare `Prefer: wait`, the configured default) it waits up to N seconds (capped) and answers 200 when the edit finished in time: the image for one source, the job (with a link per result) for several.
         /// </remarks>
-        /// <param name="sourceImage">The image to edit.</param>
+        /// <param name="sourceImage">The image to edit; repeat the part for a batch of 1 to Limits:MaxSourcesPerEdit (4 by default) sources, each edited
+        /// <br/>with the same exemplar pair and its own seed (seed + its index), each result at /v1/edits/{id}/results/{index}.</param>
         /// <param name="prompt">The instruction.</param>
         /// <param name="idempotencyKey">At most 255 characters. The same key with the same request (within Idempotency:Retention, 24 h) answers the original outcome and makes nothing new; with another request it is a 422 idempotency-key-reused.</param>
         /// <param name="promptImage">The exemplar "before" image. Send it with reference_image, or send relation_id instead.</param>
@@ -56,7 +57,7 @@ namespace RelationAdapter.Client
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+        System.Threading.Tasks.Task<EditView> CreateEditAsync(System.Collections.Generic.IEnumerable<FileParameter> sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
@@ -87,11 +88,19 @@ namespace RelationAdapter.Client
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
-        /// The edited image.
+        /// The edited image (of the first source).
         /// </summary>
         /// <returns>OK</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
         System.Threading.Tasks.Task<FileResponse> GetEditResultAsync(string id, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// The edited image of source `index` (0-based, in upload order).
+        /// </summary>
+        /// <returns>OK</returns>
+        /// <exception cref="ApiException">A server side error occurred.</exception>
+        System.Threading.Tasks.Task<FileResponse> GetEditResultAtAsync(string id, int index, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
@@ -170,9 +179,10 @@ namespace RelationAdapter.Client
         /// Submit an edit: apply the exemplar pair's change to the source image.
         /// </summary>
         /// <remarks>
-        /// Answers 202 with the job. With `Prefer: wait=N` (or a bare `Prefer: wait`, the configured default) it waits up to N seconds (capped) and answers 200 with the image when the edit finished in time.
+        /// Answers 202 with the job. With `Prefer: wait=N` (or a bare `Prefer: wait`, the configured default) it waits up to N seconds (capped) and answers 200 when the edit finished in time: the image for one source, the job (with a link per result) for several.
         /// </remarks>
-        /// <param name="sourceImage">The image to edit.</param>
+        /// <param name="sourceImage">The image to edit; repeat the part for a batch of 1 to Limits:MaxSourcesPerEdit (4 by default) sources, each edited
+        /// <br/>with the same exemplar pair and its own seed (seed + its index), each result at /v1/edits/{id}/results/{index}.</param>
         /// <param name="prompt">The instruction.</param>
         /// <param name="idempotencyKey">At most 255 characters. The same key with the same request (within Idempotency:Retention, 24 h) answers the original outcome and makes nothing new; with another request it is a 422 idempotency-key-reused.</param>
         /// <param name="promptImage">The exemplar "before" image. Send it with reference_image, or send relation_id instead.</param>
@@ -191,7 +201,7 @@ namespace RelationAdapter.Client
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(FileParameter sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(System.Collections.Generic.IEnumerable<FileParameter> sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
         {
             var client_ = _httpClient;
             var disposeClient_ = false;
@@ -211,10 +221,13 @@ namespace RelationAdapter.Client
                         throw new System.ArgumentNullException("sourceImage");
                     else
                     {
-                        var content_sourceImage_ = new System.Net.Http.StreamContent(sourceImage.Data);
-                        if (!string.IsNullOrEmpty(sourceImage.ContentType))
-                            content_sourceImage_.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(sourceImage.ContentType);
-                        content_.Add(content_sourceImage_, "source_image", sourceImage.FileName ?? "source_image");
+                        foreach (var item_ in sourceImage)
+                        {
+                            var content_sourceImage_ = new System.Net.Http.StreamContent(item_.Data);
+                            if (!string.IsNullOrEmpty(item_.ContentType))
+                                content_sourceImage_.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(item_.ContentType);
+                            content_.Add(content_sourceImage_, "source_image", item_.FileName ?? "source_image");
+                        }
                     }
 
                     if (prompt == null)
@@ -782,7 +795,7 @@ namespace RelationAdapter.Client
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
-        /// The edited image.
+        /// The edited image (of the first source).
         /// </summary>
         /// <returns>OK</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
@@ -806,6 +819,127 @@ namespace RelationAdapter.Client
                     urlBuilder_.Append("v1/edits/");
                     urlBuilder_.Append(System.Uri.EscapeDataString(ConvertToString(id, System.Globalization.CultureInfo.InvariantCulture)));
                     urlBuilder_.Append("/result");
+
+                    PrepareRequest(client_, request_, urlBuilder_);
+
+                    var url_ = urlBuilder_.ToString();
+                    request_.RequestUri = new System.Uri(url_, System.UriKind.RelativeOrAbsolute);
+
+                    PrepareRequest(client_, request_, url_);
+
+                    var response_ = await client_.SendAsync(request_, System.Net.Http.HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                    var disposeResponse_ = true;
+                    try
+                    {
+                        var headers_ = new System.Collections.Generic.Dictionary<string, System.Collections.Generic.IEnumerable<string>>();
+                        foreach (var item_ in response_.Headers)
+                            headers_[item_.Key] = item_.Value;
+                        if (response_.Content != null && response_.Content.Headers != null)
+                        {
+                            foreach (var item_ in response_.Content.Headers)
+                                headers_[item_.Key] = item_.Value;
+                        }
+
+                        ProcessResponse(client_, response_);
+
+                        var status_ = (int)response_.StatusCode;
+                        if (status_ == 200 || status_ == 206)
+                        {
+                            var responseStream_ = response_.Content == null ? System.IO.Stream.Null : await ReadAsStreamAsync(response_.Content, cancellationToken).ConfigureAwait(false);
+                            var fileResponse_ = new FileResponse(status_, headers_, responseStream_, null, response_);
+                            disposeClient_ = false; disposeResponse_ = false; // response and client are disposed by FileResponse
+                            return fileResponse_;
+                        }
+                        else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 404)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("Not Found", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 409)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("Conflict", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("An unexpected error.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        {
+                            var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
+                            throw new ApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
+                        }
+                    }
+                    finally
+                    {
+                        if (disposeResponse_)
+                            response_.Dispose();
+                    }
+                }
+            }
+            finally
+            {
+                if (disposeClient_)
+                    client_.Dispose();
+            }
+        }
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// The edited image of source `index` (0-based, in upload order).
+        /// </summary>
+        /// <returns>OK</returns>
+        /// <exception cref="ApiException">A server side error occurred.</exception>
+        public virtual async System.Threading.Tasks.Task<FileResponse> GetEditResultAtAsync(string id, int index, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        {
+            if (id == null)
+                throw new System.ArgumentNullException("id");
+
+            if (index == null)
+                throw new System.ArgumentNullException("index");
+
+            var client_ = _httpClient;
+            var disposeClient_ = false;
+            try
+            {
+                using (var request_ = new System.Net.Http.HttpRequestMessage())
+                {
+                    request_.Method = new System.Net.Http.HttpMethod("GET");
+                    request_.Headers.Accept.Add(System.Net.Http.Headers.MediaTypeWithQualityHeaderValue.Parse("image/png"));
+
+                    var urlBuilder_ = new System.Text.StringBuilder();
+                
+                    // Operation Path: "v1/edits/{id}/results/{index}"
+                    urlBuilder_.Append("v1/edits/");
+                    urlBuilder_.Append(System.Uri.EscapeDataString(ConvertToString(id, System.Globalization.CultureInfo.InvariantCulture)));
+                    urlBuilder_.Append("/results/");
+                    urlBuilder_.Append(System.Uri.EscapeDataString(ConvertToString(index, System.Globalization.CultureInfo.InvariantCulture)));
 
                     PrepareRequest(client_, request_, urlBuilder_);
 
@@ -1529,6 +1663,31 @@ namespace RelationAdapter.Client
 
     }
 
+    /// <summary>
+    /// One edited image of a succeeded job: source `index`'s result, its size and seed, and where to download it.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class EditResultView
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("index")]
+        public int Index { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("width")]
+        public int Width { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("height")]
+        public int Height { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("seed")]
+        public long Seed { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("url")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public string Url { get; set; } = default!;
+
+    }
+
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
     public enum EditStage
     {
@@ -1625,6 +1784,12 @@ namespace RelationAdapter.Client
 
         [System.Text.Json.Serialization.JsonPropertyName("height")]
         public int? Height { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("source_count")]
+        public int SourceCount { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("results")]
+        public System.Collections.Generic.IReadOnlyList<EditResultView>? Results { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("timings_ms")]
         public System.Collections.Generic.IReadOnlyDictionary<string, double>? TimingsMs { get; set; } = default!;

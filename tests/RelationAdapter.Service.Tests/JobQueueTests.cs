@@ -25,7 +25,7 @@ public sealed class JobQueueTests : IDisposable
         var id = ++_ids;
         var spec = new EditSpec($"ed_{id}", id, null, new EditSettings { Prompt = "p", Steps = 1, MaxSide = 64 }, OutputFormat.Png, "rel_x",
             DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1));
-        return new EditJob(new NewEditJob(spec, source ?? new Image<Rgb24>(16, 16), new RelationInput("rel_x", null, null, null)), TimeProvider.System, "test");
+        return new EditJob(new NewEditJob(spec, [source ?? new Image<Rgb24>(16, 16)], new RelationInput("rel_x", null, null, null)), TimeProvider.System, "test");
     }
 
     EditJob Submit(JobQueue queue)

@@ -26,6 +26,19 @@ public sealed class PromptEmbedding(Tensor hiddenStates, Tensor pooled, IReadOnl
 public sealed record EditRequest
 {
     public required Image<Rgb24> Source { get; init; }
+
+    /// <summary>
+    /// More sources edited with the same condition in the same DiT batch (the encoders run once), each as if
+    /// edited alone with its seed (<see cref="SourceSeeds"/>). All must have the first source's working size.
+    /// </summary>
+    public IReadOnlyList<Image<Rgb24>> MoreSources { get; init; } = [];
+
+    /// <summary>The seed of each source, <see cref="Source"/> first; by default the settings' seed + the source's index.</summary>
+    public IReadOnlyList<long>? SourceSeeds { get; init; }
+
+    public IReadOnlyList<Image<Rgb24>> Sources => [Source, .. MoreSources];
+
+    public long SeedOf(int index) => SourceSeeds?[index] ?? Settings.Seed + index;
     public Image<Rgb24>? PromptImage { get; init; }
     public Image<Rgb24>? ReferenceImage { get; init; }
     public Tensor? RelationTokens { get; init; }

@@ -72,25 +72,28 @@ public sealed class RelationEditPipeline(EditModels models)
     public PromptEmbedding EncodePrompt(string prompt) =>
         (Models.PromptEncoder ?? throw new InvalidOperationException("no prompt encoder is loaded.")).Encode(prompt);
 
-    public EditResult Run(EditRequest request, IProgress<EditProgress>? progress = null, CancellationToken cancellation = default)
+    public EditResult Run(EditRequest request, IProgress<EditProgress>? progress = null, CancellationToken cancellation = default) =>
+        RunBatch(request, progress, cancellation).Single();
+
+    /// <summary>Every source of the request edited in one DiT batch: a result per source, in order, each with its seed.</summary>
+    public IReadOnlyList<EditResult> RunBatch(EditRequest request, IProgress<EditProgress>? progress = null, CancellationToken cancellation = default)
     {
         var timings = new Dictionary<EditStage, TimeSpan>();
         var warnings = new List<string>();
         using var scope = NewDisposeScope();
         using var tensors = RunToTensors(request, progress, cancellation, timings, warnings);
         var clock = Stopwatch.StartNew();
-        var image = ImageTensors.FromUnitNchw(tensors.Image);
+        var images = Enumerable.Range(0, (int)tensors.Image.shape[0]).Select(i => ImageTensors.FromUnitNchw(tensors.Image.narrow(0, i, 1))).ToList();
         timings[EditStage.Decode] += clock.Elapsed;
-        return new EditResult(image, request.Settings.Seed, image.Width, image.Height, timings, warnings, tensors.Steps);
+        return images.Select((image, i) => new EditResult(image, request.SeedOf(i), image.Width, image.Height, timings, warnings, tensors.Steps)).ToList();
     }
 
-    /// <param name="batch">Images denoised together from the same request (the same condition, one noise
-    /// draw each, in one DiT batch): the encoders run once. 1 for the service; the benchmark measures more.</param>
+    /// <summary>The request's sources denoised together (<see cref="EditRequest.MoreSources"/>): the final latents and images [B, …].</summary>
     public EditTensors RunToTensors(EditRequest request, IProgress<EditProgress>? progress = null, CancellationToken cancellation = default,
-        IDictionary<EditStage, TimeSpan>? timings = null, IList<string>? warnings = null, int batch = 1)
+        IDictionary<EditStage, TimeSpan>? timings = null, IList<string>? warnings = null)
     {
         Validate(request);
-        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        var batch = request.Sources.Count;
         var stages = new StageClock(request.Settings.Steps, timings ?? new Dictionary<EditStage, TimeSpan>(), progress, cancellation);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
@@ -103,7 +106,7 @@ public sealed class RelationEditPipeline(EditModels models)
         var relationTokens = request.RelationTokens ?? EncodeRelation(request.PromptImage!, request.ReferenceImage!);
 
         stages.Enter(EditStage.EncodeSource);
-        var start = EncodeSource(request, batch);
+        var start = EncodeSources(request);
 
         stages.Enter(EditStage.Denoise);
         var (latents, steps) = Denoise(request, batch, prompt, relationTokens, start, stages);
@@ -121,23 +124,30 @@ public sealed class RelationEditPipeline(EditModels models)
     }
 
     /// <summary>
-    /// The source's VAE latents (sampled from the posterior) as condition tokens and the initial noise, both
-    /// drawn from the request's seed, in that order.
+    /// Each source's VAE latents (sampled from the posterior) as condition tokens and its initial noise, both
+    /// drawn from its seed (<see cref="EditRequest.SeedOf"/>), in that order; stacked in the batch.
     /// </summary>
-    StartingLatents EncodeSource(EditRequest request, int batch)
+    StartingLatents EncodeSources(EditRequest request)
     {
         var transformer = Models.Transformer;
         var vae = Models.Vae;
         var (width, height) = ImagePreprocessing.SourceSize(request.Source.Width, request.Source.Height, request.Settings.MaxSide);
-        using var generator = new Generator((ulong)request.Settings.Seed);
         var latentH = 2L * (height / 16);
         var latentW = 2L * (width / 16);
-        var (mean, std) = vae.Encode(ImagePreprocessing.SourcePixels(request.Source, width, height));
-        var sampled = AutoencoderKL.Sample(mean, std, generator);
-        var conditionTokens = Packing.Pack((sampled - vae.Config.ShiftFactor) * vae.Config.ScalingFactor).to(ScalarType.Float32, transformer.Device);
-        var noise = randn([batch, vae.Config.LatentChannels, latentH, latentW], dtype: ScalarType.Float32, generator: generator);
-        var noiseTokens = Packing.Pack(noise).to(transformer.Device);
-        if (batch > 1) conditionTokens = conditionTokens.expand(batch, -1, -1);
+        var conditions = new List<Tensor>();
+        var noises = new List<Tensor>();
+        foreach (var (source, index) in request.Sources.Select((source, index) => (source, index)))
+        {
+            if (ImagePreprocessing.SourceSize(source.Width, source.Height, request.Settings.MaxSide) != (width, height))
+                throw new ArgumentException($"source {index} is edited at another size than the first; a batch needs one working size.", nameof(request));
+            using var generator = new Generator((ulong)request.SeedOf(index));
+            var (mean, std) = vae.Encode(ImagePreprocessing.SourcePixels(source, width, height));
+            var sampled = AutoencoderKL.Sample(mean, std, generator);
+            conditions.Add(Packing.Pack((sampled - vae.Config.ShiftFactor) * vae.Config.ScalingFactor));
+            noises.Add(randn([1, vae.Config.LatentChannels, latentH, latentW], dtype: ScalarType.Float32, generator: generator));
+        }
+        var conditionTokens = cat(conditions, 0).to(ScalarType.Float32, transformer.Device);
+        var noiseTokens = Packing.Pack(cat(noises, 0)).to(transformer.Device);
         return new StartingLatents(noiseTokens, conditionTokens, latentH, latentW);
     }
 
@@ -223,6 +233,8 @@ public sealed class RelationEditPipeline(EditModels models)
             throw new ArgumentOutOfRangeException(nameof(request), "the cache threshold must be a finite number, 0 or more.");
         if (request.PromptEmbedding is null && string.IsNullOrWhiteSpace(request.Settings.Prompt))
             throw new ArgumentException("either a prompt or a prompt embedding is required.", nameof(request));
+        if (request.SourceSeeds is { } seeds && seeds.Count != request.Sources.Count)
+            throw new ArgumentException($"{seeds.Count} seeds were given for {request.Sources.Count} sources.", nameof(request));
         if (request.RelationTokens is null && (request.PromptImage is null || request.ReferenceImage is null))
             throw new ArgumentException("either relation tokens or both exemplar images are required.", nameof(request));
     }

@@ -20,8 +20,11 @@ public sealed class EditForm
     public IFormFile? reference_image { get; set; }
     /// <summary>A cached exemplar pair from POST /v1/relations, instead of the two images.</summary>
     public string? relation_id { get; set; }
-    /// <summary>The image to edit.</summary>
-    public required IFormFile source_image { get; set; }
+    /// <summary>
+    /// The image to edit; repeat the part for a batch of 1 to Limits:MaxSourcesPerEdit (4 by default) sources, each edited
+    /// with the same exemplar pair and its own seed (seed + its index), each result at /v1/edits/{id}/results/{index}.
+    /// </summary>
+    public required IFormFileCollection source_image { get; set; }
     /// <summary>The instruction.</summary>
     public required string prompt { get; set; }
     /// <summary>Denoising steps, 1 to Limits:MaxSteps (50 by default).</summary>
@@ -69,6 +72,9 @@ public sealed record DenoiseStepsView(int Computed, int Reused);
 
 public sealed record EditLinks(string Self, string Result, string Events);
 
+/// <summary>One edited image of a succeeded job: source <c>index</c>'s result, its size and seed, and where to download it.</summary>
+public sealed record EditResultView(int Index, int Width, int Height, long Seed, string Url);
+
 /// <summary>The job's webhook and, in GET /v1/edits/{id}, every delivery attempt so far (oldest first).</summary>
 public sealed record WebhookView(string Url, IReadOnlyList<string> EventsFilter, IReadOnlyList<WebhookAttempt>? Attempts);
 
@@ -95,6 +101,8 @@ public sealed record EditView(
     string RelationId,
     int? Width,
     int? Height,
+    int SourceCount,
+    IReadOnlyList<EditResultView>? Results,
     IReadOnlyDictionary<string, double>? TimingsMs,
     DenoiseStepsView? DenoiseSteps,
     double CacheThreshold,
@@ -114,7 +122,8 @@ public sealed record EditView(
         return new EditView(job.Id, state.Status, state.Status == JobStatus.Queued ? record.QueuePosition : null,
             state.Stage,
             new ProgressView(state.Step, job.TotalSteps), job.CreatedAt, state.StartedAt, state.FinishedAt, state.FinishedAt + job.ResultRetention,
-            p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, job.OutputFormat, job.RelationId, state.Width, state.Height,
+            p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, job.OutputFormat, job.RelationId, state.Width, state.Height, job.SourceCount,
+            state.Output?.Images.Select((image, index) => new EditResultView(index, image.Width, image.Height, image.Seed, $"{self}/results/{index}")).ToList(),
             state.Output?.Timings.ToDictionary(t => SnakeCase(t.Key), t => Math.Round(t.Value.TotalMilliseconds, 1)),
             state.Output?.DenoiseSteps is { } counted ? new DenoiseStepsView(counted.Computed, counted.Reused) : null, p.CacheThreshold,
             state.Output?.Warnings ?? [], state.Error is { } failure ? Problems.ForJobFailure(failure) : null, state.Worker,

@@ -9,8 +9,8 @@ using RelationAdapter.Service.Webhooks;
 namespace RelationAdapter.Service.Endpoints;
 
 /// <summary>A valid edit form: its settings and its files (the pair, or the id of a cached relation).</summary>
-public sealed record EditSubmission(EditSettings Settings, OutputFormat OutputFormat, IFormFile Source, IFormFile? PromptImage, IFormFile? ReferenceImage, string? RelationId,
-    WebhookSubscription? Webhook = null);
+public sealed record EditSubmission(EditSettings Settings, OutputFormat OutputFormat, IReadOnlyList<IFormFile> Sources, IFormFile? PromptImage, IFormFile? ReferenceImage,
+    string? RelationId, WebhookSubscription? Webhook = null);
 
 /// <summary>Reads and validates the fields of an edit form (<see cref="EditForm"/>); every problem is reported per field.</summary>
 public static class EditFormParser
@@ -23,11 +23,13 @@ public static class EditFormParser
     {
         var errors = new Dictionary<string, string[]>();
         var (settings, format) = Parse(form, limits, errors);
-        var source = SingleFile(form, SourceImage, errors);
+        var sources = form.Files.GetFiles(SourceImage);
         var promptImage = SingleFile(form, PromptImage, errors);
         var referenceImage = SingleFile(form, ReferenceImage, errors);
         var relationId = form[RelationId].ToString();
-        if (source is null) Add(errors, SourceImage, "is required.");
+        if (sources.Count == 0) Add(errors, SourceImage, "is required.");
+        else if (sources.Count > limits.MaxSourcesPerEdit)
+            Add(errors, SourceImage, $"is {sources.Count} files; one edit takes at most {limits.MaxSourcesPerEdit} (Limits:MaxSourcesPerEdit).");
         if (relationId.Length > 0 && (promptImage is not null || referenceImage is not null))
             Add(errors, RelationId, "send either relation_id or the exemplar pair (prompt_image and reference_image), not both.");
         else if (relationId.Length == 0)
@@ -39,12 +41,13 @@ public static class EditFormParser
             Add(errors, webhookError.Field, webhookError.Message);
         return errors.Count > 0
             ? (null, Problems.Validation(errors))
-            : (new EditSubmission(settings, format, source!, promptImage, referenceImage, relationId.Length > 0 ? relationId : null, webhook), null);
+            : (new EditSubmission(settings, format, sources, promptImage, referenceImage, relationId.Length > 0 ? relationId : null, webhook), null);
     }
 
     /// <summary>The form's single-valued fields: those of <see cref="EditForm"/>, its one definition (the events filter may repeat).</summary>
     static readonly string[] Fields = typeof(EditForm).GetProperties()
-        .Where(p => p.PropertyType != typeof(IFormFile) && p.Name != WebhookSubscription.EventsFilterField).Select(p => p.Name).ToArray();
+        .Where(p => p.PropertyType != typeof(IFormFile) && p.PropertyType != typeof(IFormFileCollection) && p.Name != WebhookSubscription.EventsFilterField)
+        .Select(p => p.Name).ToArray();
 
     /// <summary>The settings and output format; defaults and ranges are <see cref="EditSettings"/>'s, capped by the limits.</summary>
     static (EditSettings Settings, OutputFormat Format) Parse(IFormCollection form, LimitsOptions limits, Dictionary<string, string[]> errors)

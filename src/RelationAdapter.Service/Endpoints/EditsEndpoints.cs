@@ -24,9 +24,10 @@ public static class EditsEndpoints
         edits.MapPost("/", Submit)
             .WithName("CreateEdit")
             .WithSummary("Submit an edit: apply the exemplar pair's change to the source image.")
-            .WithDescription("Answers 202 with the job. With `Prefer: wait=N` (or a bare `Prefer: wait`, the configured default) it waits up to N seconds (capped) and answers 200 with the image when the edit finished in time.")
+            .WithDescription("Answers 202 with the job. With `Prefer: wait=N` (or a bare `Prefer: wait`, the configured default) it waits up to N seconds (capped) and answers 200 when the edit finished in time: the image for one source, the job (with a link per result) for several.")
             .Accepts<EditForm>("multipart/form-data")
             .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png", "image/jpeg", "image/webp")
+            .WithMetadata(new AlsoAnswersJson(StatusCodes.Status200OK, typeof(EditView)))
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
@@ -41,7 +42,11 @@ public static class EditsEndpoints
         edits.MapGet("/{id}", Get).WithName("GetEdit").WithSummary("The job's status, queue position, progress, timings, result metadata and webhook attempts.")
             .ProducesProblem(StatusCodes.Status404NotFound);
 
-        edits.MapGet("/{id}/result", Result).WithName("GetEditResult").WithSummary("The edited image.")
+        edits.MapGet("/{id}/result", Result).WithName("GetEditResult").WithSummary("The edited image (of the first source).")
+            .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png", "image/jpeg", "image/webp")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+
+        edits.MapGet("/{id}/results/{index:int}", ResultAt).WithName("GetEditResultAt").WithSummary("The edited image of source `index` (0-based, in upload order).")
             .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png", "image/jpeg", "image/webp")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
 
@@ -60,7 +65,7 @@ public static class EditsEndpoints
     public sealed record EditServices(ModelHost Host, IJobBoard Jobs, RelationCache Relations, ImageAdmission Images,
         Idempotency Idempotency, IOptions<LimitsOptions> Limits, IOptions<QueueOptions> QueueOptions, IOptions<WebhooksOptions> Webhooks, TimeProvider Time);
 
-    static async Task<Results<FileContentHttpResult, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> Submit(HttpContext http,
+    static async Task<Results<FileContentHttpResult, Ok<EditView>, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> Submit(HttpContext http,
         [AsParameters] EditServices services, CancellationToken cancellation)
     {
         if (!services.Host.Status.Ready) return Problems.NotReady(http.Response, services.Host.LoadError, services.QueueOptions.Value.RetryAfterSeconds);
@@ -128,20 +133,25 @@ public static class EditsEndpoints
         }
     }
 
-    /// <summary>The job of a valid form once its images are admitted (source at its edit size, the pair padded or cached).</summary>
+    /// <summary>The job of a valid form once its images are admitted (sources at their edit sizes, the pair padded or cached).</summary>
     static async Task<(NewEditJob? Job, ProblemHttpResult? Problem)> AdmitAsync(EditSubmission submission, EditServices services,
         string? owner, CancellationToken cancellation)
     {
         var images = services.Images;
-        var (source, refused) = await images.ReadAsync(submission.Source, cancellation);
-        if (refused is not null) return (null, refused);
-        try
+        var uploads = new List<CheckedUpload>();
+        foreach (var file in submission.Sources)
         {
-            ImagePreprocessing.SourceSize(source!.Header.Width, source.Header.Height, submission.Settings.MaxSide);
-        }
-        catch (ArgumentException e)
-        {
-            return (null, Problems.InvalidField(EditFormParser.SourceImage, e.Message));
+            var (source, refused) = await images.ReadAsync(file, cancellation);
+            if (refused is not null) return (null, refused);
+            try
+            {
+                ImagePreprocessing.SourceSize(source!.Header.Width, source.Header.Height, submission.Settings.MaxSide);
+            }
+            catch (ArgumentException e)
+            {
+                return (null, Problems.InvalidField(EditFormParser.SourceImage, e.Message));
+            }
+            uploads.Add(source);
         }
 
         RelationInput relation;
@@ -157,20 +167,27 @@ public static class EditsEndpoints
             relation = pair!;
         }
 
-        Image<Rgb24>? sourceImage = null;
-        ProblemHttpResult? undecodable = null;
+        var sources = new List<Image<Rgb24>>();
         try
         {
-            (sourceImage, undecodable) = await images.DecodeAsync(source, ImageAdmission.ToEditSize(submission.Settings.MaxSide), cancellation);
+            foreach (var upload in uploads)
+            {
+                var (decoded, undecodable) = await images.DecodeAsync(upload, ImageAdmission.ToEditSize(submission.Settings.MaxSide), cancellation);
+                if (undecodable is not null) return (null, undecodable);
+                sources.Add(decoded!);
+            }
         }
         finally
         {
-            if (sourceImage is null) relation.DisposeImages();
+            if (sources.Count < uploads.Count)
+            {
+                foreach (var source in sources) source.Dispose();
+                relation.DisposeImages();
+            }
         }
-        if (undecodable is not null) return (null, undecodable);
         var spec = new EditSpec(NewId(), 0, owner, submission.Settings, submission.OutputFormat, relation.Id, services.Time.GetUtcNow(),
-            services.QueueOptions.Value.ResultRetention, submission.Webhook?.Url, submission.Webhook?.Events.ToString());
-        return (new NewEditJob(spec, sourceImage!, relation), null);
+            services.QueueOptions.Value.ResultRetention, submission.Webhook?.Url, submission.Webhook?.Events.ToString(), sources.Count);
+        return (new NewEditJob(spec, sources, relation), null);
     }
 
     /// <summary>The exemplar pair: cached tokens when its content id is known, else both images decoded and padded.</summary>
@@ -193,7 +210,7 @@ public static class EditsEndpoints
     /// Honours <c>Prefer: wait</c>: the image when the job finished in time, else the job. A waiting client that
     /// goes away before its job started cancels it (configurable): without an idempotency key nobody else can find it.
     /// </summary>
-    static async Task<Results<FileContentHttpResult, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> WaitIfPreferred(HttpContext http, JobRecord job, IJobBoard jobs,
+    static async Task<Results<FileContentHttpResult, Ok<EditView>, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> WaitIfPreferred(HttpContext http, JobRecord job, IJobBoard jobs,
         QueueOptions options, CancellationToken cancellation)
     {
         var wait = PreferredWait(http.Request, options);
@@ -212,9 +229,16 @@ public static class EditsEndpoints
                 if (cancellation.IsCancellationRequested && options.CancelOnDisconnect && !http.Request.Headers.ContainsKey(Idempotency.Header))
                     await jobs.CancelIfWaitingAsync(job.Id);
             }
-            if (job.State.Status == JobStatus.Succeeded && await jobs.ReadResultAsync(job.Id, CancellationToken.None) is { } image)
+            // Several sources make several images: the job (with their links) answers for them.
+            if (job.State.Status == JobStatus.Succeeded && job.Spec.SourceCount > 1)
             {
-                AddResultHeaders(http.Response, job.Spec);
+                AddResultHeaders(http.Response, job.Spec, 0);
+                http.Response.Headers["Content-Location"] = $"/v1/edits/{job.Id}";
+                return TypedResults.Ok(EditView.From(job));
+            }
+            if (job.State.Status == JobStatus.Succeeded && await jobs.ReadResultAsync(job.Id, 0, CancellationToken.None) is { } image)
+            {
+                AddResultHeaders(http.Response, job.Spec, 0);
                 return TypedResults.File(image, job.State.Output!.ContentType);
             }
         }
@@ -269,14 +293,21 @@ public static class EditsEndpoints
         return TypedResults.Ok(EditView.From(job, attempts));
     }
 
-    static async Task<Results<FileContentHttpResult, ProblemHttpResult>> Result(string id, HttpContext http, IJobBoard jobs, CancellationToken cancellation)
+    static Task<Results<FileContentHttpResult, ProblemHttpResult>> Result(string id, HttpContext http, IJobBoard jobs, CancellationToken cancellation) =>
+        ResultAt(id, 0, http, jobs, cancellation);
+
+    static async Task<Results<FileContentHttpResult, ProblemHttpResult>> ResultAt(string id, int index, HttpContext http, IJobBoard jobs, CancellationToken cancellation)
     {
         if (await FindVisibleAsync(jobs, id, http, cancellation) is not { } job) return Problems.EditNotFound(id);
+        if (index < 0 || index >= job.Spec.SourceCount)
+            return Problems.Problem(StatusCodes.Status404NotFound, Problems.Types.NotFound, "No such result.",
+                $"The edit has {job.Spec.SourceCount} source(s): results 0 to {job.Spec.SourceCount - 1}.");
         var state = job.State;
-        if (state is { Status: JobStatus.Succeeded, Output: { } output } && await jobs.ReadResultAsync(id, cancellation) is { } image)
+        if (state is { Status: JobStatus.Succeeded, Output: { } output } && await jobs.ReadResultAsync(id, index, cancellation) is { } image)
         {
-            AddResultHeaders(http.Response, job.Spec);
-            return TypedResults.File(image, output.ContentType, $"{job.Id}.{job.Spec.OutputFormat.ToString().ToLowerInvariant()}");
+            AddResultHeaders(http.Response, job.Spec, index);
+            var name = index == 0 ? job.Id : $"{job.Id}-{index}";
+            return TypedResults.File(image, output.ContentType, $"{name}.{job.Spec.OutputFormat.ToString().ToLowerInvariant()}");
         }
         var detail = state.Status switch
         {
@@ -308,11 +339,11 @@ public static class EditsEndpoints
         return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job));
     }
 
-    static void AddResultHeaders(HttpResponse response, EditSpec job)
+    static void AddResultHeaders(HttpResponse response, EditSpec job, int index)
     {
         response.Headers["X-Edit-Id"] = job.Id;
-        response.Headers["X-Seed"] = job.Settings.Seed.ToString();
-        response.Headers["Content-Location"] = $"/v1/edits/{job.Id}/result";
+        response.Headers["X-Seed"] = job.SeedOf(index).ToString(CultureInfo.InvariantCulture);
+        response.Headers["Content-Location"] = $"/v1/edits/{job.Id}/results/{index}";
     }
 
     /// <summary>RFC 7240 <c>Prefer: wait=N</c>, capped; a bare <c>wait</c> waits the configured default.</summary>

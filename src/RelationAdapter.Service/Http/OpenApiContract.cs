@@ -3,6 +3,9 @@ using Swashbuckle.AspNetCore.SwaggerGen;
 
 namespace RelationAdapter.Service.Http;
 
+/// <summary>Endpoint metadata: with this status the endpoint may also answer JSON of this type (besides what its results declare).</summary>
+public sealed record AlsoAnswersJson(int Status, Type Type);
+
 /// <summary>
 /// What the typed results cannot say about the contract: response headers, the <c>Prefer</c> request header,
 /// the bearer scheme with its 401, and the 500 any operation can answer. Kept in one table so the contract
@@ -19,7 +22,7 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
         ["X-Edit-Id"] = "The edit's id.",
         ["X-Seed"] = "The seed the edit used (also for a seed the server chose).",
         ["Preference-Applied"] = "The wait that was applied (RFC 7240), e.g. wait=60.",
-        ["Content-Location"] = "The URL of the result image.",
+        ["Content-Location"] = "The URL of what the body is: the result image (/v1/edits/{id}/results/{index}), or the job for several sources.",
         ["Content-Disposition"] = "attachment, with a file name made of the edit's id and the format's extension.",
         ["WWW-Authenticate"] = "Bearer: the scheme to authenticate with.",
     };
@@ -32,6 +35,7 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
         [("CreateEdit", "503")] = ["Retry-After"],
         [("CancelEdit", "202")] = ["Location"],
         [("GetEditResult", "200")] = ["X-Edit-Id", "X-Seed", "Content-Location", "Content-Disposition"],
+        [("GetEditResultAt", "200")] = ["X-Edit-Id", "X-Seed", "Content-Location", "Content-Disposition"],
         [("CreateRelation", "201")] = ["Location"],
         [("CreateRelation", "503")] = ["Retry-After"],
     };
@@ -39,6 +43,11 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
     public void Apply(OpenApiOperation operation, OperationFilterContext context)
     {
         var id = operation.OperationId ?? "";
+        // A status with a second body (the endpoint metadata holds one type per status).
+        foreach (var json in context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<AlsoAnswersJson>())
+            if (operation.Responses?.TryGetValue(json.Status.ToString(), out var response) == true && response is OpenApiResponse concrete)
+                concrete.Content!["application/json"] = new OpenApiMediaType { Schema = context.SchemaGenerator.GenerateSchema(json.Type, context.SchemaRepository) };
+
         foreach (var (status, response) in operation.Responses ?? [])
         {
             if (!ResponseHeaders.TryGetValue((id, status), out var headers) || response is not OpenApiResponse concrete) continue;
@@ -63,7 +72,7 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
             operation.Parameters.Add(new OpenApiParameter
             {
                 Name = "Prefer", In = ParameterLocation.Header, Required = false,
-                Description = "`wait=N` (RFC 7240): wait up to N seconds (capped by Queue:MaxWaitSeconds) and answer 200 with the image when it is done in time; a bare `wait` waits Queue:DefaultWaitSeconds.",
+                Description = "`wait=N` (RFC 7240): wait up to N seconds (capped by Queue:MaxWaitSeconds) and answer 200 when it is done in time (the image; the job for several sources); a bare `wait` waits Queue:DefaultWaitSeconds.",
                 Schema = new OpenApiSchema { Type = JsonSchemaType.String, Example = System.Text.Json.Nodes.JsonValue.Create("wait=60") },
             });
         }

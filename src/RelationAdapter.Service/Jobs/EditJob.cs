@@ -19,7 +19,7 @@ public sealed class EditJob : IRunningJob
     readonly TimeProvider _time;
     readonly string _worker;
     long _changes;
-    byte[]? _image;
+    IReadOnlyList<byte[]>? _images;
 
     readonly Action<EditSpec, JobState>? _statusChanged;
 
@@ -27,7 +27,7 @@ public sealed class EditJob : IRunningJob
     {
         _statusChanged = statusChanged;
         Spec = job.Spec;
-        Source = job.Source;
+        Sources = job.Sources;
         Relation = job.Relation;
         _time = time;
         _worker = worker;
@@ -36,18 +36,18 @@ public sealed class EditJob : IRunningJob
 
     public EditSpec Spec { get; }
     public string Id => Spec.Id;
-    /// <summary>The source at its edit size; released once the job finished.</summary>
-    public Image<Rgb24> Source { get; private set; }
+    /// <summary>The sources at their edit sizes; released once the job finished.</summary>
+    public IReadOnlyList<Image<Rgb24>> Sources { get; }
     public RelationInput Relation { get; private set; }
     public ActivityContext ParentContext { get; }
     public CancellationTokenSource CancellationSource { get; } = new();
     public CancellationToken Cancellation => CancellationSource.Token;
     public Task Completion => _completion.Task;
 
-    /// <summary>The encoded result of a succeeded job.</summary>
-    public byte[]? Image
+    /// <summary>The encoded images of a succeeded job, one per source.</summary>
+    public IReadOnlyList<byte[]>? Images
     {
-        get { lock (_gate) return _image; }
+        get { lock (_gate) return _images; }
     }
 
     // Every change replaces the state under the lock and is published inside it, so readers (request threads)
@@ -81,9 +81,9 @@ public sealed class EditJob : IRunningJob
         lock (_gate) _state = _state with { Width = width, Height = height };
     }
 
-    public void Succeed(EditOutput output, byte[] image)
+    public void Succeed(EditOutput output, IReadOnlyList<byte[]> images)
     {
-        lock (_gate) _image = image;
+        lock (_gate) _images = images;
         Transition(JobStatus.Running, "succeeded",
             state => state with { Status = JobStatus.Succeeded, Output = output, Width = output.Width, Height = output.Height, FinishedAt = _time.GetUtcNow() });
     }
@@ -130,7 +130,7 @@ public sealed class EditJob : IRunningJob
 
     void ReleaseInputs()
     {
-        Source.Dispose();
+        foreach (var source in Sources) source.Dispose();
         Relation.DisposeImages();
         Relation = Relation with { PaddedPromptImage = null, PaddedReferenceImage = null, Cached = null };
     }

@@ -7,10 +7,10 @@ using RelationAdapter.Service.Telemetry;
 
 namespace RelationAdapter.Service.Jobs;
 
-/// <summary>Runs one edit job through the pipeline: its relation (cached or encoded now), the edit, the encoded result.</summary>
+/// <summary>Runs one edit job through the pipeline: its relation (cached or encoded now) and prompt once, each batch of its sources, the encoded results.</summary>
 public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemetry, TimeProvider time)
 {
-    public (EditOutput Output, byte[] Image) Run(IRunningJob job, RelationEditPipeline pipeline, Activity? jobActivity)
+    public (EditOutput Output, IReadOnlyList<byte[]> Images) Run(IRunningJob job, RelationEditPipeline pipeline, Activity? jobActivity)
     {
         var relation = job.Relation;
         // The pair may have been encoded (by a relation request or an earlier job) while this job waited.
@@ -23,20 +23,53 @@ public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemet
         }
         using var tokens = cached.ToTensor();
 
-        var source = job.Source;
-        job.SetSize(source.Width, source.Height);
-        var request = new EditRequest { Source = source, RelationTokens = tokens, Settings = job.Spec.Settings };
+        var spec = job.Spec;
+        var sources = job.Sources;
+        job.SetSize(sources[0].Width, sources[0].Height);
+        using var prompt = pipeline.EncodePrompt(spec.Settings.Prompt!);
+        // Sources of one working size run as one DiT batch; each keeps its own seed and place in the results.
+        var batches = sources.Select((source, index) => (source, index))
+            .GroupBy(item => ImagePreprocessing.SourceSize(item.source.Width, item.source.Height, spec.Settings.MaxSide))
+            .Select(batch => batch.ToList()).ToList();
+        var images = new EditedImage[sources.Count];
+        var encoded = new byte[sources.Count][];
+        var timings = new Dictionary<EditStage, TimeSpan>();
+        var warnings = new List<string>();
+        var (computed, reused) = (0, 0);
         using var tracker = new StageTracker(job, telemetry, jobActivity);
-        var result = pipeline.Run(request, tracker, job.Cancellation);
-        using var image = result.Image;
-        var format = job.Spec.OutputFormat;
-        return (new EditOutput(ImageCodec.ContentType(format), result.Width, result.Height, result.StageTimings, result.Warnings, result.Steps),
-            ImageCodec.Encode(image, format));
+        foreach (var batch in batches)
+        {
+            var request = new EditRequest
+            {
+                Source = batch[0].source, MoreSources = batch.Skip(1).Select(item => item.source).ToList(),
+                SourceSeeds = batch.Select(item => spec.SeedOf(item.index)).ToList(),
+                RelationTokens = tokens, PromptEmbedding = prompt, Settings = spec.Settings,
+            };
+            tracker.Batch = batch.Count;
+            var results = pipeline.RunBatch(request, tracker, job.Cancellation);
+            for (var i = 0; i < batch.Count; i++)
+                using (var image = results[i].Image)
+                {
+                    images[batch[i].index] = new EditedImage(results[i].Width, results[i].Height, results[i].Seed);
+                    encoded[batch[i].index] = ImageCodec.Encode(image, spec.OutputFormat);
+                }
+            foreach (var (stage, took) in results[0].StageTimings) timings[stage] = timings.GetValueOrDefault(stage) + took;
+            warnings.AddRange(results[0].Warnings.Except(warnings));
+            (computed, reused) = (computed + results[0].Steps.Computed, reused + results[0].Steps.Reused);
+            tracker.Done += batch.Count * spec.Settings.Steps;
+        }
+        return (new EditOutput(ImageCodec.ContentType(spec.OutputFormat), images, timings, warnings, new DenoiseSteps(computed, reused)), encoded);
     }
 
-    /// <summary>Forwards pipeline progress to the job, with one span per stage and the step-duration metric.</summary>
+    /// <summary>
+    /// Forwards pipeline progress to the job, with one span per stage and the step-duration metric. The job counts
+    /// steps over all its sources: a step of the current batch is <see cref="Batch"/> steps, after the <see cref="Done"/> ones.
+    /// </summary>
     sealed class StageTracker(IRunningJob job, ServiceTelemetry telemetry, Activity? parent) : IProgress<EditProgress>, IDisposable
     {
+        public int Batch { get; set; } = 1;
+        public int Done { get; set; }
+
         Activity? _stage;
         EditStage? _current;
         TimeSpan _lastStepAt;
@@ -55,7 +88,7 @@ public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemet
                 telemetry.StepDuration.Record((value.Elapsed - _lastStepAt).TotalSeconds);
             }
             _lastStepAt = value.Elapsed;
-            job.ReportProgress(value);
+            job.ReportProgress(value with { Step = Done + value.Step * Batch, TotalSteps = job.Spec.TotalSteps });
         }
 
         public void Dispose() => _stage?.Dispose();

@@ -96,8 +96,8 @@ public sealed class InferenceWorker(
         var outcome = "failed";
         try
         {
-            var (output, image) = runner.Run(job, host.Models!.Pipeline, activity);
-            job.Succeed(output, image);
+            var (output, images) = runner.Run(job, host.Models!.Pipeline, activity);
+            job.Succeed(output, images);
             outcome = "succeeded";
         }
         catch (OperationCanceledException) when (job.Cancellation.IsCancellationRequested)

@@ -35,8 +35,8 @@ public interface IJobBoard
     /// <summary>Cancels the job only if it has not started.</summary>
     Task CancelIfWaitingAsync(string id);
 
-    /// <summary>The encoded image of a succeeded job; null when there is none.</summary>
-    Task<byte[]?> ReadResultAsync(string id, CancellationToken cancellation);
+    /// <summary>The encoded image of a succeeded job's source <paramref name="index"/>; null when there is none.</summary>
+    Task<byte[]?> ReadResultAsync(string id, int index, CancellationToken cancellation);
 
     /// <summary>
     /// The job's changes until it finishes: its current state first as a <c>status</c> event unless the watcher
@@ -65,8 +65,8 @@ public sealed class QueuePlace(string id, Action giveBack) : IDisposable
 public interface IRunningJob
 {
     EditSpec Spec { get; }
-    /// <summary>The source at its edit size.</summary>
-    Image<Rgb24> Source { get; }
+    /// <summary>The sources at their edit sizes.</summary>
+    IReadOnlyList<Image<Rgb24>> Sources { get; }
     RelationInput Relation { get; }
     ActivityContext ParentContext { get; }
     /// <summary>Canceled when a client cancels the job, or when shutdown ends its grace period.</summary>
@@ -74,7 +74,8 @@ public interface IRunningJob
 
     void SetSize(int width, int height);
     void ReportProgress(EditProgress progress);
-    void Succeed(EditOutput output, byte[] image);
+    /// <summary>The job's images, encoded, one per source in order.</summary>
+    void Succeed(EditOutput output, IReadOnlyList<byte[]> images);
     void Fail(JobFailure error);
     /// <summary>The job stopped on its cancellation token.</summary>
     void Stopped();

@@ -16,9 +16,13 @@ public enum Admission { Accepted, Full, ShuttingDown }
 /// <see cref="Webhook"/> tells it of the events named in <see cref="WebhookEvents"/> (comma-separated).
 /// </summary>
 public sealed record EditSpec(string Id, long Sequence, string? Owner, EditSettings Settings, OutputFormat OutputFormat, string RelationId,
-    DateTimeOffset CreatedAt, TimeSpan ResultRetention, string? Webhook = null, string? WebhookEvents = null)
+    DateTimeOffset CreatedAt, TimeSpan ResultRetention, string? Webhook = null, string? WebhookEvents = null, int SourceCount = 1)
 {
-    public int TotalSteps => Settings.Steps;
+    /// <summary>Denoising steps over every source: a DiT step of a batch of k sources counts k.</summary>
+    public int TotalSteps => Settings.Steps * SourceCount;
+
+    /// <summary>Source <paramref name="index"/>'s seed: the job's seed + the index.</summary>
+    public long SeedOf(int index) => Settings.Seed + index;
 }
 
 /// <summary>
@@ -34,19 +38,26 @@ public sealed record RelationInput(string Id, RelationTokens? Cached, Image<Rgb2
     }
 }
 
-/// <summary>A job being submitted: what it is and its admitted images (the source at its edit size).</summary>
-public sealed record NewEditJob(EditSpec Spec, Image<Rgb24> Source, RelationInput Relation)
+/// <summary>A job being submitted: what it is and its admitted images (the sources at their edit sizes).</summary>
+public sealed record NewEditJob(EditSpec Spec, IReadOnlyList<Image<Rgb24>> Sources, RelationInput Relation)
 {
     public void DisposeImages()
     {
-        Source.Dispose();
+        foreach (var source in Sources) source.Dispose();
         Relation.DisposeImages();
     }
 }
 
-/// <summary>What produced a finished job's image (the image itself is read apart: it can be large).</summary>
-public sealed record EditOutput(string ContentType, int Width, int Height,
-    IReadOnlyDictionary<EditStage, TimeSpan> Timings, IReadOnlyList<string> Warnings, DenoiseSteps? DenoiseSteps = null);
+/// <summary>One edited image of a job: its size and the seed it was drawn from.</summary>
+public sealed record EditedImage(int Width, int Height, long Seed);
+
+/// <summary>What produced a finished job's images, one per source (the images themselves are read apart: they can be large).</summary>
+public sealed record EditOutput(string ContentType, IReadOnlyList<EditedImage> Images,
+    IReadOnlyDictionary<EditStage, TimeSpan> Timings, IReadOnlyList<string> Warnings, DenoiseSteps? DenoiseSteps = null)
+{
+    public int Width => Images[0].Width;
+    public int Height => Images[0].Height;
+}
 
 /// <summary>The mutable part of a job, captured at one moment; <c>Worker</c> names the replica that runs or ran it.</summary>
 public sealed record JobState(JobStatus Status, EditStage? Stage, int Step, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,

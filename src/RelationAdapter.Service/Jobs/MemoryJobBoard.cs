@@ -68,7 +68,8 @@ public sealed class MemoryJobBoard : IJobBoard, IWorkSource
         return Task.CompletedTask;
     }
 
-    public Task<byte[]?> ReadResultAsync(string id, CancellationToken cancellation) => Task.FromResult(_store.Find(id)?.Image);
+    public Task<byte[]?> ReadResultAsync(string id, int index, CancellationToken cancellation) =>
+        Task.FromResult(_store.Find(id)?.Images is { } images && index < images.Count ? images[index] : null);
 
     public async IAsyncEnumerable<JobEvent> WatchAsync(string id, long? lastSeen, [EnumeratorCancellation] CancellationToken cancellation)
     {

@@ -37,6 +37,10 @@ public sealed class LimitsOptions : IValidatableObject
     [Range(1, 1000)]
     public int MaxSteps { get; set; } = 50;
 
+    /// <summary>source_image parts one edit may carry (one exemplar pair applied to each, in one DiT batch per working size).</summary>
+    [Range(1, 16)]
+    public int MaxSourcesPerEdit { get; set; } = 4;
+
     /// <summary>The limits that depend on each other: a default a request may never ask for would refuse requests that asked nothing.</summary>
     public IEnumerable<ValidationResult> Validate(ValidationContext context)
     {

@@ -79,7 +79,7 @@ public sealed class RedisJobBoard : IJobBoard
         if (!place.Release()) throw new InvalidOperationException("the queue place was already used or given back.");
         var sequence = await RedisConnection.Call(() => Db.StringIncrementAsync(RedisKeys.Sequence));
         var spec = job.Spec with { Sequence = sequence };
-        var inputs = new List<HashEntry> { new("source", ImageCodec.Encode(job.Source, OutputFormat.Png)) };
+        var inputs = job.Sources.Select((source, index) => new HashEntry($"source_{index}", ImageCodec.Encode(source, OutputFormat.Png))).ToList();
         if (job.Relation.PaddedPromptImage is { } before && job.Relation.PaddedReferenceImage is { } after)
         {
             inputs.Add(new HashEntry("prompt_image", ImageCodec.Encode(before, OutputFormat.Png)));
@@ -176,8 +176,8 @@ public sealed class RedisJobBoard : IJobBoard
         return version;
     }
 
-    public async Task<byte[]?> ReadResultAsync(string id, CancellationToken cancellation) =>
-        (byte[]?)await RedisConnection.Call(() => Db.StringGetAsync(RedisKeys.Result(id)));
+    public async Task<byte[]?> ReadResultAsync(string id, int index, CancellationToken cancellation) =>
+        (byte[]?)await RedisConnection.Call(() => Db.HashGetAsync(RedisKeys.Result(id), index));
 
     public async IAsyncEnumerable<JobEvent> WatchAsync(string id, long? lastSeen, [EnumeratorCancellation] CancellationToken cancellation)
     {

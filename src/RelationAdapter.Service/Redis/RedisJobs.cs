@@ -16,8 +16,9 @@ public sealed class RedisJobs(RedisConnection redis, IEnumerable<IJobObserver> o
 {
     readonly IJobObserver[] _observers = [.. observers];
 
-    // KEYS: job, queued, result, inputs. ARGV: allowed statuses (comma-separated), new status, state json, event kind,
-    // ttl seconds when finished (0: keep), worker required ('' = any), worker to set ('' = keep), job id, result bytes ('' = none), events channel.
+    // KEYS: job, queued, results, inputs. ARGV: allowed statuses (comma-separated), new status, state json, event kind,
+    // ttl seconds when finished (0: keep), worker required ('' = any), worker to set ('' = keep), job id, (unused), events channel,
+    // then the result images in order (none but on success).
     const string TransitionScript = """
         local status = redis.call('HGET', KEYS[1], 'status')
         if not status then return -1 end
@@ -34,7 +35,8 @@ public sealed class RedisJobs(RedisConnection redis, IEnumerable<IJobObserver> o
           redis.call('DEL', KEYS[4])
           redis.call('HDEL', KEYS[1], 'cancel')
           redis.call('EXPIRE', KEYS[1], ttl)
-          if ARGV[9] ~= '' then redis.call('SET', KEYS[3], ARGV[9], 'EX', ttl) end
+          for i = 11, #ARGV do redis.call('HSET', KEYS[3], i - 11, ARGV[i]) end
+          if #ARGV > 10 then redis.call('EXPIRE', KEYS[3], ttl) end
         end
         redis.call('PUBLISH', ARGV[10], version .. '\n' .. ARGV[4] .. '\n' .. ARGV[3])
         return version
@@ -59,13 +61,13 @@ public sealed class RedisJobs(RedisConnection redis, IEnumerable<IJobObserver> o
     /// job was not in such a status (or not this worker's), -1 when it does not exist.
     /// </summary>
     public async Task<long> TransitionAsync(EditSpec job, JobStatus[] from, JobState state, string kind, string? requiredWorker = null,
-        string? newWorker = null, byte[]? result = null)
+        string? newWorker = null, IReadOnlyList<byte[]>? results = null)
     {
         var ttl = state.IsFinished ? (long)Math.Ceiling(job.ResultRetention.TotalSeconds) : 0;
         var version = await RedisConnection.Call(async () => (long)await redis.Database.ScriptEvaluateAsync(TransitionScript,
             [RedisKeys.Job(job.Id), RedisKeys.Queued, RedisKeys.Result(job.Id), RedisKeys.Inputs(job.Id)],
             [string.Join(',', from.Select(StatusName)), StatusName(state.Status), JsonSerializer.Serialize(state, RedisConnection.Json), kind,
-                ttl, requiredWorker ?? "", newWorker ?? "", job.Id, result is null ? RedisValue.EmptyString : (RedisValue)result, RedisKeys.Events(job.Id)]));
+                ttl, requiredWorker ?? "", newWorker ?? "", job.Id, "", RedisKeys.Events(job.Id), .. (results ?? []).Select(image => (RedisValue)image)]));
         if (version > 0 && kind != "progress")
             foreach (var observer in _observers) observer.StatusChanged(job, state);
         return version;

@@ -43,7 +43,8 @@ public static class RedisKeys
     /// <summary>The job's encoded inputs (source, exemplar pair), deleted when it ends.</summary>
     public static string Inputs(string id) => $"{Prefix}job:{id}:inputs";
 
-    public static string Result(string id) => $"{Prefix}job:{id}:result";
+    /// <summary>The job's encoded images, by source index.</summary>
+    public static string Result(string id) => $"{Prefix}job:{id}:results";
 
     /// <summary>The owner's jobs scored by sequence, for the listing (<c>-</c>: jobs made without API keys).</summary>
     public static string OwnerIndex(string? owner) => $"{Prefix}owner:{owner ?? "-"}";

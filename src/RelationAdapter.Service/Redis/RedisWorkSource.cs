@@ -126,18 +126,19 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     RedisRunningJob? Load(EditSpec spec, JobState started, RedisValue entryId)
     {
         var inputs = Db.HashGetAll(RedisKeys.Inputs(spec.Id)).ToDictionary(e => (string)e.Name!, e => (byte[])e.Value!);
-        Image<Rgb24>? source = null, before = null, after = null;
+        var sources = new List<Image<Rgb24>>();
+        Image<Rgb24>? before = null, after = null;
         try
         {
-            if (!inputs.TryGetValue("source", out var sourceBytes)) throw new InvalidOperationException("the job's inputs are gone from Redis.");
-            source = ImageCodec.Decode(sourceBytes);
+            for (var index = 0; index < spec.SourceCount; index++)
+                sources.Add(ImageCodec.Decode(inputs.GetValueOrDefault($"source_{index}") ?? throw new InvalidOperationException("the job's inputs are gone from Redis.")));
             if (inputs.TryGetValue("prompt_image", out var beforeBytes)) before = ImageCodec.Decode(beforeBytes);
             if (inputs.TryGetValue("reference_image", out var afterBytes)) after = ImageCodec.Decode(afterBytes);
-            return new RedisRunningJob(this, spec, started, source, new RelationInput(spec.RelationId, null, before, after), entryId);
+            return new RedisRunningJob(this, spec, started, sources, new RelationInput(spec.RelationId, null, before, after), entryId);
         }
         catch (Exception e)
         {
-            source?.Dispose();
+            foreach (var source in sources) source.Dispose();
             before?.Dispose();
             after?.Dispose();
             _logger.LogError(e, "Edit {JobId} could not be loaded", spec.Id);
@@ -261,7 +262,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     /// A job this worker runs. The worker thread is its only writer while the claim holds: each change goes to
     /// Redis on the condition that this worker still owns the job, so a worker that lost its claim stops.
     /// </summary>
-    sealed class RedisRunningJob(RedisWorkSource source, EditSpec spec, JobState state, Image<Rgb24> image, RelationInput relation, RedisValue entryId)
+    sealed class RedisRunningJob(RedisWorkSource source, EditSpec spec, JobState state, IReadOnlyList<Image<Rgb24>> images, RelationInput relation, RedisValue entryId)
         : IRunningJob, IDisposable
     {
         readonly CancellationTokenSource _stop = new();
@@ -270,7 +271,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         JobState _state = state;
 
         public EditSpec Spec { get; } = spec;
-        public Image<Rgb24> Source { get; } = image;
+        public IReadOnlyList<Image<Rgb24>> Sources { get; } = images;
         public RelationInput Relation { get; } = relation;
         public ActivityContext ParentContext => default;
         public CancellationToken Cancellation => _stop.Token;
@@ -293,9 +294,9 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
             Change(_state with { Stage = progress.Stage, Step = step }, "progress");
         }
 
-        public void Succeed(EditOutput output, byte[] result) =>
+        public void Succeed(EditOutput output, IReadOnlyList<byte[]> results) =>
             Change(_state with { Status = JobStatus.Succeeded, Output = output, Width = output.Width, Height = output.Height, FinishedAt = source._time.GetUtcNow() },
-                "succeeded", result);
+                "succeeded", results);
 
         public void Fail(JobFailure error) => Change(_state with { Status = JobStatus.Failed, Error = error, FinishedAt = source._time.GetUtcNow() }, "failed");
 
@@ -305,9 +306,9 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
             if (!HandedBack) Change(_state with { Status = JobStatus.Canceled, FinishedAt = source._time.GetUtcNow() }, "canceled");
         }
 
-        void Change(JobState next, string kind, byte[]? result = null)
+        void Change(JobState next, string kind, IReadOnlyList<byte[]>? results = null)
         {
-            if (source._jobs.TransitionAsync(Spec, [JobStatus.Running], next, kind, requiredWorker: source._name, result: result).GetAwaiter().GetResult() > 0)
+            if (source._jobs.TransitionAsync(Spec, [JobStatus.Running], next, kind, requiredWorker: source._name, results: results).GetAwaiter().GetResult() > 0)
             {
                 _state = next;
                 return;
@@ -320,7 +321,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         public void Dispose()
         {
             _renewal.Dispose();
-            Source.Dispose();
+            foreach (var image in Sources) image.Dispose();
             Relation.DisposeImages();
         }
 

@@ -35,7 +35,7 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
     {
         var client = await ClientAsync();
 
-        var job = await client.CreateEditAsync(Photo(Api.Source, "source.png"), "make it look like the example",
+        var job = await client.CreateEditAsync([Photo(Api.Source, "source.png")], "make it look like the example",
             promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 2, seed: 5);
         Assert.Contains(job.Status, new[] { JobStatus.Queued, JobStatus.Running });
         Assert.Equal(5, job.Seed);
@@ -54,7 +54,7 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
         // The same pair encodes to the relation the edit used, and an edit can name it instead of uploading the pair.
         var relation = await client.CreateRelationAsync(Photo(Api.Before, "before.png"), Photo(Api.After, "after.png"));
         Assert.Equal(job.RelationId, relation.Id);
-        var byRelation = await client.CreateEditAsync(Photo(Api.Source, "source.png"), "again", relationId: relation.Id, steps: 1);
+        var byRelation = await client.CreateEditAsync([Photo(Api.Source, "source.png")], "again", relationId: relation.Id, steps: 1);
         Assert.Equal(relation.Id, byRelation.RelationId);
         Assert.Equal(JobStatus.Succeeded, (await WaitUntilFinishedAsync(client, byRelation)).Status);
     }
@@ -64,7 +64,7 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
     {
         var client = await ClientAsync();
 
-        var job = await client.CreateEditAsync(Photo(Api.Source, "source.png"), "make it look like the example",
+        var job = await client.CreateEditAsync([Photo(Api.Source, "source.png")], "make it look like the example",
             promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 1, seed: LargestSeed);
         Assert.Equal(LargestSeed, job.Seed);
         job = await WaitUntilFinishedAsync(client, job);
@@ -88,7 +88,7 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
     public async Task A_rejected_form_arrives_as_a_validation_problem_with_typed_errors()
     {
         var client = await ClientAsync();
-        var rejected = await Assert.ThrowsAsync<ApiException<ValidationProblem>>(() => client.CreateEditAsync(Photo(Api.Source, "source.png"), "edit",
+        var rejected = await Assert.ThrowsAsync<ApiException<ValidationProblem>>(() => client.CreateEditAsync([Photo(Api.Source, "source.png")], "edit",
             promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 0, seed: LargestSeed + 1));
 
         Assert.Equal(400, rejected.StatusCode);
@@ -104,7 +104,7 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
     {
         var client = await ClientAsync();
         // Many steps on a large source keep the job queued or running while the test asks for its result.
-        var job = await client.CreateEditAsync(Photo(Api.Png(512, 512), "source.png"), "slow",
+        var job = await client.CreateEditAsync([Photo(Api.Png(512, 512), "source.png")], "slow",
             promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 50, maxSide: 512);
 
         var notReady = await Assert.ThrowsAsync<ApiException<ApiProblem>>(() => client.GetEditResultAsync(job.Id));
@@ -138,12 +138,12 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
         var client = new RelationAdapterClient(await limited.ReadyClientAsync());
 
         // One slow job running (many steps on a large source), one waiting: a queue of one has no place for a third.
-        var running = await client.CreateEditAsync(Photo(Api.Png(512, 512), "source.png"), "slow",
+        var running = await client.CreateEditAsync([Photo(Api.Png(512, 512), "source.png")], "slow",
             promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 50, maxSide: 512);
         while ((await client.GetEditAsync(running.Id)).Status == JobStatus.Queued) await Task.Delay(20);
-        var waiting = await client.CreateEditAsync(Photo(Api.Source, "source.png"), "wait",
+        var waiting = await client.CreateEditAsync([Photo(Api.Source, "source.png")], "wait",
             promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 1);
-        var full = await Assert.ThrowsAsync<ApiException<ApiProblem>>(() => client.CreateEditAsync(Photo(Api.Source, "source.png"), "no room",
+        var full = await Assert.ThrowsAsync<ApiException<ApiProblem>>(() => client.CreateEditAsync([Photo(Api.Source, "source.png")], "no room",
             promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 1));
         Assert.Equal(503, full.StatusCode);
         Assert.Equal(ProblemPrefix + "queue-full", full.Result.Type);
@@ -160,7 +160,7 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
         var client = new RelationAdapterClient(http);
         // The worker is busy, so the job is still queued when the stream starts and every change is seen live.
         var busy = await Api.BusyWorkerAsync(http);
-        var job = await client.CreateEditAsync(Photo(Api.Source, "source.png"), "make it look like the example",
+        var job = await client.CreateEditAsync([Photo(Api.Source, "source.png")], "make it look like the example",
             promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 3);
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));

@@ -166,6 +166,16 @@ public class ContractTests(ITestOutputHelper output)
             wait.Headers.Add("Prefer", "wait=60");
             await client.SendAsync(wait);
         }
+        var batchForm = Api.EditForm();
+        Api.AddFile(batchForm, "source_image", Api.Png(80, 64, 9));
+        using (var wait = new HttpRequestMessage(HttpMethod.Post, "/v1/edits") { Content = batchForm })
+        {
+            wait.Headers.Add("Prefer", "wait=60");                                             // 200 with the job: two results
+            var batch = await (await client.SendAsync(wait)).JsonAsync();
+            var batchId = batch.GetProperty("id").GetString();
+            await client.GetAsync($"/v1/edits/{batchId}/results/1");
+            await client.GetAsync($"/v1/edits/{batchId}/results/2");                         // 404: two sources only
+        }
         var busy = await Api.SubmitAsync(client, Api.SlowEdit());
         await Api.WaitForAsync(client, busy, "running");
         var queued = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["output_format"] = "webp", ["cache_threshold"] = "0.1" }));

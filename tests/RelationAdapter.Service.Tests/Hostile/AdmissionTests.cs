@@ -67,7 +67,7 @@ public class AdmissionTests
             source: Api.Png(1200, 900), before: Api.Png(1600, 1200, 3), after: Api.Png(1600, 1200, 90)));
 
         var job = factory.Services.GetRequiredService<JobStore>().Find(id)!;
-        var source = job.Source;
+        var source = Assert.Single(job.Sources);
         Assert.Equal((64, 48), (source.Width, source.Height));
         Assert.Equal((512, 384), (job.Relation.PaddedPromptImage!.Width, job.Relation.PaddedPromptImage.Height));
         Assert.Equal((512, 384), (job.Relation.PaddedReferenceImage!.Width, job.Relation.PaddedReferenceImage.Height));
