@@ -26,7 +26,6 @@ public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemet
         var spec = job.Spec;
         var sources = job.Sources;
         job.SetSize(sources[0].Width, sources[0].Height);
-        using var prompt = pipeline.EncodePrompt(spec.Settings.Prompt!);
         // Sources of one working size run as one DiT batch; each keeps its own seed and place in the results.
         var batches = sources.Select((source, index) => (source, index))
             .GroupBy(item => ImagePreprocessing.SourceSize(item.source.Width, item.source.Height, spec.Settings.MaxSide))
@@ -43,7 +42,8 @@ public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemet
             {
                 Source = batch[0].source, MoreSources = batch.Skip(1).Select(item => item.source).ToList(),
                 SourceSeeds = batch.Select(item => spec.SeedOf(item.index)).ToList(),
-                RelationTokens = tokens, PromptEmbedding = prompt, Settings = spec.Settings,
+                // Batches after the first find the prompt in the pipeline's prompt cache.
+                RelationTokens = tokens, Settings = spec.Settings,
             };
             tracker.Batch = batch.Count;
             var results = pipeline.RunBatch(request, tracker, job.Cancellation);
