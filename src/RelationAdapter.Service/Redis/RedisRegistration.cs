@@ -21,6 +21,7 @@ public static class RedisRegistration
         services.AddSingleton<RedisJobs>();
         services.AddSingleton<ISharedRelationStore, RedisRelationStore>();
         services.AddSingleton<IRelationRequests, RedisRelationRequests>();
+        services.AddSingleton<Webhooks.IWebhookOutbox, RedisWebhookOutbox>();
         if (service.RunsWorker)
         {
             services.AddSingleton<RedisWorkSource>();
