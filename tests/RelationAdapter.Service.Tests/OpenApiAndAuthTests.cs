@@ -38,7 +38,9 @@ public class OpenApiAndAuthTests
         var properties = Resolve(document, multipart).GetProperty("properties");
         foreach (var field in new[] { "source_image", "prompt_image", "reference_image", "relation_id", "prompt", "steps", "guidance", "adapter_scale", "seed", "max_side", "output_format" })
             Assert.True(properties.TryGetProperty(field, out _), $"multipart schema lacks {field}");
-        Assert.Equal("binary", Resolve(document, properties.GetProperty("source_image")).GetProperty("format").GetString());
+        var sources = Resolve(document, properties.GetProperty("source_image"));
+        Assert.Equal("array", sources.GetProperty("type").GetString()); // a batch: the part may repeat
+        Assert.Equal("binary", sources.GetProperty("items").GetProperty("format").GetString());
         foreach (var status in new[] { "202", "200", "400", "413", "503" })
             Assert.True(post.GetProperty("responses").TryGetProperty(status, out _), $"POST /v1/edits lacks response {status}");
         var description = document.GetProperty("info").GetProperty("description").GetString()!;

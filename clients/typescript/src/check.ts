@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     body: {
       prompt_image: await photo('before.png'),
       reference_image: await photo('after.png'),
-      source_image: await photo('source.png'),
+      source_image: [await photo('source.png')],
       prompt: 'make it look like the example',
       steps: 2,
       seed,
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   console.log(`ok seed: ${seed} came back exactly`);
 
   const rejected = await createEdit({
-    body: { source_image: await photo('source.png'), prompt: 'edit', relation_id: 'rel_unused', steps: 0, seed: -1 },
+    body: { source_image: [await photo('source.png')], prompt: 'edit', relation_id: 'rel_unused', steps: 0, seed: -1 },
   });
   check(rejected.response?.status === 400 && rejected.error !== undefined, `a bad form answered ${rejected.response?.status}`);
   const problem = rejected.error as CreateEditErrors[400];

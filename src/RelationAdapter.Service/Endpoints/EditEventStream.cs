@@ -28,11 +28,13 @@ public sealed class EditEventStream(EditSpec job, IAsyncEnumerable<JobEvent> cha
         response.Headers.CacheControl = "no-cache";
         http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var cancellation = http.RequestAborted;
+        // Ends the watch however the stream ends: an enumerator may only be disposed once its pending MoveNext is over.
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         // The watch starts before the first byte goes out: a client that acts once it sees the response start misses no change.
-        await using var events = changes.GetAsyncEnumerator(cancellation);
+        var events = changes.GetAsyncEnumerator(watching.Token);
+        var next = events.MoveNextAsync().AsTask();
         try
         {
-            var next = events.MoveNextAsync().AsTask();
             await response.WriteAsync($"retry: {ReconnectMilliseconds}\n\n", cancellation);
             while (true)
             {
@@ -51,6 +53,12 @@ public sealed class EditEventStream(EditSpec job, IAsyncEnumerable<JobEvent> cha
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
             // The client left.
+        }
+        finally
+        {
+            await watching.CancelAsync();
+            await Task.WhenAny(next); // done, canceled or failed: all the same now
+            await events.DisposeAsync();
         }
     }
 }

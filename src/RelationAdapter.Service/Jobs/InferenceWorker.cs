@@ -20,13 +20,18 @@ public sealed class InferenceWorker(
     ServiceTelemetry telemetry,
     IOptions<QueueOptions> queueOptions,
     TimeProvider time,
+    IHostApplicationLifetime lifetime,
     ILogger<InferenceWorker> logger) : BackgroundService
 {
     static readonly TimeSpan TakeRetryDelay = TimeSpan.FromSeconds(1);
 
     // A dedicated thread: jobs run for seconds to minutes and must not hold a thread-pool thread.
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.Factory.StartNew(() => WorkLoop(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // At the first sign of shutdown, before the server stops answering: waiting clients hear of their jobs while they can.
+        lifetime.ApplicationStopping.Register(work.StopTaking);
+        return Task.Factory.StartNew(() => WorkLoop(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
 
     void WorkLoop(CancellationToken stoppingToken)
     {

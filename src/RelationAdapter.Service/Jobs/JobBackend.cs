@@ -99,7 +99,13 @@ public interface IWorkSource
     bool IsClosed { get; }
 
     /// <summary>
-    /// Stops taking work at once; the running edit gets the grace period, then it is canceled (this process
+    /// Stops taking work at once (the moment shutdown begins, before the server stops answering): waiting
+    /// edits are canceled where nobody else could run them (memory), or left queued for other replicas (redis).
+    /// </summary>
+    void StopTaking();
+
+    /// <summary>
+    /// <see cref="StopTaking"/>, then the running edit gets the grace period, then it is canceled (this process
     /// is its only runner) or handed back to the queue (another replica runs it).
     /// </summary>
     Task CloseAsync(TimeSpan grace);

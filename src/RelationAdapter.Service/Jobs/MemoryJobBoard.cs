@@ -132,6 +132,8 @@ public sealed class MemoryJobBoard : IJobBoard, IWorkSource
 
     public bool IsClosed => _queue.IsCompleted;
 
+    public void StopTaking() => _queue.Close();
+
     public async Task CloseAsync(TimeSpan grace)
     {
         _queue.Close();

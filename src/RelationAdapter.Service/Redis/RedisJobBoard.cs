@@ -36,6 +36,7 @@ public sealed class RedisJobBoard : IJobBoard
     readonly TimeProvider _time;
     readonly RedisWorkSource? _worker;
     int _lastDepth;
+    bool _groupReady;
 
     readonly CancellationToken _stopping;
 
@@ -76,6 +77,7 @@ public sealed class RedisJobBoard : IJobBoard
 
     public async Task<bool> EnqueueAsync(QueuePlace place, NewEditJob job, CancellationToken cancellation)
     {
+        if (!_groupReady) _groupReady = await RedisConnection.Call(() => Task.Run(() => { RedisJobs.EnsureGroup(Db, RedisKeys.EditStream); return true; }));
         if (!place.Release()) throw new InvalidOperationException("the queue place was already used or given back.");
         var sequence = await RedisConnection.Call(() => Db.StringIncrementAsync(RedisKeys.Sequence));
         var spec = job.Spec with { Sequence = sequence };

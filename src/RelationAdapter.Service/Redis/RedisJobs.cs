@@ -44,6 +44,16 @@ public sealed class RedisJobs(RedisConnection redis, IEnumerable<IJobObserver> o
 
     public static string StatusName(JobStatus status) => status.ToString().ToLowerInvariant();
 
+    /// <summary>
+    /// The workers' consumer group on a stream, from its first entry: made by whoever comes first (a worker, or
+    /// the first submission, so the autoscaler can read the group's lag before any worker ran).
+    /// </summary>
+    public static void EnsureGroup(IDatabase database, string stream)
+    {
+        try { database.StreamCreateConsumerGroup(stream, RedisKeys.WorkerGroup, "0", createStream: true); }
+        catch (RedisServerException e) when (e.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal)) { }
+    }
+
     public async Task<StoredJob?> ReadAsync(string id)
     {
         var fields = await RedisConnection.Call(() => redis.Database.HashGetAsync(RedisKeys.Job(id), ["spec", "state", "version", "worker", "cancel"]));

@@ -29,7 +29,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     readonly Action<RedisChannel, RedisValue> _onWork, _onCancel;
     TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     RedisRunningJob? _running;
-    bool _subscribed;
+    bool _subscribed, _groupsReady;
     volatile bool _closed;
 
     public RedisWorkSource(RedisConnection redis, RedisJobs jobs, IOptions<QueueOptions> options, IOptions<ServiceOptions> service, TimeProvider time,
@@ -53,7 +53,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     public string Name => _name;
     public bool IsClosed => _closed;
 
-    /// <summary>The groups and subscriptions, made on first use and again after Redis came back empty.</summary>
+    /// <summary>The subscriptions and consumer groups, made on first use and again after Redis came back empty.</summary>
     void EnsureReady()
     {
         if (!_subscribed)
@@ -62,18 +62,28 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
             _redis.Subscriber.Subscribe(RedisChannel.Literal(RedisKeys.CancelChannel), _onCancel);
             _subscribed = true;
         }
-        foreach (var stream in new[] { RedisKeys.EditStream, RedisKeys.RelationStream })
-            if (!Db.KeyExists(stream) || Db.StreamGroupInfo(stream).All(group => group.Name != RedisKeys.WorkerGroup))
-            {
-                try { Db.StreamCreateConsumerGroup(stream, RedisKeys.WorkerGroup, "0", createStream: true); }
-                catch (RedisServerException e) when (e.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal)) { }
-            }
+        if (_groupsReady) return;
+        foreach (var stream in new[] { RedisKeys.EditStream, RedisKeys.RelationStream }) RedisJobs.EnsureGroup(Db, stream);
+        _groupsReady = true;
     }
 
     /// <summary>An entry whose worker went silent, else a new one; null when the stream has none.</summary>
     StreamEntry? Next(string stream)
     {
         EnsureReady();
+        try
+        {
+            return Read(stream);
+        }
+        catch (RedisServerException e) when (e.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
+        {
+            _groupsReady = false; // Redis lost its data (a restart without persistence, a flush): make the groups again
+            throw;
+        }
+    }
+
+    StreamEntry? Read(string stream)
+    {
         var claimed = Db.StreamAutoClaim(stream, RedisKeys.WorkerGroup, _name, (long)_options.ClaimTimeout.TotalMilliseconds, "0-0", 1);
         // An entry deleted while pending comes back without values.
         foreach (var orphan in claimed.ClaimedEntries ?? [])
@@ -234,10 +244,15 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         signal.TrySetResult();
     }
 
-    public async Task CloseAsync(TimeSpan grace)
+    public void StopTaking()
     {
         _closed = true;
         Signal();
+    }
+
+    public async Task CloseAsync(TimeSpan grace)
+    {
+        StopTaking();
         RedisRunningJob? running;
         lock (_gate) running = _running;
         if (running is null) return;

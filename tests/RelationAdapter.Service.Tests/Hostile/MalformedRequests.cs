@@ -47,8 +47,9 @@ public static class MalformedRequests
         {
             var twice = Multipart(Boundary, [.. ValidFields(path), ("output_format", "jpeg"), ("output_format", "webp")]);
             yield return new("output_format twice", Head(multipart, twice.Length), twice, 400, "validation");
-            var twoSources = Multipart(Boundary, [.. ValidFields(path), ("source_image", Api.Source)]);
-            yield return new("two source images", Head(multipart, twoSources.Length), twoSources, 400, "validation");
+            // One source is in the valid fields; the default limit is 4 (Limits:MaxSourcesPerEdit).
+            var fiveSources = Multipart(Boundary, [.. ValidFields(path), .. Enumerable.Repeat<(string, object)>(("source_image", Api.Source), 4)]);
+            yield return new("five source images", Head(multipart, fiveSources.Length), fiveSources, 400, "validation");
         }
     }
 
