@@ -79,7 +79,7 @@ public static class EditsEndpoints
         // of a request already made (its idempotency key known) needs none: it answers the original job.
         QueuePlace? place = null;
         IDisposable? retry = null;
-        if (key.Length > 0 && services.Idempotency.Knows(scope))
+        if (key.Length > 0 && await services.Idempotency.KnowsAsync(scope))
         {
             retry = services.Idempotency.TryEnterRetry();
             if (retry is null)
@@ -97,7 +97,7 @@ public static class EditsEndpoints
             var (submission, invalid) = EditFormParser.Read(form, services.Limits.Value, services.Webhooks.Value);
             if (invalid is not null) return invalid;
 
-            Idempotency.Claim? claim = null;
+            IIdempotencyClaim? claim = null;
             if (key.Length > 0)
             {
                 var (mine, replay, reused) = await services.Idempotency.BeginAsync(scope, await Idempotency.FingerprintAsync(form, cancellation),

@@ -44,7 +44,7 @@ public static class RelationsEndpoints
 
         var form = await http.Request.ReadFormAsync(cancellation);
         var key = http.Request.Headers[Idempotency.Header].ToString();
-        Idempotency.Claim? claim = null;
+        IIdempotencyClaim? claim = null;
         if (key.Length > 0)
         {
             if (Problems.InvalidIdempotencyKey(key) is { } tooLong) return tooLong;
@@ -101,7 +101,7 @@ public static class RelationsEndpoints
     }
 
     /// <summary>201 for a relation this request encoded, 200 for one that existed; the idempotency key remembers which.</summary>
-    static Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult> Answered(Idempotency.Claim? claim, int status, CachedRelation relation)
+    static Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult> Answered(IIdempotencyClaim? claim, int status, CachedRelation relation)
     {
         claim?.Complete(new IdempotentOutcome(status, relation.Id));
         return status == StatusCodes.Status201Created

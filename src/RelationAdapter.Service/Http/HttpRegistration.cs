@@ -1,9 +1,11 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.Features;
 using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
+using RelationAdapter.Service.Caching;
 using RelationAdapter.Service.Options;
 using Swashbuckle.AspNetCore.SwaggerGen;
 
@@ -31,6 +33,7 @@ public static class HttpRegistration
     public static IServiceCollection AddHttpContract(this IServiceCollection services)
     {
         services.AddSingleton<ImageAdmission>();
+        services.TryAddSingleton<IIdempotencyKeys, MemoryIdempotencyKeys>();
         services.AddSingleton<Idempotency>();
         services.AddSingleton<ApiKeyFilter>();
         services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Problems.WithStableType);

@@ -6,7 +6,10 @@ namespace RelationAdapter.Service.Redis;
 
 public static class RedisRegistration
 {
-    /// <summary>With <c>Queue:Backend=redis</c>: jobs, queue, results and relations in the Redis of <c>ConnectionStrings:Redis</c>.</summary>
+    /// <summary>
+    /// With <c>Queue:Backend=redis</c>: jobs, queue, results, relations, idempotency keys and webhook deliveries in
+    /// the Redis of <c>ConnectionStrings:Redis</c>.
+    /// </summary>
     public static IHostApplicationBuilder AddRedisBackend(this IHostApplicationBuilder builder)
     {
         var queue = builder.Configuration.GetSection(QueueOptions.Section).Get<QueueOptions>() ?? new QueueOptions();
@@ -22,6 +25,7 @@ public static class RedisRegistration
         services.AddSingleton<ISharedRelationStore, RedisRelationStore>();
         services.AddSingleton<IRelationRequests, RedisRelationRequests>();
         services.AddSingleton<Webhooks.IWebhookOutbox, RedisWebhookOutbox>();
+        services.AddSingleton<IIdempotencyKeys, RedisIdempotencyKeys>();
         if (service.RunsWorker)
         {
             services.AddSingleton<RedisWorkSource>();

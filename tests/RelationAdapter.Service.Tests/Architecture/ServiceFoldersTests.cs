@@ -3,7 +3,7 @@ using RelationAdapter.Service.Tests.Support;
 
 namespace RelationAdapter.Service.Tests.Architecture;
 
-/// <summary>The service's folders stack in floors: Options, Telemetry → Caching → Hosting → Jobs → Http → Endpoints.</summary>
+/// <summary>The service's folders stack in floors: Options, Telemetry → Caching, Webhooks → Hosting → Jobs → Redis → Http → Endpoints.</summary>
 public class ServiceFoldersTests
 {
     const string Root = "RelationAdapter.Service";
@@ -25,5 +25,13 @@ public class ServiceFoldersTests
         Assert.DoesNotContain("Http", graph["Jobs"].Keys);
         Assert.DoesNotContain("Endpoints", graph["Jobs"].Keys);
         Assert.DoesNotContain(File.ReadAllLines(Repository.File("src", Root, "Jobs", "EditJob.cs")), line => line.Contains("Microsoft.AspNetCore"));
+    }
+
+    [Fact]
+    public void The_endpoints_and_the_worker_do_not_know_which_backend_runs()
+    {
+        var graph = FolderDependencies.Graph(Repository.File("src", Root), Root);
+        foreach (var folder in new[] { "Jobs", "Http", "Endpoints" })
+            Assert.DoesNotContain("Redis", graph[folder].Keys);
     }
 }

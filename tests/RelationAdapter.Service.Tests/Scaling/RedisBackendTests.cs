@@ -256,4 +256,30 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
         Assert.Equal(0, group.PendingMessageCount); // acknowledged once done
         Assert.Contains("gpu-1", (await connection.GetDatabase().StreamConsumerInfoAsync(RedisKeys.EditStream, RedisKeys.WorkerGroup)).Select(c => (string)c.Name!));
     }
+
+    [Fact]
+    public async Task An_idempotency_key_makes_one_job_whichever_replicas_its_retries_reach()
+    {
+        await ReplicaAsync("worker", "gpu-1");
+        var (_, first) = await ReplicaAsync("api", "api-1");
+        var (_, second) = await ReplicaAsync("api", "api-2");
+
+        async Task<HttpResponseMessage> PostAsync(HttpClient client, string key, string prompt = "make it look like the example")
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/edits")
+                { Content = Api.EditForm(new Dictionary<string, string?> { ["prompt"] = prompt }) };
+            request.Headers.Add("Idempotency-Key", key);
+            return await client.SendAsync(request);
+        }
+
+        var attempts = await Task.WhenAll(Enumerable.Range(0, 6).Select(i => PostAsync(i % 2 == 0 ? first : second, "order-42")));
+        Assert.All(attempts, response => Assert.Equal(HttpStatusCode.Accepted, response.StatusCode));
+        var ids = await Task.WhenAll(attempts.Select(async response => (await response.JsonAsync()).GetProperty("id").GetString()));
+        Assert.Single(ids.Distinct());
+        Assert.Single((await (await first.GetAsync("/v1/edits")).JsonAsync()).GetProperty("items").EnumerateArray());
+
+        var reused = await PostAsync(second, "order-42", "another request");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, reused.StatusCode);
+        Assert.Equal("urn:relation-adapter:problem:idempotency-key-reused", (await reused.JsonAsync()).GetProperty("type").GetString());
+    }
 }
