@@ -186,7 +186,8 @@ public static class EditsEndpoints
             }
         }
         var spec = new EditSpec(NewId(), 0, owner, submission.Settings, submission.OutputFormat, relation.Id, services.Time.GetUtcNow(),
-            services.QueueOptions.Value.ResultRetention, submission.Webhook?.Url, submission.Webhook?.Events.ToString(), sources.Count);
+            services.QueueOptions.Value.ResultRetention, submission.Webhook?.Url, submission.Webhook?.Events.ToString(), sources.Count,
+            System.Diagnostics.Activity.Current?.Id);
         return (new NewEditJob(spec, sources, relation), null);
     }
 

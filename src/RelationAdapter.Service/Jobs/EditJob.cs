@@ -31,7 +31,6 @@ public sealed class EditJob : IRunningJob
         Relation = job.Relation;
         _time = time;
         _worker = worker;
-        ParentContext = Activity.Current?.Context ?? default;
     }
 
     public EditSpec Spec { get; }
@@ -39,7 +38,7 @@ public sealed class EditJob : IRunningJob
     /// <summary>The sources at their edit sizes; released once the job finished.</summary>
     public IReadOnlyList<Image<Rgb24>> Sources { get; }
     public RelationInput Relation { get; private set; }
-    public ActivityContext ParentContext { get; }
+    public ActivityContext ParentContext => Spec.ParentContext;
     public CancellationTokenSource CancellationSource { get; } = new();
     public CancellationToken Cancellation => CancellationSource.Token;
     public Task Completion => _completion.Task;

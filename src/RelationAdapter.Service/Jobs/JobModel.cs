@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
 using SixLabors.ImageSharp;
@@ -16,8 +17,12 @@ public enum Admission { Accepted, Full, ShuttingDown }
 /// <see cref="Webhook"/> tells it of the events named in <see cref="WebhookEvents"/> (comma-separated).
 /// </summary>
 public sealed record EditSpec(string Id, long Sequence, string? Owner, EditSettings Settings, OutputFormat OutputFormat, string RelationId,
-    DateTimeOffset CreatedAt, TimeSpan ResultRetention, string? Webhook = null, string? WebhookEvents = null, int SourceCount = 1)
+    DateTimeOffset CreatedAt, TimeSpan ResultRetention, string? Webhook = null, string? WebhookEvents = null, int SourceCount = 1,
+    string? TraceParent = null)
 {
+    /// <summary>The submitting request's trace (W3C traceparent), so the job's spans join it on whichever replica runs it.</summary>
+    public ActivityContext ParentContext => ActivityContext.TryParse(TraceParent, null, out var context) ? context : default;
+
     /// <summary>Denoising steps over every source: a DiT step of a batch of k sources counts k.</summary>
     public int TotalSteps => Settings.Steps * SourceCount;
 

@@ -288,7 +288,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         public EditSpec Spec { get; } = spec;
         public IReadOnlyList<Image<Rgb24>> Sources { get; } = images;
         public RelationInput Relation { get; } = relation;
-        public ActivityContext ParentContext => default;
+        public ActivityContext ParentContext => Spec.ParentContext;
         public CancellationToken Cancellation => _stop.Token;
         public RedisValue EntryId { get; } = entryId;
         public bool HandedBack { get; private set; }
