@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using RelationAdapter.Service.Tests.Support;
 
 namespace RelationAdapter.Service.Tests.Browser;
 
@@ -26,18 +26,8 @@ public static class Chromium
     static string? Install()
     {
         if (File.Exists(Path)) return null;
-        if (!OperatingSystem.IsLinux() || Environment.UserName != "root" || !File.Exists("/usr/bin/apt-get"))
-            return $"{Path} is missing: install Debian's chromium package (apt-get install chromium).";
-        Run("apt-get", "update -qq");
-        Run("apt-get", "install -y -qq chromium");
-        return File.Exists(Path) ? null : "apt-get could not install chromium.";
-    }
-
-    static void Run(string file, string arguments)
-    {
-        using var process = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        process.StandardOutput.ReadToEnd();
-        process.StandardError.ReadToEnd();
-        process.WaitForExit(TimeSpan.FromMinutes(10));
+        if (!Apt.CanInstall) return $"{Path} is missing: install Debian's chromium package (apt-get install chromium).";
+        var install = Apt.InstallAsync("chromium").GetAwaiter().GetResult();
+        return File.Exists(Path) ? null : $"apt-get could not install chromium: {install}";
     }
 }

@@ -31,11 +31,8 @@ public sealed class RedisServer : IAsyncLifetime
     {
         if (!File.Exists(Path))
         {
-            Assert.True(OperatingSystem.IsLinux() && Environment.UserName == "root" && File.Exists("/usr/bin/apt-get"),
-                $"{Path} is missing: install Debian's redis-server package (apt-get install redis-server).");
-            var apt = new Dictionary<string, string?> { ["DEBIAN_FRONTEND"] = "noninteractive" };
-            await Processes.RunAsync("apt-get", ["update", "-qq"], "/", TimeSpan.FromMinutes(5), apt);
-            var install = await Processes.RunAsync("apt-get", ["install", "-y", "-qq", "redis-server"], "/", TimeSpan.FromMinutes(5), apt);
+            Assert.True(Apt.CanInstall, $"{Path} is missing: install Debian's redis-server package (apt-get install redis-server).");
+            var install = await Apt.InstallAsync("redis-server");
             Assert.True(File.Exists(Path), install.ToString());
         }
         await StartAsync();

@@ -19,12 +19,9 @@ public static class NodeJs
 
     static async Task<(string Node, string Npm)> InstallAsync()
     {
-        if ((Processes.Find("node") is null || Processes.Find("npm") is null)
-            && OperatingSystem.IsLinux() && Environment.UserName == "root" && File.Exists("/usr/bin/apt-get"))
+        if ((Processes.Find("node") is null || Processes.Find("npm") is null) && Apt.CanInstall)
         {
-            var apt = new Dictionary<string, string?> { ["DEBIAN_FRONTEND"] = "noninteractive" };
-            await Processes.RunAsync("apt-get", ["update", "-qq"], "/", TimeSpan.FromMinutes(5), apt);
-            var install = await Processes.RunAsync("apt-get", ["install", "-y", "-qq", "nodejs", "npm"], "/", TimeSpan.FromMinutes(10), apt);
+            var install = await Apt.InstallAsync("nodejs", "npm");
             Assert.True(install.ExitCode == 0, $"apt-get could not install nodejs and npm: {install}");
         }
         var node = Processes.Find("node");
