@@ -25,6 +25,8 @@ switch (command)
     case "resident":
         ResidentBenchmark.Run(options);
         break;
+    case "scale":
+        return ScaleBenchmark.Run(options);
     default:
         Console.WriteLine("""
             usage: dotnet run -c Release --project src/RelationAdapter.Bench -- <command> [--name value ...]
@@ -45,6 +47,10 @@ switch (command)
                             --cache-threshold 0 --batch 1 --offload false --seed 42 --warmup-steps 2 --compare true --tf32 false]
                            the whole edit with random weights (drawn on the device): stage times, median step, peak
                            memory; with fp8 or a cache also the bf16 uncached run: "relL2 vs bf16:" and the speed-up
+              scale        [--jobs 40 --rounds 3 --steps 1 --workers 3 --warmup 3 --torch-threads 1 --redis-server /usr/bin/redis-server
+                            --service <dll>]
+                           the service as processes on the tiny preset: memory backend vs redis (api + 1..3 workers):
+                           latency one at a time (median, p90), jobs/s all at once, per-job coordination overhead
             """);
         break;
 }
