@@ -226,7 +226,16 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     public async Task WaitAsync(CancellationToken cancellation)
     {
         Task signal;
-        lock (_gate) signal = _signal.Task;
+        lock (_gate)
+        {
+            // An announcement heard since the last wait (while the streams were being read) is not lost: look again at once.
+            if (_signal.Task.IsCompleted)
+            {
+                _signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                return;
+            }
+            signal = _signal.Task;
+        }
         // New work is announced; a poll now and then finds claims of silent workers and missed announcements.
         var poll = TimeSpan.FromMilliseconds(Math.Min(1000, _options.ClaimTimeout.TotalMilliseconds / 2));
         await Task.WhenAny(signal, Task.Delay(poll, cancellation));
@@ -235,13 +244,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
 
     void Signal()
     {
-        TaskCompletionSource signal;
-        lock (_gate)
-        {
-            signal = _signal;
-            _signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-        signal.TrySetResult();
+        lock (_gate) _signal.TrySetResult();
     }
 
     public void StopTaking()
