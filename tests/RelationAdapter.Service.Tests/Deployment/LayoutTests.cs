@@ -257,7 +257,7 @@ public class LayoutTests
         foreach (var trigger in triggers)
         {
             Assert.Equal("redis-streams", Yaml.Text(trigger, "type"));
-            Assert.Equal(RedisKeys.EditStream, Yaml.Text(trigger, "metadata", "stream"));
+            Assert.Contains(Yaml.Text(trigger, "metadata", "stream"), new[] { RedisKeys.EditStream, RedisKeys.RelationStream });
             Assert.Equal(RedisKeys.WorkerGroup, Yaml.Text(trigger, "metadata", "consumerGroup"));
             // KEDA resolves *FromEnv names in the scale target's containers.
             var addressFrom = Yaml.Text(trigger, "metadata", "addressFromEnv");
@@ -268,17 +268,19 @@ public class LayoutTests
         }
 
         // Waiting jobs (the group's lag) are what a worker count of 0 can see: pending entries need a worker to exist.
-        var waiting = Assert.Single(triggers, t => Yaml.Get(t, "metadata", "lagCount") is not null);
-        Assert.Equal("0", Yaml.Text(waiting, "metadata", "activationLagCount") ?? "0");
-        var running = Assert.Single(triggers, t => Yaml.Get(t, "metadata", "pendingEntriesCount") is not null);
+        // Relation requests wake a worker too.
+        var jobs = triggers.Where(t => Yaml.Text(t, "metadata", "stream") == RedisKeys.EditStream).ToList();
+        var waiting = Assert.Single(jobs, t => Yaml.Get(t, "metadata", "lagCount") is not null);
+        var relations = Assert.Single(triggers, t => Yaml.Text(t, "metadata", "stream") == RedisKeys.RelationStream);
+        foreach (var lag in new[] { waiting, relations }) Assert.Equal("0", Yaml.Text(lag, "metadata", "activationLagCount") ?? "0");
+        var running = Assert.Single(jobs, t => Yaml.Get(t, "metadata", "pendingEntriesCount") is not null);
         Assert.Null(Yaml.Get(running, "metadata", "lagCount"));
 
         // The formula adds both up; it may only name triggers that exist.
         var formula = Yaml.Text(scaler.Root, "spec", "advanced", "scalingModifiers", "formula")!;
         var names = triggers.Select(t => Yaml.Text(t, "name")).ToHashSet();
         var identifiers = System.Text.RegularExpressions.Regex.Matches(formula, "[A-Za-z_][A-Za-z0-9_]*").Select(m => m.Value).ToList();
-        Assert.Contains(Yaml.Text(waiting, "name"), identifiers);
-        Assert.Contains(Yaml.Text(running, "name"), identifiers);
+        foreach (var counted in new[] { waiting, running, relations }) Assert.Contains(Yaml.Text(counted, "name"), identifiers);
         Assert.All(identifiers, i => Assert.Contains(i, names));
         Assert.True(double.Parse(Yaml.Text(scaler.Root, "spec", "advanced", "scalingModifiers", "target")!, System.Globalization.CultureInfo.InvariantCulture) > 0);
         Assert.Equal("0", Yaml.Text(scaler.Root, "spec", "advanced", "scalingModifiers", "activationTarget") ?? "0");
