@@ -22,6 +22,8 @@ public sealed class WebhookNotifier(WebhookDispatcher dispatcher, IOptions<Micro
         _ = Deliver(new WebhookDelivery(job.Id, url, webhookEvent, body));
     }
 
+    public void Forgotten(string jobId) => _ = dispatcher.ForgetJobAsync(jobId).AsTask();
+
     async Task Deliver(WebhookDelivery delivery)
     {
         try

@@ -90,4 +90,7 @@ public sealed record JobRecord(EditSpec Spec, JobState State, int? QueuePosition
 public interface IJobObserver
 {
     void StatusChanged(EditSpec job, JobState state);
+
+    /// <summary>The job was dropped (its retention is over): what was kept for it can go too.</summary>
+    void Forgotten(string jobId) { }
 }

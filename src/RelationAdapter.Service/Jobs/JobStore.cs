@@ -5,7 +5,7 @@ using RelationAdapter.Service.Options;
 namespace RelationAdapter.Service.Jobs;
 
 /// <summary>Every job this process knows (memory backend); finished ones are evicted after the retention time or beyond the count.</summary>
-public sealed class JobStore(IOptions<QueueOptions> options, TimeProvider time)
+public sealed class JobStore(IOptions<QueueOptions> options, TimeProvider time, IEnumerable<IJobObserver> observers)
 {
     readonly ConcurrentDictionary<string, EditJob> _jobs = new(StringComparer.Ordinal);
     long _sequence;
@@ -45,7 +45,7 @@ public sealed class JobStore(IOptions<QueueOptions> options, TimeProvider time)
             .OrderBy(j => j.State.FinishedAt).ToList();
         var excess = finished.Count - settings.MaxStoredResults;
         foreach (var (job, state) in finished)
-            if (excess-- > 0 || state.FinishedAt < cutoff)
-                _jobs.TryRemove(job.Id, out _);
+            if ((excess-- > 0 || state.FinishedAt < cutoff) && _jobs.TryRemove(job.Id, out _))
+                foreach (var observer in observers) observer.Forgotten(job.Id);
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Text.Json;
 using RelationAdapter.Service.Tests.Support;
@@ -97,5 +98,32 @@ public sealed class EditWebhookTests
         var noSecret = await open.PostAsync("/v1/edits", Api.EditForm(new Dictionary<string, string?> { ["webhook"] = "https://example.com/hook" }));
         Assert.Equal(HttpStatusCode.BadRequest, noSecret.StatusCode);
         Assert.Contains("no webhooks", (await noSecret.JsonAsync()).GetProperty("errors").GetProperty("webhook")[0].GetString());
+    }
+
+    [Fact]
+    public async Task A_job_dropped_after_its_retention_takes_its_webhook_attempts_along()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync(Secret, 200);
+        await using var factory = Service();
+        factory.Settings["Queue:ResultRetention"] = "00:00:01";
+        var client = await factory.ReadyClientAsync();
+        var id = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["webhook"] = receiver.Url.ToString() }));
+        await ReceivedAsync(receiver, 1);
+        var dispatcher = factory.Services.GetRequiredService<RelationAdapter.Service.Webhooks.WebhookDispatcher>();
+        var recorded = DateTime.UtcNow.AddSeconds(5);
+        while ((await dispatcher.AttemptsAsync(id)).Count == 0)
+        {
+            Assert.True(DateTime.UtcNow < recorded, "the delivered attempt was never recorded");
+            await Task.Delay(10);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1.2)); // past the retention: the next read of the store drops the job
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/v1/edits/{id}")).StatusCode);
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while ((await dispatcher.AttemptsAsync(id)).Count > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the dropped job's attempts are still kept");
+            await Task.Delay(20);
+        }
     }
 }
