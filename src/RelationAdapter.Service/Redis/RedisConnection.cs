@@ -25,11 +25,16 @@ public sealed class RedisConnection : IDisposable
     }
 
     public IDatabase Database => _multiplexer.GetDatabase();
+
+    /// <summary>The first endpoint of the configuration (never its password).</summary>
+    string Endpoint => _multiplexer.Configuration.Split(',')[0];
     public ISubscriber Subscriber => _multiplexer.GetSubscriber();
 
     /// <summary>Null when Redis answers a PING; else what is wrong, for readiness.</summary>
     public async Task<string?> ProblemAsync()
     {
+        // Answered at once while disconnected: a readiness probe must not wait out a command timeout.
+        if (!_multiplexer.IsConnected) return $"Redis ({Endpoint}) cannot be reached: not connected (reconnecting).";
         try
         {
             await Database.PingAsync();
@@ -37,7 +42,7 @@ public sealed class RedisConnection : IDisposable
         }
         catch (Exception e) when (e is RedisConnectionException or TimeoutException)
         {
-            return $"Redis ({_multiplexer.Configuration.Split(',')[0]}) cannot be reached: {e.Message}";
+            return $"Redis ({Endpoint}) cannot be reached: {e.Message}";
         }
     }
 

@@ -64,6 +64,8 @@ public sealed class RedisRelationRequests : IRelationRequests, IDisposable
     readonly SemaphoreSlim _admission;
     readonly ConcurrentDictionary<string, TaskCompletionSource<string?>> _announced = new(StringComparer.Ordinal);
     readonly Action<RedisChannel, RedisValue> _onDone;
+    readonly SemaphoreSlim _subscribing = new(1);
+    bool _subscribed;
 
     public RedisRelationRequests(RedisConnection redis, RelationCache cache, IOptions<QueueOptions> options)
     {
@@ -75,7 +77,23 @@ public sealed class RedisRelationRequests : IRelationRequests, IDisposable
             var (id, error) = ((string)message!).Split('\n', 2) is [var done, var why] ? (done, why) : ((string)message!, null);
             if (_announced.TryGetValue(id, out var waiting)) waiting.TrySetResult(error);
         };
-        redis.Subscriber.Subscribe(RedisChannel.Literal(RedisKeys.RelationDoneChannel), _onDone);
+    }
+
+    /// <summary>Listens for the workers' announcements from the first request on (Redis may be away when the replica starts).</summary>
+    async Task EnsureSubscribedAsync()
+    {
+        if (_subscribed) return;
+        await _subscribing.WaitAsync();
+        try
+        {
+            if (!_subscribed)
+                await RedisConnection.Call(async () => { await _redis.Subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.RelationDoneChannel), _onDone); return true; });
+            _subscribed = true;
+        }
+        finally
+        {
+            _subscribing.Release();
+        }
     }
 
     public RelationPlace? TryAdmit() => _admission.Wait(0) ? new RelationPlace(_admission) : null;
@@ -85,6 +103,7 @@ public sealed class RedisRelationRequests : IRelationRequests, IDisposable
         var announced = _announced.GetOrAdd(work.Id, _ => new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously));
         try
         {
+            await EnsureSubscribedAsync();
             var queued = (long)await RedisConnection.Call(() => _redis.Database.ScriptEvaluateAsync(QueueScript,
                 [RedisKeys.RelationPending(work.Id), RedisKeys.RelationStream],
                 [ImageCodec.Encode(work.PaddedPromptImage, OutputFormat.Png), ImageCodec.Encode(work.PaddedReferenceImage, OutputFormat.Png),
@@ -93,6 +112,7 @@ public sealed class RedisRelationRequests : IRelationRequests, IDisposable
         }
         catch
         {
+            _announced.TryRemove(new KeyValuePair<string, TaskCompletionSource<string?>>(work.Id, announced));
             work.Finish();
             throw;
         }
@@ -122,7 +142,8 @@ public sealed class RedisRelationRequests : IRelationRequests, IDisposable
 
     public void Dispose()
     {
-        _redis.Subscriber.Unsubscribe(RedisChannel.Literal(RedisKeys.RelationDoneChannel), _onDone, CommandFlags.FireAndForget);
+        if (_subscribed) _redis.Subscriber.Unsubscribe(RedisChannel.Literal(RedisKeys.RelationDoneChannel), _onDone, CommandFlags.FireAndForget);
         _admission.Dispose();
+        _subscribing.Dispose();
     }
 }

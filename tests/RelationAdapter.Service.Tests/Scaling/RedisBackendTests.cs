@@ -230,6 +230,13 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
         Assert.Equal("urn:relation-adapter:problem:backend-unavailable", (await refused.JsonAsync()).GetProperty("type").GetString());
         Assert.True(refused.Headers.RetryAfter is not null);
+
+        var pair = new MultipartFormDataContent();
+        Api.AddFile(pair, "prompt_image", Api.Before);
+        Api.AddFile(pair, "reference_image", Api.After);
+        var relation = await client.PostAsync("/v1/relations", pair);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, relation.StatusCode);
+        Assert.Equal("urn:relation-adapter:problem:backend-unavailable", (await relation.JsonAsync()).GetProperty("type").GetString());
     }
 
     [Fact]
