@@ -83,7 +83,16 @@ public sealed class RelationEditPipeline(EditModels models)
         using var scope = NewDisposeScope();
         using var tensors = RunToTensors(request, progress, cancellation, timings, warnings);
         var clock = Stopwatch.StartNew();
-        var images = Enumerable.Range(0, (int)tensors.Image.shape[0]).Select(i => ImageTensors.FromUnitNchw(tensors.Image.narrow(0, i, 1))).ToList();
+        var images = new List<Image<Rgb24>>();
+        try
+        {
+            for (var i = 0; i < tensors.Image.shape[0]; i++) images.Add(ImageTensors.FromUnitNchw(tensors.Image.narrow(0, i, 1)));
+        }
+        catch
+        {
+            foreach (var image in images) image.Dispose();
+            throw;
+        }
         timings[EditStage.Decode] += clock.Elapsed;
         return images.Select((image, i) => new EditResult(image, request.SeedOf(i), image.Width, image.Height, timings, warnings, tensors.Steps)).ToList();
     }

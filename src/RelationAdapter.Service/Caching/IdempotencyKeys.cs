@@ -10,7 +10,7 @@ public sealed record IdempotentOutcome(int StatusCode, string Id);
 /// <summary>A claim on a key for one request: complete it with the outcome, or dispose it to free the key.</summary>
 public interface IIdempotencyClaim : IDisposable
 {
-    void Complete(IdempotentOutcome outcome);
+    Task CompleteAsync(IdempotentOutcome outcome);
 }
 
 /// <summary>
@@ -40,7 +40,11 @@ public sealed class MemoryIdempotencyKeys(IOptions<IdempotencyOptions> options, 
 
     sealed class Claim(MemoryIdempotencyKeys keys, string scope, Entry entry) : IIdempotencyClaim
     {
-        public void Complete(IdempotentOutcome outcome) => entry.Outcome.TrySetResult(outcome);
+        public Task CompleteAsync(IdempotentOutcome outcome)
+        {
+            entry.Outcome.TrySetResult(outcome);
+            return Task.CompletedTask;
+        }
 
         public void Dispose()
         {

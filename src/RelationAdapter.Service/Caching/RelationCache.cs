@@ -31,8 +31,11 @@ public sealed class RelationCache : IDisposable
     readonly ISharedRelationStore? _shared;
     readonly Lock _storeGate = new();
 
-    public RelationCache(IOptions<RelationCacheOptions> options, ServiceTelemetry telemetry, ISharedRelationStore? shared = null)
+    readonly ILogger<RelationCache> _logger;
+
+    public RelationCache(IOptions<RelationCacheOptions> options, ServiceTelemetry telemetry, ILogger<RelationCache> logger, ISharedRelationStore? shared = null)
     {
+        _logger = logger;
         _options = options.Value;
         _telemetry = telemetry;
         _shared = shared;
@@ -66,11 +69,22 @@ public sealed class RelationCache : IDisposable
         return StoreLocally(shared);
     }
 
-    /// <summary>Stores the tokens here and in the shared store, evicting least recently used relations to make room; throws when they exceed the whole cache.</summary>
-    public CachedRelation Store(string id, RelationTokens tokens, DateTimeOffset now)
+    /// <summary>
+    /// Stores the tokens here and in the shared store, evicting least recently used relations to make room; throws when
+    /// they exceed the whole cache. <paramref name="shareRequired"/> false: a shared store that fails is logged, not thrown
+    /// (an edit that encoded its pair itself needs only its own copy).
+    /// </summary>
+    public CachedRelation Store(string id, RelationTokens tokens, DateTimeOffset now, bool shareRequired = true)
     {
         var entry = StoreLocally(new CachedRelation(id, tokens, now));
-        _shared?.SetAsync(entry).GetAwaiter().GetResult();
+        try
+        {
+            _shared?.SetAsync(entry).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (!shareRequired)
+        {
+            _logger.LogWarning(e, "Relation {RelationId} is cached on this replica only: the shared store refused it", id);
+        }
         return entry;
     }
 

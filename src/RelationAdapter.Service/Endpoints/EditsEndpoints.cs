@@ -117,12 +117,17 @@ public static class EditsEndpoints
             var (job, refused) = await AdmitAsync(submission!, services, owner, cancellation);
             if (refused is not null) return refused;
 
-            if (!await jobs.EnqueueAsync(place, job!, cancellation))
+            var queued = false;
+            try
             {
-                job!.DisposeImages();
-                return await QueueRefusedAsync(http.Response, Admission.ShuttingDown, services, cancellation);
+                queued = await jobs.EnqueueAsync(place, job!, cancellation);
             }
-            claim?.Complete(new IdempotentOutcome(StatusCodes.Status202Accepted, job!.Spec.Id));
+            finally
+            {
+                if (!queued) job!.DisposeImages(); // never accepted: its images are the request's to release
+            }
+            if (!queued) return await QueueRefusedAsync(http.Response, Admission.ShuttingDown, services, cancellation);
+            if (claim is not null) await claim.CompleteAsync(new IdempotentOutcome(StatusCodes.Status202Accepted, job!.Spec.Id));
             var accepted = await jobs.FindAsync(job!.Spec.Id, cancellation);
             return await WaitIfPreferred(http, accepted!, jobs, services.QueueOptions.Value, cancellation);
         }

@@ -72,14 +72,15 @@ public static class RelationsEndpoints
         var (afterUpload, refusedAfter) = await images.ReadAsync(after!, cancellation);
         if (refusedAfter is not null) return refusedAfter;
         var id = RelationCache.IdFor(beforeUpload!.Bytes, afterUpload!.Bytes, host.AdapterIdentity);
-        if (await cache.LookupAsync(id) is { } existing) return Answered(claim, StatusCodes.Status200OK, existing);
+        if (await cache.LookupAsync(id) is { } existing) return await AnsweredAsync(claim, StatusCodes.Status200OK, existing);
         if ((images.CheckExemplar(beforeUpload) ?? images.CheckExemplar(afterUpload)) is { } tooLarge) return tooLarge;
 
         var (paddedBefore, paddedAfter, undecodable) = await images.DecodePairAsync(beforeUpload, afterUpload, cancellation);
         if (undecodable is not null) return undecodable;
 
-        // The place stays taken until the pair is encoded, even when this client leaves: the queue of
-        // encodings is bounded by the places, not by the requests still waiting.
+        // In memory the place stays taken until the pair is encoded, even when this client leaves: the queue of
+        // encodings is bounded by the places, not by the requests still waiting. (In Redis the pair waits there,
+        // and the place is held while its request waits.)
         var (done, joined) = await encoder.EncodeAsync(new RelationWork(id, paddedBefore!, paddedAfter!, place.HandOver()), cancellation);
         return await AnswerAsync(done, joined);
 
@@ -87,11 +88,15 @@ public static class RelationsEndpoints
         {
             try
             {
-                return Answered(claim, joined ? StatusCodes.Status200OK : StatusCodes.Status201Created, await encoding.WaitAsync(cancellation));
+                return await AnsweredAsync(claim, joined ? StatusCodes.Status200OK : StatusCodes.Status201Created, await encoding.WaitAsync(cancellation));
             }
             catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
             {
                 return Problems.ShuttingDown(http.Response, queueOptions.Value.RetryAfterSeconds);
+            }
+            catch (TimeoutException e)
+            {
+                return Problems.Unavailable(http.Response, queueOptions.Value.RetryAfterSeconds, Problems.Types.NotReady, "The pair is not encoded yet.", e.Message);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -101,9 +106,10 @@ public static class RelationsEndpoints
     }
 
     /// <summary>201 for a relation this request encoded, 200 for one that existed; the idempotency key remembers which.</summary>
-    static Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult> Answered(IIdempotencyClaim? claim, int status, CachedRelation relation)
+    static async Task<Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult>> AnsweredAsync(IIdempotencyClaim? claim, int status,
+        CachedRelation relation)
     {
-        claim?.Complete(new IdempotentOutcome(status, relation.Id));
+        if (claim is not null) await claim.CompleteAsync(new IdempotentOutcome(status, relation.Id));
         return status == StatusCodes.Status201Created
             ? TypedResults.Created($"/v1/relations/{relation.Id}", RelationView.From(relation))
             : TypedResults.Ok(RelationView.From(relation));

@@ -19,7 +19,7 @@ public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemet
         {
             using (ServiceTelemetry.ActivitySource.StartActivity("relation.encode")?.SetTag("relation.id", relation.Id))
                 cached = pipeline.EncodePaddedRelationTokens(relation.PaddedPromptImage!, relation.PaddedReferenceImage!);
-            relations.Store(relation.Id, cached, time.GetUtcNow());
+            relations.Store(relation.Id, cached, time.GetUtcNow(), shareRequired: false);
         }
         using var tokens = cached.ToTensor();
 
@@ -47,12 +47,18 @@ public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemet
             };
             tracker.Batch = batch.Count;
             var results = pipeline.RunBatch(request, tracker, job.Cancellation);
-            for (var i = 0; i < batch.Count; i++)
-                using (var image = results[i].Image)
+            try
+            {
+                for (var i = 0; i < batch.Count; i++)
                 {
                     images[batch[i].index] = new EditedImage(results[i].Width, results[i].Height, results[i].Seed);
-                    encoded[batch[i].index] = ImageCodec.Encode(image, spec.OutputFormat);
+                    encoded[batch[i].index] = ImageCodec.Encode(results[i].Image, spec.OutputFormat);
                 }
+            }
+            finally
+            {
+                foreach (var result in results) result.Image.Dispose();
+            }
             foreach (var (stage, took) in results[0].StageTimings) timings[stage] = timings.GetValueOrDefault(stage) + took;
             warnings.AddRange(results[0].Warnings.Except(warnings));
             (computed, reused) = (computed + results[0].Steps.Computed, reused + results[0].Steps.Reused);

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Service.Caching;
+using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Options;
 using StackExchange.Redis;
 
@@ -63,11 +64,27 @@ public sealed class RedisIdempotencyKeys(RedisConnection redis, IOptions<Idempot
     {
         bool _done;
 
-        public void Complete(IdempotentOutcome outcome)
+        /// <summary>
+        /// The request's outcome exists already (a job is queued): a Redis blip must not turn it into an error, so the
+        /// write is retried a few times; if it still fails, duplicates wait out the claim's lease and then run anew.
+        /// </summary>
+        public async Task CompleteAsync(IdempotentOutcome outcome)
         {
             _done = true;
             var fingerprint = pending[..pending.IndexOf('\n')];
-            keys.CompareAndSetAsync(key, pending, $"{fingerprint}\n{outcome.StatusCode}\n{outcome.Id}").GetAwaiter().GetResult();
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await keys.CompareAndSetAsync(key, pending, $"{fingerprint}\n{outcome.StatusCode}\n{outcome.Id}");
+                    return;
+                }
+                catch (Exception e) when (e is BackendUnavailableException or RedisException && attempt < 3)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
+                }
+                catch (Exception e) when (e is BackendUnavailableException or RedisException) { return; }
+            }
         }
 
         // Made nothing: the key is free again, unless the claim lapsed and another request holds it now.

@@ -30,6 +30,14 @@ public sealed class RedisJobBoard : IJobBoard
         return 1
         """;
 
+    // KEYS: job. ARGV: job id, cancel channel. Only a job still running gets the flag (a job that ended and expired must not come back as a bare flag).
+    const string CancelRunningScript = """
+        if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+        redis.call('HSET', KEYS[1], 'cancel', 1)
+        redis.call('PUBLISH', ARGV[2], ARGV[1])
+        return 1
+        """;
+
     readonly RedisConnection _redis;
     readonly RedisJobs _jobs;
     readonly QueueOptions _options;
@@ -75,10 +83,12 @@ public sealed class RedisJobBoard : IJobBoard
         return (new QueuePlace(id, () => Db.SortedSetRemove(RedisKeys.Places, id, CommandFlags.FireAndForget)), Admission.Accepted);
     }
 
+    // Listing keeps at most this many jobs per owner (newest); older ones have expired long before in any real use.
+    const int ListedPerOwner = 10_000;
+
     public async Task<bool> EnqueueAsync(QueuePlace place, NewEditJob job, CancellationToken cancellation)
     {
         if (!_groupReady) _groupReady = await RedisConnection.Call(() => Task.Run(() => { RedisJobs.EnsureGroup(Db, RedisKeys.EditStream); return true; }));
-        if (!place.Release()) throw new InvalidOperationException("the queue place was already used or given back.");
         var sequence = await RedisConnection.Call(() => Db.StringIncrementAsync(RedisKeys.Sequence));
         var spec = job.Spec with { Sequence = sequence };
         var inputs = job.Sources.Select((source, index) => new HashEntry($"source_{index}", ImageCodec.Encode(source, OutputFormat.Png))).ToList();
@@ -96,9 +106,12 @@ public sealed class RedisJobBoard : IJobBoard
         _ = transaction.HashSetAsync(RedisKeys.Inputs(spec.Id), [.. inputs]);
         _ = transaction.SortedSetAddAsync(RedisKeys.Queued, spec.Id, sequence);
         _ = transaction.SortedSetAddAsync(RedisKeys.OwnerIndex(spec.Owner), spec.Id, sequence);
+        _ = transaction.SortedSetRemoveRangeByRankAsync(RedisKeys.OwnerIndex(spec.Owner), 0, -ListedPerOwner - 1);
         _ = transaction.SortedSetRemoveAsync(RedisKeys.Places, place.Id);
         _ = transaction.StreamAddAsync(RedisKeys.EditStream, "job", spec.Id);
         _ = transaction.PublishAsync(RedisChannel.Literal(RedisKeys.WorkChannel), "edit");
+        // From here the place is the transaction's: it is used, or removed below.
+        if (!place.Release()) throw new InvalidOperationException("the queue place was already used or given back.");
         try
         {
             if (!await RedisConnection.Call(() => transaction.ExecuteAsync()))
@@ -152,11 +165,8 @@ public sealed class RedisJobBoard : IJobBoard
                     if (await CancelQueuedAsync(job.Record) > 0) return (CancelOutcome.RemovedFromQueue, (await _jobs.ReadAsync(id))?.Record ?? job.Record);
                     continue; // it started meanwhile: ask its worker
                 case JobStatus.Running:
-                    await RedisConnection.Call(async () =>
-                    {
-                        await Db.HashSetAsync(RedisKeys.Job(id), "cancel", 1);
-                        return await Db.PublishAsync(RedisChannel.Literal(RedisKeys.CancelChannel), id);
-                    });
+                    var asked = (long)await RedisConnection.Call(() => Db.ScriptEvaluateAsync(CancelRunningScript, [RedisKeys.Job(id)], [id, RedisKeys.CancelChannel]));
+                    if (asked == 0) continue; // it ended meanwhile
                     return (CancelOutcome.StopRequested, job.Record);
                 default:
                     return (CancelOutcome.AlreadyFinished, job.Record);

@@ -64,6 +64,7 @@ public sealed class RedisRelationRequests : IRelationRequests, IDisposable
     readonly SemaphoreSlim _admission;
     readonly ConcurrentDictionary<string, TaskCompletionSource<string?>> _announced = new(StringComparer.Ordinal);
     readonly Action<RedisChannel, RedisValue> _onDone;
+    readonly TimeSpan _maxWait;
     readonly SemaphoreSlim _subscribing = new(1);
     bool _subscribed;
 
@@ -72,6 +73,7 @@ public sealed class RedisRelationRequests : IRelationRequests, IDisposable
         _redis = redis;
         _cache = cache;
         _admission = new SemaphoreSlim(options.Value.RelationCapacity);
+        _maxWait = TimeSpan.FromSeconds(Math.Max(1, options.Value.MaxWaitSeconds));
         _onDone = (_, message) =>
         {
             var (id, error) = ((string)message!).Split('\n', 2) is [var done, var why] ? (done, why) : ((string)message!, null);
@@ -108,7 +110,13 @@ public sealed class RedisRelationRequests : IRelationRequests, IDisposable
                 [RedisKeys.RelationPending(work.Id), RedisKeys.RelationStream],
                 [ImageCodec.Encode(work.PaddedPromptImage, OutputFormat.Png), ImageCodec.Encode(work.PaddedReferenceImage, OutputFormat.Png),
                     (long)PendingLease.TotalSeconds, work.Id, RedisKeys.WorkChannel]));
-            return (WaitAsync(work, announced), queued == 0);
+            if (queued == 1 && announced.Task.IsCompleted)
+            {
+                // The announcement of an earlier encoding of this pair, not yet cleared: this encoding gets its own.
+                announced = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _announced[work.Id] = announced;
+            }
+            return (WaitAsync(work, announced, cancellation), queued == 0);
         }
         catch
         {
@@ -118,14 +126,25 @@ public sealed class RedisRelationRequests : IRelationRequests, IDisposable
         }
     }
 
-    /// <summary>The relation once a worker encoded it; the admission place stays taken until then.</summary>
-    async Task<CachedRelation> WaitAsync(RelationWork work, TaskCompletionSource<string?> announced)
+    /// <summary>
+    /// The relation once a worker encoded it, waited for at most Queue:MaxWaitSeconds (no worker may be running:
+    /// workers scale from zero) and no longer than the client stays; the admission place is held while it waits.
+    /// The encoding itself stays queued in Redis, so a retry joins it.
+    /// </summary>
+    async Task<CachedRelation> WaitAsync(RelationWork work, TaskCompletionSource<string?> announced, CancellationToken cancellation)
     {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        deadline.CancelAfter(_maxWait);
         try
         {
             while (true)
             {
-                var heard = await Task.WhenAny(announced.Task, Task.Delay(Recheck)) == announced.Task;
+                var heard = await Task.WhenAny(announced.Task, Task.Delay(Recheck, deadline.Token)) == announced.Task;
+                if (!heard && deadline.IsCancellationRequested)
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    throw new TimeoutException($"no worker encoded the pair within {_maxWait.TotalSeconds:F0} s; it stays queued, and a retry joins it.");
+                }
                 if (heard && await announced.Task is { } error) throw new InvalidOperationException(error);
                 // Ended is checked before the cache is read: a worker stores the tokens before it ends the encoding.
                 var ended = heard || !await RedisConnection.Call(() => _redis.Database.KeyExistsAsync(RedisKeys.RelationPending(work.Id)));

@@ -122,11 +122,13 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
             if (stored.Record.State.Status == JobStatus.Running)
                 _logger.LogWarning("Edit {JobId}: its worker {Worker} went silent; running it again here", id, stored.Worker);
             Db.Publish(RedisChannel.Literal(RedisKeys.QueueMovedChannel), id);
+            // A cancel that came before this worker listened for it is still in the job (read before anything is
+            // held: a Redis error from here on must leave nothing behind but the pending entry).
+            var canceled = Db.HashExists(RedisKeys.Job(id), "cancel");
             var running = Load(spec, started, entry.Id);
             if (running is null) continue;
             lock (_gate) _running = running;
-            // A cancel that came before this worker listened for it is still in the job.
-            if (Db.HashExists(RedisKeys.Job(id), "cancel")) running.Stop(handBack: false);
+            if (canceled) running.Stop(handBack: false);
             job = running;
             return true;
         }
@@ -169,9 +171,12 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         {
             if (running.LostClaim) return; // the entry is another worker's now
             if (running.HandedBack) Requeue(running);
-            Acknowledge(RedisKeys.EditStream, running.EntryId);
+            else if (running.EndWritten) Acknowledge(RedisKeys.EditStream, running.EntryId);
+            // Else its end could not be written (Redis away or full): the entry stays pending, unrenewed, and a
+            // worker claims it after the claim timeout and runs the job again; acknowledging would strand it as running.
+            else _logger.LogError("Edit {JobId}: its end could not be stored; it will be run again", running.Spec.Id);
         }
-        catch (Exception e) when (e is RedisConnectionException or TimeoutException or BackendUnavailableException)
+        catch (Exception e) when (e is RedisException or TimeoutException or BackendUnavailableException)
         {
             // The entry stays pending: another worker claims it after the claim timeout.
             _logger.LogError(e, "Edit {JobId}: Redis was not reachable to finish it", running.Spec.Id);
@@ -183,14 +188,29 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     }
 
     /// <summary>Back to the queue in its old place (its sequence), for another worker.</summary>
+    // KEYS: job, queued, edit stream, sequence. ARGV: worker, queued state json, job id, group, old entry id, events channel, work channel.
+    // All at once, so a crash half-way neither loses the job nor leaves two entries that would run it twice.
+    const string RequeueScript = """
+        if redis.call('HGET', KEYS[1], 'status') ~= 'running' or redis.call('HGET', KEYS[1], 'worker') ~= ARGV[1] then return 0 end
+        redis.call('HSET', KEYS[1], 'status', 'queued', 'state', ARGV[2], 'worker', '-')
+        local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+        redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), ARGV[3])
+        redis.call('XADD', KEYS[3], '*', 'job', ARGV[3])
+        redis.call('XACK', KEYS[3], ARGV[4], ARGV[5])
+        redis.call('XDEL', KEYS[3], ARGV[5])
+        redis.call('PUBLISH', ARGV[6], version .. '\n' .. 'requeued' .. '\n' .. ARGV[2])
+        redis.call('PUBLISH', ARGV[7], 'edit')
+        return version
+        """;
+
+    /// <summary>Back to the queue, at its end (the stream has no other place to put it), for another worker.</summary>
     void Requeue(RedisRunningJob job)
     {
-        if (_jobs.TransitionAsync(job.Spec, [JobStatus.Running], JobState.Queued, "requeued", requiredWorker: _name, newWorker: "-").GetAwaiter().GetResult() <= 0)
-            return;
-        Db.SortedSetAdd(RedisKeys.Queued, job.Spec.Id, job.Spec.Sequence);
-        Db.StreamAdd(RedisKeys.EditStream, "job", job.Spec.Id);
-        Db.Publish(RedisChannel.Literal(RedisKeys.WorkChannel), "edit");
-        _logger.LogInformation("Edit {JobId} handed back to the queue on shutdown", job.Spec.Id);
+        var id = job.Spec.Id;
+        var version = (long)Db.ScriptEvaluate(RequeueScript, [RedisKeys.Job(id), RedisKeys.Queued, RedisKeys.EditStream, RedisKeys.Sequence],
+            [_name, System.Text.Json.JsonSerializer.Serialize(JobState.Queued, RedisConnection.Json), id, RedisKeys.WorkerGroup, job.EntryId,
+                RedisKeys.Events(id), RedisKeys.WorkChannel]);
+        if (version > 0) _logger.LogInformation("Edit {JobId} handed back to the queue on shutdown", id);
     }
 
     public bool TryTakeRelation(out RelationWork work)
@@ -205,20 +225,35 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
                 Acknowledge(RedisKeys.RelationStream, entry.Id);
                 continue;
             }
-            var before = ImageCodec.Decode((byte[])images[0]!);
-            var after = ImageCodec.Decode((byte[])images[1]!);
             var entryId = entry.Id;
-            work = new RelationWork(id, before, after)
+            void End(string? error)
             {
-                Finished = done =>
+                Db.KeyDelete(RedisKeys.RelationPending(id));
+                Db.Publish(RedisChannel.Literal(RedisKeys.RelationDoneChannel), error is null ? id : $"{id}\n{error}");
+                Acknowledge(RedisKeys.RelationStream, entryId);
+            }
+            Image<Rgb24>? before = null;
+            try
+            {
+                before = ImageCodec.Decode((byte[])images[0]!);
+                var after = ImageCodec.Decode((byte[])images[1]!);
+                var renewal = new Timer(_ => Renew(RedisKeys.RelationStream, entryId), null, _options.ClaimTimeout / 4, _options.ClaimTimeout / 4);
+                work = new RelationWork(id, before, after)
                 {
-                    var error = done.Done.Exception?.InnerException?.Message;
-                    Db.KeyDelete(RedisKeys.RelationPending(id));
-                    Db.Publish(RedisChannel.Literal(RedisKeys.RelationDoneChannel), error is null ? id : $"{id}\n{error}");
-                    Acknowledge(RedisKeys.RelationStream, entryId);
-                },
-            };
-            return true;
+                    Finished = done =>
+                    {
+                        renewal.Dispose();
+                        End(done.Done.Exception?.InnerException?.Message);
+                    },
+                };
+                return true;
+            }
+            catch (Exception e) when (e is not RedisException)
+            {
+                before?.Dispose();
+                _logger.LogError(e, "Relation {RelationId} could not be loaded", id);
+                End("the exemplar pair could not be read back.");
+            }
         }
         return false;
     }
@@ -285,7 +320,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     {
         readonly CancellationTokenSource _stop = new();
         readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        readonly Timer _renewal = new(_ => source.Renew(entryId), null, source._options.ClaimTimeout / 4, source._options.ClaimTimeout / 4);
+        readonly Timer _renewal = new(_ => source.Renew(RedisKeys.EditStream, entryId), null, source._options.ClaimTimeout / 4, source._options.ClaimTimeout / 4);
         JobState _state = state;
 
         public EditSpec Spec { get; } = spec;
@@ -296,6 +331,8 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         public RedisValue EntryId { get; } = entryId;
         public bool HandedBack { get; private set; }
         public bool LostClaim { get; private set; }
+        /// <summary>The job's end (succeeded, failed or canceled) is stored: its entry may be acknowledged.</summary>
+        public bool EndWritten { get; private set; }
         public Task Completion => _ended.Task;
 
         public void Stop(bool handBack)
@@ -329,6 +366,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
             if (source._jobs.TransitionAsync(Spec, [JobStatus.Running], next, kind, requiredWorker: source._name, results: results).GetAwaiter().GetResult() > 0)
             {
                 _state = next;
+                EndWritten = next.IsFinished;
                 return;
             }
             // Only this worker changes a job it runs: another worker claimed it, and this run is moot.
@@ -347,9 +385,9 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     }
 
     /// <summary>Claiming the entry again resets its idle time: other workers see this one alive.</summary>
-    void Renew(RedisValue entryId)
+    void Renew(string stream, RedisValue entryId)
     {
-        try { Db.StreamClaimIdsOnly(RedisKeys.EditStream, RedisKeys.WorkerGroup, _name, 0, [entryId], CommandFlags.FireAndForget); }
+        try { Db.StreamClaimIdsOnly(stream, RedisKeys.WorkerGroup, _name, 0, [entryId], CommandFlags.FireAndForget); }
         catch (Exception e) when (e is RedisConnectionException or TimeoutException) { }
     }
 }

@@ -35,10 +35,12 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
         ["Queue:Capacity"] = capacity.ToString(),
     };
 
-    async Task<(ServiceFactory Factory, HttpClient Client)> ReplicaAsync(string role, string name, int capacity = 32, string grace = "00:00:02")
+    async Task<(ServiceFactory Factory, HttpClient Client)> ReplicaAsync(string role, string name, int capacity = 32, string grace = "00:00:02",
+        Dictionary<string, string?>? more = null)
     {
         var factory = new ServiceFactory { Settings = Settings(role, name, capacity) };
         factory.Settings["Queue:ShutdownGracePeriod"] = grace;
+        foreach (var (key, value) in more ?? []) factory.Settings[key] = value;
         _replicas.Add(factory);
         return (factory, await factory.ReadyClientAsync());
     }
@@ -203,8 +205,11 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
         var clock = Stopwatch.StartNew();
         await leaving.DisposeAsync();
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"shutdown took {clock.Elapsed}");
-        Assert.Equal("queued", (await (await front.GetAsync($"/v1/edits/{running}")).JsonAsync()).GetProperty("status").GetString());
-        Assert.Equal("queued", (await (await front.GetAsync($"/v1/edits/{waiting}")).JsonAsync()).GetProperty("status").GetString());
+        // The handed-back job goes to the end of the queue, and its position says so: the waiting job runs first.
+        var handedBack = await (await front.GetAsync($"/v1/edits/{running}")).JsonAsync();
+        Assert.Equal(("queued", 1), (handedBack.GetProperty("status").GetString(), handedBack.GetProperty("queue_position").GetInt32()));
+        var stillWaiting = await (await front.GetAsync($"/v1/edits/{waiting}")).JsonAsync();
+        Assert.Equal(("queued", 0), (stillWaiting.GetProperty("status").GetString(), stillWaiting.GetProperty("queue_position").GetInt32()));
 
         await ReplicaAsync("worker", "gpu-2");
         await Api.WaitForAsync(front, waiting, "succeeded");
@@ -290,5 +295,51 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
         var reused = await PostAsync(second, "order-42", "another request");
         Assert.Equal(HttpStatusCode.UnprocessableEntity, reused.StatusCode);
         Assert.Equal("urn:relation-adapter:problem:idempotency-key-reused", (await reused.JsonAsync()).GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task A_job_whose_end_could_not_be_stored_is_run_again_rather_than_left_running()
+    {
+        var (_, all) = await ReplicaAsync("all", "gpu-1");
+        var running = await Api.BusyWorkerAsync(all);
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",allowAdmin=true");
+        var server = admin.GetServer(redis.ConnectionString);
+        // A full Redis refuses the job's next write (noeviction), as a misjudged maxmemory would.
+        await server.ConfigSetAsync("maxmemory-policy", "noeviction");
+        await server.ConfigSetAsync("maxmemory", "1");
+        await Task.Delay(1500);
+        await server.ConfigSetAsync("maxmemory", "0");
+
+        var done = await Api.WaitForAsync(all, running, "succeeded", "failed", "canceled");
+        Assert.Equal("succeeded", done.GetProperty("status").GetString());
+        var pending = await admin.GetDatabase().StreamPendingAsync(RedisKeys.EditStream, RedisKeys.WorkerGroup);
+        Assert.Equal(0, pending.PendingMessageCount);
+    }
+
+    [Fact]
+    public async Task A_relation_request_with_no_worker_is_answered_in_time_and_frees_its_place()
+    {
+        var (_, front) = await ReplicaAsync("api", "api-1", more: new() { ["Queue:RelationCapacity"] = "1", ["Queue:MaxWaitSeconds"] = "1" });
+
+        MultipartFormDataContent Pair(byte[] before)
+        {
+            var form = new MultipartFormDataContent();
+            Api.AddFile(form, "prompt_image", before);
+            Api.AddFile(form, "reference_image", Api.After);
+            return form;
+        }
+        var unanswered = await front.PostAsync("/v1/relations", Pair(Api.Before));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, unanswered.StatusCode);
+        Assert.Equal("urn:relation-adapter:problem:not-ready", (await unanswered.JsonAsync()).GetProperty("type").GetString());
+        // Its place is free again: the next pair is taken (and waits in its turn).
+        var next = await front.PostAsync("/v1/relations", Pair(Api.Png(64, 48, 7)));
+        Assert.Equal("urn:relation-adapter:problem:not-ready", (await next.JsonAsync()).GetProperty("type").GetString());
+
+        // A worker that comes later encodes what waited; a retry of the first pair finds it.
+        await ReplicaAsync("worker", "gpu-1");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        HttpResponseMessage retried;
+        while ((retried = await front.PostAsync("/v1/relations", Pair(Api.Before))).StatusCode != HttpStatusCode.OK)
+            Assert.True(DateTime.UtcNow < deadline, $"the queued pair was never encoded: {retried.StatusCode}");
     }
 }
