@@ -21,7 +21,10 @@ public interface IJobBoard
     /// <summary>Jobs waiting to run, over every replica.</summary>
     Task<int> DepthAsync(CancellationToken cancellation);
 
-    /// <summary>Queues the job in its reserved place; false when the service stopped taking jobs (the caller keeps its images).</summary>
+    /// <summary>
+    /// Queues the job in its reserved place, taking its images; false when the service stopped taking jobs (then, as
+    /// when this throws, the images stay the caller's).
+    /// </summary>
     Task<bool> EnqueueAsync(QueuePlace place, NewEditJob job, CancellationToken cancellation);
 
     Task<JobRecord?> FindAsync(string id, CancellationToken cancellation);

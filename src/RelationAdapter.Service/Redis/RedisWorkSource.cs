@@ -50,7 +50,6 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     }
 
     IDatabase Db => _redis.Database;
-    public string Name => _name;
     public bool IsClosed => _closed;
 
     /// <summary>The subscriptions and consumer groups, made on first use and again after Redis came back empty.</summary>
