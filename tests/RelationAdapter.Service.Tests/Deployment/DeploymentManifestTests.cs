@@ -57,12 +57,11 @@ public class DeploymentManifestTests
             Assert.Contains($"deploy/components/{component}", section);
     }
 
-    [SkippableTheory]
+    [Theory]
     [InlineData("single-gpu")]
     [InlineData("scale-out")]
     public async Task Download_weights_fills_the_volume_before_any_pod_loads_the_model(string layout)
     {
-        Skip.If(Kustomize.Unavailable is not null, Kustomize.Unavailable);
         // The component composed with a layout as a user's overlay would (kustomize wants relative paths).
         var namespaced = (await Rendered.OverlayAsync(layout)).Objects.Select(o => o.Namespace).FirstOrDefault(n => n is not null);
         var folder = Directory.CreateTempSubdirectory("ra-kustomize-");

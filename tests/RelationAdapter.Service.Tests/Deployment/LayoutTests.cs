@@ -18,15 +18,11 @@ public class LayoutTests
     /// <summary>The overlays that run Redis themselves.</summary>
     public static TheoryData<string> InClusterRedisOverlays() => new("scale-out", "production");
 
-    static async Task<Rendered> Render(string overlay)
-    {
-        Skip.If(Kustomize.Unavailable is not null, Kustomize.Unavailable);
-        return await Rendered.OverlayAsync(overlay);
-    }
+    static Task<Rendered> Render(string overlay) => Rendered.OverlayAsync(overlay);
 
     static int HttpPort() => DockerfileTests.HttpPort();
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Rendered.Overlays), MemberType = typeof(Rendered))]
     public async Task Each_overlay_renders_labelled_objects_in_one_namespace(string overlay)
     {
@@ -41,7 +37,7 @@ public class LayoutTests
             Assert.All(rendered.Objects.Where(o => o.Kind != "Namespace"), o => Assert.Equal(ns.Name, o.Namespace));
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Rendered.Overlays), MemberType = typeof(Rendered))]
     public async Task Selectors_pick_exactly_their_own_pods(string overlay)
     {
@@ -57,7 +53,7 @@ public class LayoutTests
             Assert.True(rendered.Selected(Yaml.Get(budget.Root, "spec", "selector", "matchLabels")).Count == 1, $"{budget} should cover one workload");
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Rendered.Overlays), MemberType = typeof(Rendered))]
     public async Task The_service_fronts_the_pods_that_serve_the_api(string overlay)
     {
@@ -71,7 +67,7 @@ public class LayoutTests
         Assert.Equal(Yaml.Text(port, "name"), Yaml.Text(service.Root, "spec", "ports", 0, "targetPort"));
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Rendered.Overlays), MemberType = typeof(Rendered))]
     public async Task Service_pods_listen_on_the_image_port_with_health_probes_and_metrics(string overlay)
     {
@@ -100,7 +96,7 @@ public class LayoutTests
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Rendered.Overlays), MemberType = typeof(Rendered))]
     public async Task Only_pods_that_load_the_model_get_a_gpu_and_the_weights(string overlay)
     {
@@ -138,7 +134,7 @@ public class LayoutTests
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Rendered.Overlays), MemberType = typeof(Rendered))]
     public async Task Settings_come_from_the_generated_config_map_and_secrets_from_outside(string overlay)
     {
@@ -164,7 +160,7 @@ public class LayoutTests
         Assert.Empty(rendered.OfKind("Secret"));
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Rendered.Overlays), MemberType = typeof(Rendered))]
     public async Task Termination_waits_for_the_drain(string overlay)
     {
@@ -191,7 +187,7 @@ public class LayoutTests
         }
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task Single_gpu_runs_everything_in_one_pod_on_the_memory_queue()
     {
         var rendered = await Render("single-gpu");
@@ -208,7 +204,7 @@ public class LayoutTests
         Assert.Equal("inference", Yaml.Text(deployment.Root, "spec", "selector", "matchLabels", "app.kubernetes.io/component"));
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(ScaleOutOverlays))]
     public async Task Scale_out_splits_api_replicas_from_gpu_workers_over_redis(string overlay)
     {
@@ -234,7 +230,7 @@ public class LayoutTests
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(ScaleOutOverlays))]
     public async Task Keda_scales_the_workers_on_the_stream_and_group_the_code_uses(string overlay)
     {
@@ -286,7 +282,7 @@ public class LayoutTests
         Assert.Equal("0", Yaml.Text(scaler.Root, "spec", "advanced", "scalingModifiers", "activationTarget") ?? "0");
     }
 
-    [SkippableTheory]
+    [Theory]
     [InlineData("scale-out")]
     [InlineData("external-redis")]
     public async Task Scale_out_keeps_at_most_one_worker_idle(string overlay)
@@ -295,7 +291,7 @@ public class LayoutTests
         Assert.InRange(int.Parse(Yaml.Text(scaler.Root, "spec", "minReplicaCount") ?? "0"), 0, 1);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(InClusterRedisOverlays))]
     public async Task Redis_keeps_every_job_on_its_own_volume(string overlay)
     {
@@ -329,7 +325,7 @@ public class LayoutTests
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(InClusterRedisOverlays))]
     public async Task Pods_and_scaler_reach_redis_through_its_service(string overlay)
     {
@@ -353,7 +349,7 @@ public class LayoutTests
             t => Assert.Equal(address, Pod.Value(worker, Yaml.Text(t, "metadata", "addressFromEnv")!)));
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task External_redis_comes_from_a_secret_for_pods_and_scaler_alike()
     {
         var rendered = await Render("external-redis");
