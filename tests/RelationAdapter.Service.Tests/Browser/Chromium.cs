@@ -4,8 +4,8 @@ namespace RelationAdapter.Service.Tests.Browser;
 
 /// <summary>
 /// Debian's headless Chromium, which the browser tests drive through Playwright (no browser download).
-/// Installed here with apt-get when absent and the tests run as root (as in CI); otherwise the tests skip
-/// and say how to install it.
+/// Installed here with apt-get when absent and the tests run as root (as in CI; a failed install fails them);
+/// otherwise the tests skip and say how to install it.
 /// </summary>
 public static class Chromium
 {
@@ -27,7 +27,9 @@ public static class Chromium
     {
         if (File.Exists(Path)) return null;
         if (!Apt.CanInstall) return $"{Path} is missing: install Debian's chromium package (apt-get install chromium).";
+        // Installable here (as in CI): a failed install is a failure, not a reason to skip.
         var install = Apt.InstallAsync("chromium").GetAwaiter().GetResult();
-        return File.Exists(Path) ? null : $"apt-get could not install chromium: {install}";
+        Assert.True(File.Exists(Path), $"apt-get could not install chromium: {install}");
+        return null;
     }
 }
