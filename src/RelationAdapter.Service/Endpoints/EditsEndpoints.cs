@@ -100,10 +100,11 @@ public static class EditsEndpoints
             IIdempotencyClaim? claim = null;
             if (key.Length > 0)
             {
+                JobRecord? original = null; // the replayed outcome's job, as the check for it found it
                 var (mine, replay, reused) = await services.Idempotency.BeginAsync(scope, await Idempotency.FingerprintAsync(form, cancellation),
-                    async outcome => await FindVisibleAsync(jobs, outcome.Id, http, cancellation) is not null, cancellation);
+                    async outcome => (original = await FindVisibleAsync(jobs, outcome.Id, http, cancellation)) is not null, cancellation);
                 if (reused) return Problems.IdempotencyKeyReused(key);
-                if (replay is not null && await FindVisibleAsync(jobs, replay.Id, http, cancellation) is { } original)
+                if (replay is not null && original is not null)
                     return await WaitIfPreferred(http, original, jobs, services.QueueOptions.Value, cancellation);
                 claim = mine;
             }

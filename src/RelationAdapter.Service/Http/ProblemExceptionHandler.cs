@@ -1,11 +1,14 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 using RelationAdapter.Service.Jobs;
+using RelationAdapter.Service.Options;
 
 namespace RelationAdapter.Service.Http;
 
 /// <summary>Turns oversized and malformed bodies and unexpected exceptions into problem details with a stable type.</summary>
-public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+public sealed class ProblemExceptionHandler(IProblemDetailsService problems, IOptions<QueueOptions> queue, ILogger<ProblemExceptionHandler> logger)
+    : IExceptionHandler
 {
     /// <summary>The form readers' size limits; their other limits (lines, headers, field counts) are about shape, not size.</summary>
     static bool IsSizeLimit(Exception exception) =>
@@ -26,7 +29,8 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
             BackendUnavailableException => (StatusCodes.Status503ServiceUnavailable, Problems.Types.BackendUnavailable, "The job backend cannot be reached."),
             _ => (StatusCodes.Status500InternalServerError, Problems.Types.Internal, "An unexpected error occurred."),
         };
-        if (status == StatusCodes.Status503ServiceUnavailable) http.Response.Headers.RetryAfter = "5";
+        if (status == StatusCodes.Status503ServiceUnavailable)
+            http.Response.Headers.RetryAfter = queue.Value.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (status >= 500) logger.LogError(exception, "Unhandled exception");
         http.Response.StatusCode = status;
         return await problems.TryWriteAsync(new ProblemDetailsContext

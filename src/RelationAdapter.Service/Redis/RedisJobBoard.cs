@@ -138,12 +138,13 @@ public sealed class RedisJobBoard : IJobBoard
             var batch = await RedisConnection.Call(() => Db.SortedSetRangeByScoreWithScoresAsync(index, double.NegativeInfinity, below,
                 Exclude.None, Order.Descending, 0, Math.Max(count * 2, 16)));
             if (batch.Length == 0) break;
-            foreach (var entry in batch)
+            // Read together: one round trip for the batch, not one per job.
+            var jobs = await Task.WhenAll(batch.Select(entry => _jobs.ReadAsync((string)entry.Element!)));
+            foreach (var (entry, job) in batch.Zip(jobs))
             {
-                var id = (string)entry.Element!;
-                if (await _jobs.ReadAsync(id) is not { } job)
+                if (job is null)
                 {
-                    _ = Db.SortedSetRemoveAsync(index, id, CommandFlags.FireAndForget); // expired with its retention
+                    _ = Db.SortedSetRemoveAsync(index, entry.Element, CommandFlags.FireAndForget); // expired with its retention
                     continue;
                 }
                 if (status is null || job.Record.State.Status == status) found.Add(job.Record);
