@@ -98,7 +98,7 @@ public sealed class InferenceWorker(
         using var activity = ServiceTelemetry.ActivitySource.StartActivity("edit.job", ActivityKind.Internal, job.ParentContext);
         activity?.SetTag("edit.id", job.Spec.Id);
         activity?.SetTag("edit.steps", job.Spec.Settings.Steps);
-        var outcome = "failed";
+        string? outcome = "failed";
         try
         {
             var (output, images) = runner.Run(job, host.Models!.Pipeline, activity);
@@ -110,6 +110,12 @@ public sealed class InferenceWorker(
             job.Stopped();
             outcome = "canceled";
         }
+        catch (BackendUnavailableException e)
+        {
+            // Not the edit's failure: its state could not be stored. The backend keeps the job, to be run again.
+            logger.LogError(e, "Edit {JobId} was interrupted by the job backend; it will be run again", job.Spec.Id);
+            outcome = null;
+        }
         catch (Exception e)
         {
             logger.LogError(e, "Edit {JobId} failed", job.Spec.Id);
@@ -118,8 +124,11 @@ public sealed class InferenceWorker(
         }
         finally
         {
-            telemetry.Jobs.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("api_key", job.Spec.Owner ?? "none"));
-            telemetry.JobDuration.Record(clock.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
+            if (outcome is not null)
+            {
+                telemetry.Jobs.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("api_key", job.Spec.Owner ?? "none"));
+                telemetry.JobDuration.Record(clock.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
+            }
         }
     }
 

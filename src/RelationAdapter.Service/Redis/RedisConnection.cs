@@ -46,18 +46,22 @@ public sealed class RedisConnection : IDisposable
         }
     }
 
-    /// <summary>Runs a Redis call, turning a lost connection into <see cref="BackendUnavailableException"/>.</summary>
+    /// <summary>Runs a Redis call, turning a lost connection or a refusal to write into <see cref="BackendUnavailableException"/>.</summary>
     public static async Task<T> Call<T>(Func<Task<T>> call)
     {
         try
         {
             return await call();
         }
-        catch (Exception e) when (e is RedisConnectionException or TimeoutException)
+        catch (Exception e) when (e is RedisConnectionException or TimeoutException || IsRefusal(e))
         {
             throw new BackendUnavailableException($"Redis cannot be reached: {e.Message}", e);
         }
     }
+
+    /// <summary>A Redis that answers but takes no writes now (full under noeviction, a read-only replica, loading, busy).</summary>
+    static bool IsRefusal(Exception e) =>
+        e is RedisServerException && new[] { "OOM", "READONLY", "LOADING", "MASTERDOWN", "BUSY" }.Any(code => e.Message.StartsWith(code, StringComparison.Ordinal));
 
     public void Dispose() => _multiplexer.Dispose();
 }
