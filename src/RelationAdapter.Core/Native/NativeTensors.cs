@@ -38,8 +38,8 @@ public static class NativeTensors
         }
     };
 
-    /// <summary>Mapped tensors not yet freed (for leak checks).</summary>
-    public static int LiveMappedViews => MappedViews.Count;
+    /// <summary>Whether a file mapping still backs this address: true until the tensor over it is freed.</summary>
+    public static bool IsMapped(IntPtr data) => MappedViews.ContainsKey(data);
 
     /// <summary>The address of a CPU tensor's first element.</summary>
     public static unsafe byte* Data(Tensor tensor)
