@@ -212,8 +212,17 @@ public class AdmissionTests
         await using var factory = new ServiceFactory { Settings = { ["Queue:RelationCapacity"] = "1" } };
         var client = await factory.ReadyClientAsync();
         var running = await Api.BusyWorkerAsync(client); // the pair waits for the worker
-        using (var leave = new CancellationTokenSource(TimeSpan.FromMilliseconds(500)))
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.PostAsync("/v1/relations", Pair(41), leave.Token));
+        var encoder = factory.Services.GetRequiredService<RelationEncoder>();
+        using (var leave = new CancellationTokenSource())
+        {
+            var abandoned = client.PostAsync("/v1/relations", Pair(41), leave.Token);
+            // The client leaves once its pair is handed over: a request that leaves earlier gives its place back.
+            var handedOver = DateTime.UtcNow.AddSeconds(30);
+            while (encoder.Pending == 0 && DateTime.UtcNow < handedOver) await Task.Delay(20);
+            Assert.Equal(1, encoder.Pending);
+            leave.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+        }
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.PostAsync("/v1/relations", Pair(42))).StatusCode);
         await client.DeleteAsync($"/v1/edits/{running}");
