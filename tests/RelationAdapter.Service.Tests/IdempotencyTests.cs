@@ -1,4 +1,5 @@
 using System.Net;
+using RelationAdapter.Service.Telemetry;
 using RelationAdapter.Service.Tests.Support;
 
 namespace RelationAdapter.Service.Tests;
@@ -119,13 +120,18 @@ public class IdempotencyTests
         var busy = await Api.BusyWorkerAsync(client);
         var request = Post("/v1/edits", Api.EditForm(), "come-back");
         request.Headers.Add("Prefer", "wait=60");
-        using (var leave = new CancellationTokenSource(TimeSpan.FromMilliseconds(500)))
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.SendAsync(request, leave.Token));
-        await Task.Delay(200);
+        using (var leave = new CancellationTokenSource())
+        {
+            var waiting = client.SendAsync(request, leave.Token);
+            await Api.UntilAsync(async () => await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.QueueDepth) == 1, "the waiting client's job is not queued");
+            leave.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        }
 
         var retry = await client.SendAsync(Post("/v1/edits", Api.EditForm(), "come-back"));
         Assert.Equal(HttpStatusCode.Accepted, retry.StatusCode);
         Assert.Equal("queued", (await retry.JsonAsync()).GetProperty("status").GetString());
+        Assert.Equal(1, await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.QueueDepth)); // the same job, not a second one
         await client.DeleteAsync($"/v1/edits/{busy}");
     }
 }

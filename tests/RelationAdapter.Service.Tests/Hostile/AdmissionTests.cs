@@ -93,15 +93,13 @@ public class AdmissionTests
         var running = await Api.BusyWorkerAsync(client);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/edits") { Content = Api.EditForm() };
         request.Headers.Add("Prefer", "wait=60");
-        using var leave = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.SendAsync(request, leave.Token));
+        using var leave = new CancellationTokenSource();
+        var waiting = client.SendAsync(request, leave.Token);
+        await Api.UntilAsync(async () => await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.QueueDepth) == 1, "the waiting client's job is not queued");
+        leave.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
 
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.Jobs, Canceled) < 1)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the abandoned job was not canceled");
-            await Task.Delay(50);
-        }
+        await Api.UntilAsync(async () => await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.Jobs, Canceled) >= 1, "the abandoned job was not canceled", seconds: 10);
         Assert.Equal(0, await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.QueueDepth));
         await client.DeleteAsync($"/v1/edits/{running}");
     }
@@ -168,11 +166,12 @@ public class AdmissionTests
         var hold = RawHttp.SendAsync(service.Address,
             "POST /v1/relations HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000",
             "--b\r\n"u8.ToArray(), timeout: TimeSpan.FromSeconds(30));
-        await Task.Delay(300);
-        var refused = await service.Client.PostAsync("/v1/relations", Pair(3));
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
-        Assert.Equal(ProblemPrefix + "queue-full", (await refused.JsonAsync()).GetProperty("type").GetString());
-        Assert.NotNull(refused.Headers.RetryAfter);
+        // Until the trickling upload has reached the service and taken the place, a request may still get it.
+        HttpResponseMessage? refused = null;
+        await Api.UntilAsync(async () => (refused = await service.Client.PostAsync("/v1/relations", Pair(3))).StatusCode == HttpStatusCode.ServiceUnavailable,
+            "the trickling upload never held the only place");
+        Assert.Equal(ProblemPrefix + "queue-full", (await refused!.JsonAsync()).GetProperty("type").GetString());
+        Assert.NotNull(refused!.Headers.RetryAfter);
         // Edits are admitted all the same.
         Assert.Equal(HttpStatusCode.Accepted, (await service.Client.PostAsync("/v1/edits", Api.EditForm())).StatusCode);
         _ = hold;
@@ -186,7 +185,8 @@ public class AdmissionTests
         var running = await Api.BusyWorkerAsync(client);
         var queuedEdit = await Api.SubmitAsync(client, Api.EditForm());
         var relations = Enumerable.Range(0, 4).Select(i => client.PostAsync("/v1/relations", Pair(20 + i))).ToList();
-        await Task.Delay(500); // all four are waiting for the worker
+        var encoder = factory.Services.GetRequiredService<RelationEncoder>();
+        await Api.UntilAsync(() => encoder.Pending == 4, "the four pairs are not all waiting for the worker");
         await client.DeleteAsync($"/v1/edits/{running}");
 
         var edit = await Api.WaitForAsync(client, queuedEdit, "succeeded");
@@ -217,9 +217,7 @@ public class AdmissionTests
         {
             var abandoned = client.PostAsync("/v1/relations", Pair(41), leave.Token);
             // The client leaves once its pair is handed over: a request that leaves earlier gives its place back.
-            var handedOver = DateTime.UtcNow.AddSeconds(30);
-            while (encoder.Pending == 0 && DateTime.UtcNow < handedOver) await Task.Delay(20);
-            Assert.Equal(1, encoder.Pending);
+            await Api.UntilAsync(() => encoder.Pending == 1, "the pair was not handed over");
             leave.Cancel();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
         }

@@ -1,4 +1,5 @@
 using System.Net;
+using RelationAdapter.Service.Telemetry;
 using RelationAdapter.Service.Tests.Support;
 
 namespace RelationAdapter.Service.Tests.Scaling;
@@ -23,8 +24,9 @@ public sealed class ShutdownTests
         waitRequest.Headers.Add("Prefer", "wait=60");
         var waiting = client.SendAsync(waitRequest);
         var queued = await Api.SubmitAsync(client, Api.EditForm());
-        var events = client.GetStringAsync($"/v1/edits/{queued}/events");
-        await Task.Delay(200); // the waits are in place
+        using var eventsResponse = await client.GetAsync($"/v1/edits/{queued}/events", HttpCompletionOption.ResponseHeadersRead);
+        var events = eventsResponse.Content.ReadAsStringAsync();
+        await Api.UntilAsync(async () => await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.QueueDepth) == 2, "the waiting client's job is not queued");
         Assert.Equal("queued", (await (await client.GetAsync($"/v1/edits/{queued}")).JsonAsync()).GetProperty("status").GetString());
         Assert.Equal("running", (await (await client.GetAsync($"/v1/edits/{running}")).JsonAsync()).GetProperty("status").GetString());
 

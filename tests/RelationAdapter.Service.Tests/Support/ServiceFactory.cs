@@ -119,6 +119,19 @@ public static class Api
     }
 
     /// <summary>Reads one Prometheus sample (summed over its label sets, or those with the given label, e.g. <c>outcome="canceled"</c>).</summary>
+    /// <summary>Polls until the condition holds; fails naming what never happened.</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 30)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"after {seconds} s: {what}");
+            await Task.Delay(20);
+        }
+    }
+
+    public static Task UntilAsync(Func<bool> condition, string what, int seconds = 30) => UntilAsync(() => Task.FromResult(condition()), what, seconds);
+
     public static async Task<double> MetricAsync(HttpClient client, string name, string? label = null)
     {
         var text = await client.GetStringAsync("/metrics");

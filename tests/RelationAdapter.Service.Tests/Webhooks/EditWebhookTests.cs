@@ -23,12 +23,7 @@ public sealed class EditWebhookTests
 
     static async Task<List<ReceivedWebhook>> ReceivedAsync(WebhookReceiver receiver, int count)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (receiver.Received.Count < count)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"{receiver.Received.Count} of {count} webhooks arrived");
-            await Task.Delay(20);
-        }
+        await Api.UntilAsync(() => receiver.Received.Count >= count, $"fewer than {count} webhooks arrived");
         return [.. receiver.Received];
     }
 
@@ -110,20 +105,10 @@ public sealed class EditWebhookTests
         var id = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["webhook"] = receiver.Url.ToString() }));
         await ReceivedAsync(receiver, 1);
         var dispatcher = factory.Services.GetRequiredService<RelationAdapter.Service.Webhooks.WebhookDispatcher>();
-        var recorded = DateTime.UtcNow.AddSeconds(5);
-        while ((await dispatcher.AttemptsAsync(id)).Count == 0)
-        {
-            Assert.True(DateTime.UtcNow < recorded, "the delivered attempt was never recorded");
-            await Task.Delay(10);
-        }
+        await Api.UntilAsync(async () => (await dispatcher.AttemptsAsync(id)).Count > 0, "the delivered attempt was never recorded", seconds: 5);
 
         await Task.Delay(TimeSpan.FromSeconds(1.2)); // past the retention: the next read of the store drops the job
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/v1/edits/{id}")).StatusCode);
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while ((await dispatcher.AttemptsAsync(id)).Count > 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the dropped job's attempts are still kept");
-            await Task.Delay(20);
-        }
+        await Api.UntilAsync(async () => (await dispatcher.AttemptsAsync(id)).Count == 0, "the dropped job's attempts are still kept", seconds: 5);
     }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Text;
 using RelationAdapter.Service.Telemetry;
+using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
@@ -146,7 +147,7 @@ public class WebhookDeliveryTests
         var host = await WebhookDispatcherHost.StartAsync();
         var outbox = host.Outbox;
         await host.Dispatcher.EnqueueAsync(Delivery("ed_stop", receiver.Url));
-        await WebhookDispatcherHost.UntilAsync(() => receiver.Received.Count == 1, "the receiver's first request");
+        await Api.UntilAsync(() => receiver.Received.Count == 1, "the receiver's first request never came");
 
         await host.DisposeAsync();
 

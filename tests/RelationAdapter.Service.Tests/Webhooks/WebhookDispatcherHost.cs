@@ -70,17 +70,6 @@ public sealed class WebhookDispatcherHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits for a condition, failing after a generous deadline.</summary>
-    public static async Task UntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{what} never happened");
-            await Task.Delay(10);
-        }
-    }
-
     /// <summary>A job's attempts once its last one ended the delivery (delivered, failed or refused).</summary>
     public Task<IReadOnlyList<WebhookAttempt>> FinalAttemptsAsync(string jobId) =>
         AttemptsWhenAsync(jobId, attempts => attempts.Count > 0 && attempts[^1].Outcome != WebhookOutcome.Retrying);
