@@ -28,6 +28,8 @@ public class TracingTests
         var response = await client.SendAsync(request);
         var id = (await response.JsonAsync()).GetProperty("id").GetString()!;
         await Api.WaitForAsync(client, id, "succeeded");
+        // The job's span ends when the worker is done with it, just after its end is stored.
+        await Api.UntilAsync(() => spans.Any(s => s.OperationName == "edit.job" && (string?)s.GetTagItem("edit.id") == id), "the job's span never ended");
 
         var job = spans.Single(s => s.OperationName == "edit.job" && (string?)s.GetTagItem("edit.id") == id);
         Assert.Equal(traceId, job.TraceId);

@@ -49,6 +49,9 @@ public sealed class RelationEncoder(IOptions<QueueOptions> options) : IRelationR
     /// <summary>Takes one of the bounded places for a relation request; null when all are taken. Dispose to give it back.</summary>
     public RelationPlace? TryAdmit() => _admission.Wait(0) ? new RelationPlace(_admission) : null;
 
+    /// <summary>Places no request holds now.</summary>
+    public int FreePlaces => _admission.CurrentCount;
+
     /// <summary>Pairs handed over and not yet encoded; a pair that several requests joined counts once.</summary>
     public int Pending => _inFlight.Count;
 

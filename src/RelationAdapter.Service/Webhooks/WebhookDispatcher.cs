@@ -121,6 +121,9 @@ public sealed class WebhookDispatcher : BackgroundService
             await ReleaseAsync(pending);
             return;
         }
+        // Counted before it is recorded, so whoever sees the attempt in a job's view finds it in the metrics too.
+        _attempts.Add(1, new KeyValuePair<string, object?>("event", pending.Delivery.Event),
+            new KeyValuePair<string, object?>("outcome", attempt.Outcome.ToString().ToLowerInvariant()));
         try
         {
             // Recorded even while stopping: the receiver may have acted on it.
@@ -131,8 +134,6 @@ public sealed class WebhookDispatcher : BackgroundService
             // A shared outbox takes the claim back when it lapses, and the delivery is made again.
             _logger.LogError(e, "Recording attempt {Number} of webhook delivery {DeliveryId} failed", attempt.Number, pending.Delivery.Id);
         }
-        _attempts.Add(1, new KeyValuePair<string, object?>("event", pending.Delivery.Event),
-            new KeyValuePair<string, object?>("outcome", attempt.Outcome.ToString().ToLowerInvariant()));
         Log(pending.Delivery, attempt);
     }
 

@@ -51,11 +51,12 @@ public sealed class DemoPageTests : IAsyncLifetime
 
         await Assertions.Expect(page.Locator("#result-figure")).ToBeVisibleAsync(new() { Timeout = 60_000 });
         await Assertions.Expect(page.Locator("#status-line")).ToHaveTextAsync("Succeeded");
+        await page.WaitForFunctionAsync("() => { const i = document.getElementById('result-image'); return i.complete && i.naturalWidth > 0; }"); // blob images decode asynchronously
         var size = await page.EvaluateAsync<int[]>("() => { const i = document.getElementById('result-image'); return [i.naturalWidth, i.naturalHeight]; }");
         Assert.Equal([96, 64], size);
         Assert.Equal(1.0, await page.EvaluateAsync<double>("() => document.getElementById('progress-bar').value"));
         Assert.StartsWith("blob:", await page.Locator("#download").GetAttributeAsync("href"));
-        Assert.True(await page.EvaluateAsync<bool>("() => document.getElementById('preview-source').naturalWidth > 0"));
+        await page.WaitForFunctionAsync("() => document.getElementById('preview-source').naturalWidth > 0");
     }
 
     [SkippableFact]

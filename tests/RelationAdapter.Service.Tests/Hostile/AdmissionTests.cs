@@ -154,6 +154,8 @@ public class AdmissionTests
         Assert.All(responses, response => Assert.True(response.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK, response.StatusCode.ToString()));
         Assert.Single(responses, response => response.StatusCode == HttpStatusCode.Created);
         var id = Assert.Single(responses.Select(r => r.JsonAsync().Result.GetProperty("id").GetString()).Distinct());
+        // An encoding's span ends just after its requests are answered.
+        await Api.UntilAsync(() => encodings.Any(activity => (string?)activity.GetTagItem("relation.id") == id), "the encoding's span never ended");
         Assert.Single(encodings, activity => (string?)activity.GetTagItem("relation.id") == id);
         await client.DeleteAsync($"/v1/edits/{running}");
     }
@@ -166,12 +168,11 @@ public class AdmissionTests
         var hold = RawHttp.SendAsync(service.Address,
             "POST /v1/relations HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000",
             "--b\r\n"u8.ToArray(), timeout: TimeSpan.FromSeconds(30));
-        // Until the trickling upload has reached the service and taken the place, a request may still get it.
-        HttpResponseMessage? refused = null;
-        await Api.UntilAsync(async () => (refused = await service.Client.PostAsync("/v1/relations", Pair(3))).StatusCode == HttpStatusCode.ServiceUnavailable,
-            "the trickling upload never held the only place");
-        Assert.Equal(ProblemPrefix + "queue-full", (await refused!.JsonAsync()).GetProperty("type").GetString());
-        Assert.NotNull(refused!.Headers.RetryAfter);
+        await Api.UntilAsync(() => service.Service<RelationEncoder>().FreePlaces == 0, "the trickling upload never took the only place");
+        var refused = await service.Client.PostAsync("/v1/relations", Pair(3));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal(ProblemPrefix + "queue-full", (await refused.JsonAsync()).GetProperty("type").GetString());
+        Assert.NotNull(refused.Headers.RetryAfter);
         // Edits are admitted all the same.
         Assert.Equal(HttpStatusCode.Accepted, (await service.Client.PostAsync("/v1/edits", Api.EditForm())).StatusCode);
         _ = hold;
