@@ -321,10 +321,10 @@ public static class EditsEndpoints
             JobStatus.Failed => $"The edit failed: {state.Error?.Message}",
             JobStatus.Canceled => "The edit was canceled.",
             JobStatus.Succeeded => "The edit's result has expired.",
-            _ => $"The edit is {state.Status.ToString().ToLowerInvariant()}; the result is not ready yet.",
+            _ => $"The edit is {JobState.NameOf(state.Status)}; the result is not ready yet.",
         };
         return Problems.Problem(StatusCodes.Status409Conflict, Problems.Types.ResultNotAvailable, "No result.", detail,
-            new Dictionary<string, object?> { ["job_status"] = state.Status.ToString().ToLowerInvariant() });
+            new Dictionary<string, object?> { ["job_status"] = JobState.NameOf(state.Status) });
     }
 
     static async Task<Results<EditEventStream, ProblemHttpResult>> Events(string id, HttpContext http, IJobBoard jobs, IOptions<QueueOptions> options,
@@ -342,7 +342,7 @@ public static class EditsEndpoints
         if (job is null) return Problems.EditNotFound(id);
         if (outcome == CancelOutcome.AlreadyFinished)
             return Problems.Problem(StatusCodes.Status409Conflict, Problems.Types.AlreadyFinished, "The edit has already finished.",
-                $"The edit is {job.State.Status.ToString().ToLowerInvariant()}.");
+                $"The edit is {JobState.NameOf(job.State.Status)}.");
         return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job));
     }
 

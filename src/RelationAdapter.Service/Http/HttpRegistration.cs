@@ -18,7 +18,7 @@ public static class HttpRegistration
     {
         if (HostingConventions.DefaultUrl(builder.Configuration) is { } localUrl) builder.WebHost.UseUrls(localUrl);
         // Read before the container is built, so straight from configuration.
-        var limits = builder.Configuration.GetSection(LimitsOptions.Section).Get<LimitsOptions>() ?? new LimitsOptions();
+        var limits = builder.Configuration.ReadSection<LimitsOptions>(LimitsOptions.Section);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBytes;

@@ -59,18 +59,16 @@ public sealed class EditJob : IRunningJob
     }
 
     public JobStatus Status => Snapshot().Status;
-    public bool IsFinished => Snapshot().IsFinished;
 
     /// <summary>Queued → Running; false when the job was canceled while waiting.</summary>
-    public bool TryStart() => Transition(JobStatus.Queued, "started", state => state with { Status = JobStatus.Running, StartedAt = _time.GetUtcNow(), Worker = _worker });
+    public bool TryStart() => Transition(JobStatus.Queued, "started", state => state.Started(_time.GetUtcNow(), _worker));
 
     public void ReportProgress(EditProgress progress)
     {
         lock (_gate)
         {
             if (_state.Status != JobStatus.Running) return;
-            var step = progress.Stage is EditStage.Denoise or EditStage.Decode ? progress.Step : _state.Step;
-            _state = _state with { Stage = progress.Stage, Step = step };
+            _state = _state.Progressed(progress);
             PublishLocked("progress");
         }
     }
@@ -83,12 +81,11 @@ public sealed class EditJob : IRunningJob
     public void Succeed(EditOutput output, IReadOnlyList<byte[]> images)
     {
         lock (_gate) _images = images;
-        Transition(JobStatus.Running, "succeeded",
-            state => state with { Status = JobStatus.Succeeded, Output = output, Width = output.Width, Height = output.Height, FinishedAt = _time.GetUtcNow() });
+        Transition(JobStatus.Running, "succeeded", state => state.Succeeded(output, _time.GetUtcNow()));
     }
 
     public void Fail(JobFailure error) =>
-        Transition(JobStatus.Running, "failed", state => state with { Status = JobStatus.Failed, Error = error, FinishedAt = _time.GetUtcNow() });
+        Transition(JobStatus.Running, "failed", state => state.Failed(error, _time.GetUtcNow()));
 
     /// <summary>Cancels a queued job at once, or asks a running one to stop at its next step.</summary>
     public CancelOutcome RequestCancel()
@@ -101,11 +98,11 @@ public sealed class EditJob : IRunningJob
 
     /// <summary>Queued → Canceled; false when the job already started or finished.</summary>
     public bool TryCancelWaiting() =>
-        Transition(JobStatus.Queued, "canceled", state => state with { Status = JobStatus.Canceled, FinishedAt = _time.GetUtcNow() });
+        Transition(JobStatus.Queued, "canceled", state => state.Canceled(_time.GetUtcNow()));
 
     /// <summary>A running job that stopped on its cancellation token.</summary>
     public void Stopped() =>
-        Transition(JobStatus.Running, "canceled", state => state with { Status = JobStatus.Canceled, FinishedAt = _time.GetUtcNow() });
+        Transition(JobStatus.Running, "canceled", state => state.Canceled(_time.GetUtcNow()));
 
     bool Transition(JobStatus from, string kind, Func<JobState, JobState> change)
     {

@@ -4,23 +4,27 @@ using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Service.Caching;
 using RelationAdapter.Service.Telemetry;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
 
 namespace RelationAdapter.Service.Jobs;
 
 /// <summary>Runs one edit job through the pipeline: its relation (cached or encoded now) and prompt once, each batch of its sources, the encoded results.</summary>
 public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemetry, TimeProvider time)
 {
+    /// <summary>Encodes an exemplar pair and stores its relation; <paramref name="shareRequired"/>: fail unless the shared store took it too.</summary>
+    public CachedRelation EncodeRelation(RelationEditPipeline pipeline, string id, Image<Rgb24> paddedBefore, Image<Rgb24> paddedAfter, bool shareRequired)
+    {
+        using var activity = ServiceTelemetry.ActivitySource.StartActivity("relation.encode")?.SetTag("relation.id", id);
+        return relations.Store(id, pipeline.EncodePaddedRelationTokens(paddedBefore, paddedAfter), time.GetUtcNow(), shareRequired);
+    }
+
     public (EditOutput Output, IReadOnlyList<byte[]> Images) Run(IRunningJob job, RelationEditPipeline pipeline, Activity? jobActivity)
     {
         var relation = job.Relation;
         // The pair may have been encoded (by a relation request or an earlier job) while this job waited.
-        var cached = relation.Cached ?? relations.PeekAsync(relation.Id).GetAwaiter().GetResult()?.Tokens;
-        if (cached is null)
-        {
-            using (ServiceTelemetry.ActivitySource.StartActivity("relation.encode")?.SetTag("relation.id", relation.Id))
-                cached = pipeline.EncodePaddedRelationTokens(relation.PaddedPromptImage!, relation.PaddedReferenceImage!);
-            relations.Store(relation.Id, cached, time.GetUtcNow(), shareRequired: false);
-        }
+        var cached = relation.Cached ?? relations.PeekAsync(relation.Id).GetAwaiter().GetResult()?.Tokens
+            ?? EncodeRelation(pipeline, relation.Id, relation.PaddedPromptImage!, relation.PaddedReferenceImage!, shareRequired: false).Tokens;
         using var tokens = cached.ToTensor();
 
         var spec = job.Spec;

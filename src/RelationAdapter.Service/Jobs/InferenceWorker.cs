@@ -15,11 +15,9 @@ namespace RelationAdapter.Service.Jobs;
 public sealed class InferenceWorker(
     ModelHost host,
     IWorkSource work,
-    RelationCache relations,
     EditRunner runner,
     ServiceTelemetry telemetry,
     IOptions<QueueOptions> queueOptions,
-    TimeProvider time,
     IHostApplicationLifetime lifetime,
     ILogger<InferenceWorker> logger) : BackgroundService
 {
@@ -74,12 +72,9 @@ public sealed class InferenceWorker(
 
     void Encode(RelationWork relation)
     {
-        using var activity = ServiceTelemetry.ActivitySource.StartActivity("relation.encode");
-        activity?.SetTag("relation.id", relation.Id);
         try
         {
-            var tokens = host.Models!.Pipeline.EncodePaddedRelationTokens(relation.PaddedPromptImage, relation.PaddedReferenceImage);
-            relation.Complete(relations.Store(relation.Id, tokens, time.GetUtcNow()));
+            relation.Complete(runner.EncodeRelation(host.Models!.Pipeline, relation.Id, relation.PaddedPromptImage, relation.PaddedReferenceImage, shareRequired: true));
         }
         catch (Exception e)
         {
@@ -126,7 +121,7 @@ public sealed class InferenceWorker(
         {
             if (outcome is not null)
             {
-                telemetry.Jobs.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("api_key", job.Spec.Owner ?? "none"));
+                telemetry.CountJob(outcome, job.Spec.Owner);
                 telemetry.JobDuration.Record(clock.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
             }
         }

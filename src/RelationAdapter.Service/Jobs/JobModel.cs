@@ -71,6 +71,23 @@ public sealed record JobState(JobStatus Status, EditStage? Stage, int Step, Date
     public static readonly JobState Queued = new(JobStatus.Queued, null, 0, null, null, null, null, null, null);
 
     public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled;
+
+    /// <summary>The status as the API and the stores spell it.</summary>
+    public static string NameOf(JobStatus status) => status.ToString().ToLowerInvariant();
+
+    // The changes of a job, the same in every backend.
+    public JobState Started(DateTimeOffset at, string? worker) => this with { Status = JobStatus.Running, StartedAt = at, Worker = worker };
+
+    /// <summary>The step counts denoising (and decoding) only: the stages before keep the step where it was.</summary>
+    public JobState Progressed(EditProgress progress) =>
+        this with { Stage = progress.Stage, Step = progress.Stage is EditStage.Denoise or EditStage.Decode ? progress.Step : Step };
+
+    public JobState Succeeded(EditOutput output, DateTimeOffset at) =>
+        this with { Status = JobStatus.Succeeded, Output = output, Width = output.Width, Height = output.Height, FinishedAt = at };
+
+    public JobState Failed(JobFailure error, DateTimeOffset at) => this with { Status = JobStatus.Failed, Error = error, FinishedAt = at };
+
+    public JobState Canceled(DateTimeOffset at) => this with { Status = JobStatus.Canceled, FinishedAt = at };
 }
 
 /// <summary>

@@ -148,7 +148,7 @@ public sealed class JobQueue
             }
         }
         foreach (var behind in moved) behind.QueueMoved();
-        _telemetry.Jobs.Add(1, new KeyValuePair<string, object?>("outcome", "canceled"), new KeyValuePair<string, object?>("api_key", job.Spec.Owner ?? "none"));
+        _telemetry.CountJob("canceled", job.Spec.Owner);
     }
 
     /// <summary>Stops taking jobs and cancels every waiting one.</summary>

@@ -19,8 +19,8 @@ public static class JobsRegistration
         services.AddSingleton<RelationCache>();
         services.AddSingleton<EditRunner>();
 
-        var queue = builder.Configuration.GetSection(QueueOptions.Section).Get<QueueOptions>() ?? new QueueOptions();
-        var service = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
+        var queue = builder.Configuration.ReadSection<QueueOptions>(QueueOptions.Section);
+        var service = builder.Configuration.ReadSection<ServiceOptions>(ServiceOptions.Section);
         if (!queue.UsesRedis)
         {
             if (service.Role != ServiceOptions.AllRole)

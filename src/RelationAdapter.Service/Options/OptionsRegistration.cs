@@ -15,8 +15,12 @@ public static class OptionsRegistration
             .Configure<IConfiguration>((auth, configuration) => auth.ApiKeys = AuthOptions.Read(configuration.GetSection(AuthOptions.Section).GetSection(nameof(AuthOptions.ApiKeys))));
 
         // Read before the container is built, so straight from configuration.
-        var queue = builder.Configuration.GetSection(QueueOptions.Section).Get<QueueOptions>() ?? new QueueOptions();
+        var queue = builder.Configuration.ReadSection<QueueOptions>(QueueOptions.Section);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = queue.ShutdownGracePeriod + TimeSpan.FromSeconds(5));
         return builder;
     }
+
+    /// <summary>A section's options before the container is built (its defaults when the section is absent).</summary>
+    public static T ReadSection<T>(this IConfiguration configuration, string section) where T : new() =>
+        configuration.GetSection(section).Get<T>() ?? new T();
 }

@@ -101,7 +101,7 @@ public sealed class RedisJobBoard : IJobBoard
         _ = transaction.HashSetAsync(RedisKeys.Job(spec.Id), [
             new("spec", JsonSerializer.Serialize(spec, RedisConnection.Json)),
             new("state", JsonSerializer.Serialize(JobState.Queued, RedisConnection.Json)),
-            new("status", RedisJobs.StatusName(JobStatus.Queued)),
+            new("status", JobState.NameOf(JobStatus.Queued)),
             new("version", 0)]);
         _ = transaction.HashSetAsync(RedisKeys.Inputs(spec.Id), [.. inputs]);
         _ = transaction.SortedSetAddAsync(RedisKeys.Queued, spec.Id, sequence);
@@ -181,13 +181,7 @@ public sealed class RedisJobBoard : IJobBoard
         if (await _jobs.ReadAsync(id) is { Record.State.Status: JobStatus.Queued } job) await CancelQueuedAsync(job.Record);
     }
 
-    async Task<long> CancelQueuedAsync(JobRecord job)
-    {
-        var canceled = job.State with { Status = JobStatus.Canceled, FinishedAt = _time.GetUtcNow() };
-        var version = await _jobs.TransitionAsync(job.Spec, [JobStatus.Queued], canceled, "canceled");
-        if (version > 0) await RedisConnection.Call(() => Db.PublishAsync(RedisChannel.Literal(RedisKeys.QueueMovedChannel), job.Id));
-        return version;
-    }
+    Task<long> CancelQueuedAsync(JobRecord job) => _jobs.TransitionAsync(job.Spec, [JobStatus.Queued], job.State.Canceled(_time.GetUtcNow()), "canceled");
 
     public async Task<byte[]?> ReadResultAsync(string id, int index, CancellationToken cancellation) =>
         (byte[]?)await RedisConnection.Call(() => Db.HashGetAsync(RedisKeys.Result(id), index));

@@ -5,19 +5,19 @@ using RelationAdapter.Service.Jobs;
 namespace RelationAdapter.Service.Redis;
 
 /// <summary>A job as stored in Redis, with the count of its changes (the id of its latest event).</summary>
-public sealed record StoredJob(JobRecord Record, long Version, string? Worker, bool CancelRequested);
+public sealed record StoredJob(JobRecord Record, long Version, string? Worker);
 
 /// <summary>
 /// The job records in Redis and their one way of changing: <see cref="TransitionAsync"/>, a script that checks
-/// the status (and the worker) it expects, writes the new state, counts the change and publishes it, all at
-/// once; so a cancel and a worker's start never both win, and a worker that lost its claim writes nothing.
+/// the status (and the worker) it expects, writes the new state, counts the change and publishes it (and that the
+/// queue moved, when the job leaves it), all at once; so a cancel and a worker's start never both win, and a worker that lost its claim writes nothing.
 /// </summary>
 public sealed class RedisJobs(RedisConnection redis, IEnumerable<IJobObserver> observers)
 {
     readonly IJobObserver[] _observers = [.. observers];
 
     // KEYS: job, queued, results, inputs. ARGV: allowed statuses (comma-separated), new status, state json, event kind,
-    // ttl seconds when finished (0: keep), worker required ('' = any), worker to set ('' = keep), job id, (unused), events channel,
+    // ttl seconds when finished (0: keep), worker required ('' = any), worker to set ('' = keep), job id, queue-moved channel, events channel,
     // then the result images in order (none but on success).
     const string TransitionScript = """
         local status = redis.call('HGET', KEYS[1], 'status')
@@ -29,7 +29,7 @@ public sealed class RedisJobs(RedisConnection redis, IEnumerable<IJobObserver> o
         redis.call('HSET', KEYS[1], 'status', ARGV[2], 'state', ARGV[3])
         if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'worker', ARGV[7]) end
         local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
-        if ARGV[2] ~= 'queued' then redis.call('ZREM', KEYS[2], ARGV[8]) end
+        if ARGV[2] ~= 'queued' and redis.call('ZREM', KEYS[2], ARGV[8]) == 1 then redis.call('PUBLISH', ARGV[9], ARGV[8]) end
         local ttl = tonumber(ARGV[5])
         if ttl > 0 then
           redis.call('DEL', KEYS[4])
@@ -41,8 +41,6 @@ public sealed class RedisJobs(RedisConnection redis, IEnumerable<IJobObserver> o
         redis.call('PUBLISH', ARGV[10], version .. '\n' .. ARGV[4] .. '\n' .. ARGV[3])
         return version
         """;
-
-    public static string StatusName(JobStatus status) => status.ToString().ToLowerInvariant();
 
     /// <summary>
     /// The workers' consumer group on a stream, from its first entry: made by whoever comes first (a worker, or
@@ -56,14 +54,18 @@ public sealed class RedisJobs(RedisConnection redis, IEnumerable<IJobObserver> o
 
     public async Task<StoredJob?> ReadAsync(string id)
     {
-        var fields = await RedisConnection.Call(() => redis.Database.HashGetAsync(RedisKeys.Job(id), ["spec", "state", "version", "worker", "cancel"]));
+        // One round trip: the rank is null unless the job is queued.
+        var (fields, rank) = await RedisConnection.Call(async () =>
+        {
+            var read = redis.Database.HashGetAsync(RedisKeys.Job(id), ["spec", "state", "version", "worker"]);
+            var ranked = redis.Database.SortedSetRankAsync(RedisKeys.Queued, id);
+            return (await read, await ranked);
+        });
         if (fields[0].IsNull || fields[1].IsNull) return null;
         var spec = JsonSerializer.Deserialize<EditSpec>((string)fields[0]!, RedisConnection.Json)!;
         var state = JsonSerializer.Deserialize<JobState>((string)fields[1]!, RedisConnection.Json)!;
-        int? position = null;
-        if (state.Status == JobStatus.Queued)
-            position = (int?)await RedisConnection.Call(() => redis.Database.SortedSetRankAsync(RedisKeys.Queued, id));
-        return new StoredJob(new JobRecord(spec, state, position), (long)fields[2], fields[3].IsNull ? null : (string?)fields[3], !fields[4].IsNull);
+        var position = state.Status == JobStatus.Queued ? (int?)rank : null;
+        return new StoredJob(new JobRecord(spec, state, position), (long)fields[2], fields[3].IsNull ? null : (string?)fields[3]);
     }
 
     /// <summary>
@@ -76,8 +78,8 @@ public sealed class RedisJobs(RedisConnection redis, IEnumerable<IJobObserver> o
         var ttl = state.IsFinished ? (long)Math.Ceiling(job.ResultRetention.TotalSeconds) : 0;
         var version = await RedisConnection.Call(async () => (long)await redis.Database.ScriptEvaluateAsync(TransitionScript,
             [RedisKeys.Job(job.Id), RedisKeys.Queued, RedisKeys.Result(job.Id), RedisKeys.Inputs(job.Id)],
-            [string.Join(',', from.Select(StatusName)), StatusName(state.Status), JsonSerializer.Serialize(state, RedisConnection.Json), kind,
-                ttl, requiredWorker ?? "", newWorker ?? "", job.Id, "", RedisKeys.Events(job.Id), .. (results ?? []).Select(image => (RedisValue)image)]));
+            [string.Join(',', from.Select(JobState.NameOf)), JobState.NameOf(state.Status), JsonSerializer.Serialize(state, RedisConnection.Json), kind,
+                ttl, requiredWorker ?? "", newWorker ?? "", job.Id, RedisKeys.QueueMovedChannel, RedisKeys.Events(job.Id), .. (results ?? []).Select(image => (RedisValue)image)]));
         if (version > 0 && kind != "progress")
             foreach (var observer in _observers) observer.StatusChanged(job, state);
         return version;

@@ -12,12 +12,12 @@ public static class RedisRegistration
     /// </summary>
     public static IHostApplicationBuilder AddRedisBackend(this IHostApplicationBuilder builder)
     {
-        var queue = builder.Configuration.GetSection(QueueOptions.Section).Get<QueueOptions>() ?? new QueueOptions();
+        var queue = builder.Configuration.ReadSection<QueueOptions>(QueueOptions.Section);
         if (!queue.UsesRedis) return builder;
         var connection = builder.Configuration.GetConnectionString(QueueOptions.RedisConnectionName);
         if (string.IsNullOrWhiteSpace(connection))
             throw new InvalidOperationException("Queue:Backend is redis but ConnectionStrings:Redis is not set (e.g. ConnectionStrings__Redis=redis:6379).");
-        var service = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
+        var service = builder.Configuration.ReadSection<ServiceOptions>(ServiceOptions.Section);
 
         var services = builder.Services;
         services.AddSingleton(_ => new RedisConnection(connection));
@@ -26,15 +26,11 @@ public static class RedisRegistration
         services.AddSingleton<IRelationRequests, RedisRelationRequests>();
         services.AddSingleton<Webhooks.IWebhookOutbox, RedisWebhookOutbox>();
         services.AddSingleton<IIdempotencyKeys, RedisIdempotencyKeys>();
+        services.AddSingleton<IJobBoard, RedisJobBoard>(); // with this replica's work source, where it runs a worker
         if (service.RunsWorker)
         {
             services.AddSingleton<RedisWorkSource>();
             services.AddSingleton<IWorkSource>(provider => provider.GetRequiredService<RedisWorkSource>());
-            services.AddSingleton<IJobBoard>(provider => ActivatorUtilities.CreateInstance<RedisJobBoard>(provider, provider.GetRequiredService<RedisWorkSource>()));
-        }
-        else
-        {
-            services.AddSingleton<IJobBoard>(provider => ActivatorUtilities.CreateInstance<RedisJobBoard>(provider));
         }
         return builder;
     }

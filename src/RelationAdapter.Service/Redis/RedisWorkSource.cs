@@ -111,7 +111,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
                 continue;
             }
             var spec = stored.Record.Spec;
-            var started = JobState.Queued with { Status = JobStatus.Running, StartedAt = _time.GetUtcNow(), Worker = _name };
+            var started = JobState.Queued.Started(_time.GetUtcNow(), _name);
             // A running job comes back only through a claim: its worker went silent, so this one runs it again.
             if (_jobs.TransitionAsync(spec, [JobStatus.Queued, JobStatus.Running], started, "started", newWorker: _name).GetAwaiter().GetResult() <= 0)
             {
@@ -120,7 +120,6 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
             }
             if (stored.Record.State.Status == JobStatus.Running)
                 _logger.LogWarning("Edit {JobId}: its worker {Worker} went silent; running it again here", id, stored.Worker);
-            Db.Publish(RedisChannel.Literal(RedisKeys.QueueMovedChannel), id);
             // A cancel that came before this worker listened for it is still in the job (read before anything is
             // held: a Redis error from here on must leave nothing behind but the pending entry).
             var canceled = Db.HashExists(RedisKeys.Job(id), "cancel");
@@ -153,7 +152,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
             before?.Dispose();
             after?.Dispose();
             _logger.LogError(e, "Edit {JobId} could not be loaded", spec.Id);
-            var failed = started with { Status = JobStatus.Failed, FinishedAt = _time.GetUtcNow(), Error = JobFailure.From(e) };
+            var failed = started.Failed(JobFailure.From(e), _time.GetUtcNow());
             _jobs.TransitionAsync(spec, [JobStatus.Running], failed, "failed", requiredWorker: _name).GetAwaiter().GetResult();
             Acknowledge(RedisKeys.EditStream, entryId);
             return null;
@@ -168,6 +167,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         running.Dispose();
         try
         {
+            running.SettleProgress();
             if (running.LostClaim) return; // the entry is another worker's now
             if (running.HandedBack) Requeue(running);
             else if (running.EndWritten) Acknowledge(RedisKeys.EditStream, running.EntryId);
@@ -321,6 +321,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
         readonly Timer _renewal = new(_ => source.Renew(RedisKeys.EditStream, entryId), null, source._options.ClaimTimeout / 4, source._options.ClaimTimeout / 4);
         JobState _state = state;
+        Task _progressWritten = Task.CompletedTask;
 
         public EditSpec Spec { get; } = spec;
         public IReadOnlyList<Image<Rgb24>> Sources { get; } = images;
@@ -329,7 +330,8 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         public CancellationToken Cancellation => _stop.Token;
         public RedisValue EntryId { get; } = entryId;
         public bool HandedBack { get; private set; }
-        public bool LostClaim { get; private set; }
+        public bool LostClaim => Volatile.Read(ref _lostClaim);
+        bool _lostClaim;
         /// <summary>The job's end (succeeded, failed or canceled) is stored: its entry may be acknowledged.</summary>
         public bool EndWritten { get; private set; }
         public Task Completion => _ended.Task;
@@ -342,34 +344,59 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
 
         public void SetSize(int width, int height) => _state = _state with { Width = width, Height = height };
 
+        /// <summary>
+        /// Written without waiting, so a denoising step never waits on Redis; one write at a time keeps them in order.
+        /// A failed write surfaces at the next change, and the job's end is written after every progress write.
+        /// </summary>
         public void ReportProgress(EditProgress progress)
         {
-            var step = progress.Stage is EditStage.Denoise or EditStage.Decode ? progress.Step : _state.Step;
-            Change(_state with { Stage = progress.Stage, Step = step }, "progress");
+            if (_progressWritten.IsFaulted) _progressWritten.GetAwaiter().GetResult();
+            _state = _state.Progressed(progress);
+            _progressWritten = WriteProgressAsync(_progressWritten, _state);
+        }
+
+        async Task WriteProgressAsync(Task previous, JobState next)
+        {
+            await previous;
+            if (!LostClaim && await source._jobs.TransitionAsync(Spec, [JobStatus.Running], next, "progress", requiredWorker: source._name) <= 0) LoseClaim();
         }
 
         public void Succeed(EditOutput output, IReadOnlyList<byte[]> results) =>
-            Change(_state with { Status = JobStatus.Succeeded, Output = output, Width = output.Width, Height = output.Height, FinishedAt = source._time.GetUtcNow() },
+            Change(_state.Succeeded(output, source._time.GetUtcNow()),
                 "succeeded", results);
 
-        public void Fail(JobFailure error) => Change(_state with { Status = JobStatus.Failed, Error = error, FinishedAt = source._time.GetUtcNow() }, "failed");
+        public void Fail(JobFailure error) => Change(_state.Failed(error, source._time.GetUtcNow()), "failed");
 
         public void Stopped()
         {
             // Handed back on shutdown: Done re-queues it. Else a client canceled it.
-            if (!HandedBack) Change(_state with { Status = JobStatus.Canceled, FinishedAt = source._time.GetUtcNow() }, "canceled");
+            if (!HandedBack) Change(_state.Canceled(source._time.GetUtcNow()), "canceled");
         }
 
+        /// <summary>Waits for the progress writes under way; a failed one no longer matters once the job is done.</summary>
+        public void SettleProgress()
+        {
+            try { _progressWritten.GetAwaiter().GetResult(); }
+            catch (Exception e) when (e is BackendUnavailableException or RedisException or TimeoutException) { }
+        }
+
+        /// <summary>The job's end, after the progress written before it.</summary>
         void Change(JobState next, string kind, IReadOnlyList<byte[]>? results = null)
         {
+            _progressWritten.GetAwaiter().GetResult();
             if (source._jobs.TransitionAsync(Spec, [JobStatus.Running], next, kind, requiredWorker: source._name, results: results).GetAwaiter().GetResult() > 0)
             {
                 _state = next;
-                EndWritten = next.IsFinished;
+                EndWritten = true;
                 return;
             }
-            // Only this worker changes a job it runs: another worker claimed it, and this run is moot.
-            LostClaim = true;
+            LoseClaim();
+        }
+
+        // Only this worker changes a job it runs: another worker claimed it, and this run is moot.
+        void LoseClaim()
+        {
+            Volatile.Write(ref _lostClaim, true);
             _stop.Cancel();
         }
 

@@ -39,6 +39,10 @@ public sealed class ServiceTelemetry : IDisposable
         RelationCacheMisses = _meter.CreateCounter<long>("ra.relation_cache.misses", description: "Exemplar pairs that had to be encoded.");
     }
 
+    /// <summary>Counts a finished job by outcome and by the name of the API key that submitted it.</summary>
+    public void CountJob(string outcome, string? owner) =>
+        Jobs.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("api_key", owner ?? "none"));
+
     /// <summary>Registers the queue-depth gauge (jobs waiting, not running).</summary>
     public void ObserveQueueDepth(Func<int> depth) =>
         _meter.CreateObservableGauge("ra.queue.depth", depth, description: "Edit jobs waiting in the queue.");

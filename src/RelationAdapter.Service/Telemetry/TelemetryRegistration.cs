@@ -15,7 +15,7 @@ public static class TelemetryRegistration
     public static IHostApplicationBuilder AddServiceTelemetry(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ServiceTelemetry>();
-        var otlp = (builder.Configuration.GetSection(OtlpOptions.Section).Get<OtlpOptions>() ?? new OtlpOptions()).EndpointUri;
+        var otlp = builder.Configuration.ReadSection<OtlpOptions>(OtlpOptions.Section).EndpointUri;
         var otlpFromEnvironment = otlp is null && !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var serviceName = builder.Configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } name ? name : "relation-adapter-service";
         builder.Services.AddOpenTelemetry()
