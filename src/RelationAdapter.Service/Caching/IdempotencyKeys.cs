@@ -37,6 +37,7 @@ public sealed class MemoryIdempotencyKeys(IOptions<IdempotencyOptions> options, 
     sealed record Entry(string Fingerprint, TaskCompletionSource<IdempotentOutcome?> Outcome, DateTimeOffset CreatedAt);
 
     readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    DateTimeOffset _nextSweep;
 
     sealed class Claim(MemoryIdempotencyKeys keys, string scope, Entry entry) : IIdempotencyClaim
     {
@@ -65,6 +66,11 @@ public sealed class MemoryIdempotencyKeys(IOptions<IdempotencyOptions> options, 
             var mine = new Entry(fingerprint, new TaskCompletionSource<IdempotentOutcome?>(TaskCreationOptions.RunContinuationsAsynchronously), time.GetUtcNow());
             var entry = _entries.GetOrAdd(scope, mine);
             if (ReferenceEquals(entry, mine)) return (new Claim(this, scope, mine), null, false);
+            if (Expired(entry))
+            {
+                _entries.TryRemove(new KeyValuePair<string, Entry>(scope, entry));
+                continue;
+            }
             if (entry.Fingerprint != fingerprint) return (null, null, true);
             // The same request is in flight or done: its outcome, or a free key again if it made nothing.
             if (await entry.Outcome.Task.WaitAsync(cancellation) is { } outcome)
@@ -75,12 +81,17 @@ public sealed class MemoryIdempotencyKeys(IOptions<IdempotencyOptions> options, 
         }
     }
 
+    bool Expired(Entry entry) => entry.Outcome.Task.IsCompleted && entry.CreatedAt < time.GetUtcNow() - options.Value.Retention;
+
+    /// <summary>Drops expired keys, then the oldest beyond the bound: a sweep reads every key, so it runs once per tenth of the retention or when over the bound.</summary>
     void Prune()
     {
         var settings = options.Value;
-        var cutoff = time.GetUtcNow() - settings.Retention;
+        var now = time.GetUtcNow();
+        if (now < _nextSweep && _entries.Count <= settings.MaxKeys) return;
+        _nextSweep = now + settings.Retention / 10;
         foreach (var (key, entry) in _entries)
-            if (entry.CreatedAt < cutoff && entry.Outcome.Task.IsCompleted) _entries.TryRemove(key, out _);
+            if (Expired(entry)) _entries.TryRemove(key, out _);
         var excess = _entries.Count - settings.MaxKeys;
         if (excess > 0)
             foreach (var (key, _) in _entries.Where(e => e.Value.Outcome.Task.IsCompleted).OrderBy(e => e.Value.CreatedAt).Take(excess).ToList())

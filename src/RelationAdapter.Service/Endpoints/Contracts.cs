@@ -127,7 +127,7 @@ public sealed record EditView(
             state.Output?.Timings.ToDictionary(t => SnakeCase(t.Key), t => Math.Round(t.Value.TotalMilliseconds, 1)),
             state.Output?.DenoiseSteps is { } counted ? new DenoiseStepsView(counted.Computed, counted.Reused) : null, p.CacheThreshold,
             state.Output?.Warnings ?? [], state.Error is { } failure ? Problems.ForJobFailure(failure) : null, state.Worker,
-            job.Webhook is { } url ? new WebhookView(url, (job.WebhookEvents ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), webhookAttempts) : null,
+            job.Webhook is { } url ? new WebhookView(url, job.WebhookEvents ?? [], webhookAttempts) : null,
             new EditLinks(self, self + "/result", self + "/events"));
     }
 

@@ -72,13 +72,8 @@ public static class EditFormParser
 
         var format = OutputFormat.Png;
         var formatText = form[nameof(EditForm.output_format)].ToString();
-        // Names only: Enum.TryParse would also take numbers and comma-separated lists.
-        if (formatText.Length > 0)
-        {
-            var named = Enum.GetValues<OutputFormat>().Where(value => value.ToString().Equals(formatText, StringComparison.OrdinalIgnoreCase)).ToList();
-            if (named.Count == 1) format = named[0];
-            else Add(errors, nameof(EditForm.output_format), "must be one of png, jpeg or webp.");
-        }
+        if (formatText.Length > 0 && !TryParseName(formatText, out format))
+            Add(errors, nameof(EditForm.output_format), "must be one of png, jpeg or webp.");
         return (settings, format);
     }
 
@@ -119,6 +114,14 @@ public static class EditFormParser
         var files = form.Files.GetFiles(field);
         if (files.Count > 1) Add(errors, field, "must be one file.");
         return files.Count == 1 ? files[0] : null;
+    }
+
+    /// <summary>An enum value by its name, in any case. Names only: Enum.TryParse would also take numbers and comma-separated lists.</summary>
+    public static bool TryParseName<TEnum>(string text, out TEnum value) where TEnum : struct, Enum
+    {
+        var named = Enum.GetValues<TEnum>().Where(candidate => candidate.ToString().Equals(text, StringComparison.OrdinalIgnoreCase)).ToList();
+        value = named.Count == 1 ? named[0] : default;
+        return named.Count == 1;
     }
 
     public static void Add(Dictionary<string, string[]> errors, string field, string message) =>

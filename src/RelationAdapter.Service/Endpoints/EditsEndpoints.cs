@@ -74,7 +74,7 @@ public static class EditsEndpoints
         var owner = ApiKeyFilter.Caller(http);
         var key = http.Request.Headers[Idempotency.Header].ToString();
         if (Problems.InvalidIdempotencyKey(key) is { } tooLong) return tooLong;
-        var scope = $"{owner}\n/v1/edits\n{key}";
+        var scope = Idempotency.Scope(http, "/v1/edits", key);
         // The place is taken before the body is read: a full queue answers at once, whatever the upload. A retry
         // of a request already made (its idempotency key known) needs none: it answers the original job.
         QueuePlace? place = null;
@@ -101,7 +101,7 @@ public static class EditsEndpoints
             if (key.Length > 0)
             {
                 JobRecord? original = null; // the replayed outcome's job, as the check for it found it
-                var (mine, replay, reused) = await services.Idempotency.BeginAsync(scope, await Idempotency.FingerprintAsync(form, cancellation),
+                var (mine, replay, reused) = await services.Idempotency.BeginAsync(scope, form,
                     async outcome => (original = await FindVisibleAsync(jobs, outcome.Id, http, cancellation)) is not null, cancellation);
                 if (reused) return Problems.IdempotencyKeyReused(key);
                 if (replay is not null && original is not null)
@@ -192,7 +192,7 @@ public static class EditsEndpoints
             }
         }
         var spec = new EditSpec(NewId(), 0, owner, submission.Settings, submission.OutputFormat, relation.Id, services.Time.GetUtcNow(),
-            services.QueueOptions.Value.ResultRetention, submission.Webhook?.Url, submission.Webhook?.Events.ToString(), sources.Count,
+            services.QueueOptions.Value.ResultRetention, submission.Webhook?.Url, submission.Webhook?.Events.Events, sources.Count,
             System.Diagnostics.Activity.Current?.Id);
         return (new NewEditJob(spec, sources, relation), null);
     }
@@ -272,8 +272,7 @@ public static class EditsEndpoints
         JobStatus? wanted = null;
         if (status is not null)
         {
-            var named = Enum.GetValues<JobStatus>().Where(value => value.ToString().Equals(status, StringComparison.OrdinalIgnoreCase)).ToList();
-            if (named.Count == 1) wanted = named[0];
+            if (EditFormParser.TryParseName<JobStatus>(status, out var named)) wanted = named;
             else EditFormParser.Add(errors, "status", "must be one of queued, running, succeeded, failed or canceled.");
         }
         if (limit is < 1 or > EditPage.MaxLimit) EditFormParser.Add(errors, "limit", $"must be between 1 and {EditPage.MaxLimit}.");

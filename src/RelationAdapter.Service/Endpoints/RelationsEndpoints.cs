@@ -31,13 +31,12 @@ public static class RelationsEndpoints
         return v1;
     }
 
-    static async Task<Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult>> Create(HttpContext http, ModelHost host, RelationCache cache, IRelationRequests encoder, ImageAdmission images,
+    static async Task<Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult>> Create(HttpContext http, ModelHost host, RelationCache cache, IRelationRequests encoder, RelationPlaces places, ImageAdmission images,
         Idempotency idempotency, IOptions<QueueOptions> queueOptions, CancellationToken cancellation)
     {
         if (!host.Status.Ready) return Problems.NotReady(http.Response, host.LoadError, queueOptions.Value.RetryAfterSeconds);
         if (!EditFormParser.IsMultipart(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
-        // Relation requests have their own bounded places, taken before the body is read, so they never crowd out edits.
-        using var place = encoder.TryAdmit();
+        using var place = places.TryTake();
         if (place is null)
             return Problems.Unavailable(http.Response, queueOptions.Value.RetryAfterSeconds, Problems.Types.QueueFull, "Too many relations are being encoded.",
                 $"{queueOptions.Value.RelationCapacity} relation requests are in progress; retry later.");
@@ -48,23 +47,20 @@ public static class RelationsEndpoints
         if (key.Length > 0)
         {
             if (Problems.InvalidIdempotencyKey(key) is { } tooLong) return tooLong;
-            var scope = $"{ApiKeyFilter.Caller(http)}\n/v1/relations\n{key}";
-            var (mine, replay, reused) = await idempotency.BeginAsync(scope, await Idempotency.FingerprintAsync(form, cancellation),
-                async outcome => await cache.PeekAsync(outcome.Id) is not null, cancellation);
+            CachedRelation? original = null; // the replayed outcome's relation, as the check for it found it
+            var (mine, replay, reused) = await idempotency.BeginAsync(Idempotency.Scope(http, "/v1/relations", key), form,
+                async outcome => (original = await cache.PeekAsync(outcome.Id)) is not null, cancellation);
             if (reused) return Problems.IdempotencyKeyReused(key);
-            if (replay is not null && await cache.PeekAsync(replay.Id) is { } known)
-                return replay.StatusCode == StatusCodes.Status201Created
-                    ? TypedResults.Created($"/v1/relations/{known.Id}", RelationView.From(known))
-                    : TypedResults.Ok(RelationView.From(known));
+            if (replay is not null && original is not null) return await AnsweredAsync(null, replay.StatusCode, original);
             claim = mine;
         }
         using var _ = claim; // freed unless a relation is answered below
 
         var errors = new Dictionary<string, string[]>();
-        var before = EditFormParser.SingleFile(form, "prompt_image", errors);
-        var after = EditFormParser.SingleFile(form, "reference_image", errors);
-        if (before is null) EditFormParser.Add(errors, "prompt_image", "is required.");
-        if (after is null) EditFormParser.Add(errors, "reference_image", "is required.");
+        var before = EditFormParser.SingleFile(form, EditFormParser.PromptImage, errors);
+        var after = EditFormParser.SingleFile(form, EditFormParser.ReferenceImage, errors);
+        if (before is null) EditFormParser.Add(errors, EditFormParser.PromptImage, "is required.");
+        if (after is null) EditFormParser.Add(errors, EditFormParser.ReferenceImage, "is required.");
         if (errors.Count > 0) return Problems.Validation(errors);
 
         var (beforeUpload, refused) = await images.ReadAsync(before!, cancellation);

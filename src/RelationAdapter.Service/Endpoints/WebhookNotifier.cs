@@ -16,7 +16,7 @@ public sealed class WebhookNotifier(WebhookDispatcher dispatcher, IOptions<Micro
     {
         if (job.Webhook is not { } url) return;
         var webhookEvent = state.IsFinished ? WebhookEvents.Completed : state.Status == JobStatus.Running ? WebhookEvents.Started : null;
-        if (webhookEvent is null || !WebhookEventFilter.TryParse([job.WebhookEvents], out var filter, out _) || !filter.Includes(webhookEvent)) return;
+        if (webhookEvent is null || job.WebhookEvents?.Contains(webhookEvent) != true) return;
         var body = JsonSerializer.SerializeToUtf8Bytes(EditView.From(new JobRecord(job, state, null)), json.Value.SerializerOptions);
         // A repeated start (a job claimed again after its worker died) has the same delivery id and is sent once.
         _ = Deliver(new WebhookDelivery(job.Id, url, webhookEvent, body));

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Service.Caching;
+using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Options;
 
 namespace RelationAdapter.Service.Http;
@@ -15,35 +16,29 @@ namespace RelationAdapter.Service.Http;
 public sealed class Idempotency(IIdempotencyKeys keys, IOptions<IdempotencyOptions> options) : IDisposable
 {
     // Retries of a known key skip the queue place (they make nothing), so they have a small pool of their own.
-    readonly SemaphoreSlim _retries = new(options.Value.ConcurrentRetries);
+    readonly Places _retries = new(options.Value.ConcurrentRetries);
 
     /// <summary>A slot to read a retry's body in; null when all are taken.</summary>
-    public IDisposable? TryEnterRetry() => _retries.Wait(0) ? new RetrySlot(_retries) : null;
+    public IDisposable? TryEnterRetry() => _retries.TryTake();
 
     public void Dispose() => _retries.Dispose();
 
-    sealed class RetrySlot(SemaphoreSlim retries) : IDisposable
-    {
-        int _held = 1;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _held, 0) == 1) retries.Release();
-        }
-    }
-
     public const string Header = "Idempotency-Key";
     public const int MaxKeyLength = 255;
+
+    /// <summary>A key's scope: the caller's API key and the route.</summary>
+    public static string Scope(HttpContext http, string route, string key) => $"{ApiKeyFilter.Caller(http)}\n{route}\n{key}";
 
     /// <summary>Whether the key was used in this scope (within the retention).</summary>
     public Task<bool> KnowsAsync(string scope) => keys.KnowsAsync(scope);
 
     /// <inheritdoc cref="IIdempotencyKeys.BeginAsync"/>
-    public Task<(IIdempotencyClaim? Claim, IdempotentOutcome? Replay, bool Reused)> BeginAsync(string scope, string fingerprint,
-        Func<IdempotentOutcome, Task<bool>> stillThere, CancellationToken cancellation) => keys.BeginAsync(scope, fingerprint, stillThere, cancellation);
+    public async Task<(IIdempotencyClaim? Claim, IdempotentOutcome? Replay, bool Reused)> BeginAsync(string scope, IFormCollection request,
+        Func<IdempotentOutcome, Task<bool>> stillThere, CancellationToken cancellation) =>
+        await keys.BeginAsync(scope, await FingerprintAsync(request, cancellation), stillThere, cancellation);
 
     /// <summary>The request as content: every field and every file's bytes (multipart boundaries and field order aside).</summary>
-    public static async Task<string> FingerprintAsync(IFormCollection form, CancellationToken cancellation)
+    static async Task<string> FingerprintAsync(IFormCollection form, CancellationToken cancellation)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var (name, values) in form.OrderBy(field => field.Key, StringComparer.Ordinal))

@@ -55,8 +55,13 @@ public sealed class QueuePlace(string id, Action giveBack) : IDisposable
 
     public string Id { get; } = id;
 
-    /// <summary>True once, when the place is used or given back.</summary>
-    public bool Release() => Interlocked.Exchange(ref _held, 0) == 1;
+    /// <summary>The place goes to the job put in it; a place used or given back before cannot be used.</summary>
+    public void Use()
+    {
+        if (!Release()) throw new InvalidOperationException("the queue place was already used or given back.");
+    }
+
+    bool Release() => Interlocked.Exchange(ref _held, 0) == 1;
 
     public void Dispose()
     {
@@ -117,11 +122,9 @@ public interface IWorkSource
     void WorkerStopped();
 }
 
-/// <summary>POST /v1/relations' encodings: bounded admission, one encoding per pair however many ask.</summary>
+/// <summary>POST /v1/relations' encodings: one encoding per pair however many ask.</summary>
 public interface IRelationRequests
 {
-    RelationPlace? TryAdmit();
-
     /// <summary>Queues the pair for a worker, or joins the encoding of the same pair already under way (then <c>Joined</c>).</summary>
     Task<(Task<CachedRelation> Done, bool Joined)> EncodeAsync(RelationWork work, CancellationToken cancellation);
 }

@@ -14,10 +14,10 @@ public enum Admission { Accepted, Full, ShuttingDown }
 
 /// <summary>
 /// What a job is, fixed at submission; <see cref="Sequence"/> orders jobs (the listing's cursor). A job with a
-/// <see cref="Webhook"/> tells it of the events named in <see cref="WebhookEvents"/> (comma-separated).
+/// <see cref="Webhook"/> tells it of the events named in <see cref="WebhookEvents"/>.
 /// </summary>
 public sealed record EditSpec(string Id, long Sequence, string? Owner, EditSettings Settings, OutputFormat OutputFormat, string RelationId,
-    DateTimeOffset CreatedAt, TimeSpan ResultRetention, string? Webhook = null, string? WebhookEvents = null, int SourceCount = 1,
+    DateTimeOffset CreatedAt, TimeSpan ResultRetention, string? Webhook = null, IReadOnlyList<string>? WebhookEvents = null, int SourceCount = 1,
     string? TraceParent = null)
 {
     /// <summary>The submitting request's trace (W3C traceparent), so the job's spans join it on whichever replica runs it.</summary>

@@ -53,7 +53,7 @@ public sealed class JobQueue
     /// <summary>Puts the job in the place reserved for it; false when the queue closed meanwhile (the place is given back).</summary>
     public bool Enqueue(QueuePlace place, EditJob job)
     {
-        if (!place.Release()) throw new InvalidOperationException("the queue place was already used or given back.");
+        place.Use();
         TaskCompletionSource changed;
         lock (_gate)
         {

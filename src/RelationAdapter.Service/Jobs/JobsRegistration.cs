@@ -18,6 +18,7 @@ public static class JobsRegistration
         services.AddSingleton<ModelHost>();
         services.AddSingleton<RelationCache>();
         services.AddSingleton<EditRunner>();
+        services.AddSingleton<RelationPlaces>();
 
         var queue = builder.Configuration.ReadSection<QueueOptions>(QueueOptions.Section);
         var service = builder.Configuration.ReadSection<ServiceOptions>(ServiceOptions.Section);

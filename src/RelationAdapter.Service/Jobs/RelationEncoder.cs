@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
-using Microsoft.Extensions.Options;
 using RelationAdapter.Service.Caching;
-using RelationAdapter.Service.Options;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
@@ -35,22 +33,13 @@ public sealed class RelationWork(string id, Image<Rgb24> paddedPromptImage, Imag
 }
 
 /// <summary>
-/// POST /v1/relations' work for the inference worker in this process (memory backend). Admission is bounded apart from the edit queue
-/// (<see cref="QueueOptions.RelationCapacity"/> requests at a time, refused before their body is read);
-/// concurrent requests for one pair share one encoding; an encoded pair is stored in the cache before
-/// anyone is answered, or the request fails.
+/// POST /v1/relations' work for the inference worker in this process (memory backend): concurrent requests for one
+/// pair share one encoding; an encoded pair is stored in the cache before anyone is answered, or the request fails.
 /// </summary>
-public sealed class RelationEncoder(IOptions<QueueOptions> options) : IRelationRequests, IDisposable
+public sealed class RelationEncoder : IRelationRequests
 {
     readonly Channel<RelationWork> _work = Channel.CreateUnbounded<RelationWork>(new UnboundedChannelOptions { SingleReader = true });
     readonly ConcurrentDictionary<string, RelationWork> _inFlight = new(StringComparer.Ordinal);
-    readonly SemaphoreSlim _admission = new(options.Value.RelationCapacity);
-
-    /// <summary>Takes one of the bounded places for a relation request; null when all are taken. Dispose to give it back.</summary>
-    public RelationPlace? TryAdmit() => _admission.Wait(0) ? new RelationPlace(_admission) : null;
-
-    /// <summary>Places no request holds now.</summary>
-    public int FreePlaces => _admission.CurrentCount;
 
     /// <summary>Pairs handed over and not yet encoded; a pair that several requests joined counts once.</summary>
     public int Pending => _inFlight.Count;
@@ -89,20 +78,4 @@ public sealed class RelationEncoder(IOptions<QueueOptions> options) : IRelationR
         }
     }
 
-    public void Dispose() => _admission.Dispose();
-
-}
-
-/// <summary>One of the bounded places of relation requests; the request holds it, or hands it to the work it queues.</summary>
-public sealed class RelationPlace(SemaphoreSlim admission) : IDisposable
-{
-    int _held = 1;
-
-    /// <summary>The same place under a new owner; this one no longer gives it back.</summary>
-    public RelationPlace? HandOver() => Interlocked.Exchange(ref _held, 0) == 1 ? new RelationPlace(admission) : null;
-
-    public void Dispose()
-    {
-        if (Interlocked.Exchange(ref _held, 0) == 1) admission.Release();
-    }
 }

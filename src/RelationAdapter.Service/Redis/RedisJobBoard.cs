@@ -111,7 +111,7 @@ public sealed class RedisJobBoard : IJobBoard
         _ = transaction.StreamAddAsync(RedisKeys.EditStream, "job", spec.Id);
         _ = transaction.PublishAsync(RedisChannel.Literal(RedisKeys.WorkChannel), "edit");
         // From here the place is the transaction's: it is used, or removed below.
-        if (!place.Release()) throw new InvalidOperationException("the queue place was already used or given back.");
+        place.Use();
         try
         {
             if (!await RedisConnection.Call(() => transaction.ExecuteAsync()))

@@ -61,7 +61,6 @@ public sealed class RedisRelationRequests : IRelationRequests, IDisposable
 
     readonly RedisConnection _redis;
     readonly RelationCache _cache;
-    readonly SemaphoreSlim _admission;
     readonly ConcurrentDictionary<string, TaskCompletionSource<string?>> _announced = new(StringComparer.Ordinal);
     readonly Action<RedisChannel, RedisValue> _onDone;
     readonly TimeSpan _maxWait;
@@ -72,7 +71,6 @@ public sealed class RedisRelationRequests : IRelationRequests, IDisposable
     {
         _redis = redis;
         _cache = cache;
-        _admission = new SemaphoreSlim(options.Value.RelationCapacity);
         _maxWait = TimeSpan.FromSeconds(Math.Max(1, options.Value.MaxWaitSeconds));
         _onDone = (_, message) =>
         {
@@ -97,8 +95,6 @@ public sealed class RedisRelationRequests : IRelationRequests, IDisposable
             _subscribing.Release();
         }
     }
-
-    public RelationPlace? TryAdmit() => _admission.Wait(0) ? new RelationPlace(_admission) : null;
 
     public async Task<(Task<CachedRelation> Done, bool Joined)> EncodeAsync(RelationWork work, CancellationToken cancellation)
     {
@@ -162,7 +158,6 @@ public sealed class RedisRelationRequests : IRelationRequests, IDisposable
     public void Dispose()
     {
         if (_subscribed) _redis.Subscriber.Unsubscribe(RedisChannel.Literal(RedisKeys.RelationDoneChannel), _onDone, CommandFlags.FireAndForget);
-        _admission.Dispose();
         _subscribing.Dispose();
     }
 }

@@ -26,7 +26,7 @@ public sealed class WebhookEventFilter
 
     public bool Includes(string webhookEvent) => Events.Contains(webhookEvent);
 
-    /// <summary>The comma-separated form, which <see cref="TryParse"/> reads back (for storing with a job).</summary>
+    /// <summary>The comma-separated form, which <see cref="TryParse"/> reads back.</summary>
     public override string ToString() => string.Join(',', Events);
 
     /// <summary>

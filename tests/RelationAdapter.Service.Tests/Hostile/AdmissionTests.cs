@@ -168,7 +168,7 @@ public class AdmissionTests
         var hold = RawHttp.SendAsync(service.Address,
             "POST /v1/relations HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000",
             "--b\r\n"u8.ToArray(), timeout: TimeSpan.FromSeconds(30));
-        await Api.UntilAsync(() => service.Service<RelationEncoder>().FreePlaces == 0, "the trickling upload never took the only place");
+        await Api.UntilAsync(() => service.Service<RelationPlaces>().Free == 0, "the trickling upload never took the only place");
         var refused = await service.Client.PostAsync("/v1/relations", Pair(3));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
         Assert.Equal(ProblemPrefix + "queue-full", (await refused.JsonAsync()).GetProperty("type").GetString());
