@@ -61,4 +61,13 @@ public static class Measure
 
     /// <summary>GB, or MB below 0.1 GB (the tiny preset's sizes).</summary>
     public static string Size(double bytes) => bytes >= 1e8 ? Gb(bytes) : $"{bytes / 1e6:F3} MB";
+
+    /// <summary>Relative L2 error ||actual - expected|| / ||expected||, in float64 on the CPU.</summary>
+    public static double RelativeL2(TorchSharp.torch.Tensor actual, TorchSharp.torch.Tensor expected)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var a = actual.to(TorchSharp.torch.ScalarType.Float64).cpu();
+        var e = expected.to(TorchSharp.torch.ScalarType.Float64).cpu();
+        return (a - e).norm().item<double>() / Math.Max(e.norm().item<double>(), 1e-300);
+    }
 }

@@ -82,7 +82,7 @@ public static class EditBenchmark
         {
             var reference = Execute(sizes, runtime with { Precision = DitPrecision.Native }, request with { Settings = request.Settings with { CacheThreshold = 0 } }, warmupSteps, seed, memory);
             Print(w, $"reference ({Name(DitPrecision.Native, runtime.DType)}, no cache): ", reference, steps);
-            var error = RelativeL2(measured.Latents, reference.Latents);
+            var error = Measure.RelativeL2(measured.Latents, reference.Latents);
             w.WriteLine($"relL2 vs bf16: {error:E3} (final latents of the noise half; reference {Name(DitPrecision.Native, runtime.DType)} without cache, same seed {seed})");
             w.WriteLine($"speedup: denoise {reference.Denoise / measured.Denoise:F2}x ({reference.Denoise:F3} s -> {measured.Denoise:F3} s), " +
                               $"median step {measured.MedianStep / reference.MedianStep:F2} of the reference's");
@@ -123,12 +123,6 @@ public static class EditBenchmark
         w.WriteLine($"{label}median step: {run.MedianStep * 1e3:F1} ms (first step {run.Steps[0] * 1e3:F1} ms; {steps} steps: " +
                           $"{run.Counts.Computed} computed, {run.Counts.Reused} reused)");
         w.WriteLine($"{label}memory after load: {Measure.Gb(run.LoadedBytes)}; peak during the edit: {Measure.Gb(run.PeakBytes)} ({run.MemorySource})");
-    }
-
-    static double RelativeL2(Tensor actual, Tensor expected)
-    {
-        using var scope = NewDisposeScope();
-        return (actual - expected).norm().item<double>() / expected.norm().item<double>();
     }
 
     static string Name(DitPrecision precision, ScalarType dtype) =>
