@@ -35,12 +35,7 @@ public static class EditBenchmark
         if (threads > 0) set_num_threads(threads);
         if (!o.TryDevice(w, "cpu", out var onCuda)) return 2;
         var preset = o.String("preset", onCuda ? "flux1-dev" : "tiny");
-        var sizes = preset switch
-        {
-            "tiny" => RandomModelSizes.Tiny,
-            "flux1-dev" => RandomModelSizes.Flux1Dev,
-            _ => throw new ArgumentException($"unknown preset '{preset}': use tiny or flux1-dev."),
-        };
+        var sizes = RandomModelSizes.Named(preset);
         var side = o.Int("size", preset == "tiny" ? 64 : 512);
         var steps = o.Int("steps", preset == "tiny" ? 8 : 24);
         var precision = RuntimeOptions.ParsePrecision(o.String("precision", "bf16"));
@@ -57,9 +52,7 @@ public static class EditBenchmark
             backends.cudnn.allow_tf32 = tf32;
         }
 
-        var runtime = onCuda
-            ? new RuntimeOptions(CUDA, ScalarType.BFloat16, offload, PromptCacheCapacity: 0, Precision: precision)
-            : new RuntimeOptions(CPU, ScalarType.Float32, PromptCacheCapacity: 0, Precision: precision);
+        var runtime = RuntimeOptions.ForDevice(onCuda ? "cuda" : "cpu", offload, promptCacheCapacity: 0, precision: precision);
         using var source = Gradient(side, side, 0);
         using var before = Gradient(512, 384, 40);
         using var after = Gradient(512, 384, 160);
