@@ -18,7 +18,6 @@ public sealed class BenchOptions(Dictionary<string, string> values)
     public double Double(string name, double fallback) => values.TryGetValue(name, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
     public string String(string name, string fallback) => values.TryGetValue(name, out var v) ? v : fallback;
     public bool Bool(string name, bool fallback) => values.TryGetValue(name, out var v) ? bool.Parse(v) : fallback;
-    public bool Has(string name) => values.ContainsKey(name);
 
     /// <summary>
     /// <c>--device cpu|cuda</c> (default <paramref name="fallback"/>); false, having said why, when CUDA is asked

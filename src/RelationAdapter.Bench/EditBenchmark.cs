@@ -62,7 +62,7 @@ public static class EditBenchmark
             Source = source, MoreSources = Enumerable.Repeat(source, batch - 1).ToList(), PromptImage = before, ReferenceImage = after,
             Settings = new EditSettings { Prompt = "make it look like the example", Steps = steps, Seed = seed, MaxSide = side, CacheThreshold = threshold },
         };
-        using var memory = onCuda ? DeviceMemory.TryStart(out var reason) : null;
+        using var memory = onCuda ? DeviceMemory.TryStart() : null;
 
         w.WriteLine($"edit benchmark: preset {preset}, device {(onCuda ? "cuda" : "cpu")} ({runtime.DType}), DiT precision {Name(precision, runtime.DType)}, " +
                           $"{side}x{side}, {steps} steps, batch {batch}, cache threshold {threshold.ToString(CultureInfo.InvariantCulture)}, " +
@@ -121,7 +121,8 @@ public static class EditBenchmark
     static string Name(DitPrecision precision, ScalarType dtype) =>
         precision == DitPrecision.Fp8 ? "fp8" : dtype == ScalarType.BFloat16 ? "bf16" : dtype.ToString().ToLowerInvariant();
 
-    static Image<Rgb24> Gradient(int width, int height, int phase)
+    /// <summary>A deterministic test image: colour ramps shifted by <paramref name="phase"/>.</summary>
+    public static Image<Rgb24> Gradient(int width, int height, int phase = 0)
     {
         var image = new Image<Rgb24>(width, height);
         for (var y = 0; y < height; y++)

@@ -35,7 +35,7 @@ public static class LoadBenchmark
         var keep = o.Bool("keep", false);
         var editSteps = o.Int("edit-steps", 2);
         var runtime = RuntimeOptions.ForDevice(onCuda ? "cuda" : "cpu", offload, precision: precision);
-        using var memory = onCuda ? DeviceMemory.TryStart(out _) : null;
+        using var memory = onCuda ? DeviceMemory.TryStart() : null;
 
         try
         {
