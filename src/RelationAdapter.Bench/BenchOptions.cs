@@ -18,7 +18,6 @@ public sealed class BenchOptions(Dictionary<string, string> values)
     public double Double(string name, double fallback) => values.TryGetValue(name, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
     public string String(string name, string fallback) => values.TryGetValue(name, out var v) ? v : fallback;
     public bool Bool(string name, bool fallback) => values.TryGetValue(name, out var v) ? bool.Parse(v) : fallback;
-    public bool Has(string name) => values.ContainsKey(name);
 
     /// <summary>
     /// <c>--device cpu|cuda</c> (default <paramref name="fallback"/>); false, having said why, when CUDA is asked
@@ -61,4 +60,13 @@ public static class Measure
 
     /// <summary>GB, or MB below 0.1 GB (the tiny preset's sizes).</summary>
     public static string Size(double bytes) => bytes >= 1e8 ? Gb(bytes) : $"{bytes / 1e6:F3} MB";
+
+    /// <summary>Relative L2 error ||actual - expected|| / ||expected||, in float64 on the CPU.</summary>
+    public static double RelativeL2(TorchSharp.torch.Tensor actual, TorchSharp.torch.Tensor expected)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var a = actual.to(TorchSharp.torch.ScalarType.Float64).cpu();
+        var e = expected.to(TorchSharp.torch.ScalarType.Float64).cpu();
+        return (a - e).norm().item<double>() / Math.Max(e.norm().item<double>(), 1e-300);
+    }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Flux;
 using RelationAdapter.Core.Layers;
+using RelationAdapter.Core.Pipeline;
 using static TorchSharp.torch;
 
 namespace RelationAdapter.Bench;
@@ -44,9 +45,7 @@ public static class BlocksBenchmark
         using var relation = adapter.Project(randn(1, relationTokens, contextDim, dtype, device), heads, null);
 
         var axes = headDim == 128 ? new[] { 16, 56, 56 } : new[] { headDim / 8, headDim * 7 / 16, headDim * 7 / 16 };
-        var hw = side / 16;
-        var ids = stack([zeros(hw, hw), arange(hw).view(-1, 1).expand(hw, hw).to(ScalarType.Float32), arange(hw).view(1, -1).expand(hw, hw).to(ScalarType.Float32)], -1).view(-1, 3);
-        var (cos, sin) = Rope.Tables(cat([zeros(textTokens, 3), ids, ids], 0).to(device), axes);
+        var (cos, sin) = Rope.Tables(cat([zeros(textTokens, 3), Packing.ClonedImageIds(side / 8, side / 8)], 0).to(device), axes);
         var rope = new Rotary(cos, sin);
         var image = randn(1, imageTokens, width, dtype, device);
         var context = randn(1, textTokens, width, dtype, device);

@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
+using RelationAdapter.Core.Weights;
 using static TorchSharp.torch;
 
 namespace RelationAdapter.Bench;
@@ -9,7 +10,7 @@ namespace RelationAdapter.Bench;
 public sealed record TensorSpec(string Name, ScalarType DType, long[] Shape)
 {
     public long Elements => Shape.Aggregate(1L, (a, b) => a * b);
-    public int ElementSize => DType == ScalarType.Float32 ? 4 : 2;
+    public int ElementSize => SafetensorsDTypes.SizeOf(DType);
     public long Bytes => Elements * ElementSize;
 }
 
@@ -44,13 +45,6 @@ public static class CheckpointWriters
             stream.Write(block, 0, (int)Math.Min(BlockBytes, tensor.Bytes - done));
     }
 
-    static string DTypeName(ScalarType dtype) => dtype switch
-    {
-        ScalarType.BFloat16 => "BF16",
-        ScalarType.Float32 => "F32",
-        _ => throw new ArgumentException($"no writer for {dtype}"),
-    };
-
     /// <summary>One safetensors file.</summary>
     public static long WriteSafetensors(string path, IReadOnlyList<TensorSpec> tensors)
     {
@@ -58,7 +52,7 @@ public static class CheckpointWriters
         long offset = 0;
         foreach (var t in tensors)
         {
-            header[t.Name] = new { dtype = DTypeName(t.DType), shape = t.Shape, data_offsets = new[] { offset, offset + t.Bytes } };
+            header[t.Name] = new { dtype = SafetensorsDTypes.NameOf(t.DType), shape = t.Shape, data_offsets = new[] { offset, offset + t.Bytes } };
             offset += t.Bytes;
         }
         var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));

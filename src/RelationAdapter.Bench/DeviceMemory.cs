@@ -37,22 +37,15 @@ public sealed class DeviceMemory : IDisposable
         _sampler.Start();
     }
 
-    /// <summary>A monitor of device 0, or null (with the reason) where NVML is missing.</summary>
-    public static DeviceMemory? TryStart(out string? reason)
+    /// <summary>A monitor of device 0, or null where NVML is missing or finds no GPU.</summary>
+    public static DeviceMemory? TryStart()
     {
         try
         {
-            if (Init() != 0 || DeviceByIndex(0, out var device) != 0)
-            {
-                reason = "NVML found no GPU";
-                return null;
-            }
-            reason = null;
-            return new DeviceMemory(device);
+            return Init() == 0 && DeviceByIndex(0, out var device) == 0 ? new DeviceMemory(device) : null;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            reason = $"no NVML ({e.GetType().Name})";
             return null;
         }
     }

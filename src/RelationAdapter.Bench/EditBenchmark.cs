@@ -35,12 +35,7 @@ public static class EditBenchmark
         if (threads > 0) set_num_threads(threads);
         if (!o.TryDevice(w, "cpu", out var onCuda)) return 2;
         var preset = o.String("preset", onCuda ? "flux1-dev" : "tiny");
-        var sizes = preset switch
-        {
-            "tiny" => RandomModelSizes.Tiny,
-            "flux1-dev" => RandomModelSizes.Flux1Dev,
-            _ => throw new ArgumentException($"unknown preset '{preset}': use tiny or flux1-dev."),
-        };
+        var sizes = RandomModelSizes.Named(preset);
         var side = o.Int("size", preset == "tiny" ? 64 : 512);
         var steps = o.Int("steps", preset == "tiny" ? 8 : 24);
         var precision = RuntimeOptions.ParsePrecision(o.String("precision", "bf16"));
@@ -57,9 +52,7 @@ public static class EditBenchmark
             backends.cudnn.allow_tf32 = tf32;
         }
 
-        var runtime = onCuda
-            ? new RuntimeOptions(CUDA, ScalarType.BFloat16, offload, PromptCacheCapacity: 0, Precision: precision)
-            : new RuntimeOptions(CPU, ScalarType.Float32, PromptCacheCapacity: 0, Precision: precision);
+        var runtime = RuntimeOptions.ForDevice(onCuda ? "cuda" : "cpu", offload, promptCacheCapacity: 0, precision: precision);
         using var source = Gradient(side, side, 0);
         using var before = Gradient(512, 384, 40);
         using var after = Gradient(512, 384, 160);
@@ -69,7 +62,7 @@ public static class EditBenchmark
             Source = source, MoreSources = Enumerable.Repeat(source, batch - 1).ToList(), PromptImage = before, ReferenceImage = after,
             Settings = new EditSettings { Prompt = "make it look like the example", Steps = steps, Seed = seed, MaxSide = side, CacheThreshold = threshold },
         };
-        using var memory = onCuda ? DeviceMemory.TryStart(out var reason) : null;
+        using var memory = onCuda ? DeviceMemory.TryStart() : null;
 
         w.WriteLine($"edit benchmark: preset {preset}, device {(onCuda ? "cuda" : "cpu")} ({runtime.DType}), DiT precision {Name(precision, runtime.DType)}, " +
                           $"{side}x{side}, {steps} steps, batch {batch}, cache threshold {threshold.ToString(CultureInfo.InvariantCulture)}, " +
@@ -82,7 +75,7 @@ public static class EditBenchmark
         {
             var reference = Execute(sizes, runtime with { Precision = DitPrecision.Native }, request with { Settings = request.Settings with { CacheThreshold = 0 } }, warmupSteps, seed, memory);
             Print(w, $"reference ({Name(DitPrecision.Native, runtime.DType)}, no cache): ", reference, steps);
-            var error = RelativeL2(measured.Latents, reference.Latents);
+            var error = Measure.RelativeL2(measured.Latents, reference.Latents);
             w.WriteLine($"relL2 vs bf16: {error:E3} (final latents of the noise half; reference {Name(DitPrecision.Native, runtime.DType)} without cache, same seed {seed})");
             w.WriteLine($"speedup: denoise {reference.Denoise / measured.Denoise:F2}x ({reference.Denoise:F3} s -> {measured.Denoise:F3} s), " +
                               $"median step {measured.MedianStep / reference.MedianStep:F2} of the reference's");
@@ -125,16 +118,11 @@ public static class EditBenchmark
         w.WriteLine($"{label}memory after load: {Measure.Gb(run.LoadedBytes)}; peak during the edit: {Measure.Gb(run.PeakBytes)} ({run.MemorySource})");
     }
 
-    static double RelativeL2(Tensor actual, Tensor expected)
-    {
-        using var scope = NewDisposeScope();
-        return (actual - expected).norm().item<double>() / expected.norm().item<double>();
-    }
-
     static string Name(DitPrecision precision, ScalarType dtype) =>
         precision == DitPrecision.Fp8 ? "fp8" : dtype == ScalarType.BFloat16 ? "bf16" : dtype.ToString().ToLowerInvariant();
 
-    static Image<Rgb24> Gradient(int width, int height, int phase)
+    /// <summary>A deterministic test image: colour ramps shifted by <paramref name="phase"/>.</summary>
+    public static Image<Rgb24> Gradient(int width, int height, int phase = 0)
     {
         var image = new Image<Rgb24>(width, height);
         for (var y = 0; y < height; y++)

@@ -27,17 +27,15 @@ public static class LoadBenchmark
         var w = output ?? Console.Out;
         if (!o.TryDevice(w, "cpu", out var onCuda)) return 2;
         var preset = o.String("preset", onCuda ? "flux1-dev" : "tiny");
-        var sizes = preset == "tiny" ? RandomModelSizes.Tiny : RandomModelSizes.Flux1Dev;
+        var sizes = RandomModelSizes.Named(preset);
         var root = o.String("dir", Path.Combine(Path.GetTempPath(), "ra-load-" + Environment.ProcessId));
         var rank = o.Int("lora-rank", preset == "tiny" ? 4 : 128);
         var precision = RuntimeOptions.ParsePrecision(o.String("precision", "bf16"));
         var offload = o.Bool("offload", true);
         var keep = o.Bool("keep", false);
         var editSteps = o.Int("edit-steps", 2);
-        var runtime = onCuda
-            ? new RuntimeOptions(CUDA, ScalarType.BFloat16, offload, Precision: precision)
-            : new RuntimeOptions(CPU, ScalarType.Float32, Precision: precision);
-        using var memory = onCuda ? DeviceMemory.TryStart(out _) : null;
+        var runtime = RuntimeOptions.ForDevice(onCuda ? "cuda" : "cpu", offload, precision: precision);
+        using var memory = onCuda ? DeviceMemory.TryStart() : null;
 
         try
         {

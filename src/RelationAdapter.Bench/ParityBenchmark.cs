@@ -1,9 +1,5 @@
-using System.Globalization;
-using RelationAdapter.Core.Flux;
-using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Layers;
 using RelationAdapter.Core.Pipeline;
-using RelationAdapter.Core.Vae;
 using RelationAdapter.Core.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -30,7 +26,7 @@ public static class ParityBenchmark
     public static int Run(BenchOptions o, TextWriter? output = null)
     {
         var w = output ?? Console.Out;
-        var golden = o.String("golden", Environment.GetEnvironmentVariable("RA_GOLDEN_DIR") ?? "../shared/golden/tiny-v1");
+        var golden = o.String("golden", GoldenCases.DefaultDirectory(Environment.CurrentDirectory)!);
         if (!o.TryDevice(w, cuda.is_available() ? "cuda" : "cpu", out var onCuda)) return 2;
         var device = onCuda ? CUDA : CPU;
         var dtypes = o.String("dtype", "float32,bfloat16").Split(',').Select(d => d switch
@@ -59,39 +55,18 @@ public static class ParityBenchmark
         backends.cudnn.allow_tf32 = false;
         try
         {
-            var dit = new ModuleOptions(device, dtype);
-            using var transformer = FluxLoading.LoadTransformer(Path.Combine(golden, "model/transformer"), dit,
-                Path.Combine(golden, "lora/pytorch_lora_weights.safetensors"));
-            using var adapter = FluxLoading.LoadAdapter(Path.Combine(golden, "adapter/ip_adapter.bin"), dit);
-            using var vae = AutoencoderKL.Load(Path.Combine(golden, "model/vae"), new ModuleOptions(device, ScalarType.Float32));
-            var scheduler = DiffusersConfig.Read<SchedulerConfig>(Path.Combine(golden, "model/scheduler/scheduler_config.json"));
-            var pipeline = new RelationEditPipeline(new EditModels(transformer, adapter, vae, scheduler));
+            using var models = new GoldenModels(relative => Path.Combine(golden, relative), new ModuleOptions(device, dtype));
+            var pipeline = new RelationEditPipeline(models.Models);
             var results = new List<CaseResult>();
             foreach (var path in Directory.GetFiles(Path.Combine(golden, "cases"), "pipeline_scale*.safetensors").Order())
             {
                 using var scope = NewDisposeScope();
                 using var file = SafetensorsFile.Open(path);
-                var meta = file.Metadata;
-                using var prompt = new PromptEmbedding(file.Read("prompt_embeds"), file.Read("pooled_prompt_embeds"));
-                using var source = ImageTensors.FromHwcBytes(file.Read("source_uint8"));
-                var request = new EditRequest
-                {
-                    Source = source,
-                    PromptEmbedding = prompt,
-                    RelationTokens = file.Read("image_emb").reshape(1, -1, adapter.Config.CrossDim),
-                    Settings = new EditSettings
-                    {
-                        Steps = int.Parse(meta["steps"], CultureInfo.InvariantCulture),
-                        Guidance = double.Parse(meta["guidance_scale"], CultureInfo.InvariantCulture),
-                        AdapterScale = double.Parse(meta["adapter_scale"], CultureInfo.InvariantCulture),
-                        Seed = long.Parse(meta["seed"], CultureInfo.InvariantCulture),
-                        MaxSide = Math.Max(int.Parse(meta["height"], CultureInfo.InvariantCulture), int.Parse(meta["width"], CultureInfo.InvariantCulture)),
-                    },
-                };
-                using var edit = pipeline.RunToTensors(request);
+                using var request = new GoldenRequest(file, models.Models.Adapter.Config.CrossDim);
+                using var edit = pipeline.RunToTensors(request.Request);
                 var full = dtype == ScalarType.Float32;
                 results.Add(new CaseResult(Path.GetFileNameWithoutExtension(path), dtype,
-                    RelativeL2(edit.PackedLatents, file.Read("packed_latents")), RelativeL2(edit.Image, file.Read("image")),
+                    Measure.RelativeL2(edit.PackedLatents, file.Read("packed_latents")), Measure.RelativeL2(edit.Image, file.Read("image")),
                     full ? Float32Bound : BFloat16LatentBound, full ? Float32Bound : BFloat16ImageBound));
             }
             return results;
@@ -100,13 +75,5 @@ public static class ParityBenchmark
         {
             (backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32) = previous;
         }
-    }
-
-    static double RelativeL2(Tensor actual, Tensor expected)
-    {
-        using var scope = NewDisposeScope();
-        var a = actual.to(ScalarType.Float64).cpu();
-        var e = expected.to(ScalarType.Float64).cpu();
-        return (a - e).norm().item<double>() / e.norm().item<double>();
     }
 }

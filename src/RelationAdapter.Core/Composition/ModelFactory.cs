@@ -17,7 +17,6 @@ public static class ModelFactory
         var owned = new List<IDisposable>();
         try
         {
-            var dit = new ModuleOptions(runtime.Device, runtime.DType);
             var encoderOptions = new ModuleOptions(runtime.OffloadEncoders ? CPU : runtime.Device, runtime.DType);
             var placement = new ComputePlacement(runtime.Device, runtime.OffloadEncoders);
             var flux = paths.FluxDirectory;
@@ -80,7 +79,6 @@ public static class ModelFactory
         try
         {
             var onCuda = runtime.Device.type == DeviceType.CUDA;
-            var options = new ModuleOptions(runtime.Device, runtime.DType);
             var encoderOptions = new ModuleOptions(runtime.OffloadEncoders ? CPU : runtime.Device, runtime.DType);
             var placement = new ComputePlacement(runtime.Device, runtime.OffloadEncoders);
             var generator = new Generator((ulong)seed);
@@ -126,18 +124,12 @@ public static class ModelFactory
         return ModelLoading.DisposeOnFailure(new FluxTransformer(config, new ModuleOptions(CPU, runtime.DType)), staged =>
         {
             using var _ = no_grad();
-            var blocks = staged.transformer_blocks.Select((block, i) => ($"transformer_blocks.{i}.", (nn.Module)block))
-                .Concat(staged.single_transformer_blocks.Select((block, i) => ($"single_transformer_blocks.{i}.", (nn.Module)block)));
-            foreach (var (prefix, block) in blocks)
-            foreach (var (name, module) in block.named_modules())
+            staged.QuantizeToFp8(runtime.Device, (name, linear) =>
             {
-                if (module is not Linear linear) continue;
                 using var drawn = empty(linear.weight.shape, runtime.DType, runtime.Device);
-                Fill(prefix + name + ".weight", drawn, seed);
+                Fill(name + ".weight", drawn, seed);
                 linear.ReplaceWeight(drawn);
-                linear.QuantizeToFp8(runtime.Device);
-            }
-            staged.QuantizeToFp8(runtime.Device);
+            });
             RandomizeByName(staged, seed, skip: parameter => parameter.dtype == Fp8.E4M3);
         });
     }
@@ -186,22 +178,15 @@ public static class ModelFactory
         return module;
     }
 
-    static void Fill(string name, Tensor parameter, long seed)
+    static void Fill(string name, Tensor parameter, long seed) => Initialize(name, parameter, matrix =>
     {
-        if (parameter.dim() >= 2)
-        {
-            var hash = 14695981039346656037UL;
-            foreach (var c in name) hash = (hash ^ c) * 1099511628211UL;
-            var derived = (ulong)seed ^ hash;
-            if (parameter.device_type == DeviceType.CUDA) cuda.manual_seed((long)(derived >> 1));
-            using var generator = parameter.device_type == DeviceType.CUDA ? null : new Generator(derived);
-            parameter.normal_(0, 1 / Math.Sqrt(parameter.NumberOfElements / parameter.shape[0]), generator);
-        }
-        else if (name.Contains("norm", StringComparison.Ordinal) && name.EndsWith("weight", StringComparison.Ordinal))
-            parameter.fill_(1);
-        else
-            parameter.zero_();
-    }
+        var hash = 14695981039346656037UL;
+        foreach (var c in name) hash = (hash ^ c) * 1099511628211UL;
+        var derived = (ulong)seed ^ hash;
+        if (matrix.device_type == DeviceType.CUDA) cuda.manual_seed((long)(derived >> 1));
+        using var generator = matrix.device_type == DeviceType.CUDA ? null : new Generator(derived);
+        matrix.normal_(0, 1 / Math.Sqrt(matrix.NumberOfElements / matrix.shape[0]), generator);
+    });
 
     /// <summary>Seeded init: matrices ~ N(0, 1/fan_in), norm weights 1, other vectors 0.</summary>
     public static T Randomize<T>(T module, Generator generator) where T : nn.Module
@@ -210,16 +195,19 @@ public static class ModelFactory
         foreach (var (name, parameter) in module.named_parameters())
         {
             using var scope = NewDisposeScope();
-            if (parameter.dim() >= 2)
-            {
-                var fanIn = parameter.NumberOfElements / parameter.shape[0];
-                parameter.copy_(randn(parameter.shape, generator: generator) / Math.Sqrt(fanIn));
-            }
-            else if (name.Contains("norm", StringComparison.Ordinal) && name.EndsWith("weight", StringComparison.Ordinal))
-                parameter.fill_(1);
-            else
-                parameter.zero_();
+            Initialize(name, parameter, matrix => matrix.copy_(randn(matrix.shape, generator: generator) / Math.Sqrt(matrix.NumberOfElements / matrix.shape[0])));
         }
         return module;
+    }
+
+    /// <summary>The init rule both fills share: matrices drawn by <paramref name="drawMatrix"/>, norm weights 1, other vectors 0.</summary>
+    static void Initialize(string name, Tensor parameter, Action<Tensor> drawMatrix)
+    {
+        if (parameter.dim() >= 2)
+            drawMatrix(parameter);
+        else if (name.Contains("norm", StringComparison.Ordinal) && name.EndsWith("weight", StringComparison.Ordinal))
+            parameter.fill_(1);
+        else
+            parameter.zero_();
     }
 }

@@ -25,6 +25,14 @@ public sealed record RandomModelSizes(string Name, FluxTransformerConfig Transfo
     public static RandomModelSizes Flux1Dev { get; } = new("flux1-dev", new FluxTransformerConfig(), RelationAdapterConfig.Flux1Dev, new VaeConfig(),
         new ClipTextConfig(), new T5Config(), SiglipVisionConfig.So400mPatch14x384);
 
+    /// <summary>The preset of that name: "tiny" or "flux1-dev".</summary>
+    public static RandomModelSizes Named(string name) => name switch
+    {
+        "tiny" => Tiny,
+        "flux1-dev" => Flux1Dev,
+        _ => throw new ArgumentException($"unknown preset '{name}': use tiny or flux1-dev."),
+    };
+
     static RandomModelSizes Create(string name, FluxTransformerConfig transformer, long adapterImageDim, long tokensPerImage, VaeConfig vae,
         ClipTextConfig clip, T5Config t5, SiglipVisionConfig siglip) =>
         new(name, transformer, new RelationAdapterConfig(adapterImageDim, transformer.JointAttentionDim, tokensPerImage, transformer.InnerDim,

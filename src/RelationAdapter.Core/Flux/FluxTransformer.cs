@@ -47,12 +47,19 @@ public sealed class FluxTransformer : nn.Module
     /// on <paramref name="device"/>, one layer at a time, then moves the rest of the model there. Loading
     /// on the CPU and quantising onto the GPU this way never holds the bf16 blocks on the GPU.
     /// </summary>
+    /// <param name="prepare">Called with each layer and its name (as <c>named_modules</c> gives it) just before the layer is quantised.</param>
     /// <returns>The number of layers quantised.</returns>
-    public int QuantizeToFp8(Device device)
+    public int QuantizeToFp8(Device device, Action<string, Linear>? prepare = null)
     {
-        var layers = transformer_blocks.Cast<nn.Module>().Concat(single_transformer_blocks)
-            .SelectMany(block => block.modules()).OfType<Linear>().ToList();
-        var quantized = layers.Count(layer => layer.QuantizeToFp8(device));
+        var layers = transformer_blocks.Select((block, i) => ($"transformer_blocks.{i}.", (nn.Module)block))
+            .Concat(single_transformer_blocks.Select((block, i) => ($"single_transformer_blocks.{i}.", (nn.Module)block)))
+            .SelectMany(b => b.Item2.named_modules().Select(m => (Name: b.Item1 + m.name, m.module)))
+            .Where(m => m.module is Linear).Select(m => (m.Name, Layer: (Linear)m.module)).ToList();
+        var quantized = layers.Count(m =>
+        {
+            prepare?.Invoke(m.Name, m.Layer);
+            return m.Layer.QuantizeToFp8(device);
+        });
         this.to(device);
         Device = device;
         return quantized;

@@ -32,4 +32,8 @@ public static class SafetensorsDTypes
 
     public static string NameOf(ScalarType type) =>
         ByName.First(kv => kv.Value.Type == type).Key;
+
+    /// <summary>The bytes of one element of <paramref name="type"/>.</summary>
+    public static int SizeOf(ScalarType type) =>
+        ByName.Values.First(v => v.Type == type).Size;
 }

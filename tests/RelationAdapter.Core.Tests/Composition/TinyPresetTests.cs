@@ -1,3 +1,4 @@
+using RelationAdapter.Bench;
 using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Pipeline;
 using SixLabors.ImageSharp;
@@ -7,15 +8,6 @@ namespace RelationAdapter.Core.Tests.Composition;
 
 public class TinyPresetTests
 {
-    internal static Image<Rgb24> Gradient(int width, int height, int phase = 0)
-    {
-        var image = new Image<Rgb24>(width, height);
-        for (var y = 0; y < height; y++)
-        for (var x = 0; x < width; x++)
-            image[x, y] = new Rgb24((byte)(x * 255 / width), (byte)((y * 255 / height + phase) % 256), (byte)((x + y + phase) % 256));
-        return image;
-    }
-
     [Fact]
     public void Tiny_preset_edits_from_images_and_text_deterministically()
     {
@@ -23,9 +15,9 @@ public class TinyPresetTests
         Assert.True(models.IsPlaceholder);
         var request = new EditRequest
         {
-            Source = Gradient(80, 48),
-            PromptImage = Gradient(60, 40, 10),
-            ReferenceImage = Gradient(60, 40, 90),
+            Source = EditBenchmark.Gradient(80, 48),
+            PromptImage = EditBenchmark.Gradient(60, 40, 10),
+            ReferenceImage = EditBenchmark.Gradient(60, 40, 90),
             Settings = new EditSettings { Prompt = "make it blue", Steps = 3 },
         };
 
@@ -45,7 +37,7 @@ public class TinyPresetTests
         using var models = ModelFactory.CreateTiny(RuntimeOptions.Cpu);
         var request = new EditRequest
         {
-            Source = Gradient(64, 48), PromptImage = Gradient(40, 40, 3), ReferenceImage = Gradient(40, 40, 9),
+            Source = EditBenchmark.Gradient(64, 48), PromptImage = EditBenchmark.Gradient(40, 40, 3), ReferenceImage = EditBenchmark.Gradient(40, 40, 9),
             Settings = new EditSettings { Prompt = "warm the cache", Steps = 2 },
         };
         models.Pipeline.Run(request).Image.Dispose();

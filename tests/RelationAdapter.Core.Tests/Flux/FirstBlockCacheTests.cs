@@ -16,7 +16,7 @@ public class FirstBlockCacheTests
         var packed = file.Read("packed_latents");
         var tokens = packed.shape[1];
         var hw = (long)Math.Sqrt(tokens / 2);
-        var ids = cat([Packing.ImageIds(2 * hw, 2 * hw), Packing.ImageIds(2 * hw, 2 * hw)], 0);
+        var ids = Packing.ClonedImageIds(2 * hw, 2 * hw);
         if (ids.shape[0] != tokens) ids = zeros(tokens, 3);
         using var job = transformer.Prepare(edit.Request.PromptEmbedding!.HiddenStates, edit.Request.PromptEmbedding.Pooled, full([1], 3.5f),
             zeros(edit.Request.PromptEmbedding.HiddenStates.shape[1], 3), ids, relation);

@@ -1,3 +1,4 @@
+using RelationAdapter.Bench;
 using RelationAdapter.Core.Weights;
 using static TorchSharp.torch;
 
@@ -13,12 +14,8 @@ public static class GoldenSet
 
     static string? Locate()
     {
-        var fromEnvironment = Environment.GetEnvironmentVariable("RA_GOLDEN_DIR");
-        if (!string.IsNullOrWhiteSpace(fromEnvironment))
-            return System.IO.Directory.Exists(fromEnvironment) ? Path.GetFullPath(fromEnvironment) : null;
-        var root = RepositoryRoot();
-        var beside = root is null ? null : Path.GetFullPath(Path.Combine(root, "..", "shared", "golden", "tiny-v1"));
-        return beside is not null && System.IO.Directory.Exists(beside) ? beside : null;
+        var directory = GoldenCases.DefaultDirectory(RepositoryRoot());
+        return directory is not null && System.IO.Directory.Exists(directory) ? directory : null;
     }
 
     public static string? RepositoryRoot()
@@ -44,14 +41,11 @@ public static class GoldenSet
 
 public static class Close
 {
-    /// <summary>Relative L2 error ||actual - expected|| / ||expected||, in float64.</summary>
+    /// <summary>Relative L2 error ||actual - expected|| / ||expected||, in float64, of tensors of one shape.</summary>
     public static double RelativeL2(Tensor actual, Tensor expected)
     {
-        using var scope = NewDisposeScope();
-        var a = actual.to(ScalarType.Float64).cpu();
-        var e = expected.to(ScalarType.Float64).cpu();
-        Assert.Equal(e.shape, a.shape);
-        return (a - e).norm().item<double>() / Math.Max(e.norm().item<double>(), 1e-300);
+        Assert.Equal(expected.shape, actual.shape);
+        return Measure.RelativeL2(actual, expected);
     }
 
     public static void AssertRelativeL2(Tensor actual, Tensor expected, double tolerance = 1e-4, string what = "output")
