@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
+using RelationAdapter.Bench;
 using RelationAdapter.Service.Options;
 using System.Text.Json;
 using System.Net;
@@ -159,7 +160,7 @@ public class JobLifecycleTests
     public async Task Traces_are_exported_to_the_otlp_endpoint_the_sdk_variables_name()
     {
         // A real OTLP/HTTP receiver: the SDK posts protobuf batches to {endpoint}/v1/traces.
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         using var receiver = new HttpListener { Prefixes = { $"http://127.0.0.1:{port}/" } };
         receiver.Start();
         var received = receiver.GetContextAsync();
@@ -181,15 +182,6 @@ public class JobLifecycleTests
         Assert.Equal("application/x-protobuf", first.Request.ContentType);
         first.Response.StatusCode = 200;
         first.Response.Close();
-    }
-
-    static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     [Fact]

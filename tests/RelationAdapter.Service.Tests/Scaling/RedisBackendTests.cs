@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using RelationAdapter.Bench;
 using RelationAdapter.Service.Redis;
 using RelationAdapter.Service.Telemetry;
 using RelationAdapter.Service.Tests.Support;
@@ -223,7 +224,7 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
     public async Task An_unreachable_redis_fails_readiness_and_submissions_with_a_clear_problem()
     {
         var factory = new ServiceFactory { Settings = Settings("api", "api-1") };
-        factory.Settings["ConnectionStrings:Redis"] = $"127.0.0.1:{RedisServer.FreePort()},connectTimeout=500";
+        factory.Settings["ConnectionStrings:Redis"] = $"127.0.0.1:{LoopbackPort.Free()},connectTimeout=500";
         _replicas.Add(factory);
         var client = factory.CreateClient();
 

@@ -3,9 +3,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.Formats.Png;
-using SixLabors.ImageSharp.PixelFormats;
+using RelationAdapter.Bench;
 
 namespace RelationAdapter.Service.Tests.Support;
 
@@ -41,16 +39,8 @@ public static class Api
 {
     public static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    public static byte[] Png(int width, int height, int phase = 0)
-    {
-        using var image = new Image<Rgb24>(width, height);
-        for (var y = 0; y < height; y++)
-        for (var x = 0; x < width; x++)
-            image[x, y] = new Rgb24((byte)(x * 255 / width), (byte)((y * 255 / height + phase) % 256), (byte)((x * y + phase) % 256));
-        using var stream = new MemoryStream();
-        image.Save(stream, new PngEncoder());
-        return stream.ToArray();
-    }
+    /// <inheritdoc cref="SampleImages.Png"/>
+    public static byte[] Png(int width, int height, int phase = 0) => SampleImages.Png(width, height, phase);
 
     public static readonly byte[] Before = Png(64, 48, 0), After = Png(64, 48, 120), Source = Png(96, 64, 40);
 
