@@ -78,8 +78,7 @@ public class JobLifecycleTests
     {
         await using var factory = new ServiceFactory { Settings = { ["Queue:Capacity"] = "1", ["Queue:RetryAfterSeconds"] = "7" } };
         var client = await factory.ReadyClientAsync();
-        var running = await Api.SubmitAsync(client, Api.SlowEdit());
-        await Api.WaitForAsync(client, running, "running");
+        var running = await Api.BusyWorkerAsync(client);
         var waiting = await Api.SubmitAsync(client, Api.EditForm());
 
         var started = DateTime.UtcNow;

@@ -180,8 +180,7 @@ public class ContractTests(ITestOutputHelper output)
         var batchId = (await batch.JsonAsync()).GetProperty("id").GetString();
         await client.GetAsync($"/v1/edits/{batchId}/results/1");
         await client.GetAsync($"/v1/edits/{batchId}/results/2");                                // 404: two sources only
-        var busy = await Api.SubmitAsync(client, Api.SlowEdit());
-        await Api.WaitForAsync(client, busy, "running");
+        var busy = await Api.BusyWorkerAsync(client);
         var queued = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["output_format"] = "webp", ["cache_threshold"] = "0.1" }));
         await client.PostAsync("/v1/edits", Api.EditForm());                                   // 503: the one place is taken
         await client.GetAsync($"/v1/edits/{queued}");
