@@ -241,9 +241,9 @@ public class JobLifecycleTests
         request.Headers.Add("Prefer", "wait=60");
         using var leave = new CancellationTokenSource();
         var waiting = client.SendAsync(request, leave.Token);
-        JsonElement running;
-        while ((running = await (await client.GetAsync("/v1/edits?status=running")).JsonAsync()).GetProperty("items").GetArrayLength() == 0)
-            await Task.Delay(20);
+        JsonElement running = default;
+        await Api.UntilAsync(async () => (running = await (await client.GetAsync("/v1/edits?status=running")).JsonAsync()).GetProperty("items").GetArrayLength() > 0,
+            "the slow edit never ran");
         leave.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
 

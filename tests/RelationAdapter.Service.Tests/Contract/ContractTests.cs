@@ -167,17 +167,16 @@ public class ContractTests(ITestOutputHelper output)
             await client.SendAsync(wait);
         }
         // 200 with the job (two results); its one queue place may still be taken by the idempotency section's job.
-        HttpResponseMessage batch;
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        do
+        HttpResponseMessage? batch = null;
+        await Api.UntilAsync(async () =>
         {
             var batchForm = Api.EditForm();
             Api.AddFile(batchForm, "source_image", Api.Png(80, 64, 9));
             using var wait = new HttpRequestMessage(HttpMethod.Post, "/v1/edits") { Content = batchForm };
             wait.Headers.Add("Prefer", "wait=60");
-            batch = await client.SendAsync(wait);
-        } while (batch.StatusCode == HttpStatusCode.ServiceUnavailable && DateTime.UtcNow < deadline && await Task.Delay(50).ContinueWith(_ => true));
-        var batchId = (await batch.JsonAsync()).GetProperty("id").GetString();
+            return (batch = await client.SendAsync(wait)).StatusCode != HttpStatusCode.ServiceUnavailable;
+        }, "the batch never found a queue place", seconds: 60);
+        var batchId = (await batch!.JsonAsync()).GetProperty("id").GetString();
         await client.GetAsync($"/v1/edits/{batchId}/results/1");
         await client.GetAsync($"/v1/edits/{batchId}/results/2");                                // 404: two sources only
         var busy = await Api.BusyWorkerAsync(client);

@@ -225,10 +225,9 @@ public class AdmissionTests
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.PostAsync("/v1/relations", Pair(42))).StatusCode);
         await client.DeleteAsync($"/v1/edits/{running}");
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        HttpResponseMessage later;
-        while ((later = await client.PostAsync("/v1/relations", Pair(42))).StatusCode == HttpStatusCode.ServiceUnavailable && DateTime.UtcNow < deadline)
-            await Task.Delay(50);
-        Assert.Equal(HttpStatusCode.Created, later.StatusCode);
+        HttpResponseMessage? later = null;
+        await Api.UntilAsync(async () => (later = await client.PostAsync("/v1/relations", Pair(42))).StatusCode != HttpStatusCode.ServiceUnavailable,
+            "the pair never found a place", seconds: 30);
+        Assert.Equal(HttpStatusCode.Created, later!.StatusCode);
     }
 }

@@ -154,13 +154,9 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
         _replicas.AddRange(workers);
         var form = () => Api.EditForm(new Dictionary<string, string?> { ["steps"] = "40", ["seed"] = "7", ["max_side"] = "256" }, source: Api.Png(256, 256));
         var id = await Api.SubmitAsync(front, form());
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        JsonElement view;
-        while ((view = await (await front.GetAsync($"/v1/edits/{id}")).JsonAsync()).GetProperty("progress").GetProperty("step").GetInt32() < 2)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "no worker got going");
-            await Task.Delay(20);
-        }
+        JsonElement view = default;
+        await Api.UntilAsync(async () => (view = await (await front.GetAsync($"/v1/edits/{id}")).JsonAsync()).GetProperty("progress").GetProperty("step").GetInt32() >= 2,
+            "no worker got going", seconds: 60);
         var doomed = view.GetProperty("worker").GetString();
         await workers[doomed == "gpu-a" ? 0 : 1].KillAsync();
 
@@ -340,9 +336,7 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
 
         // A worker that comes later encodes what waited; a retry of the first pair finds it.
         await ReplicaAsync("worker", "gpu-1");
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        HttpResponseMessage retried;
-        while ((retried = await front.PostAsync("/v1/relations", Pair(Api.Before))).StatusCode != HttpStatusCode.OK)
-            Assert.True(DateTime.UtcNow < deadline, $"the queued pair was never encoded: {retried.StatusCode}");
+        await Api.UntilAsync(async () => (await front.PostAsync("/v1/relations", Pair(Api.Before))).StatusCode == HttpStatusCode.OK,
+            "the queued pair was never encoded", seconds: 30);
     }
 }

@@ -101,6 +101,21 @@ public static class Api
         }
     }
 
+    /// <summary>The edit's webhook attempts (from GET /v1/edits/{id}) once <paramref name="done"/> holds for them.</summary>
+    public static async Task<IReadOnlyList<JsonElement>> WebhookAttemptsWhenAsync(HttpClient client, string id, Func<IReadOnlyList<JsonElement>, bool> done,
+        int seconds = 60)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (true)
+        {
+            var view = await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync();
+            var attempts = view.GetProperty("webhook").GetProperty("attempts").EnumerateArray().ToList();
+            if (done(attempts)) return attempts;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the webhook attempts of {id} never got there: {view}");
+            await Task.Delay(20);
+        }
+    }
+
     public static async Task<string> SubmitAsync(HttpClient client, MultipartFormDataContent form)
     {
         var response = await client.PostAsync("/v1/edits", form);
