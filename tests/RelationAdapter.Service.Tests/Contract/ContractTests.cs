@@ -66,7 +66,7 @@ public class ContractTests(ITestOutputHelper output)
         await using (var tiny = new ServiceFactory { Settings = { ["RelationCache:SizeLimitBytes"] = "16" } })
         {
             await tiny.ReadyClientAsync();
-            await Client(tiny, recorder).PostAsync("/v1/relations", Pair());
+            await Client(tiny, recorder).PostAsync("/v1/relations", Api.PairForm());
         }
 
         using var document = JsonDocument.Parse(File.ReadAllText(DocumentPath));
@@ -128,14 +128,6 @@ public class ContractTests(ITestOutputHelper output)
         return null;
     }
 
-    static MultipartFormDataContent Pair()
-    {
-        var form = new MultipartFormDataContent();
-        Api.AddFile(form, "prompt_image", Api.Before);
-        Api.AddFile(form, "reference_image", Api.After);
-        return form;
-    }
-
     /// <summary>Requests that make every operation answer each of its outcomes that a test can provoke.</summary>
     static async Task Scenario(HttpClient client)
     {
@@ -143,12 +135,12 @@ public class ContractTests(ITestOutputHelper output)
         await client.GetAsync("/readyz");
 
         // Relations: created, known, invalid, wrong media type, found, unknown.
-        var relation = await (await client.PostAsync("/v1/relations", Pair())).JsonAsync();
-        await client.PostAsync("/v1/relations", Pair());
+        var relation = await (await client.PostAsync("/v1/relations", Api.PairForm())).JsonAsync();
+        await client.PostAsync("/v1/relations", Api.PairForm());
         await client.PostAsync("/v1/relations", new MultipartFormDataContent { { new StringContent("x"), "note" } });
         await client.PostAsync("/v1/relations", new StringContent("hello"));
         await client.GetAsync($"/v1/relations/{relation.GetProperty("id").GetString()}");
-        foreach (var (path, form) in new (string, Func<HttpContent>)[] { ("/v1/relations", Pair), ("/v1/edits", () => Api.EditForm()) })
+        foreach (var (path, form) in new (string, Func<HttpContent>)[] { ("/v1/relations", () => Api.PairForm()), ("/v1/edits", () => Api.EditForm()) })
         {
             // The same idempotency key with another request: 422.
             using var first = new HttpRequestMessage(HttpMethod.Post, path) { Content = form() };

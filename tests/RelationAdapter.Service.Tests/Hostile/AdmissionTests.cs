@@ -104,13 +104,7 @@ public class AdmissionTests
         await client.DeleteAsync($"/v1/edits/{running}");
     }
 
-    static MultipartFormDataContent Pair(int phase)
-    {
-        var form = new MultipartFormDataContent();
-        Api.AddFile(form, "prompt_image", Api.Png(64, 48, phase));
-        Api.AddFile(form, "reference_image", Api.Png(64, 48, phase + 100));
-        return form;
-    }
+    static MultipartFormDataContent Pair(int phase) => Api.PairForm(Api.Png(64, 48, phase), Api.Png(64, 48, phase + 100));
 
     [Fact]
     public async Task A_created_relation_is_always_cached_and_the_least_recently_used_makes_room()

@@ -62,6 +62,23 @@ public static class Api
         return form;
     }
 
+    /// <summary>A relation form: the example pair (by default <see cref="Before"/> and <see cref="After"/>).</summary>
+    public static MultipartFormDataContent PairForm(byte[]? before = null, byte[]? after = null)
+    {
+        var form = new MultipartFormDataContent();
+        AddFile(form, "prompt_image", before ?? Before);
+        AddFile(form, "reference_image", after ?? After);
+        return form;
+    }
+
+    /// <summary>The body of a GET that must answer 200 (an image, a result).</summary>
+    public static async Task<byte[]> BytesAsync(HttpClient client, string path)
+    {
+        var response = await client.GetAsync(path);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadAsByteArrayAsync();
+    }
+
     public static void AddFile(MultipartFormDataContent form, string field, byte[] bytes, string contentType = "image/png")
     {
         var content = new ByteArrayContent(bytes);
