@@ -140,7 +140,6 @@ public static class Api
         return (await response.JsonAsync()).GetProperty("id").GetString()!;
     }
 
-    /// <summary>Reads one Prometheus sample (summed over its label sets, or those with the given label, e.g. <c>outcome="canceled"</c>).</summary>
     /// <summary>Polls until the condition holds; fails naming what never happened.</summary>
     public static async Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 30)
     {
@@ -154,6 +153,7 @@ public static class Api
 
     public static Task UntilAsync(Func<bool> condition, string what, int seconds = 30) => UntilAsync(() => Task.FromResult(condition()), what, seconds);
 
+    /// <summary>Reads one Prometheus sample (summed over its label sets, or those with the given label, e.g. <c>outcome="canceled"</c>).</summary>
     public static async Task<double> MetricAsync(HttpClient client, string name, string? label = null)
     {
         var text = await client.GetStringAsync("/metrics");
