@@ -2,12 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.Formats.Png;
-using SixLabors.ImageSharp.PixelFormats;
 
 namespace RelationAdapter.Bench;
 
@@ -22,7 +18,6 @@ namespace RelationAdapter.Bench;
 public static class ScaleBenchmark
 {
     const string RedisServerPath = "/usr/bin/redis-server";
-    const string ServiceDll = "RelationAdapter.Service.dll";
 
     /// <summary>Per job: the client's submit-to-image time, the worker's started-to-finished time, and created-to-started.</summary>
     sealed record Sequential(IReadOnlyList<double> LatencyMs, IReadOnlyList<double> RunMs, IReadOnlyList<double> QueuedMs)
@@ -56,7 +51,7 @@ public static class ScaleBenchmark
         var rounds = o.Int("rounds", 3);
         var torchThreads = o.Int("torch-threads", 1);
         var redisPath = o.String("redis-server", RedisServerPath);
-        var serviceDll = o.String("service", Path.Combine(AppContext.BaseDirectory, ServiceDll));
+        var serviceDll = o.String("service", Path.Combine(AppContext.BaseDirectory, ServiceProcess.Dll));
         if (!File.Exists(redisPath))
         {
             w.WriteLine($"scale: {redisPath} is missing (apt-get install redis-server), or name it with --redis-server.");
@@ -80,7 +75,7 @@ public static class ScaleBenchmark
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue }) { Timeout = TimeSpan.FromMinutes(5) };
         await using var redis = await RedisProcess.StartAsync(redisPath);
 
-        await using (var all = await ServiceProcess.StartAsync(serviceDll, "memory", torchThreads, new() { ["Queue:Backend"] = "memory" }))
+        await using (var all = await StartServiceAsync(serviceDll, "memory", torchThreads, new() { ["Queue:Backend"] = "memory" }))
         {
             var client = new EditClient(http, all.Address, edit);
             await client.WarmUpAsync(warmup);
@@ -90,7 +85,7 @@ public static class ScaleBenchmark
         }
 
         var redisSettings = new Dictionary<string, string> { ["Queue:Backend"] = "redis", ["ConnectionStrings:Redis"] = redis.ConnectionString };
-        await using (var api = await ServiceProcess.StartAsync(serviceDll, "api", torchThreads, new(redisSettings) { ["Service:Role"] = "api", ["Service:InstanceName"] = "api" }))
+        await using (var api = await StartServiceAsync(serviceDll, "api", torchThreads, new(redisSettings) { ["Service:Role"] = "api", ["Service:InstanceName"] = "api" }))
         {
             var client = new EditClient(http, api.Address, edit);
             for (var workerCount = 1; workerCount <= maxWorkers; workerCount++)
@@ -98,7 +93,7 @@ public static class ScaleBenchmark
                 // Fresh workers for each count, so that every count starts from the same state: idle, warmed-up consumers.
                 var names = Enumerable.Range(1, workerCount).Select(i => $"worker-{workerCount}-{i}").ToList();
                 var workers = await Task.WhenAll(names.Select(name =>
-                    ServiceProcess.StartAsync(serviceDll, name, torchThreads, new(redisSettings) { ["Service:Role"] = "worker", ["Service:InstanceName"] = name })));
+                    StartServiceAsync(serviceDll, name, torchThreads, new(redisSettings) { ["Service:Role"] = "worker", ["Service:InstanceName"] = name })));
                 try
                 {
                     await client.WarmUpAsync(warmup, names);
@@ -116,6 +111,30 @@ public static class ScaleBenchmark
         PrintTable(w, rows);
         w.WriteLine($"benchmark time: {total.Elapsed.TotalSeconds:F0} s (process starts and warm-up included); {LoadAverage()}");
         return 0;
+    }
+
+    /// <summary>
+    /// The service as its own process on the tiny preset, as a replica runs in a deployment. Every job has finished
+    /// when a process is stopped, so the kill that stops it leaves nothing pending in the consumer group.
+    /// </summary>
+    static Task<ServiceProcess> StartServiceAsync(string dll, string name, int torchThreads, Dictionary<string, string> settings)
+    {
+        var all = new Dictionary<string, string>
+        {
+            ["Model:Device"] = "cpu",
+            // Every edit of a throughput round is queued at once, and waits at most as long as the round takes.
+            ["Queue:Capacity"] = "100000",
+            ["Queue:MaxStoredResults"] = "100000",
+            ["Queue:MaxWaitSeconds"] = "600",
+            // A log line per request would cost the 2-core machine as much as the coordination being measured.
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        // libtorch's CPU ops take every core and spin between them: three such workers on two cores would measure
+        // their fight over the cores, not the queue. One thread each (the tiny model's tensors are small) is
+        // also how workers share a machine where each has its own GPU.
+        if (torchThreads > 0) all["OMP_NUM_THREADS"] = torchThreads.ToString(CultureInfo.InvariantCulture);
+        foreach (var (key, value) in settings) all[key] = value;
+        return ServiceProcess.StartAsync(all, dll, name, readyWithin: TimeSpan.FromSeconds(120));
     }
 
     static Row Print(TextWriter w, string setup, Sequential? sequential, Throughput throughput)
@@ -165,7 +184,7 @@ public static class ScaleBenchmark
     /// <summary>A small edit: 64x48 images, one relation and one prompt for every job (cache hits after the first).</summary>
     sealed class EditPayload(int steps)
     {
-        readonly byte[] _source = Png(64, 48, 40), _before = Png(64, 48, 0), _after = Png(64, 48, 120);
+        readonly byte[] _source = SampleImages.Png(64, 48, 40), _before = SampleImages.Png(64, 48, 0), _after = SampleImages.Png(64, 48, 120);
 
         public string Describe() => $"64x48 edits, {steps} step{(steps == 1 ? "" : "s")}";
 
@@ -184,17 +203,6 @@ public static class ScaleBenchmark
                 form.Add(content, field, field + ".png");
             }
             return form;
-        }
-
-        static byte[] Png(int width, int height, int phase)
-        {
-            using var image = new Image<Rgb24>(width, height);
-            for (var y = 0; y < height; y++)
-            for (var x = 0; x < width; x++)
-                image[x, y] = new Rgb24((byte)(x * 255 / width), (byte)((y * 255 / height + phase) % 256), (byte)((x * y + phase) % 256));
-            using var stream = new MemoryStream();
-            image.Save(stream, new PngEncoder());
-            return stream.ToArray();
         }
     }
 
@@ -296,171 +304,4 @@ public static class ScaleBenchmark
     }
 
     sealed record JobView(string Status, string Worker, double RunMs, double QueuedMs, string Json);
-
-    /// <summary>The service as its own process on the tiny preset, as a replica runs in a deployment.</summary>
-    sealed class ServiceProcess : IAsyncDisposable
-    {
-        readonly Process _process;
-        readonly Queue<string> _lastLines = new();
-
-        ServiceProcess(Process process, Uri address)
-        {
-            _process = process;
-            Address = address;
-        }
-
-        public Uri Address { get; }
-
-        public static async Task<ServiceProcess> StartAsync(string dll, string name, int torchThreads, Dictionary<string, string> settings)
-        {
-            var port = FreePort();
-            var start = new ProcessStartInfo("dotnet", [dll])
-            {
-                WorkingDirectory = Path.GetDirectoryName(Path.GetFullPath(dll))!,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
-            start.Environment["Model__Preset"] = "tiny";
-            start.Environment["Model__Device"] = "cpu";
-            // Every edit of a throughput round is queued at once, and waits at most as long as the round takes.
-            start.Environment["Queue__Capacity"] = "100000";
-            start.Environment["Queue__MaxStoredResults"] = "100000";
-            start.Environment["Queue__MaxWaitSeconds"] = "600";
-            // A log line per request would cost the 2-core machine as much as the coordination being measured.
-            start.Environment["Logging__LogLevel__Default"] = "Warning";
-            // libtorch's CPU ops take every core and spin between them: three such workers on two cores would measure
-            // their fight over the cores, not the queue. One thread each (the tiny model's tensors are small) is
-            // also how workers share a machine where each has its own GPU.
-            if (torchThreads > 0) start.Environment["OMP_NUM_THREADS"] = torchThreads.ToString(CultureInfo.InvariantCulture);
-            foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__")] = value;
-            var service = new ServiceProcess(new Process { StartInfo = start }, new Uri($"http://127.0.0.1:{port}"));
-            service._process.OutputDataReceived += (_, line) => service.Keep(line.Data);
-            service._process.ErrorDataReceived += (_, line) => service.Keep(line.Data);
-            service._process.Start();
-            service._process.BeginOutputReadLine();
-            service._process.BeginErrorReadLine();
-
-            using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-            var deadline = DateTime.UtcNow.AddSeconds(120);
-            while (true)
-            {
-                try
-                {
-                    if ((await probe.GetAsync(new Uri(service.Address, "/readyz"))).StatusCode == HttpStatusCode.OK) return service;
-                }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { }
-                if (service._process.HasExited || DateTime.UtcNow > deadline)
-                {
-                    var output = service.Output;
-                    await service.DisposeAsync();
-                    throw new TimeoutException($"the service process '{name}' did not become ready:\n{output}");
-                }
-                await Task.Delay(100);
-            }
-        }
-
-        void Keep(string? line)
-        {
-            if (line is null) return;
-            lock (_lastLines)
-            {
-                _lastLines.Enqueue(line);
-                if (_lastLines.Count > 200) _lastLines.Dequeue();
-            }
-        }
-
-        string Output
-        {
-            get { lock (_lastLines) return string.Join('\n', _lastLines); }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            // Every job has finished when a process is stopped, so a kill leaves nothing pending in the consumer group.
-            if (!_process.HasExited) _process.Kill();
-            await _process.WaitForExitAsync();
-            _process.Dispose();
-        }
-    }
-
-    /// <summary>A throw-away redis-server: a free loopback port, a temporary directory, no persistence.</summary>
-    sealed class RedisProcess : IAsyncDisposable
-    {
-        readonly Process _process;
-        readonly string _directory;
-
-        RedisProcess(Process process, string directory, int port)
-        {
-            _process = process;
-            _directory = directory;
-            ConnectionString = $"127.0.0.1:{port}";
-            Port = port;
-        }
-
-        public string ConnectionString { get; }
-        int Port { get; }
-
-        public static async Task<RedisProcess> StartAsync(string path)
-        {
-            var directory = Directory.CreateTempSubdirectory("ra-scale-redis-").FullName;
-            var port = FreePort();
-            var process = Process.Start(new ProcessStartInfo(path)
-            {
-                ArgumentList = { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", directory,
-                    "--save", "", "--appendonly", "no", "--daemonize", "no" },
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            })!;
-            process.OutputDataReceived += (_, _) => { };
-            process.ErrorDataReceived += (_, _) => { };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            var redis = new RedisProcess(process, directory, port);
-            var deadline = DateTime.UtcNow.AddSeconds(20);
-            while (!await redis.PingAsync())
-            {
-                if (process.HasExited || DateTime.UtcNow > deadline)
-                {
-                    await redis.DisposeAsync();
-                    throw new TimeoutException($"{path} did not answer PING on port {port}");
-                }
-                await Task.Delay(50);
-            }
-            return redis;
-        }
-
-        async Task<bool> PingAsync()
-        {
-            try
-            {
-                using var tcp = new TcpClient();
-                await tcp.ConnectAsync(IPAddress.Loopback, Port);
-                var stream = tcp.GetStream();
-                await stream.WriteAsync("PING\r\n"u8.ToArray());
-                var answer = new byte[7];
-                var read = await stream.ReadAsync(answer);
-                return Encoding.ASCII.GetString(answer, 0, read).StartsWith("+PONG", StringComparison.Ordinal);
-            }
-            catch (SocketException)
-            {
-                return false;
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (!_process.HasExited) _process.Kill();
-            await _process.WaitForExitAsync();
-            _process.Dispose();
-            Directory.Delete(_directory, recursive: true);
-        }
-    }
-
-    static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -17,13 +17,6 @@ public sealed class BatchTests
         return form;
     }
 
-    static async Task<byte[]> ImageAsync(HttpClient client, string path)
-    {
-        var response = await client.GetAsync(path);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return await response.Content.ReadAsByteArrayAsync();
-    }
-
     static int MaxPixelDifference(byte[] a, byte[] b)
     {
         using var left = Image.Load<Rgb24>(a);
@@ -59,9 +52,9 @@ public sealed class BatchTests
         Assert.Equal($"/v1/edits/{batch}/results/1", results[1].GetProperty("url").GetString());
 
         // The same numbers batched or alone, up to float rounding of a batched matmul.
-        Assert.True(MaxPixelDifference(await ImageAsync(client, $"/v1/edits/{batch}/results/0"), await ImageAsync(client, $"/v1/edits/{alone}/result")) <= 1);
-        Assert.True(MaxPixelDifference(await ImageAsync(client, $"/v1/edits/{batch}/results/1"), await ImageAsync(client, $"/v1/edits/{secondAlone}/result")) <= 1);
-        Assert.Equal(await ImageAsync(client, $"/v1/edits/{batch}/result"), await ImageAsync(client, $"/v1/edits/{batch}/results/0"));
+        Assert.True(MaxPixelDifference(await Api.BytesAsync(client, $"/v1/edits/{batch}/results/0"), await Api.BytesAsync(client, $"/v1/edits/{alone}/result")) <= 1);
+        Assert.True(MaxPixelDifference(await Api.BytesAsync(client, $"/v1/edits/{batch}/results/1"), await Api.BytesAsync(client, $"/v1/edits/{secondAlone}/result")) <= 1);
+        Assert.Equal(await Api.BytesAsync(client, $"/v1/edits/{batch}/result"), await Api.BytesAsync(client, $"/v1/edits/{batch}/results/0"));
         var second = await client.GetAsync($"/v1/edits/{batch}/results/1");
         Assert.Equal("101", second.Headers.GetValues("X-Seed").Single());
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/v1/edits/{batch}/results/2")).StatusCode);
@@ -83,7 +76,7 @@ public sealed class BatchTests
         Assert.Equal([(96, 64), (64, 96), (96, 64)], sizes);
         Assert.Equal(9, job.GetProperty("progress").GetProperty("step").GetInt32());
         var id = job.GetProperty("id").GetString();
-        using var narrow = Image.Load<Rgb24>(await ImageAsync(client, $"/v1/edits/{id}/results/1"));
+        using var narrow = Image.Load<Rgb24>(await Api.BytesAsync(client, $"/v1/edits/{id}/results/1"));
         Assert.Equal((64, 96), (narrow.Width, narrow.Height));
     }
 

@@ -105,8 +105,7 @@ public class EditsTests(ServiceFactory factory) : IClassFixture<ServiceFactory>
     public async Task Events_stream_status_queue_moves_start_every_step_and_the_final_state_with_increasing_ids()
     {
         var client = await factory.ReadyClientAsync();
-        var busy = await Api.SubmitAsync(client, Api.SlowEdit());
-        await Api.WaitForAsync(client, busy, "running");
+        var busy = await Api.BusyWorkerAsync(client);
         var ahead = await Api.SubmitAsync(client, Api.EditForm());
         var id = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["steps"] = "3" }));
         using var response = await client.GetAsync($"/v1/edits/{id}/events", HttpCompletionOption.ResponseHeadersRead);
@@ -132,8 +131,7 @@ public class EditsTests(ServiceFactory factory) : IClassFixture<ServiceFactory>
     {
         await using var quick = new ServiceFactory { Settings = { ["Queue:EventHeartbeat"] = "00:00:00.200" } };
         var client = await quick.ReadyClientAsync();
-        var busy = await Api.SubmitAsync(client, Api.SlowEdit());
-        await Api.WaitForAsync(client, busy, "running");
+        var busy = await Api.BusyWorkerAsync(client);
         var id = await Api.SubmitAsync(client, Api.EditForm());
 
         // A queued job: nothing happens for a while, so the stream carries heartbeat comments.

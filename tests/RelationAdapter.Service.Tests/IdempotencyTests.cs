@@ -62,20 +62,13 @@ public class IdempotencyTests
     {
         await using var factory = new ServiceFactory();
         var client = await factory.ReadyClientAsync();
-        MultipartFormDataContent Pair()
-        {
-            var form = new MultipartFormDataContent();
-            Api.AddFile(form, "prompt_image", Api.Before);
-            Api.AddFile(form, "reference_image", Api.After);
-            return form;
-        }
-        var first = await client.SendAsync(Post("/v1/relations", Pair(), "pair-1"));
-        var retry = await client.SendAsync(Post("/v1/relations", Pair(), "pair-1"));
+        var first = await client.SendAsync(Post("/v1/relations", Api.PairForm(), "pair-1"));
+        var retry = await client.SendAsync(Post("/v1/relations", Api.PairForm(), "pair-1"));
         Assert.Equal(HttpStatusCode.Created, first.StatusCode);
         Assert.Equal(HttpStatusCode.Created, retry.StatusCode);
         Assert.Equal((await first.JsonAsync()).GetProperty("id").GetString(), (await retry.JsonAsync()).GetProperty("id").GetString());
         // Without the key the pair is simply known already.
-        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/v1/relations", Pair())).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/v1/relations", Api.PairForm())).StatusCode);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
+using RelationAdapter.Bench;
 using RelationAdapter.Service.Options;
 using System.Text.Json;
 using System.Net;
@@ -77,8 +78,7 @@ public class JobLifecycleTests
     {
         await using var factory = new ServiceFactory { Settings = { ["Queue:Capacity"] = "1", ["Queue:RetryAfterSeconds"] = "7" } };
         var client = await factory.ReadyClientAsync();
-        var running = await Api.SubmitAsync(client, Api.SlowEdit());
-        await Api.WaitForAsync(client, running, "running");
+        var running = await Api.BusyWorkerAsync(client);
         var waiting = await Api.SubmitAsync(client, Api.EditForm());
 
         var started = DateTime.UtcNow;
@@ -159,7 +159,7 @@ public class JobLifecycleTests
     public async Task Traces_are_exported_to_the_otlp_endpoint_the_sdk_variables_name()
     {
         // A real OTLP/HTTP receiver: the SDK posts protobuf batches to {endpoint}/v1/traces.
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         using var receiver = new HttpListener { Prefixes = { $"http://127.0.0.1:{port}/" } };
         receiver.Start();
         var received = receiver.GetContextAsync();
@@ -181,15 +181,6 @@ public class JobLifecycleTests
         Assert.Equal("application/x-protobuf", first.Request.ContentType);
         first.Response.StatusCode = 200;
         first.Response.Close();
-    }
-
-    static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     [Fact]
@@ -250,9 +241,9 @@ public class JobLifecycleTests
         request.Headers.Add("Prefer", "wait=60");
         using var leave = new CancellationTokenSource();
         var waiting = client.SendAsync(request, leave.Token);
-        JsonElement running;
-        while ((running = await (await client.GetAsync("/v1/edits?status=running")).JsonAsync()).GetProperty("items").GetArrayLength() == 0)
-            await Task.Delay(20);
+        JsonElement running = default;
+        await Api.UntilAsync(async () => (running = await (await client.GetAsync("/v1/edits?status=running")).JsonAsync()).GetProperty("items").GetArrayLength() > 0,
+            "the slow edit never ran");
         leave.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
 

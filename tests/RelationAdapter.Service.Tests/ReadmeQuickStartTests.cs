@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.RegularExpressions;
 using RelationAdapter.Service.Tests.Support;
@@ -13,16 +12,7 @@ public class ReadmeQuickStartTests
         string.Join("\n", ReadmeSnippets.Blocks("Quick start", "bash")).Replace("\\\n", " ").Split('\n')
             .Select(line => line.Trim()).Where(line => line.StartsWith("curl ", StringComparison.Ordinal)).ToArray();
 
-    static async Task<(int ExitCode, string Output)> Run(string file, string arguments, string directory)
-    {
-        using var process = Process.Start(new ProcessStartInfo(file, arguments)
-        {
-            WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true,
-        })!;
-        var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, output);
-    }
+    static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
 
     [Fact]
     public void Every_curl_command_fails_with_the_problem_on_errors_and_its_files_exist()
@@ -45,14 +35,13 @@ public class ReadmeQuickStartTests
         var command = CurlCommands().First(c => c.Contains("Prefer: wait"))
             .Replace("localhost:8080", service.Address.Authority).Replace("-o edited.png", $"-o {output}/edited.png");
 
-        var (exit, text) = await Run("bash", $"-c \"{command.Replace("\"", "\\\"")}\"", Repository.Root);
-        Assert.True(exit == 0, text);
+        var run = await Processes.RunAsync("bash", ["-c", command], Repository.Root, Timeout);
+        Assert.True(run.ExitCode == 0, run.ToString());
         var png = await File.ReadAllBytesAsync(Path.Combine(output, "edited.png"));
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
 
         var refused = command.Replace("-F steps=8", "-F steps=0");
-        (exit, text) = await Run("bash", $"-c \"{refused.Replace("\"", "\\\"")}\"", Repository.Root);
-        Assert.NotEqual(0, exit);
+        Assert.NotEqual(0, (await Processes.RunAsync("bash", ["-c", refused], Repository.Root, Timeout)).ExitCode);
         Assert.Contains("urn:relation-adapter:problem:validation", File.ReadAllText(Path.Combine(output, "edited.png")));
     }
 
@@ -61,8 +50,8 @@ public class ReadmeQuickStartTests
     {
         var directory = Directory.CreateTempSubdirectory("ra-samples-").FullName;
         File.Copy(Repository.File("samples", "make.py"), Path.Combine(directory, "make.py"));
-        var (exit, text) = await Run("python3", "make.py", directory);
-        Assert.True(exit == 0, text);
+        var run = await Processes.RunAsync("python3", ["make.py"], directory, Timeout);
+        Assert.True(run.ExitCode == 0, run.ToString());
         foreach (var name in new[] { "before.png", "after.png", "source.png" })
             Assert.Equal(File.ReadAllBytes(Repository.File("samples", name)), File.ReadAllBytes(Path.Combine(directory, name)));
     }

@@ -6,14 +6,6 @@ namespace RelationAdapter.Service.Tests;
 [Trait("Category", "Service")]
 public class RelationsTests
 {
-    static MultipartFormDataContent PairForm(byte[] before, byte[] after)
-    {
-        var form = new MultipartFormDataContent();
-        Api.AddFile(form, "prompt_image", before);
-        Api.AddFile(form, "reference_image", after);
-        return form;
-    }
-
     static async Task<byte[]> SyncEditAsync(HttpClient client, MultipartFormDataContent form)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "/v1/edits") { Content = form };
@@ -32,14 +24,14 @@ public class RelationsTests
         var after = Api.Png(64, 48, 200);
         var fields = new Dictionary<string, string?> { ["seed"] = "11" };
 
-        var created = await client.PostAsync("/v1/relations", PairForm(before, after));
+        var created = await client.PostAsync("/v1/relations", Api.PairForm(before, after));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var relation = await created.JsonAsync();
         var id = relation.GetProperty("id").GetString()!;
         Assert.Equal($"/v1/relations/{id}", created.Headers.Location!.ToString());
         Assert.True(relation.GetProperty("token_count").GetInt64() > 0);
 
-        var again = await client.PostAsync("/v1/relations", PairForm(before, after));
+        var again = await client.PostAsync("/v1/relations", Api.PairForm(before, after));
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
         Assert.Equal(id, (await again.JsonAsync()).GetProperty("id").GetString());
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/v1/relations/{id}")).StatusCode);
@@ -65,8 +57,8 @@ public class RelationsTests
     {
         await using var factory = new ServiceFactory();
         var client = await factory.ReadyClientAsync();
-        var first = await (await client.PostAsync("/v1/relations", PairForm(Api.Png(32, 32, 1), Api.Png(32, 32, 2)))).JsonAsync();
-        var swapped = await (await client.PostAsync("/v1/relations", PairForm(Api.Png(32, 32, 2), Api.Png(32, 32, 1)))).JsonAsync();
+        var first = await (await client.PostAsync("/v1/relations", Api.PairForm(Api.Png(32, 32, 1), Api.Png(32, 32, 2)))).JsonAsync();
+        var swapped = await (await client.PostAsync("/v1/relations", Api.PairForm(Api.Png(32, 32, 2), Api.Png(32, 32, 1)))).JsonAsync();
         Assert.NotEqual(first.GetProperty("id").GetString(), swapped.GetProperty("id").GetString());
     }
 

@@ -40,8 +40,7 @@ public class WorkerTests
         var factory = new ServiceFactory { Settings = { ["Queue:ShutdownGracePeriod"] = "00:00:00" } };
         var client = await factory.ReadyClientAsync();
         var store = factory.Services.GetRequiredService<JobStore>();
-        var running = await Api.SubmitAsync(client, Api.SlowEdit());
-        await Api.WaitForAsync(client, running, "running");
+        var running = await Api.BusyWorkerAsync(client);
         var waiting = await Api.SubmitAsync(client, Api.EditForm());
 
         await factory.DisposeAsync();

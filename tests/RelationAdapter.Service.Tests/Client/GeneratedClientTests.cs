@@ -140,7 +140,7 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
         // One slow job running (many steps on a large source), one waiting: a queue of one has no place for a third.
         var running = await client.CreateEditAsync([Photo(Api.Png(512, 512), "source.png")], "slow",
             promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 50, maxSide: 512);
-        while ((await client.GetEditAsync(running.Id)).Status == JobStatus.Queued) await Task.Delay(20);
+        await Api.UntilAsync(async () => (await client.GetEditAsync(running.Id)).Status != JobStatus.Queued, "the slow job never left the queue");
         var waiting = await client.CreateEditAsync([Photo(Api.Source, "source.png")], "wait",
             promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 1);
         var full = await Assert.ThrowsAsync<ApiException<ApiProblem>>(() => client.CreateEditAsync([Photo(Api.Source, "source.png")], "no room",
@@ -169,11 +169,7 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
         {
             await foreach (var item in client.GetEditEventsAsync(job.Id, timeout.Token)) lock (events) events.Add(item);
         });
-        while (true)
-        {
-            lock (events) if (events.Count > 0) break;
-            await Task.Delay(20);
-        }
+        await Api.UntilAsync(() => { lock (events) return events.Count > 0; }, "the event stream sent nothing");
         await client.CancelEditAsync(busy);
         await reading;
 

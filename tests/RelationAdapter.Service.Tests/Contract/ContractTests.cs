@@ -66,7 +66,7 @@ public class ContractTests(ITestOutputHelper output)
         await using (var tiny = new ServiceFactory { Settings = { ["RelationCache:SizeLimitBytes"] = "16" } })
         {
             await tiny.ReadyClientAsync();
-            await Client(tiny, recorder).PostAsync("/v1/relations", Pair());
+            await Client(tiny, recorder).PostAsync("/v1/relations", Api.PairForm());
         }
 
         using var document = JsonDocument.Parse(File.ReadAllText(DocumentPath));
@@ -128,14 +128,6 @@ public class ContractTests(ITestOutputHelper output)
         return null;
     }
 
-    static MultipartFormDataContent Pair()
-    {
-        var form = new MultipartFormDataContent();
-        Api.AddFile(form, "prompt_image", Api.Before);
-        Api.AddFile(form, "reference_image", Api.After);
-        return form;
-    }
-
     /// <summary>Requests that make every operation answer each of its outcomes that a test can provoke.</summary>
     static async Task Scenario(HttpClient client)
     {
@@ -143,12 +135,12 @@ public class ContractTests(ITestOutputHelper output)
         await client.GetAsync("/readyz");
 
         // Relations: created, known, invalid, wrong media type, found, unknown.
-        var relation = await (await client.PostAsync("/v1/relations", Pair())).JsonAsync();
-        await client.PostAsync("/v1/relations", Pair());
+        var relation = await (await client.PostAsync("/v1/relations", Api.PairForm())).JsonAsync();
+        await client.PostAsync("/v1/relations", Api.PairForm());
         await client.PostAsync("/v1/relations", new MultipartFormDataContent { { new StringContent("x"), "note" } });
         await client.PostAsync("/v1/relations", new StringContent("hello"));
         await client.GetAsync($"/v1/relations/{relation.GetProperty("id").GetString()}");
-        foreach (var (path, form) in new (string, Func<HttpContent>)[] { ("/v1/relations", Pair), ("/v1/edits", () => Api.EditForm()) })
+        foreach (var (path, form) in new (string, Func<HttpContent>)[] { ("/v1/relations", () => Api.PairForm()), ("/v1/edits", () => Api.EditForm()) })
         {
             // The same idempotency key with another request: 422.
             using var first = new HttpRequestMessage(HttpMethod.Post, path) { Content = form() };
@@ -167,21 +159,19 @@ public class ContractTests(ITestOutputHelper output)
             await client.SendAsync(wait);
         }
         // 200 with the job (two results); its one queue place may still be taken by the idempotency section's job.
-        HttpResponseMessage batch;
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        do
+        HttpResponseMessage? batch = null;
+        await Api.UntilAsync(async () =>
         {
             var batchForm = Api.EditForm();
             Api.AddFile(batchForm, "source_image", Api.Png(80, 64, 9));
             using var wait = new HttpRequestMessage(HttpMethod.Post, "/v1/edits") { Content = batchForm };
             wait.Headers.Add("Prefer", "wait=60");
-            batch = await client.SendAsync(wait);
-        } while (batch.StatusCode == HttpStatusCode.ServiceUnavailable && DateTime.UtcNow < deadline && await Task.Delay(50).ContinueWith(_ => true));
-        var batchId = (await batch.JsonAsync()).GetProperty("id").GetString();
+            return (batch = await client.SendAsync(wait)).StatusCode != HttpStatusCode.ServiceUnavailable;
+        }, "the batch never found a queue place", seconds: 60);
+        var batchId = (await batch!.JsonAsync()).GetProperty("id").GetString();
         await client.GetAsync($"/v1/edits/{batchId}/results/1");
         await client.GetAsync($"/v1/edits/{batchId}/results/2");                                // 404: two sources only
-        var busy = await Api.SubmitAsync(client, Api.SlowEdit());
-        await Api.WaitForAsync(client, busy, "running");
+        var busy = await Api.BusyWorkerAsync(client);
         var queued = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["output_format"] = "webp", ["cache_threshold"] = "0.1" }));
         await client.PostAsync("/v1/edits", Api.EditForm());                                   // 503: the one place is taken
         await client.GetAsync($"/v1/edits/{queued}");

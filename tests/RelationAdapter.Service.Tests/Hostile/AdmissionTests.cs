@@ -104,13 +104,7 @@ public class AdmissionTests
         await client.DeleteAsync($"/v1/edits/{running}");
     }
 
-    static MultipartFormDataContent Pair(int phase)
-    {
-        var form = new MultipartFormDataContent();
-        Api.AddFile(form, "prompt_image", Api.Png(64, 48, phase));
-        Api.AddFile(form, "reference_image", Api.Png(64, 48, phase + 100));
-        return form;
-    }
+    static MultipartFormDataContent Pair(int phase) => Api.PairForm(Api.Png(64, 48, phase), Api.Png(64, 48, phase + 100));
 
     [Fact]
     public async Task A_created_relation_is_always_cached_and_the_least_recently_used_makes_room()
@@ -225,10 +219,9 @@ public class AdmissionTests
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.PostAsync("/v1/relations", Pair(42))).StatusCode);
         await client.DeleteAsync($"/v1/edits/{running}");
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        HttpResponseMessage later;
-        while ((later = await client.PostAsync("/v1/relations", Pair(42))).StatusCode == HttpStatusCode.ServiceUnavailable && DateTime.UtcNow < deadline)
-            await Task.Delay(50);
-        Assert.Equal(HttpStatusCode.Created, later.StatusCode);
+        HttpResponseMessage? later = null;
+        await Api.UntilAsync(async () => (later = await client.PostAsync("/v1/relations", Pair(42))).StatusCode != HttpStatusCode.ServiceUnavailable,
+            "the pair never found a place", seconds: 30);
+        Assert.Equal(HttpStatusCode.Created, later!.StatusCode);
     }
 }

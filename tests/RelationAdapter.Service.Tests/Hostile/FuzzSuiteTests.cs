@@ -104,10 +104,7 @@ public sealed class FuzzSuiteTests(ITestOutputHelper output)
 
     static async Task<Outcome> PostRelation(HttpClient client, byte[] image)
     {
-        var form = new MultipartFormDataContent();
-        Api.AddFile(form, "prompt_image", image);
-        Api.AddFile(form, "reference_image", Api.After);
-        return await Send(client, "/v1/relations", form);
+        return await Send(client, "/v1/relations", Api.PairForm(image));
     }
 
     static async Task<Outcome> Send(HttpClient client, string path, HttpContent content)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using RelationAdapter.Bench;
 using RelationAdapter.Service.Redis;
 using RelationAdapter.Service.Telemetry;
 using RelationAdapter.Service.Tests.Support;
@@ -45,13 +46,6 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
         return (factory, await factory.ReadyClientAsync());
     }
 
-    static async Task<byte[]> ResultAsync(HttpClient client, string id)
-    {
-        var response = await client.GetAsync($"/v1/edits/{id}/result");
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return await response.Content.ReadAsByteArrayAsync();
-    }
-
     [Fact]
     public async Task A_job_submitted_on_one_replica_is_run_by_a_worker_and_read_streamed_and_downloaded_on_another()
     {
@@ -69,7 +63,7 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
 
         var view = await Api.WaitForAsync(other, id, "succeeded");
         Assert.Equal("gpu-1", view.GetProperty("worker").GetString());
-        Assert.Equal(await ResultAsync(front, id), await ResultAsync(other, id));
+        Assert.Equal(await Api.BytesAsync(front, $"/v1/edits/{id}/result"), await Api.BytesAsync(other, $"/v1/edits/{id}/result"));
         var listed = await (await other.GetAsync("/v1/edits")).JsonAsync();
         Assert.Equal(id, listed.GetProperty("items")[0].GetProperty("id").GetString());
     }
@@ -99,10 +93,7 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
         var (_, first) = await ReplicaAsync("api", "api-1");
         var (_, second) = await ReplicaAsync("api", "api-2");
 
-        var form = new MultipartFormDataContent();
-        Api.AddFile(form, "prompt_image", Api.Before);
-        Api.AddFile(form, "reference_image", Api.After);
-        var created = await first.PostAsync("/v1/relations", form);
+        var created = await first.PostAsync("/v1/relations", Api.PairForm());
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var relationId = (await created.JsonAsync()).GetProperty("id").GetString()!;
 
@@ -113,10 +104,7 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
         Assert.Equal(1, await Api.MetricAsync(second, ServiceTelemetry.PrometheusNames.RelationCacheHits) - hitsBefore);
 
         // The same pair through the other replica: the same content id, already made.
-        var again = new MultipartFormDataContent();
-        Api.AddFile(again, "prompt_image", Api.Before);
-        Api.AddFile(again, "reference_image", Api.After);
-        var known = await second.PostAsync("/v1/relations", again);
+        var known = await second.PostAsync("/v1/relations", Api.PairForm());
         Assert.Equal(HttpStatusCode.OK, known.StatusCode);
         Assert.Equal(relationId, (await known.JsonAsync()).GetProperty("id").GetString());
     }
@@ -153,13 +141,9 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
         _replicas.AddRange(workers);
         var form = () => Api.EditForm(new Dictionary<string, string?> { ["steps"] = "40", ["seed"] = "7", ["max_side"] = "256" }, source: Api.Png(256, 256));
         var id = await Api.SubmitAsync(front, form());
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        JsonElement view;
-        while ((view = await (await front.GetAsync($"/v1/edits/{id}")).JsonAsync()).GetProperty("progress").GetProperty("step").GetInt32() < 2)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "no worker got going");
-            await Task.Delay(20);
-        }
+        JsonElement view = default;
+        await Api.UntilAsync(async () => (view = await (await front.GetAsync($"/v1/edits/{id}")).JsonAsync()).GetProperty("progress").GetProperty("step").GetInt32() >= 2,
+            "no worker got going", seconds: 60);
         var doomed = view.GetProperty("worker").GetString();
         await workers[doomed == "gpu-a" ? 0 : 1].KillAsync();
 
@@ -169,7 +153,7 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
 
         var uninterrupted = await Api.SubmitAsync(front, form());
         await Api.WaitForAsync(front, uninterrupted, "succeeded");
-        Assert.Equal(await ResultAsync(front, uninterrupted), await ResultAsync(front, id));
+        Assert.Equal(await Api.BytesAsync(front, $"/v1/edits/{uninterrupted}/result"), await Api.BytesAsync(front, $"/v1/edits/{id}/result"));
     }
 
     [Fact]
@@ -193,7 +177,7 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
                 await Task.Delay(200); // the api replica reconnects to the restarted Redis
             }
         }
-        Assert.Equal([0x89, (byte)'P'], (await ResultAsync(front, id))[..2]);
+        Assert.Equal([0x89, (byte)'P'], (await Api.BytesAsync(front, $"/v1/edits/{id}/result"))[..2]);
     }
 
     [Fact]
@@ -223,7 +207,7 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
     public async Task An_unreachable_redis_fails_readiness_and_submissions_with_a_clear_problem()
     {
         var factory = new ServiceFactory { Settings = Settings("api", "api-1") };
-        factory.Settings["ConnectionStrings:Redis"] = $"127.0.0.1:{RedisServer.FreePort()},connectTimeout=500";
+        factory.Settings["ConnectionStrings:Redis"] = $"127.0.0.1:{LoopbackPort.Free()},connectTimeout=500";
         _replicas.Add(factory);
         var client = factory.CreateClient();
 
@@ -238,10 +222,7 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
         Assert.Equal("urn:relation-adapter:problem:backend-unavailable", (await refused.JsonAsync()).GetProperty("type").GetString());
         Assert.True(refused.Headers.RetryAfter is not null);
 
-        var pair = new MultipartFormDataContent();
-        Api.AddFile(pair, "prompt_image", Api.Before);
-        Api.AddFile(pair, "reference_image", Api.After);
-        var relation = await client.PostAsync("/v1/relations", pair);
+        var relation = await client.PostAsync("/v1/relations", Api.PairForm());
         Assert.Equal(HttpStatusCode.ServiceUnavailable, relation.StatusCode);
         Assert.Equal("urn:relation-adapter:problem:backend-unavailable", (await relation.JsonAsync()).GetProperty("type").GetString());
     }
@@ -323,25 +304,16 @@ public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
     {
         var (_, front) = await ReplicaAsync("api", "api-1", more: new() { ["Queue:RelationCapacity"] = "1", ["Queue:MaxWaitSeconds"] = "1" });
 
-        MultipartFormDataContent Pair(byte[] before)
-        {
-            var form = new MultipartFormDataContent();
-            Api.AddFile(form, "prompt_image", before);
-            Api.AddFile(form, "reference_image", Api.After);
-            return form;
-        }
-        var unanswered = await front.PostAsync("/v1/relations", Pair(Api.Before));
+        var unanswered = await front.PostAsync("/v1/relations", Api.PairForm());
         Assert.Equal(HttpStatusCode.ServiceUnavailable, unanswered.StatusCode);
         Assert.Equal("urn:relation-adapter:problem:not-ready", (await unanswered.JsonAsync()).GetProperty("type").GetString());
         // Its place is free again: the next pair is taken (and waits in its turn).
-        var next = await front.PostAsync("/v1/relations", Pair(Api.Png(64, 48, 7)));
+        var next = await front.PostAsync("/v1/relations", Api.PairForm(Api.Png(64, 48, 7)));
         Assert.Equal("urn:relation-adapter:problem:not-ready", (await next.JsonAsync()).GetProperty("type").GetString());
 
         // A worker that comes later encodes what waited; a retry of the first pair finds it.
         await ReplicaAsync("worker", "gpu-1");
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        HttpResponseMessage retried;
-        while ((retried = await front.PostAsync("/v1/relations", Pair(Api.Before))).StatusCode != HttpStatusCode.OK)
-            Assert.True(DateTime.UtcNow < deadline, $"the queued pair was never encoded: {retried.StatusCode}");
+        await Api.UntilAsync(async () => (await front.PostAsync("/v1/relations", Api.PairForm())).StatusCode == HttpStatusCode.OK,
+            "the queued pair was never encoded", seconds: 30);
     }
 }

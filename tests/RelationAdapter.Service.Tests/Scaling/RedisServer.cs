@@ -1,6 +1,4 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using RelationAdapter.Bench;
 using RelationAdapter.Service.Tests.Support;
 using StackExchange.Redis;
 
@@ -14,18 +12,9 @@ public sealed class RedisServer : IAsyncLifetime
 {
     public const string Path = "/usr/bin/redis-server";
 
-    readonly string _directory = Directory.CreateTempSubdirectory("ra-redis-").FullName;
-    Process? _process;
+    RedisProcess? _redis;
 
-    public int Port { get; } = FreePort();
-    public string ConnectionString => $"127.0.0.1:{Port}";
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public string ConnectionString => (_redis ?? throw new InvalidOperationException("redis-server is not started")).ConnectionString;
 
     public async Task InitializeAsync()
     {
@@ -35,33 +24,7 @@ public sealed class RedisServer : IAsyncLifetime
             var install = await Apt.InstallAsync("redis-server");
             Assert.True(File.Exists(Path), install.ToString());
         }
-        await StartAsync();
-    }
-
-    async Task StartAsync()
-    {
-        _process = Process.Start(new ProcessStartInfo(Path)
-        {
-            ArgumentList = { "--port", Port.ToString(), "--bind", "127.0.0.1", "--dir", _directory, "--appendonly", "yes", "--appendfsync", "always",
-                "--save", "", "--daemonize", "no" },
-            RedirectStandardOutput = true, RedirectStandardError = true,
-        })!;
-        _process.OutputDataReceived += (_, _) => { };
-        _process.BeginOutputReadLine();
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
-        {
-            try
-            {
-                await using var probe = await ConnectionMultiplexer.ConnectAsync(ConnectionString);
-                await probe.GetDatabase().PingAsync();
-                return;
-            }
-            catch (RedisConnectionException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(100);
-            }
-        }
+        _redis = await RedisProcess.StartAsync(Path, appendOnly: true);
     }
 
     /// <summary>Starts each test on an empty Redis.</summary>
@@ -72,21 +35,11 @@ public sealed class RedisServer : IAsyncLifetime
     }
 
     /// <summary>Stops Redis as an operator's restart would, and starts it again on the same port and data directory.</summary>
-    public async Task RestartAsync()
-    {
-        _process!.Kill();
-        await _process.WaitForExitAsync();
-        await StartAsync();
-    }
+    public Task RestartAsync() => _redis!.RestartAsync();
 
     public async Task DisposeAsync()
     {
-        if (_process is { HasExited: false })
-        {
-            _process.Kill();
-            await _process.WaitForExitAsync();
-        }
-        Directory.Delete(_directory, recursive: true);
+        if (_redis is not null) await _redis.DisposeAsync();
     }
 }
 

@@ -237,7 +237,7 @@ public sealed class RedisWebhookOutboxTests(RedisServer redis) : IAsyncLifetime
 
         var (first, firstClient) = await ServiceReplicaAsync("all", "gpu-1", secret);
         var id = await Api.SubmitAsync(firstClient, Api.EditForm(new Dictionary<string, string?> { ["webhook"] = receiver.Url.ToString() }));
-        var failed = await AttemptsWhenAsync(firstClient, id, attempts => attempts.Count > 0);
+        var failed = await Api.WebhookAttemptsWhenAsync(firstClient, id, attempts => attempts.Count > 0);
         Assert.Equal((500, "retrying"), (failed[0].GetProperty("http_status").GetInt32(), failed[0].GetProperty("outcome").GetString()));
 
         // The retry waits 1 to 2 s (backoff 2 s): time enough to stop the replica before it comes (a retry that came
@@ -248,7 +248,7 @@ public sealed class RedisWebhookOutboxTests(RedisServer redis) : IAsyncLifetime
         Volatile.Write(ref firstGone, true);
 
         var (_, secondClient) = await ServiceReplicaAsync("all", "gpu-2", secret);
-        var attempts = await AttemptsWhenAsync(secondClient, id, attempts => attempts.Count > 0 && attempts[^1].GetProperty("outcome").GetString() != "retrying");
+        var attempts = await Api.WebhookAttemptsWhenAsync(secondClient, id, attempts => attempts.Count > 0 && attempts[^1].GetProperty("outcome").GetString() != "retrying");
 
         Assert.True(attempts.Count >= 2, $"one attempt failed, one delivered: {JsonSerializer.Serialize(attempts)}");
         Assert.All(attempts.SkipLast(1), attempt => Assert.Equal((500, "retrying"), (attempt.GetProperty("http_status").GetInt32(), attempt.GetProperty("outcome").GetString())));
@@ -284,19 +284,5 @@ public sealed class RedisWebhookOutboxTests(RedisServer redis) : IAsyncLifetime
         };
         _replicas.Add(factory);
         return (factory, await factory.ReadyClientAsync());
-    }
-
-    /// <summary>The edit's webhook attempts (from GET /v1/edits/{id}) once <paramref name="done"/> holds for them.</summary>
-    static async Task<IReadOnlyList<JsonElement>> AttemptsWhenAsync(HttpClient client, string id, Func<IReadOnlyList<JsonElement>, bool> done)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            var view = await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync();
-            var attempts = view.GetProperty("webhook").GetProperty("attempts").EnumerateArray().ToList();
-            if (done(attempts)) return attempts;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the webhook attempts of {id} never got there: {view}");
-            await Task.Delay(20);
-        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using RelationAdapter.Bench;
 using RelationAdapter.Service.Telemetry;
 using RelationAdapter.Service.Tests.Support;
 

@@ -3,9 +3,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.Formats.Png;
-using SixLabors.ImageSharp.PixelFormats;
+using RelationAdapter.Bench;
 
 namespace RelationAdapter.Service.Tests.Support;
 
@@ -41,16 +39,8 @@ public static class Api
 {
     public static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    public static byte[] Png(int width, int height, int phase = 0)
-    {
-        using var image = new Image<Rgb24>(width, height);
-        for (var y = 0; y < height; y++)
-        for (var x = 0; x < width; x++)
-            image[x, y] = new Rgb24((byte)(x * 255 / width), (byte)((y * 255 / height + phase) % 256), (byte)((x * y + phase) % 256));
-        using var stream = new MemoryStream();
-        image.Save(stream, new PngEncoder());
-        return stream.ToArray();
-    }
+    /// <inheritdoc cref="SampleImages.Png"/>
+    public static byte[] Png(int width, int height, int phase = 0) => SampleImages.Png(width, height, phase);
 
     public static readonly byte[] Before = Png(64, 48, 0), After = Png(64, 48, 120), Source = Png(96, 64, 40);
 
@@ -70,6 +60,23 @@ public static class Api
             AddFile(form, "reference_image", after ?? After);
         }
         return form;
+    }
+
+    /// <summary>A relation form: the example pair (by default <see cref="Before"/> and <see cref="After"/>).</summary>
+    public static MultipartFormDataContent PairForm(byte[]? before = null, byte[]? after = null)
+    {
+        var form = new MultipartFormDataContent();
+        AddFile(form, "prompt_image", before ?? Before);
+        AddFile(form, "reference_image", after ?? After);
+        return form;
+    }
+
+    /// <summary>The body of a GET that must answer 200 (an image, a result).</summary>
+    public static async Task<byte[]> BytesAsync(HttpClient client, string path)
+    {
+        var response = await client.GetAsync(path);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadAsByteArrayAsync();
     }
 
     public static void AddFile(MultipartFormDataContent form, string field, byte[] bytes, string contentType = "image/png")
@@ -111,6 +118,21 @@ public static class Api
         }
     }
 
+    /// <summary>The edit's webhook attempts (from GET /v1/edits/{id}) once <paramref name="done"/> holds for them.</summary>
+    public static async Task<IReadOnlyList<JsonElement>> WebhookAttemptsWhenAsync(HttpClient client, string id, Func<IReadOnlyList<JsonElement>, bool> done,
+        int seconds = 60)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (true)
+        {
+            var view = await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync();
+            var attempts = view.GetProperty("webhook").GetProperty("attempts").EnumerateArray().ToList();
+            if (done(attempts)) return attempts;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the webhook attempts of {id} never got there: {view}");
+            await Task.Delay(20);
+        }
+    }
+
     public static async Task<string> SubmitAsync(HttpClient client, MultipartFormDataContent form)
     {
         var response = await client.PostAsync("/v1/edits", form);
@@ -118,7 +140,6 @@ public static class Api
         return (await response.JsonAsync()).GetProperty("id").GetString()!;
     }
 
-    /// <summary>Reads one Prometheus sample (summed over its label sets, or those with the given label, e.g. <c>outcome="canceled"</c>).</summary>
     /// <summary>Polls until the condition holds; fails naming what never happened.</summary>
     public static async Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 30)
     {
@@ -132,6 +153,7 @@ public static class Api
 
     public static Task UntilAsync(Func<bool> condition, string what, int seconds = 30) => UntilAsync(() => Task.FromResult(condition()), what, seconds);
 
+    /// <summary>Reads one Prometheus sample (summed over its label sets, or those with the given label, e.g. <c>outcome="canceled"</c>).</summary>
     public static async Task<double> MetricAsync(HttpClient client, string name, string? label = null)
     {
         var text = await client.GetStringAsync("/metrics");

@@ -48,16 +48,10 @@ public sealed class EditWebhookTests
         Assert.Equal(received[1].Id, received[2].Id); // a retry keeps its webhook-id
         Assert.NotEqual(received[0].Id, received[1].Id);
 
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        JsonElement attempts;
-        do
-        {
-            var view = await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync();
-            Assert.Equal(receiver.Url.ToString(), view.GetProperty("webhook").GetProperty("url").GetString());
-            attempts = view.GetProperty("webhook").GetProperty("attempts");
-        } while (attempts.GetArrayLength() < 3 && DateTime.UtcNow < deadline && await Task.Delay(20).ContinueWith(_ => true));
-        Assert.Equal(["delivered", "retrying", "delivered"], attempts.EnumerateArray().Select(a => a.GetProperty("outcome").GetString()));
-        Assert.Equal([200, 500, 200], attempts.EnumerateArray().Select(a => a.GetProperty("http_status").GetInt32()));
+        var attempts = await Api.WebhookAttemptsWhenAsync(client, id, attempts => attempts.Count >= 3, seconds: 10);
+        Assert.Equal(receiver.Url.ToString(), (await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync()).GetProperty("webhook").GetProperty("url").GetString());
+        Assert.Equal(["delivered", "retrying", "delivered"], attempts.Select(a => a.GetProperty("outcome").GetString()));
+        Assert.Equal([200, 500, 200], attempts.Select(a => a.GetProperty("http_status").GetInt32()));
     }
 
     [Fact]
