@@ -15,6 +15,18 @@ public interface ISharedRelationStore
 {
     Task<CachedRelation?> GetAsync(string id);
     Task SetAsync(CachedRelation relation);
+
+    /// <summary>
+    /// Restarts the shared copy's expiry, and stores the relation again when that copy is gone (expired, evicted,
+    /// flushed): a replica that holds it in memory must never queue work that another replica cannot find.
+    /// </summary>
+    Task KeepAsync(CachedRelation relation);
+
+    /// <summary>Whether <paramref name="owner"/> made or used the relation (its expiry restarts when so).</summary>
+    Task<bool> OwnsAsync(string owner, string id);
+
+    /// <summary>Records that <paramref name="owner"/> made or used the relation; false when it already had.</summary>
+    Task<bool> GrantAsync(string owner, string id);
 }
 
 /// <summary>
@@ -53,21 +65,65 @@ public sealed class RelationCache : IDisposable
         return "rel_" + Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
-    /// <summary>Looks an id up, counting a hit or a miss.</summary>
+    /// <summary>
+    /// Looks an id up for work about to be queued, counting a hit or a miss. A hit in memory restarts the shared
+    /// copy's expiry too (storing it again if it is gone), so the worker that runs the work finds it; that
+    /// failing throws, since nothing may be queued that its worker cannot run.
+    /// </summary>
     public async Task<CachedRelation?> LookupAsync(string id)
     {
-        var found = await PeekAsync(id);
+        var found = await FindAsync(id, keepShared: true);
         (found is null ? _telemetry.RelationCacheMisses : _telemetry.RelationCacheHits).Add(1);
         return found;
     }
 
-    /// <summary>Looks an id up without counting it (for GET /v1/relations/{id}); a shared hit is kept in memory too.</summary>
-    public async Task<CachedRelation?> PeekAsync(string id)
+    /// <summary>Looks an id up without counting it; the shared copy's expiry restarts when it can (a Redis away is no error here).</summary>
+    public Task<CachedRelation?> PeekAsync(string id) => FindAsync(id, keepShared: false);
+
+    async Task<CachedRelation?> FindAsync(string id, bool keepShared)
     {
-        if (_cache.TryGetValue(id, out CachedRelation? found)) return found;
+        if (_cache.TryGetValue(id, out CachedRelation? found))
+        {
+            if (_shared is null) return found;
+            try
+            {
+                await _shared.KeepAsync(found!);
+            }
+            catch (Exception e) when (!keepShared)
+            {
+                _logger.LogDebug(e, "Relation {RelationId}: the shared copy's expiry could not be restarted", id);
+            }
+            return found;
+        }
         if (_shared is null || await _shared.GetAsync(id) is not { } shared) return null;
         return StoreLocally(shared);
     }
+
+    /// <summary>
+    /// Relations belong to the API keys that made or used them: another key neither reads one nor edits with its id
+    /// (it may upload the same pair and get its own). Without API keys (<paramref name="owner"/> null) all are everyone's.
+    /// </summary>
+    public async Task<bool> OwnsAsync(string? owner, string id)
+    {
+        if (owner is null || _cache.TryGetValue(OwnerKey(owner, id), out _)) return true;
+        if (_shared is null || !await _shared.OwnsAsync(owner, id)) return false;
+        RememberOwner(owner, id);
+        return true;
+    }
+
+    /// <summary>Makes the relation <paramref name="owner"/>'s too; true when it was not before (its first upload: 201).</summary>
+    public async Task<bool> GrantAsync(string? owner, string id)
+    {
+        if (owner is null) return false;
+        var first = _shared is null ? !_cache.TryGetValue(OwnerKey(owner, id), out _) : await _shared.GrantAsync(owner, id);
+        RememberOwner(owner, id);
+        return first;
+    }
+
+    static string OwnerKey(string owner, string id) => $"owner\n{owner}\n{id}";
+
+    void RememberOwner(string owner, string id) =>
+        _cache.Set(OwnerKey(owner, id), true, new MemoryCacheEntryOptions { Size = 1, SlidingExpiration = _options.SlidingExpiration });
 
     /// <summary>
     /// Stores the tokens here and in the shared store, evicting least recently used relations to make room; throws when

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Service.Jobs;
+using RelationAdapter.Service.Options;
 
 namespace RelationAdapter.Service.Endpoints;
 
@@ -14,6 +15,9 @@ namespace RelationAdapter.Service.Endpoints;
 /// </summary>
 public sealed class EditEventStream(EditSpec job, IAsyncEnumerable<JobEvent> changes, TimeSpan heartbeat) : IResult, IEndpointMetadataProvider
 {
+    /// <summary>The last event of a stream whose job backend went away: reconnect after its <c>retry</c>.</summary>
+    public const string ReconnectEvent = "reconnect";
+
     /// <summary>How long a disconnected client waits before it reconnects.</summary>
     public const int ReconnectMilliseconds = 2000;
 
@@ -53,6 +57,14 @@ public sealed class EditEventStream(EditSpec job, IAsyncEnumerable<JobEvent> cha
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
             // The client left.
+        }
+        catch (BackendUnavailableException)
+        {
+            // The job backend went away: the stream ends with a word to reconnect (Last-Event-ID resumes it) once it is back,
+            // rather than being cut without an end.
+            var retry = http.RequestServices.GetRequiredService<IOptions<QueueOptions>>().Value.RetryAfterSeconds * 1000;
+            var data = JsonSerializer.Serialize(new { type = Http.Problems.Types.BackendUnavailable, retry_ms = retry }, json);
+            await response.WriteAsync($"retry: {retry}\nevent: {ReconnectEvent}\ndata: {data}\n\n", CancellationToken.None);
         }
         finally
         {

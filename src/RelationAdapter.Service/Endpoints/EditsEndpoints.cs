@@ -32,6 +32,8 @@ public static class EditsEndpoints
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status408RequestTimeout)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .DisableAntiforgery();
 
@@ -62,7 +64,7 @@ public static class EditsEndpoints
     }
 
     /// <summary>What the edit handlers use, bound by the framework as one parameter.</summary>
-    public sealed record EditServices(ModelHost Host, IJobBoard Jobs, RelationCache Relations, ImageAdmission Images,
+    public sealed record EditServices(ModelHost Host, IJobBoard Jobs, RelationCache Relations, ImageAdmission Images, UploadAdmission Uploads,
         Idempotency Idempotency, IOptions<LimitsOptions> Limits, IOptions<QueueOptions> QueueOptions, IOptions<WebhooksOptions> Webhooks, TimeProvider Time);
 
     static async Task<Results<FileContentHttpResult, Ok<EditView>, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> Submit(HttpContext http,
@@ -75,68 +77,68 @@ public static class EditsEndpoints
         var key = http.Request.Headers[Idempotency.Header].ToString();
         if (Problems.InvalidIdempotencyKey(key) is { } tooLong) return tooLong;
         var scope = Idempotency.Scope(http, "/v1/edits", key);
-        // The place is taken before the body is read: a full queue answers at once, whatever the upload. A retry
-        // of a request already made (its idempotency key known) needs none: it answers the original job.
-        QueuePlace? place = null;
-        IDisposable? retry = null;
-        if (key.Length > 0 && await services.Idempotency.KnowsAsync(scope))
+        // A full queue answers at once, whatever the upload. A retry of a request already made (its idempotency key
+        // known) is never refused for it: it makes nothing, it answers the original job.
+        var known = key.Length > 0 && await services.Idempotency.KnowsAsync(scope);
+        if (!known && await jobs.DepthAsync(cancellation) >= services.QueueOptions.Value.Capacity)
+            return await QueueRefusedAsync(http.Response, Admission.Full, services, cancellation);
+
+        var (form, unread) = await services.Uploads.ReadFormAsync(http, cancellation);
+        if (unread is not null) return unread;
+        var (submission, invalid) = EditFormParser.Read(form!, services.Limits.Value, services.Webhooks.Value);
+        if (invalid is not null) return invalid;
+
+        IIdempotencyClaim? claim = null;
+        if (key.Length > 0)
         {
-            retry = services.Idempotency.TryEnterRetry();
-            if (retry is null)
-                return Problems.Unavailable(http.Response, services.QueueOptions.Value.RetryAfterSeconds, Problems.Types.QueueFull,
-                    "Too many retries are being read.", "Retry later.");
+            JobRecord? original = null; // the replayed outcome's job, as the check for it found it
+            var (mine, replay, reused) = await services.Idempotency.BeginAsync(scope, form!,
+                async outcome => (original = await FindVisibleAsync(jobs, outcome.Id, http, cancellation)) is not null, cancellation);
+            if (reused) return Problems.IdempotencyKeyReused(key);
+            if (replay is not null && original is not null)
+                return await WaitIfPreferred(http, original, jobs, services.QueueOptions.Value, cancellation);
+            claim = mine;
         }
-        else
-        {
-            (place, var admission) = await jobs.TryReserveAsync(cancellation);
-            if (place is null) return await QueueRefusedAsync(http.Response, admission, services, cancellation);
-        }
+        using var _ = claim; // freed unless the job is accepted below
+
+        var (job, refused) = await AdmitAsync(submission!, services, owner, cancellation);
+        if (refused is not null) return refused;
+
+        // The place is taken once the body is complete and admitted: uploading holds none.
+        var queued = false;
         try
         {
-            var form = await http.Request.ReadFormAsync(cancellation);
-            var (submission, invalid) = EditFormParser.Read(form, services.Limits.Value, services.Webhooks.Value);
-            if (invalid is not null) return invalid;
-
-            IIdempotencyClaim? claim = null;
-            if (key.Length > 0)
-            {
-                JobRecord? original = null; // the replayed outcome's job, as the check for it found it
-                var (mine, replay, reused) = await services.Idempotency.BeginAsync(scope, form,
-                    async outcome => (original = await FindVisibleAsync(jobs, outcome.Id, http, cancellation)) is not null, cancellation);
-                if (reused) return Problems.IdempotencyKeyReused(key);
-                if (replay is not null && original is not null)
-                    return await WaitIfPreferred(http, original, jobs, services.QueueOptions.Value, cancellation);
-                claim = mine;
-            }
-            using var _ = claim; // freed unless the job is accepted below
-            if (place is null)
-            {
-                (place, var late) = await jobs.TryReserveAsync(cancellation);
-                if (place is null) return await QueueRefusedAsync(http.Response, late, services, cancellation);
-            }
-
-            var (job, refused) = await AdmitAsync(submission!, services, owner, cancellation);
-            if (refused is not null) return refused;
-
-            var queued = false;
-            try
-            {
+            var (place, admission) = await jobs.TryReserveAsync(cancellation);
+            if (place is null) return await QueueRefusedAsync(http.Response, admission, services, cancellation);
+            using (place)
                 queued = await jobs.EnqueueAsync(place, job!, cancellation);
-            }
-            finally
-            {
-                if (!queued) job!.DisposeImages(); // never accepted: its images are the request's to release
-            }
-            if (!queued) return await QueueRefusedAsync(http.Response, Admission.ShuttingDown, services, cancellation);
-            if (claim is not null) await claim.CompleteAsync(new IdempotentOutcome(StatusCodes.Status202Accepted, job!.Spec.Id));
-            var accepted = await jobs.FindAsync(job!.Spec.Id, cancellation);
-            return await WaitIfPreferred(http, accepted!, jobs, services.QueueOptions.Value, cancellation);
         }
         finally
         {
-            place?.Dispose();
-            retry?.Dispose();
+            if (!queued) job!.DisposeImages(); // never accepted: its images are the request's to release
         }
+        if (!queued) return await QueueRefusedAsync(http.Response, Admission.ShuttingDown, services, cancellation);
+        return await AcceptedAsync(http, job!.Spec, claim, services, cancellation);
+    }
+
+    /// <summary>
+    /// The answer for a stored job, whatever the backend does from now on: a backend that goes away after the job was
+    /// stored must not make its client believe nothing was accepted (and submit it again).
+    /// </summary>
+    static async Task<Results<FileContentHttpResult, Ok<EditView>, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> AcceptedAsync(HttpContext http,
+        EditSpec spec, IIdempotencyClaim? claim, EditServices services, CancellationToken cancellation)
+    {
+        var accepted = new JobRecord(spec, JobState.Queued, null);
+        try
+        {
+            if (claim is not null) await claim.CompleteAsync(new IdempotentOutcome(StatusCodes.Status202Accepted, spec.Id));
+            accepted = await services.Jobs.FindAsync(spec.Id, cancellation) ?? accepted;
+        }
+        catch (BackendUnavailableException)
+        {
+            return TypedResults.Accepted($"/v1/edits/{spec.Id}", EditView.From(accepted));
+        }
+        return await WaitIfPreferred(http, accepted, services.Jobs, services.QueueOptions.Value, cancellation);
     }
 
     /// <summary>The job of a valid form once its images are admitted (sources at their edit sizes, the pair padded or cached).</summary>
@@ -163,12 +165,14 @@ public static class EditsEndpoints
         RelationInput relation;
         if (submission.RelationId is { } relationId)
         {
-            if (await services.Relations.LookupAsync(relationId) is not { } known) return (null, Problems.RelationNotFound(relationId));
+            if (!await services.Relations.OwnsAsync(owner, relationId) || await services.Relations.LookupAsync(relationId) is not { } known)
+                return (null, Problems.RelationNotFound(relationId));
             relation = new RelationInput(relationId, known.Tokens, null, null);
         }
         else
         {
-            var (pair, pairRefused) = await ReadPairAsync(images, submission.PromptImage!, submission.ReferenceImage!, services.Host.AdapterIdentity, services.Relations, cancellation);
+            var (pair, pairRefused) = await ReadPairAsync(images, submission.PromptImage!, submission.ReferenceImage!, services.Host.AdapterIdentity, services.Relations,
+                owner, cancellation);
             if (pairRefused is not null) return (null, pairRefused);
             relation = pair!;
         }
@@ -199,13 +203,14 @@ public static class EditsEndpoints
 
     /// <summary>The exemplar pair: cached tokens when its content id is known, else both images decoded and padded.</summary>
     static async Task<(RelationInput? Relation, ProblemHttpResult? Problem)> ReadPairAsync(ImageAdmission images, IFormFile promptImage, IFormFile referenceImage,
-        string adapterIdentity, RelationCache relations, CancellationToken cancellation)
+        string adapterIdentity, RelationCache relations, string? owner, CancellationToken cancellation)
     {
         var (before, refused) = await images.ReadAsync(promptImage, cancellation);
         if (refused is not null) return (null, refused);
         var (after, refusedAfter) = await images.ReadAsync(referenceImage, cancellation);
         if (refusedAfter is not null) return (null, refusedAfter);
         var id = RelationCache.IdFor(before!.Bytes, after!.Bytes, adapterIdentity);
+        await relations.GrantAsync(owner, id); // whoever holds the pair may use its relation by id
         if (await relations.LookupAsync(id) is { } cached) return (new RelationInput(id, cached.Tokens, null, null), null);
         if ((images.CheckExemplar(before) ?? images.CheckExemplar(after)) is { } tooLarge) return (null, tooLarge);
 
@@ -230,6 +235,10 @@ public static class EditsEndpoints
             {
                 await foreach (var change in jobs.WatchAsync(job.Id, null, timeout.Token)) job = job with { State = change.State, QueuePosition = change.QueuePosition };
             }
+            catch (BackendUnavailableException)
+            {
+                // The job is stored; the backend went away while it was awaited: the job as last seen, not an error.
+            }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested)
             {
                 // With an idempotency key the client can come back for the job (a retry answers it), so it is kept.
@@ -243,13 +252,26 @@ public static class EditsEndpoints
                 http.Response.Headers["Content-Location"] = $"/v1/edits/{job.Id}";
                 return TypedResults.Ok(EditView.From(job));
             }
-            if (job.State.Status == JobStatus.Succeeded && await jobs.ReadResultAsync(job.Id, 0, CancellationToken.None) is { } image)
+            if (job.State.Status == JobStatus.Succeeded && await ResultOrNullAsync(jobs, job.Id) is { } image)
             {
                 AddResultHeaders(http.Response, job.Spec, 0);
                 return TypedResults.File(image, job.State.Output!.ContentType);
             }
         }
         return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job));
+    }
+
+    /// <summary>The first image, or null when it cannot be read now (the job answers instead).</summary>
+    static async Task<byte[]?> ResultOrNullAsync(IJobBoard jobs, string id)
+    {
+        try
+        {
+            return await jobs.ReadResultAsync(id, 0, CancellationToken.None);
+        }
+        catch (BackendUnavailableException)
+        {
+            return null;
+        }
     }
 
     static async Task<ProblemHttpResult> QueueRefusedAsync(HttpResponse response, Admission admission, EditServices services, CancellationToken cancellation)

@@ -17,10 +17,12 @@ public static class RelationsEndpoints
 
         relations.MapPost("/", Create).WithName("CreateRelation")
             .WithSummary("Encode an exemplar pair (before, after) into relation tokens and cache them.")
-            .WithDescription("The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded by this request, 200 when it was already cached or being encoded for another request. A created relation is always cached (the least recently used ones make room).")
+            .WithDescription("The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded by this request, 200 when it was already cached or being encoded for another request; with API keys, relations are each key's own: 201 for a key's first upload of the pair, 200 after, and another key's relation is not found. A created relation is always cached (the least recently used ones make room).")
             .Accepts<RelationForm>("multipart/form-data")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status408RequestTimeout)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status500InternalServerError)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
@@ -32,23 +34,20 @@ public static class RelationsEndpoints
     }
 
     static async Task<Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult>> Create(HttpContext http, ModelHost host, RelationCache cache, IRelationRequests encoder, RelationPlaces places, ImageAdmission images,
-        Idempotency idempotency, IOptions<QueueOptions> queueOptions, CancellationToken cancellation)
+        UploadAdmission uploads, Idempotency idempotency, IOptions<QueueOptions> queueOptions, CancellationToken cancellation)
     {
         if (!host.Status.Ready) return Problems.NotReady(http.Response, host.LoadError, queueOptions.Value.RetryAfterSeconds);
         if (!EditFormParser.IsMultipart(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
-        using var place = places.TryTake();
-        if (place is null)
-            return Problems.Unavailable(http.Response, queueOptions.Value.RetryAfterSeconds, Problems.Types.QueueFull, "Too many relations are being encoded.",
-                $"{queueOptions.Value.RelationCapacity} relation requests are in progress; retry later.");
-
-        var form = await http.Request.ReadFormAsync(cancellation);
         var key = http.Request.Headers[Idempotency.Header].ToString();
+        if (Problems.InvalidIdempotencyKey(key) is { } tooLong) return tooLong;
+        var (form, unread) = await uploads.ReadFormAsync(http, cancellation);
+        if (unread is not null) return unread;
+
         IIdempotencyClaim? claim = null;
         if (key.Length > 0)
         {
-            if (Problems.InvalidIdempotencyKey(key) is { } tooLong) return tooLong;
             CachedRelation? original = null; // the replayed outcome's relation, as the check for it found it
-            var (mine, replay, reused) = await idempotency.BeginAsync(Idempotency.Scope(http, "/v1/relations", key), form,
+            var (mine, replay, reused) = await idempotency.BeginAsync(Idempotency.Scope(http, "/v1/relations", key), form!,
                 async outcome => (original = await cache.PeekAsync(outcome.Id)) is not null, cancellation);
             if (reused) return Problems.IdempotencyKeyReused(key);
             if (replay is not null && original is not null) return await AnsweredAsync(null, replay.StatusCode, original);
@@ -57,8 +56,8 @@ public static class RelationsEndpoints
         using var _ = claim; // freed unless a relation is answered below
 
         var errors = new Dictionary<string, string[]>();
-        var before = EditFormParser.SingleFile(form, EditFormParser.PromptImage, errors);
-        var after = EditFormParser.SingleFile(form, EditFormParser.ReferenceImage, errors);
+        var before = EditFormParser.SingleFile(form!, EditFormParser.PromptImage, errors);
+        var after = EditFormParser.SingleFile(form!, EditFormParser.ReferenceImage, errors);
         if (before is null) EditFormParser.Add(errors, EditFormParser.PromptImage, "is required.");
         if (after is null) EditFormParser.Add(errors, EditFormParser.ReferenceImage, "is required.");
         if (errors.Count > 0) return Problems.Validation(errors);
@@ -68,9 +67,19 @@ public static class RelationsEndpoints
         var (afterUpload, refusedAfter) = await images.ReadAsync(after!, cancellation);
         if (refusedAfter is not null) return refusedAfter;
         var id = RelationCache.IdFor(beforeUpload!.Bytes, afterUpload!.Bytes, host.AdapterIdentity);
-        if (await cache.LookupAsync(id) is { } existing) return await AnsweredAsync(claim, StatusCodes.Status200OK, existing);
+        // With API keys, a relation is each key's own: a key's first upload of a pair is its creation (201), whoever
+        // encoded the pair, so no answer tells one key what another uploaded.
+        var owner = ApiKeyFilter.Caller(http);
+        bool? firstForOwner = owner is null ? null : !await cache.OwnsAsync(owner, id);
+        if (await cache.LookupAsync(id) is { } existing)
+            return await AnsweredAsync(claim, await StatusForAsync(created: false), existing);
         if ((images.CheckExemplar(beforeUpload) ?? images.CheckExemplar(afterUpload)) is { } tooLarge) return tooLarge;
 
+        // The place is taken once the body is complete: uploading holds none.
+        using var place = places.TryTake();
+        if (place is null)
+            return Problems.Unavailable(http.Response, queueOptions.Value.RetryAfterSeconds, Problems.Types.QueueFull, "Too many relations are being encoded.",
+                $"{queueOptions.Value.RelationCapacity} relation requests are in progress; retry later.");
         var (paddedBefore, paddedAfter, undecodable) = await images.DecodePairAsync(beforeUpload, afterUpload, cancellation);
         if (undecodable is not null) return undecodable;
 
@@ -80,11 +89,18 @@ public static class RelationsEndpoints
         var (done, joined) = await encoder.EncodeAsync(new RelationWork(id, paddedBefore!, paddedAfter!, place.HandOver()), cancellation);
         return await AnswerAsync(done, joined);
 
+        async Task<int> StatusForAsync(bool created)
+        {
+            if (owner is not null) await cache.GrantAsync(owner, id);
+            return firstForOwner ?? created ? StatusCodes.Status201Created : StatusCodes.Status200OK;
+        }
+
         async Task<Results<Created<RelationView>, Ok<RelationView>, ValidationProblem, ProblemHttpResult>> AnswerAsync(Task<CachedRelation> encoding, bool joined)
         {
             try
             {
-                return await AnsweredAsync(claim, joined ? StatusCodes.Status200OK : StatusCodes.Status201Created, await encoding.WaitAsync(cancellation));
+                var relation = await encoding.WaitAsync(cancellation);
+                return await AnsweredAsync(claim, await StatusForAsync(created: !joined), relation);
             }
             catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
             {
@@ -94,7 +110,7 @@ public static class RelationsEndpoints
             {
                 return Problems.Unavailable(http.Response, queueOptions.Value.RetryAfterSeconds, Problems.Types.NotReady, "The pair is not encoded yet.", e.Message);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (e is not OperationCanceledException and not BackendUnavailableException)
             {
                 return Problems.Problem(StatusCodes.Status500InternalServerError, Problems.Types.Internal, "The relation could not be encoded.", e.Message);
             }
@@ -111,6 +127,7 @@ public static class RelationsEndpoints
             : TypedResults.Ok(RelationView.From(relation));
     }
 
-    static async Task<Results<Ok<RelationView>, ProblemHttpResult>> Get(string id, RelationCache cache) =>
-        await cache.PeekAsync(id) is { } relation ? TypedResults.Ok(RelationView.From(relation)) : Problems.RelationNotFound(id);
+    static async Task<Results<Ok<RelationView>, ProblemHttpResult>> Get(string id, HttpContext http, RelationCache cache) =>
+        await cache.OwnsAsync(ApiKeyFilter.Caller(http), id) && await cache.PeekAsync(id) is { } relation
+            ? TypedResults.Ok(RelationView.From(relation)) : Problems.RelationNotFound(id);
 }

@@ -33,6 +33,7 @@ public static class HttpRegistration
     public static IServiceCollection AddHttpContract(this IServiceCollection services)
     {
         services.AddSingleton<ImageAdmission>();
+        services.AddSingleton<UploadAdmission>();
         services.TryAddSingleton<IIdempotencyKeys, MemoryIdempotencyKeys>();
         services.AddSingleton<Idempotency>();
         services.AddSingleton<ApiKeyFilter>();

@@ -13,16 +13,8 @@ namespace RelationAdapter.Service.Http;
 /// with another request is refused. Keys are scoped by API key and route. A request that fails without
 /// making anything leaves its key free, so the client can retry it.
 /// </summary>
-public sealed class Idempotency(IIdempotencyKeys keys, IOptions<IdempotencyOptions> options) : IDisposable
+public sealed class Idempotency(IIdempotencyKeys keys)
 {
-    // Retries of a known key skip the queue place (they make nothing), so they have a small pool of their own.
-    readonly Places _retries = new(options.Value.ConcurrentRetries);
-
-    /// <summary>A slot to read a retry's body in; null when all are taken.</summary>
-    public IDisposable? TryEnterRetry() => _retries.TryTake();
-
-    public void Dispose() => _retries.Dispose();
-
     public const string Header = "Idempotency-Key";
     public const int MaxKeyLength = 255;
 

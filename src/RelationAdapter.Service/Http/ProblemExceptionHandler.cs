@@ -31,7 +31,8 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, IOp
         };
         if (status == StatusCodes.Status503ServiceUnavailable)
             http.Response.Headers.RetryAfter = queue.Value.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (status >= 500) logger.LogError(exception, "Unhandled exception");
+        // An outage is logged once by the connection that lost the backend, not once per request refused during it.
+        if (status >= 500 && exception is not BackendUnavailableException) logger.LogError(exception, "Unhandled exception");
         http.Response.StatusCode = status;
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {

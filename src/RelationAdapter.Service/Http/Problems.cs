@@ -34,6 +34,9 @@ public static class Problems
         public const string IdempotencyKeyReused = TypePrefix + "idempotency-key-reused";
         public const string HeadersTooLarge = TypePrefix + "headers-too-large";
         public const string BackendUnavailable = TypePrefix + "backend-unavailable";
+        public const string RelationUnavailable = TypePrefix + "relation-unavailable";
+        public const string TooManyUploads = TypePrefix + "too-many-uploads";
+        public const string UploadTooSlow = TypePrefix + "upload-too-slow";
     }
 
     /// <summary>Every problem type the service answers with (for the OpenAPI description).</summary>
@@ -110,6 +113,10 @@ public static class Problems
         FailureKind.InvalidInput => new ProblemDetails
         {
             Type = Types.InvalidModelInput, Status = StatusCodes.Status422UnprocessableEntity, Title = "The edit could not be run on these inputs.", Detail = failure.Message,
+        },
+        FailureKind.RelationUnavailable => new ProblemDetails
+        {
+            Type = Types.RelationUnavailable, Status = StatusCodes.Status503ServiceUnavailable, Title = "The exemplar pair's relation was not available.", Detail = failure.Message,
         },
         _ => new ProblemDetails
         {

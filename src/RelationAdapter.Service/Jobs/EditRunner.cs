@@ -24,7 +24,9 @@ public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemet
         var relation = job.Relation;
         // The pair may have been encoded (by a relation request or an earlier job) while this job waited.
         var cached = relation.Cached ?? relations.PeekAsync(relation.Id).GetAwaiter().GetResult()?.Tokens
-            ?? EncodeRelation(pipeline, relation.Id, relation.PaddedPromptImage!, relation.PaddedReferenceImage!, shareRequired: false).Tokens;
+            ?? (relation is { PaddedPromptImage: { } before, PaddedReferenceImage: { } after }
+                ? EncodeRelation(pipeline, relation.Id, before, after, shareRequired: false).Tokens
+                : throw new RelationUnavailableException(relation.Id));
         using var tokens = cached.ToTensor();
 
         var spec = job.Spec;

@@ -12,7 +12,7 @@ namespace RelationAdapter.Service.Jobs;
 /// </summary>
 public interface IJobBoard
 {
-    /// <summary>Takes a place for a job about to be submitted (before its body is read); null with the reason when none is free.</summary>
+    /// <summary>Takes a place for a job about to be queued (its body read and admitted); null with the reason when none is free.</summary>
     Task<(QueuePlace? Place, Admission Admission)> TryReserveAsync(CancellationToken cancellation);
 
     /// <summary>Why the backend cannot take or answer jobs now (Redis unreachable), or null when it can.</summary>
@@ -48,8 +48,11 @@ public interface IJobBoard
     IAsyncEnumerable<JobEvent> WatchAsync(string id, long? lastSeen, CancellationToken cancellation);
 }
 
-/// <summary>A reserved place in the queue; disposing it without enqueuing gives it back.</summary>
-public sealed class QueuePlace(string id, Action giveBack) : IDisposable
+/// <summary>
+/// A reserved place in the queue; disposing it without enqueuing gives it back. <paramref name="lease"/>, when given,
+/// keeps the reservation alive while the place is held (and ends either way).
+/// </summary>
+public sealed class QueuePlace(string id, Action giveBack, IDisposable? lease = null) : IDisposable
 {
     int _held = 1;
 
@@ -61,7 +64,12 @@ public sealed class QueuePlace(string id, Action giveBack) : IDisposable
         if (!Release()) throw new InvalidOperationException("the queue place was already used or given back.");
     }
 
-    bool Release() => Interlocked.Exchange(ref _held, 0) == 1;
+    bool Release()
+    {
+        if (Interlocked.Exchange(ref _held, 0) != 1) return false;
+        lease?.Dispose();
+        return true;
+    }
 
     public void Dispose()
     {

@@ -11,10 +11,6 @@ public sealed class IdempotencyOptions
     [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00")]
     public TimeSpan Retention { get; set; } = TimeSpan.FromHours(24);
 
-    /// <summary>Retries of known keys read at the same time (they take no queue place).</summary>
-    [Range(1, 1000)]
-    public int ConcurrentRetries { get; set; } = 16;
-
     /// <summary>Keys remembered at most (the oldest are forgotten first).</summary>
     [Range(1, 10_000_000)]
     public int MaxKeys { get; set; } = 100_000;

@@ -41,6 +41,28 @@ public sealed class LimitsOptions : IValidatableObject
     [Range(1, 16)]
     public int MaxSourcesPerEdit { get; set; } = 4;
 
+    /// <summary>
+    /// Request bodies being read at once in this process. Uploads hold these, not queue places (a place is taken once
+    /// the body is complete), so slow clients can exhaust only their own slots, never the queue.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int ConcurrentUploads { get; set; } = 64;
+
+    /// <summary>Request bodies one API key (or, without keys, all callers together) may be sending at once.</summary>
+    [Range(1, 100_000)]
+    public int ConcurrentUploadsPerKey { get; set; } = 32;
+
+    /// <summary>After <see cref="UploadGracePeriod"/>, a body arriving slower than this is dropped (0: no minimum).</summary>
+    [Range(0, long.MaxValue)]
+    public long MinUploadBytesPerSecond { get; set; } = 16 * 1024;
+
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan UploadGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A request body must be complete within this, however fast it trickles.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan UploadTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
     /// <summary>The limits that depend on each other: a default a request may never ask for would refuse requests that asked nothing.</summary>
     public IEnumerable<ValidationResult> Validate(ValidationContext context)
     {

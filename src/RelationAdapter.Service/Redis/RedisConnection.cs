@@ -16,12 +16,25 @@ public sealed class RedisConnection : IDisposable
 
     readonly ConnectionMultiplexer _multiplexer;
 
-    public RedisConnection(string configuration)
+    public RedisConnection(string configuration, ILogger<RedisConnection>? logger = null)
     {
         var options = ConfigurationOptions.Parse(configuration);
         options.AbortOnConnectFail = false;
+        // While disconnected a call fails at once instead of waiting out its timeout in a backlog: a client gets its
+        // 503 within the second, and nothing is sent later that the client was told was not accepted.
+        options.BacklogPolicy = BacklogPolicy.FailFast;
         options.ClientName ??= "relation-adapter";
         _multiplexer = ConnectionMultiplexer.Connect(options);
+        // One line per outage (each request refused meanwhile logs nothing).
+        _multiplexer.ConnectionFailed += (_, failed) =>
+        {
+            if (failed.ConnectionType == ConnectionType.Interactive)
+                logger?.LogWarning("Redis ({Endpoint}) was lost ({Failure}): requests are answered 503 backend-unavailable until it is back", Endpoint, failed.FailureType);
+        };
+        _multiplexer.ConnectionRestored += (_, restored) =>
+        {
+            if (restored.ConnectionType == ConnectionType.Interactive) logger?.LogInformation("Redis ({Endpoint}) is back", Endpoint);
+        };
     }
 
     public IDatabase Database => _multiplexer.GetDatabase();
@@ -59,9 +72,14 @@ public sealed class RedisConnection : IDisposable
         }
     }
 
-    /// <summary>A Redis that answers but takes no writes now (full under noeviction, a read-only replica, loading, busy).</summary>
+    /// <summary>
+    /// A Redis that answers but takes no writes now: full under noeviction (OOM; in a transaction, EXECABORT), a read-only
+    /// replica, loading, busy, failing to persist (MISCONF). A script's refusal comes wrapped: the code follows "ERR ... ".
+    /// </summary>
     static bool IsRefusal(Exception e) =>
-        e is RedisServerException && new[] { "OOM", "READONLY", "LOADING", "MASTERDOWN", "BUSY" }.Any(code => e.Message.StartsWith(code, StringComparison.Ordinal));
+        e is RedisServerException && RefusalCodes.Any(code => e.Message.StartsWith(code, StringComparison.Ordinal) || e.Message.Contains(" " + code + " ", StringComparison.Ordinal));
+
+    static readonly string[] RefusalCodes = ["OOM", "EXECABORT", "READONLY", "LOADING", "MASTERDOWN", "BUSY", "MISCONF", "NOREPLICAS"];
 
     public void Dispose() => _multiplexer.Dispose();
 }

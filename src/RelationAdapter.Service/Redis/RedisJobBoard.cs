@@ -17,8 +17,8 @@ namespace RelationAdapter.Service.Redis;
 /// </summary>
 public sealed class RedisJobBoard : IJobBoard
 {
-    // A reserved place lapses after this, so a replica that dies mid-upload does not hold it for ever.
-    static readonly TimeSpan PlaceLease = TimeSpan.FromMinutes(5);
+    // A reserved place lapses after this unless its replica renews it, so a replica that dies holding places frees them within seconds.
+    static readonly TimeSpan PlaceLease = TimeSpan.FromSeconds(15);
     // Pub/sub is fire and forget: a watcher re-reads the job this often when nothing was heard, so it never hangs on a lost message.
     static readonly TimeSpan WatchRecheck = TimeSpan.FromSeconds(2);
 
@@ -80,7 +80,9 @@ public sealed class RedisJobBoard : IJobBoard
         var taken = (long)await RedisConnection.Call(() => Db.ScriptEvaluateAsync(ReserveScript, [RedisKeys.Queued, RedisKeys.Places],
             [now.ToUnixTimeMilliseconds(), _options.Capacity, id, (now + PlaceLease).ToUnixTimeMilliseconds()]));
         if (taken == 0) return (null, Admission.Full);
-        return (new QueuePlace(id, () => Db.SortedSetRemove(RedisKeys.Places, id, CommandFlags.FireAndForget)), Admission.Accepted);
+        var renewal = new Timer(_ => Db.SortedSetAdd(RedisKeys.Places, id, (_time.GetUtcNow() + PlaceLease).ToUnixTimeMilliseconds(), SortedSetWhen.Exists,
+            CommandFlags.FireAndForget), null, PlaceLease / 3, PlaceLease / 3);
+        return (new QueuePlace(id, () => Db.SortedSetRemove(RedisKeys.Places, id, CommandFlags.FireAndForget), renewal), Admission.Accepted);
     }
 
     // Listing keeps at most this many jobs per owner (newest); older ones have expired long before in any real use.

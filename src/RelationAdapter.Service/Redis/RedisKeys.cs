@@ -54,6 +54,9 @@ public static class RedisKeys
 
     public static string Relation(string id) => $"{Prefix}relation:{id}";
 
+    /// <summary>Present while the API key <paramref name="owner"/> may use the relation (it made or used it).</summary>
+    public static string RelationOwner(string owner, string id) => $"{Prefix}relation:{id}:owner:{owner}";
+
     /// <summary>A pair being encoded (set once, so concurrent requests on any replica share one encoding) and its images.</summary>
     public static string RelationPending(string id) => $"{Prefix}relation:{id}:pending";
 }

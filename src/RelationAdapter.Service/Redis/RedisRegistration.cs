@@ -20,7 +20,7 @@ public static class RedisRegistration
         var service = builder.Configuration.ReadSection<ServiceOptions>(ServiceOptions.Section);
 
         var services = builder.Services;
-        services.AddSingleton(_ => new RedisConnection(connection));
+        services.AddSingleton(provider => new RedisConnection(connection, provider.GetRequiredService<ILogger<RedisConnection>>()));
         services.AddSingleton<RedisJobs>();
         services.AddSingleton<ISharedRelationStore, RedisRelationStore>();
         services.AddSingleton<IRelationRequests, RedisRelationRequests>();

@@ -24,6 +24,24 @@ public sealed class RedisRelationStore(RedisConnection redis, IOptions<RelationC
         return new CachedRelation(id, new RelationTokens(values, shape), DateTimeOffset.FromUnixTimeMilliseconds((long)fields[2]));
     }
 
+    public async Task KeepAsync(CachedRelation relation)
+    {
+        if (!await RedisConnection.Call(() => redis.Database.KeyExpireAsync(RedisKeys.Relation(relation.Id), options.Value.SlidingExpiration)))
+            await SetAsync(relation);
+    }
+
+    public async Task<bool> OwnsAsync(string owner, string id) =>
+        await RedisConnection.Call(() => redis.Database.KeyExpireAsync(RedisKeys.RelationOwner(owner, id), options.Value.SlidingExpiration));
+
+    public async Task<bool> GrantAsync(string owner, string id)
+    {
+        var key = RedisKeys.RelationOwner(owner, id);
+        var expiry = options.Value.SlidingExpiration;
+        if (await RedisConnection.Call(() => redis.Database.StringSetAsync(key, 1, expiry, When.NotExists))) return true;
+        await RedisConnection.Call(() => redis.Database.KeyExpireAsync(key, expiry));
+        return false;
+    }
+
     public async Task SetAsync(CachedRelation relation)
     {
         var key = RedisKeys.Relation(relation.Id);
