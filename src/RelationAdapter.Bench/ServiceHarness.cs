@@ -213,7 +213,11 @@ public sealed class RedisProcess : IAsyncDisposable
         }
     }
 
-    async Task StopAsync()
+    /// <summary>Starts Redis again after <see cref="StopAsync"/>, on the same port and data directory.</summary>
+    public Task StartAgainAsync() => LaunchAsync();
+
+    /// <summary>Stops Redis at once (kill), as a crash or an outage would.</summary>
+    public async Task StopAsync()
     {
         if (_process is null) return;
         if (!_process.HasExited) _process.Kill();

@@ -123,7 +123,7 @@ namespace RelationAdapter.Client
         /// Encode an exemplar pair (before, after) into relation tokens and cache them.
         /// </summary>
         /// <remarks>
-        /// The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded by this request, 200 when it was already cached or being encoded for another request. A created relation is always cached (the least recently used ones make room).
+        /// The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded by this request, 200 when it was already cached or being encoded for another request; with API keys, relations are each key's own: 201 for a key's first upload of the pair, 200 after, and another key's relation is not found. A created relation is always cached (the least recently used ones make room).
         /// </remarks>
         /// <param name="promptImage">The exemplar "before" image.</param>
         /// <param name="referenceImage">The exemplar "after" image.</param>
@@ -377,6 +377,16 @@ namespace RelationAdapter.Client
                             throw new ApiException<ApiProblem>("Not Found", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
+                        if (status_ == 408)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("Request Timeout", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         if (status_ == 413)
                         {
                             var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
@@ -405,6 +415,16 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ApiProblem>("Unprocessable Content", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 429)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("Too Many Requests", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         if (status_ == 500)
@@ -1194,7 +1214,7 @@ namespace RelationAdapter.Client
         /// Encode an exemplar pair (before, after) into relation tokens and cache them.
         /// </summary>
         /// <remarks>
-        /// The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded by this request, 200 when it was already cached or being encoded for another request. A created relation is always cached (the least recently used ones make room).
+        /// The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded by this request, 200 when it was already cached or being encoded for another request; with API keys, relations are each key's own: 201 for a key's first upload of the pair, 200 after, and another key's relation is not found. A created relation is always cached (the least recently used ones make room).
         /// </remarks>
         /// <param name="promptImage">The exemplar "before" image.</param>
         /// <param name="referenceImage">The exemplar "after" image.</param>
@@ -1308,6 +1328,16 @@ namespace RelationAdapter.Client
                             throw new ApiException<ApiProblem>("With Auth:ApiKeys set: no or an unknown bearer key.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
+                        if (status_ == 408)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("Request Timeout", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         if (status_ == 413)
                         {
                             var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
@@ -1336,6 +1366,16 @@ namespace RelationAdapter.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ApiProblem>("Unprocessable Content", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 429)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ApiProblem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ApiProblem>("Too Many Requests", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         if (status_ == 500)

@@ -9,7 +9,7 @@ namespace RelationAdapter.Service.Tests;
 [Trait("Category", "Service")]
 public class OwnershipTests
 {
-    static HttpClient As(ServiceFactory factory, string key)
+    public static HttpClient As(ServiceFactory factory, string key)
     {
         var client = factory.CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
@@ -49,6 +49,45 @@ public class OwnershipTests
         await Api.UntilAsync(async () => await Api.MetricAsync(alice, "ra_jobs_total", "api_key=\"alice\"") == 1, "alice's job was not counted under her key's name");
         Assert.DoesNotContain("key-of-alice", await alice.GetStringAsync("/metrics"));
         Assert.True(done.GetProperty("expires_at").GetDateTimeOffset() > done.GetProperty("finished_at").GetDateTimeOffset());
+    }
+
+    [Fact]
+    public async Task Relations_belong_to_each_key_that_uploaded_the_pair_and_no_answer_tells_another_key_of_them()
+    {
+        await using var factory = new ServiceFactory
+        {
+            Settings =
+            {
+                ["Auth:ApiKeys:0:Name"] = "alice", ["Auth:ApiKeys:0:Key"] = "key-of-alice",
+                ["Auth:ApiKeys:1:Name"] = "bob", ["Auth:ApiKeys:1:Key"] = "key-of-bob",
+            },
+        };
+        await factory.ReadyClientAsync();
+        await RelationsArePerKeyAsync(As(factory, "key-of-alice"), As(factory, "key-of-bob"));
+    }
+
+    /// <summary>Two keys and one pair (shared with the Redis backend's test).</summary>
+    public static async Task RelationsArePerKeyAsync(HttpClient alice, HttpClient bob)
+    {
+        var created = await alice.PostAsync("/v1/relations", Api.PairForm());
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = (await created.JsonAsync()).GetProperty("id").GetString()!;
+        Assert.Equal(HttpStatusCode.OK, (await alice.PostAsync("/v1/relations", Api.PairForm())).StatusCode);
+
+        var read = await bob.GetAsync($"/v1/relations/{id}");
+        Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
+        Assert.Equal("urn:relation-adapter:problem:relation-not-found", (await read.JsonAsync()).GetProperty("type").GetString());
+        var byId = await bob.PostAsync("/v1/edits", Api.EditForm(new Dictionary<string, string?> { ["relation_id"] = id }, source: Api.Source, withPair: false));
+        Assert.Equal(HttpStatusCode.NotFound, byId.StatusCode);
+        Assert.Equal("urn:relation-adapter:problem:relation-not-found", (await byId.JsonAsync()).GetProperty("type").GetString());
+
+        // Bob's own first upload of the same pair is his creation: 201, the same content id, then his to use.
+        var his = await bob.PostAsync("/v1/relations", Api.PairForm());
+        Assert.Equal(HttpStatusCode.Created, his.StatusCode);
+        Assert.Equal(id, (await his.JsonAsync()).GetProperty("id").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await bob.GetAsync($"/v1/relations/{id}")).StatusCode);
+        var edit = await Api.SubmitAsync(bob, Api.EditForm(new Dictionary<string, string?> { ["relation_id"] = id }, source: Api.Source, withPair: false));
+        Assert.Equal("succeeded", (await Api.WaitForAsync(bob, edit, "succeeded", "failed")).GetProperty("status").GetString());
     }
 
     [Fact]

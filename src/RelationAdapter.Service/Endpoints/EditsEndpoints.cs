@@ -172,7 +172,7 @@ public static class EditsEndpoints
         else
         {
             var (pair, pairRefused) = await ReadPairAsync(images, submission.PromptImage!, submission.ReferenceImage!, services.Host.AdapterIdentity, services.Relations,
-                owner, cancellation);
+                owner, services.QueueOptions.Value.UsesRedis, cancellation);
             if (pairRefused is not null) return (null, pairRefused);
             relation = pair!;
         }
@@ -203,7 +203,7 @@ public static class EditsEndpoints
 
     /// <summary>The exemplar pair: cached tokens when its content id is known, else both images decoded and padded.</summary>
     static async Task<(RelationInput? Relation, ProblemHttpResult? Problem)> ReadPairAsync(ImageAdmission images, IFormFile promptImage, IFormFile referenceImage,
-        string adapterIdentity, RelationCache relations, string? owner, CancellationToken cancellation)
+        string adapterIdentity, RelationCache relations, string? owner, bool exemplarsTravel, CancellationToken cancellation)
     {
         var (before, refused) = await images.ReadAsync(promptImage, cancellation);
         if (refused is not null) return (null, refused);
@@ -211,11 +211,14 @@ public static class EditsEndpoints
         if (refusedAfter is not null) return (null, refusedAfter);
         var id = RelationCache.IdFor(before!.Bytes, after!.Bytes, adapterIdentity);
         await relations.GrantAsync(owner, id); // whoever holds the pair may use its relation by id
-        if (await relations.LookupAsync(id) is { } cached) return (new RelationInput(id, cached.Tokens, null, null), null);
+        var cached = await relations.LookupAsync(id);
+        // A cached relation travels with a job in this process; a job stored for other replicas carries the pair too,
+        // so a worker that finds the relation gone (expired, evicted, flushed) encodes it again instead of failing.
+        if (cached is not null && !exemplarsTravel) return (new RelationInput(id, cached.Tokens, null, null), null);
         if ((images.CheckExemplar(before) ?? images.CheckExemplar(after)) is { } tooLarge) return (null, tooLarge);
 
         var (paddedBefore, paddedAfter, undecodable) = await images.DecodePairAsync(before, after, cancellation);
-        return undecodable is not null ? (null, undecodable) : (new RelationInput(id, null, paddedBefore, paddedAfter), null);
+        return undecodable is not null ? (null, undecodable) : (new RelationInput(id, cached?.Tokens, paddedBefore, paddedAfter), null);
     }
 
     /// <summary>

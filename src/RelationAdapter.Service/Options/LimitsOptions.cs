@@ -56,7 +56,8 @@ public sealed class LimitsOptions : IValidatableObject
     [Range(0, long.MaxValue)]
     public long MinUploadBytesPerSecond { get; set; } = 16 * 1024;
 
-    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    /// <summary>How long a body may start slowly (TLS, a cold client) before the minimum rate applies; Kestrel needs more than 1 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:02", "01:00:00")]
     public TimeSpan UploadGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>A request body must be complete within this, however fast it trickles.</summary>

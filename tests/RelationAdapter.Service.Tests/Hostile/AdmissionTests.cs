@@ -1,3 +1,4 @@
+using RelationAdapter.Service.Http;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
@@ -155,21 +156,29 @@ public class AdmissionTests
     }
 
     [Fact]
-    public async Task Relation_requests_beyond_their_own_capacity_are_refused_at_once()
+    public async Task Relation_requests_beyond_their_own_capacity_are_refused_at_once_and_uploads_in_progress_hold_no_place()
     {
         await using var service = await KestrelService.StartAsync(new() { ["Queue:RelationCapacity"] = "1" });
-        // One relation request holds the only place while its upload trickles in.
-        var hold = RawHttp.SendAsync(service.Address,
+        // A trickling upload holds an upload slot, never the relation place: that is taken once the body is complete.
+        var trickle = RawHttp.SendAsync(service.Address,
             "POST /v1/relations HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000",
             "--b\r\n"u8.ToArray(), timeout: TimeSpan.FromSeconds(30));
-        await Api.UntilAsync(() => service.Service<RelationPlaces>().Free == 0, "the trickling upload never took the only place");
+        await Api.UntilAsync(() => service.Service<UploadAdmission>().InProgress == 1, "the trickling upload was never admitted");
+        Assert.Equal(1, service.Service<RelationPlaces>().Free);
+
+        // A pair waiting for the busy worker holds the only place.
+        var running = await Api.BusyWorkerAsync(service.Client);
+        var waiting = service.Client.PostAsync("/v1/relations", Pair(4));
+        await Api.UntilAsync(() => service.Service<RelationPlaces>().Free == 0, "the waiting pair never took the only place");
         var refused = await service.Client.PostAsync("/v1/relations", Pair(3));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
         Assert.Equal(ProblemPrefix + "queue-full", (await refused.JsonAsync()).GetProperty("type").GetString());
         Assert.NotNull(refused.Headers.RetryAfter);
         // Edits are admitted all the same.
         Assert.Equal(HttpStatusCode.Accepted, (await service.Client.PostAsync("/v1/edits", Api.EditForm())).StatusCode);
-        _ = hold;
+        await service.Client.DeleteAsync($"/v1/edits/{running}");
+        Assert.Equal(HttpStatusCode.Created, (await waiting).StatusCode);
+        _ = trickle;
     }
 
     [Fact]

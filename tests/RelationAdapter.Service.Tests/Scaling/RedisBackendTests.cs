@@ -15,7 +15,7 @@ namespace RelationAdapter.Service.Tests.Scaling;
 /// </summary>
 [Collection(RedisCollection.Name)]
 [Trait("Category", "Redis")]
-public sealed class RedisBackendTests(RedisServer redis) : IAsyncLifetime
+public sealed partial class RedisBackendTests(RedisServer redis) : IAsyncLifetime
 {
     readonly List<IAsyncDisposable> _replicas = [];
 

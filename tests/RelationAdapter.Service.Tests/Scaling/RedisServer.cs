@@ -37,6 +37,11 @@ public sealed class RedisServer : IAsyncLifetime
     /// <summary>Stops Redis as an operator's restart would, and starts it again on the same port and data directory.</summary>
     public Task RestartAsync() => _redis!.RestartAsync();
 
+    /// <summary>Stops Redis (an outage) until <see cref="StartAgainAsync"/>.</summary>
+    public Task StopAsync() => _redis!.StopAsync();
+
+    public Task StartAgainAsync() => _redis!.StartAgainAsync();
+
     public async Task DisposeAsync()
     {
         if (_redis is not null) await _redis.DisposeAsync();
