@@ -1669,6 +1669,120 @@ namespace RelationAdapter.Client
 
     }
 
+    /// <summary>
+    /// The same fields as the multipart form, as JSON; images are http(s) URLs, which the service fetches, or data: URIs.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class EditJson
+    {
+
+        /// <summary>
+        /// The exemplar "before" image. Send it with reference_image, or send relation_id instead.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("prompt_image")]
+        public string? PromptImage { get; set; } = default!;
+
+        /// <summary>
+        /// The exemplar "after" image.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("reference_image")]
+        public string? ReferenceImage { get; set; } = default!;
+
+        /// <summary>
+        /// A cached exemplar pair from POST /v1/relations, instead of the two images.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("relation_id")]
+        public string? RelationId { get; set; } = default!;
+
+        /// <summary>
+        /// The image to edit; repeat the part for a batch of 1 to Limits:MaxSourcesPerEdit (4 by default) sources, each edited
+        /// <br/>with the same exemplar pair and its own seed (seed + its index), each result at /v1/edits/{id}/results/{index}.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("source_image")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public string SourceImage { get; set; } = default!;
+
+        /// <summary>
+        /// The instruction.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("prompt")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public string Prompt { get; set; } = default!;
+
+        /// <summary>
+        /// Denoising steps, 1 to Limits:MaxSteps (50 by default).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("steps")]
+        [System.ComponentModel.DataAnnotations.Range(1, 1000)]
+        public int? Steps { get; set; } = 24;
+
+        /// <summary>
+        /// Guidance scale.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("guidance")]
+        [System.ComponentModel.DataAnnotations.Range(0D, 30D)]
+        public double? Guidance { get; set; } = 3.5D;
+
+        /// <summary>
+        /// Adapter scale alpha: how strongly the exemplar pair's relation steers the edit.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("adapter_scale")]
+        [System.ComponentModel.DataAnnotations.Range(0D, 2D)]
+        public double? AdapterScale { get; set; } = 1D;
+
+        /// <summary>
+        /// Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("seed")]
+        [System.ComponentModel.DataAnnotations.Range(0L, 9007199254740991L)]
+        public long? Seed { get; set; } = default!;
+
+        /// <summary>
+        /// Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap (1024 by default); default Limits:DefaultMaxSide (512).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("max_side")]
+        [System.ComponentModel.DataAnnotations.Range(16, 8192)]
+        public int? MaxSide { get; set; } = 512;
+
+        /// <summary>
+        /// An absolute http(s) URL the job's events are POSTed to, signed as Standard Webhooks says (needs Webhooks:Secret on the server).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("webhook")]
+        public string? Webhook { get; set; } = default!;
+
+        /// <summary>
+        /// Which events reach the webhook: started, completed (default: completed). Repeat the field or separate names with commas.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("webhook_events_filter")]
+        public System.Collections.Generic.IReadOnlyList<string>? WebhookEventsFilter { get; set; } = default!;
+
+        /// <summary>
+        /// The result's format.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("output_format")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<OutputFormat>))]
+        public OutputFormat? OutputFormat { get; set; } = RelationAdapter.Client.OutputFormat.Png;
+
+        /// <summary>
+        /// Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
+        /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
+        /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("cache_threshold")]
+        [System.ComponentModel.DataAnnotations.Range(0D, 10D)]
+        public double? CacheThreshold { get; set; } = 0D;
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial class EditLinks
     {
@@ -2016,6 +2130,38 @@ namespace RelationAdapter.Client
 
         [System.Text.Json.Serialization.JsonPropertyName("queue_depth")]
         public int QueueDepth { get; set; } = default!;
+
+    }
+
+    /// <summary>
+    /// The same fields as the multipart form, as JSON; images are http(s) URLs, which the service fetches, or data: URIs.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class RelationJson
+    {
+
+        /// <summary>
+        /// The exemplar "before" image.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("prompt_image")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public string PromptImage { get; set; } = default!;
+
+        /// <summary>
+        /// The exemplar "after" image.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("reference_image")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public string ReferenceImage { get; set; } = default!;
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
 
     }
 

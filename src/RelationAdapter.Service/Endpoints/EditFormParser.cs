@@ -104,10 +104,6 @@ public static class EditFormParser
         return seed;
     }
 
-    /// <summary>Only multipart/form-data carries files (a urlencoded form would fail later, field by field).</summary>
-    public static bool IsMultipart(HttpRequest request) =>
-        request.HasFormContentType && request.ContentType!.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase);
-
     /// <summary>The one file sent in a field; null (with an error when it was sent more than once) otherwise.</summary>
     public static IFormFile? SingleFile(IFormCollection form, string field, Dictionary<string, string[]> errors)
     {

@@ -25,7 +25,7 @@ public static class EditsEndpoints
             .WithName("CreateEdit")
             .WithSummary("Submit an edit: apply the exemplar pair's change to the source image.")
             .WithDescription("Answers 202 with the job. With `Prefer: wait=N` (or a bare `Prefer: wait`, the configured default) it waits up to N seconds (capped) and answers 200 when the edit finished in time: the image for one source, the job (with a link per result) for several.")
-            .Accepts<EditForm>("multipart/form-data")
+            .Accepts<EditForm>("multipart/form-data", "application/json")
             .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png", "image/jpeg", "image/webp")
             .WithMetadata(new AlsoAnswersJson(StatusCodes.Status200OK, typeof(EditView)))
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -71,7 +71,7 @@ public static class EditsEndpoints
         [AsParameters] EditServices services, CancellationToken cancellation)
     {
         if (!services.Host.Status.Ready) return Problems.NotReady(http.Response, services.Host.LoadError, services.QueueOptions.Value.RetryAfterSeconds);
-        if (!EditFormParser.IsMultipart(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
+        if (!UploadAdmission.IsAccepted(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
         var jobs = services.Jobs;
         var owner = ApiKeyFilter.Caller(http);
         var key = http.Request.Headers[Idempotency.Header].ToString();

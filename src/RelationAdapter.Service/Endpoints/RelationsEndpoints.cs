@@ -18,7 +18,7 @@ public static class RelationsEndpoints
         relations.MapPost("/", Create).WithName("CreateRelation")
             .WithSummary("Encode an exemplar pair (before, after) into relation tokens and cache them.")
             .WithDescription("The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded by this request, 200 when it was already cached or being encoded for another request; with API keys, relations are each key's own: 201 for a key's first upload of the pair, 200 after, and another key's relation is not found. A created relation is always cached (the least recently used ones make room).")
-            .Accepts<RelationForm>("multipart/form-data")
+            .Accepts<RelationForm>("multipart/form-data", "application/json")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status408RequestTimeout)
@@ -37,7 +37,7 @@ public static class RelationsEndpoints
         UploadAdmission uploads, Idempotency idempotency, IOptions<QueueOptions> queueOptions, CancellationToken cancellation)
     {
         if (!host.Status.Ready) return Problems.NotReady(http.Response, host.LoadError, queueOptions.Value.RetryAfterSeconds);
-        if (!EditFormParser.IsMultipart(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
+        if (!UploadAdmission.IsAccepted(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
         var key = http.Request.Headers[Idempotency.Header].ToString();
         if (Problems.InvalidIdempotencyKey(key) is { } tooLong) return tooLong;
         var (form, unread) = await uploads.ReadFormAsync(http, cancellation);

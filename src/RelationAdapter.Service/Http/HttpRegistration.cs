@@ -34,6 +34,7 @@ public static class HttpRegistration
     {
         services.AddSingleton<ImageAdmission>();
         services.AddSingleton<UploadAdmission>();
+        services.AddSingleton<RemoteImages>();
         services.TryAddSingleton<IIdempotencyKeys, MemoryIdempotencyKeys>();
         services.AddSingleton<Idempotency>();
         services.AddSingleton<ApiKeyFilter>();

@@ -86,6 +86,33 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
         operation.Responses.TryAdd("500", Problem("An unexpected error.", context));
     }
 
+    /// <summary>A form's schema with every binary field an image URL (http, https or a data: URI); a file list takes one URL or an array.</summary>
+    static OpenApiSchema JsonVariant(OpenApiSchema form)
+    {
+        var json = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            Description = "The same fields as the multipart form, as JSON; images are http(s) URLs, which the service fetches, or data: URIs.",
+            Required = form.Required is null ? null : new HashSet<string>(form.Required),
+            Properties = new Dictionary<string, IOpenApiSchema>(),
+        };
+        foreach (var (name, property) in form.Properties ?? new Dictionary<string, IOpenApiSchema>())
+        {
+            var url = new OpenApiSchema { Type = JsonSchemaType.String, Description = property.Description };
+            json.Properties[name] = property switch
+            {
+                { Format: "binary" } => url,
+                { Type: JsonSchemaType.Array, Items.Format: "binary" } => new OpenApiSchema
+                {
+                    Description = property.Description,
+                    OneOf = [new OpenApiSchema { Type = JsonSchemaType.String }, new OpenApiSchema { Type = JsonSchemaType.Array, Items = new OpenApiSchema { Type = JsonSchemaType.String } }],
+                },
+                _ => property,
+            };
+        }
+        return json;
+    }
+
     static OpenApiHeader Header(string name) =>
         new() { Description = HeaderDescriptions[name], Required = true, Schema = new OpenApiSchema { Type = JsonSchemaType.String } };
 
@@ -105,8 +132,27 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
         Description = "Required when Auth:ApiKeys is set: `Authorization: Bearer <key>`. Without keys configured the API is open.",
     };
 
+    /// <summary>The operations whose multipart body may also come as JSON, and the schema of each form.</summary>
+    static readonly Dictionary<string, string> JsonBodies = new() { ["CreateEdit"] = "EditForm", ["CreateRelation"] = "RelationForm" };
+
+    /// <summary>The JSON body's schema name for a form's schema (the form's fields, images as URLs).</summary>
+    static string JsonSchemaOf(string form) => form.Replace("Form", "Json", StringComparison.Ordinal);
+
     public void Apply(OpenApiDocument document, DocumentFilterContext context)
     {
+        // The JSON bodies are the forms with their images as URLs: derived here from the one definition of the fields.
+        var schemas = document.Components?.Schemas;
+        foreach (var form in JsonBodies.Values)
+            if (schemas?.TryGetValue(form, out var found) == true && found is OpenApiSchema formSchema)
+                schemas[JsonSchemaOf(form)] = JsonVariant(formSchema);
+        foreach (var (path, item) in document.Paths)
+            foreach (var (_, operation) in item.Operations ?? [])
+                if (operation.OperationId is { } id && JsonBodies.TryGetValue(id, out var name) && operation.RequestBody is OpenApiRequestBody body)
+                {
+                    body.Content ??= new Dictionary<string, OpenApiMediaType>();
+                    body.Content["application/json"] = new OpenApiMediaType { Schema = new OpenApiSchemaReference(JsonSchemaOf(name), document) };
+                }
+
         // One 400 schema serves validation problems (with errors per field) and the others (invalid image,
         // malformed body), which have no field list.
         if (document.Components?.Schemas?.TryGetValue("HttpValidationProblemDetails", out var validation) == true && validation is OpenApiSchema schema)

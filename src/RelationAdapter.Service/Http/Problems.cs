@@ -70,9 +70,11 @@ public static class Problems
         TypedResults.ValidationProblem(errors, title: "One or more fields are invalid.", type: Types.Validation);
 
     /// <summary>A validation problem about one field found after the form was read (the same body as <see cref="Validation"/>).</summary>
-    public static ProblemHttpResult InvalidField(string field, string message) =>
-        Problem(StatusCodes.Status400BadRequest, Types.Validation, "One or more fields are invalid.",
-            extensions: new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { [field] = [message] } });
+    public static ProblemHttpResult InvalidField(string field, string message) => InvalidFields(new Dictionary<string, string[]> { [field] = [message] });
+
+    /// <summary><see cref="Validation"/>'s body where the answer must be a <see cref="ProblemHttpResult"/>.</summary>
+    public static ProblemHttpResult InvalidFields(IDictionary<string, string[]> errors) =>
+        Problem(StatusCodes.Status400BadRequest, Types.Validation, "One or more fields are invalid.", extensions: new Dictionary<string, object?> { ["errors"] = errors });
 
     public static ProblemHttpResult IdempotencyKeyReused(string key) =>
         Problem(StatusCodes.Status422UnprocessableEntity, Types.IdempotencyKeyReused, "The idempotency key was used for another request.",
@@ -90,7 +92,7 @@ public static class Problems
             $"Relation '{id}' is not cached (unknown or evicted): upload the exemplar pair again.");
 
     public static ProblemHttpResult NotMultipart(string? contentType) =>
-        Problem(StatusCodes.Status415UnsupportedMediaType, Types.UnsupportedMediaType, "The body must be multipart/form-data.",
+        Problem(StatusCodes.Status415UnsupportedMediaType, Types.UnsupportedMediaType, "The body must be multipart/form-data or application/json.",
             contentType is null ? "The request has no Content-Type." : $"The Content-Type is '{contentType}'.");
 
     /// <summary>503 not-ready, with the Retry-After every 503 of the API carries.</summary>

@@ -11,8 +11,13 @@ namespace RelationAdapter.Service.Http;
 /// grace period and within a whole-body deadline. Queue places are taken only once a body is complete, so clients
 /// that trickle their uploads hold upload slots for a bounded time and never the queue.
 /// </summary>
-public sealed class UploadAdmission(IOptions<LimitsOptions> options, IOptions<QueueOptions> queue)
+public sealed class UploadAdmission(IOptions<LimitsOptions> options, IOptions<QueueOptions> queue, RemoteImages remoteImages)
 {
+    /// <summary>The bodies the POST endpoints take: a multipart form, or JSON with the same fields (images by URL).</summary>
+    public static bool IsAccepted(HttpRequest request) =>
+        JsonForms.IsJson(request) ||
+        request.HasFormContentType && request.ContentType!.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase);
+
     readonly LimitsOptions _limits = options.Value;
     readonly Lock _gate = new();
     readonly Dictionary<string, int> _perKey = new(StringComparer.Ordinal);
@@ -25,8 +30,9 @@ public sealed class UploadAdmission(IOptions<LimitsOptions> options, IOptions<Qu
     }
 
     /// <summary>
-    /// The body of a multipart request, read within the limits; a problem when no upload slot is free (429 for the
-    /// caller's own bound, 503 for the process's) or the body came too slowly.
+    /// The body as a form, read within the limits (a JSON body's images fetched, see <see cref="JsonForms"/>); a problem
+    /// when no upload slot is free (429 for the caller's own bound, 503 for the process's), the body came too slowly,
+    /// or a JSON body or one of its images could not be read.
     /// </summary>
     public async Task<(IFormCollection? Form, ProblemHttpResult? Problem)> ReadFormAsync(HttpContext http, CancellationToken cancellation)
     {
@@ -40,7 +46,9 @@ public sealed class UploadAdmission(IOptions<LimitsOptions> options, IOptions<Qu
             deadline.CancelAfter(_limits.UploadTimeout);
             try
             {
-                return (await http.Request.ReadFormAsync(deadline.Token), null);
+                return JsonForms.IsJson(http.Request)
+                    ? await JsonForms.ReadAsync(http.Request, remoteImages, deadline.Token)
+                    : (await http.Request.ReadFormAsync(deadline.Token), null);
             }
             catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellation.IsCancellationRequested)
             {

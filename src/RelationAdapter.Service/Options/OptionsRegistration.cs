@@ -10,6 +10,7 @@ public static class OptionsRegistration
         builder.Services.AddOptions<QueueOptions>().BindConfiguration(QueueOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<RelationCacheOptions>().BindConfiguration(RelationCacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<InputsOptions>().BindConfiguration(InputsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<IdempotencyOptions>().BindConfiguration(IdempotencyOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<AuthOptions>()
             .Configure<IConfiguration>((auth, configuration) => auth.ApiKeys = AuthOptions.Read(configuration.GetSection(AuthOptions.Section).GetSection(nameof(AuthOptions.ApiKeys))));

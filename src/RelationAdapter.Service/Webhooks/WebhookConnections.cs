@@ -13,19 +13,19 @@ public sealed class WebhookTargetRefusedException(string message) : Exception(me
 /// </summary>
 public static class WebhookConnections
 {
-    public static SocketsHttpHandler CreateHandler(bool allowPrivateNetworks) => new()
+    public static SocketsHttpHandler CreateHandler(bool allowPrivateNetworks, string subject = "webhooks (Webhooks:AllowPrivateNetworks)") => new()
     {
         // A redirect would lead to a target nobody checked; a receiver that moved answers 3xx and is retried, not followed.
         AllowAutoRedirect = false,
         // Through a proxy the check would see only the proxy's address, and the proxy would connect anywhere.
         UseProxy = false,
         UseCookies = false,
-        ConnectCallback = (context, cancellation) => ConnectAsync(context.DnsEndPoint, allowPrivateNetworks, cancellation),
+        ConnectCallback = (context, cancellation) => ConnectAsync(context.DnsEndPoint, allowPrivateNetworks, cancellation, subject),
         PooledConnectionLifetime = TimeSpan.FromMinutes(2),
     };
 
     /// <summary>Resolves the host and connects to its permitted addresses only; throws <see cref="WebhookTargetRefusedException"/> when none is.</summary>
-    public static async ValueTask<Stream> ConnectAsync(DnsEndPoint endPoint, bool allowPrivateNetworks, CancellationToken cancellation)
+    public static async ValueTask<Stream> ConnectAsync(DnsEndPoint endPoint, bool allowPrivateNetworks, CancellationToken cancellation, string subject = "webhooks (Webhooks:AllowPrivateNetworks)")
     {
         var host = endPoint.Host.Trim('[', ']');
         var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellation);
@@ -36,7 +36,7 @@ public static class WebhookConnections
             var kinds = addresses.Select(WebhookTargets.AddressRefusal).Distinct().ToList();
             throw new WebhookTargetRefusedException(addresses.Length == 0
                 ? $"{host} resolves to no address."
-                : $"{host} resolves only to {string.Join(" or ", kinds)}, which webhooks may not reach (Webhooks:AllowPrivateNetworks).");
+                : $"{host} resolves only to {string.Join(" or ", kinds)}, which {subject} may not reach.");
         }
 
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };

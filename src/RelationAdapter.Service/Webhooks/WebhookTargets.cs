@@ -10,8 +10,6 @@ public static class WebhookTargets
 {
     public const int MaxUrlLength = 2048;
 
-    const string NotAbsoluteHttp = "The webhook must be an absolute http or https URL.";
-
     // Checked in order, so the more telling kind names an address that lies in two ranges.
     static readonly (IPNetwork Range, string Kind)[] Refused =
     [
@@ -46,18 +44,20 @@ public static class WebhookTargets
     /// no credentials and name a host; without private networks, a host that is localhost or an address literal of a
     /// refused kind is refused here already. Names that resolve to refused addresses are caught when connecting.
     /// </summary>
-    public static string? Refusal(string? url, bool allowPrivateNetworks)
+    /// <remarks><paramref name="subject"/> names the URL in the messages (image URLs are checked the same way).</remarks>
+    public static string? Refusal(string? url, bool allowPrivateNetworks, string subject = "The webhook")
     {
-        if (string.IsNullOrWhiteSpace(url)) return NotAbsoluteHttp;
-        if (url.Length > MaxUrlLength) return $"The webhook URL is longer than {MaxUrlLength} characters.";
+        var notAbsoluteHttp = $"{subject} must be an absolute http or https URL.";
+        if (string.IsNullOrWhiteSpace(url)) return notAbsoluteHttp;
+        if (url.Length > MaxUrlLength) return $"{subject} URL is longer than {MaxUrlLength} characters.";
         // On Unix "/path" parses as an absolute file: URI, so the scheme check is what refuses relative URLs.
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")) return NotAbsoluteHttp;
-        if (uri.UserInfo.Length > 0) return "The webhook URL must not carry a user name or password.";
-        if (uri.IdnHost.Length == 0) return "The webhook URL names no host.";
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")) return notAbsoluteHttp;
+        if (uri.UserInfo.Length > 0) return $"{subject} URL must not carry a user name or password.";
+        if (uri.IdnHost.Length == 0) return $"{subject} URL names no host.";
         if (allowPrivateNetworks) return null;
-        if (IsLocalhost(uri.IdnHost)) return "The webhook URL names this machine (localhost).";
+        if (IsLocalhost(uri.IdnHost)) return $"{subject} URL names this machine (localhost).";
         return IPAddress.TryParse(uri.IdnHost.Trim('[', ']'), out var literal) && AddressRefusal(literal) is { } kind
-            ? $"The webhook URL points to {kind}."
+            ? $"{subject} URL points to {kind}."
             : null;
     }
 
