@@ -1,0 +1,41 @@
+using System.Globalization;
+using RelationAdapter.Service.Options;
+
+namespace RelationAdapter.Service.Http;
+
+/// <summary>Adds <c>Management:Port</c> to where the server listens, beside the main address.</summary>
+public static class ManagementPort
+{
+    /// <summary>
+    /// ASP.NET Core takes one source of addresses (URLs, else HTTP/HTTPS ports; endpoints configured in code would
+    /// replace them), so the port joins whichever source is in use: a URL on the first URL's host, or one more
+    /// HTTP port. Call it after the default address is set.
+    /// </summary>
+    public static WebApplicationBuilder ListenOnManagementPort(this WebApplicationBuilder builder)
+    {
+        if (builder.Configuration.ReadSection<ManagementOptions>(ManagementOptions.Section).Port is not { } port) return builder;
+        var configuration = builder.Configuration;
+        var text = port.ToString(CultureInfo.InvariantCulture);
+        if (configuration["urls"] is { Length: > 0 } urls)
+        {
+            var addresses = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var bindings = addresses.Select(BindingAddress.Parse).ToList();
+            Refuse(port, bindings.Select(b => b.Port));
+            builder.WebHost.UseUrls([.. addresses, $"http://{bindings[0].Host}:{text}"]);
+        }
+        else
+        {
+            var ports = configuration["http_ports"] is { Length: > 0 } http ? http.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
+            var https = configuration["https_ports"] is { Length: > 0 } secure ? secure.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
+            Refuse(port, ports.Concat(https).Select(p => int.Parse(p, CultureInfo.InvariantCulture)));
+            builder.WebHost.UseSetting("http_ports", string.Join(';', [.. ports, text]));
+        }
+        return builder;
+    }
+
+    static void Refuse(int port, IEnumerable<int> mainPorts)
+    {
+        if (mainPorts.Contains(port))
+            throw new InvalidOperationException($"Management:Port {port} is also the main port: the management port must be a port of its own.");
+    }
+}
