@@ -48,4 +48,19 @@ public sealed class ManagementPortTests
         foreach (var probe in new[] { HealthEndpoints.LivePath, HealthEndpoints.ReadyPath })
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(probe)).StatusCode);
     }
+
+    [Theory]
+    [InlineData("70000", "ManagementOptions")]
+    [InlineData("main", "Management:Port")]
+    public async Task A_bad_management_port_stops_the_service_at_start_naming_the_key(string port, string named)
+    {
+        var main = LoopbackPort.Free();
+        var settings = new Dictionary<string, string>
+        {
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{main}",
+            ["Management:Port"] = port == "main" ? main.ToString(System.Globalization.CultureInfo.InvariantCulture) : port,
+        };
+        var refused = await Assert.ThrowsAsync<TimeoutException>(() => ServiceProcess.StartAsync(settings, readyWithin: TimeSpan.FromSeconds(60)));
+        Assert.Contains(named, refused.Message);
+    }
 }
