@@ -16,22 +16,24 @@ public static class ManagementPort
         if (builder.Configuration.ReadSection<ManagementOptions>(ManagementOptions.Section).Port is not { } port) return builder;
         var configuration = builder.Configuration;
         var text = port.ToString(CultureInfo.InvariantCulture);
-        if (configuration["urls"] is { Length: > 0 } urls)
+        if (List(configuration["urls"]) is { Length: > 0 } addresses)
         {
-            var addresses = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             var bindings = addresses.Select(BindingAddress.Parse).ToList();
             Refuse(port, bindings.Select(b => b.Port));
             builder.WebHost.UseUrls([.. addresses, $"http://{bindings[0].Host}:{text}"]);
         }
         else
         {
-            var ports = configuration["http_ports"] is { Length: > 0 } http ? http.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
-            var https = configuration["https_ports"] is { Length: > 0 } secure ? secure.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
-            Refuse(port, ports.Concat(https).Select(p => int.Parse(p, CultureInfo.InvariantCulture)));
+            var ports = List(configuration["http_ports"]);
+            Refuse(port, ports.Concat(List(configuration["https_ports"])).Select(p => int.Parse(p, CultureInfo.InvariantCulture)));
             builder.WebHost.UseSetting("http_ports", string.Join(';', [.. ports, text]));
         }
         return builder;
     }
+
+    /// <summary>A setting's ';'-separated entries (ASPNETCORE_URLS, ASPNETCORE_HTTP_PORTS, …).</summary>
+    static string[] List(string? setting) =>
+        setting?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
 
     static void Refuse(int port, IEnumerable<int> mainPorts)
     {

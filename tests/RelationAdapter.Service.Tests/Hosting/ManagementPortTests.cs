@@ -49,6 +49,24 @@ public sealed class ManagementPortTests
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(probe)).StatusCode);
     }
 
+    [Fact]
+    public async Task The_management_port_joins_the_http_ports_a_container_sets()
+    {
+        // The container image listens through ASPNETCORE_HTTP_PORTS, not URLs: the deploy/ layouts take this path.
+        var main = LoopbackPort.Free();
+        var managementPort = LoopbackPort.Free();
+        await using var service = await ServiceProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["ASPNETCORE_URLS"] = "",
+            ["ASPNETCORE_HTTP_PORTS"] = main.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Management:Port"] = managementPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        }, port: main);
+        using var management = new HttpClient { BaseAddress = new UriBuilder(service.Address) { Port = managementPort }.Uri };
+        Assert.Equal(HttpStatusCode.OK, (await management.GetAsync(TelemetryRegistration.MetricsPath)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await management.GetAsync(HealthEndpoints.ReadyPath)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await service.Client.GetAsync(TelemetryRegistration.MetricsPath)).StatusCode);
+    }
+
     [Theory]
     [InlineData("70000", "ManagementOptions")]
     [InlineData("main", "Management:Port")]
