@@ -44,14 +44,15 @@ public sealed class ServiceProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>
-    /// Starts the service dll (by default the one beside the running program) on a free loopback port and waits until
-    /// it is ready. <paramref name="settings"/> are configuration keys ("Queue:Backend") or environment variables.
+    /// Starts the service dll (by default the one beside the running program) on a free loopback port (or
+    /// <paramref name="port"/>) and waits until it is ready there. <paramref name="settings"/> are configuration keys
+    /// ("Queue:Backend") or environment variables.
     /// </summary>
     public static async Task<ServiceProcess> StartAsync(IEnumerable<KeyValuePair<string, string>> settings, string? dll = null,
-        string name = "service", TimeSpan? readyWithin = null)
+        string name = "service", TimeSpan? readyWithin = null, int? port = null)
     {
         dll ??= Path.Combine(AppContext.BaseDirectory, Dll);
-        var port = LoopbackPort.Free();
+        port ??= LoopbackPort.Free();
         var start = new ProcessStartInfo("dotnet", [dll])
         {
             WorkingDirectory = Path.GetDirectoryName(Path.GetFullPath(dll))!,

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using RelationAdapter.Service.Http;
 using RelationAdapter.Service.Jobs;
 using RelationAdapter.Service.Options;
+using RelationAdapter.Service.Telemetry;
 using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Endpoints;
@@ -16,13 +17,13 @@ public static class EndpointsRegistration
         return services;
     }
 
-    /// <summary>Probes, the Prometheus scrape and, unless this replica is only a worker, the v1 API (behind the API-key filter).</summary>
+    /// <summary>Probes, the Prometheus scrape and, unless this replica is only a worker, the v1 API (behind the shutdown drain and the API-key filter).</summary>
     public static WebApplication MapServiceEndpoints(this WebApplication app)
     {
         app.MapHealth();
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapMetrics();
         if (app.Services.GetRequiredService<IOptions<ServiceOptions>>().Value.RunsApi)
-            app.MapGroup("/v1").AddEndpointFilter<ApiKeyFilter>().MapEdits().MapRelations();
+            app.MapGroup("/v1").AddEndpointFilter<ShutdownDrainFilter>().AddEndpointFilter<ApiKeyFilter>().MapEdits().MapRelations();
         return app;
     }
 }

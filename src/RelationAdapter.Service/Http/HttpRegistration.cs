@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 using RelationAdapter.Service.Caching;
+using RelationAdapter.Service.Hosting;
 using RelationAdapter.Service.Options;
 using Swashbuckle.AspNetCore.SwaggerGen;
 
@@ -13,10 +14,16 @@ namespace RelationAdapter.Service.Http;
 
 public static class HttpRegistration
 {
-    /// <summary>Where the server listens (see <see cref="HostingConventions.DefaultUrl"/>) and the body limits it enforces.</summary>
+    /// <summary>
+    /// Where the server listens (see <see cref="HostingConventions.DefaultUrl"/>, <see cref="ManagementPort"/>), the
+    /// body limits it enforces and how it stops (<see cref="ShutdownDrain"/>).
+    /// </summary>
     public static WebApplicationBuilder AddHttpServer(this WebApplicationBuilder builder)
     {
         if (HostingConventions.DefaultUrl(builder.Configuration) is { } localUrl) builder.WebHost.UseUrls(localUrl);
+        builder.ListenOnManagementPort();
+        builder.Services.AddSingleton<ShutdownDrain>();
+        builder.Services.AddHostedService(provider => provider.GetRequiredService<ShutdownDrain>());
         // Read before the container is built, so straight from configuration.
         var limits = builder.Configuration.ReadSection<LimitsOptions>(LimitsOptions.Section);
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -38,6 +45,7 @@ public static class HttpRegistration
         services.TryAddSingleton<IIdempotencyKeys, MemoryIdempotencyKeys>();
         services.AddSingleton<Idempotency>();
         services.AddSingleton<ApiKeyFilter>();
+        services.AddSingleton<ShutdownDrainFilter>();
         services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Problems.WithStableType);
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.ConfigureHttpJsonOptions(json =>

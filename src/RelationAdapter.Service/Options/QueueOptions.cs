@@ -66,4 +66,12 @@ public sealed class QueueOptions
     /// <summary>On shutdown, how long the running job may take to finish before it is canceled.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>
+    /// On shutdown, before anything stops: readiness fails and the API answers <c>503 shutting-down</c> for this
+    /// long while the listener stays open, so that load balancers route elsewhere before connections are refused.
+    /// 0 (default): the listener closes at once.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan DrainPeriod { get; set; } = TimeSpan.Zero;
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -7,6 +8,8 @@ namespace RelationAdapter.Service.Telemetry;
 
 public static class TelemetryRegistration
 {
+    public const string MetricsPath = "/metrics";
+
     /// <summary>
     /// Traces and metrics, scraped at /metrics and exported over OTLP to OpenTelemetry:Otlp:Endpoint, else to
     /// the SDK's own OTEL_EXPORTER_OTLP_* variables; OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES name the
@@ -36,5 +39,27 @@ public static class TelemetryRegistration
                 else if (otlpFromEnvironment) metrics.AddOtlpExporter();
             });
         return builder;
+    }
+
+    /// <summary>
+    /// The Prometheus scrape at <see cref="MetricsPath"/>: on the management port alone when <c>Management:Port</c>
+    /// is set (its labels name API keys; 404 on the main port), else on the one port there is.
+    /// </summary>
+    public static IEndpointRouteBuilder MapMetrics(this IEndpointRouteBuilder app)
+    {
+        var scrape = app.MapPrometheusScrapingEndpoint(MetricsPath);
+        if (app.ServiceProvider.GetRequiredService<IOptions<ManagementOptions>>().Value.Port is { } port)
+            scrape.Add(endpoint =>
+            {
+                var serve = endpoint.RequestDelegate!;
+                // The local port, not the Host header, which any client may set.
+                endpoint.RequestDelegate = http =>
+                {
+                    if (http.Connection.LocalPort == port) return serve(http);
+                    http.Response.StatusCode = StatusCodes.Status404NotFound;
+                    return Task.CompletedTask;
+                };
+            });
+        return app;
     }
 }

@@ -62,53 +62,32 @@ public class DeploymentManifestTests
     [InlineData("scale-out")]
     public async Task Download_weights_fills_the_volume_before_any_pod_loads_the_model(string layout)
     {
-        // The component composed with a layout as a user's overlay would (kustomize wants relative paths).
-        var namespaced = (await Rendered.OverlayAsync(layout)).Objects.Select(o => o.Namespace).FirstOrDefault(n => n is not null);
-        var folder = Directory.CreateTempSubdirectory("ra-kustomize-");
-        try
+        var rendered = await Rendered.ComposedAsync(layout, ["download-weights"]);
+        var job = Assert.Single(rendered.OfKind("Job"));
+        var download = Pod.Container(job, "download");
+        var marker = Regex.Match(string.Join('\n', Yaml.List(download, "args")), @"touch (\S+)").Groups[1].Value;
+        Assert.NotEmpty(marker);
+        var written = Yaml.List(download, "volumeMounts").Single();
+        Assert.NotEqual("true", Yaml.Text(written, "readOnly")?.ToLowerInvariant());
+        var claimName = Yaml.Text(Pod.Volume(job, Yaml.Text(written, "name")!), "persistentVolumeClaim", "claimName")!;
+        var claim = rendered.Single("PersistentVolumeClaim", claimName);
+        Assert.Equal(["ReadWriteMany"], Yaml.List(claim.Root, "spec", "accessModes").Select(m => m.ToString()));
+        Assert.Equal(claim.Namespace, job.Namespace);
+
+        Assert.Contains(rendered.ServiceDeployments, d => Pod.Options(Pod.Container(d)).RunsWorker);
+        foreach (var deployment in rendered.ServiceDeployments)
         {
-            string Relative(params string[] parts) => Path.GetRelativePath(folder.FullName, Path.Combine([Deploy, .. parts])).Replace('\\', '/');
-            File.WriteAllText(Path.Combine(folder.FullName, "kustomization.yaml"), $"""
-                apiVersion: kustomize.config.k8s.io/v1beta1
-                kind: Kustomization
-                {(namespaced is null ? "" : "namespace: " + namespaced)}
-                resources:
-                  - {Relative("overlays", layout)}
-                components:
-                  - {Relative("components", "download-weights")}
-                """);
-            var rendered = new Rendered(layout + " + download-weights", await Kustomize.RenderAsync(folder.FullName));
-
-            var job = Assert.Single(rendered.OfKind("Job"));
-            var download = Pod.Container(job, "download");
-            var marker = Regex.Match(string.Join('\n', Yaml.List(download, "args")), @"touch (\S+)").Groups[1].Value;
-            Assert.NotEmpty(marker);
-            var written = Yaml.List(download, "volumeMounts").Single();
-            Assert.NotEqual("true", Yaml.Text(written, "readOnly")?.ToLowerInvariant());
-            var claimName = Yaml.Text(Pod.Volume(job, Yaml.Text(written, "name")!), "persistentVolumeClaim", "claimName")!;
-            var claim = rendered.Single("PersistentVolumeClaim", claimName);
-            Assert.Equal(["ReadWriteMany"], Yaml.List(claim.Root, "spec", "accessModes").Select(m => m.ToString()));
-            Assert.Equal(claim.Namespace, job.Namespace);
-
-            Assert.Contains(rendered.ServiceDeployments, d => Pod.Options(Pod.Container(d)).RunsWorker);
-            foreach (var deployment in rendered.ServiceDeployments)
+            var inits = Yaml.List(Pod.Spec(deployment), "initContainers");
+            if (!Pod.Options(Pod.Container(deployment)).RunsWorker)
             {
-                var inits = Yaml.List(Pod.Spec(deployment), "initContainers");
-                if (!Pod.Options(Pod.Container(deployment)).RunsWorker)
-                {
-                    Assert.Empty(inits);
-                    continue;
-                }
-                var wait = Assert.Single(inits);
-                Assert.Contains($"-f {marker} ", string.Join(' ', Yaml.List(wait, "args")) + " ");
-                var read = Yaml.List(wait, "volumeMounts").Single();
-                Assert.Equal(Yaml.Text(written, "mountPath"), Yaml.Text(read, "mountPath"));
-                Assert.Equal(claimName, Yaml.Text(Pod.Volume(deployment, Yaml.Text(read, "name")!), "persistentVolumeClaim", "claimName"));
+                Assert.Empty(inits);
+                continue;
             }
-        }
-        finally
-        {
-            folder.Delete(recursive: true);
+            var wait = Assert.Single(inits);
+            Assert.Contains($"-f {marker} ", string.Join(' ', Yaml.List(wait, "args")) + " ");
+            var read = Yaml.List(wait, "volumeMounts").Single();
+            Assert.Equal(Yaml.Text(written, "mountPath"), Yaml.Text(read, "mountPath"));
+            Assert.Equal(claimName, Yaml.Text(Pod.Volume(deployment, Yaml.Text(read, "name")!), "persistentVolumeClaim", "claimName"));
         }
     }
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using RelationAdapter.Service.Endpoints;
 using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Redis;
+using RelationAdapter.Service.Telemetry;
 
 namespace RelationAdapter.Service.Tests.Deployment;
 
@@ -69,27 +70,39 @@ public class LayoutTests
 
     [Theory]
     [MemberData(nameof(Rendered.Overlays), MemberType = typeof(Rendered))]
-    public async Task Service_pods_listen_on_the_image_port_with_health_probes_and_metrics(string overlay)
+    public async Task Probes_and_the_scrape_use_the_management_port_which_no_service_exposes(string overlay)
     {
         var rendered = await Render(overlay);
         foreach (var deployment in rendered.ServiceDeployments)
         {
             var container = Pod.Container(deployment);
-            var port = Yaml.List(container, "ports").Single();
-            Assert.Equal(HttpPort().ToString(), Yaml.Text(port, "containerPort"));
+            var ports = Yaml.List(container, "ports");
+            Assert.All(ports, p => Assert.False(string.IsNullOrEmpty(Yaml.Text(p, "name")), $"{deployment}: a port is unnamed"));
+            Assert.Contains(ports, p => Yaml.Text(p, "containerPort") == HttpPort().ToString());
+
+            // Management:Port as the service reads it: environment, then the mounted appsettings.
+            var configured = Pod.Value(container, "Management__Port")
+                ?? (Settings(rendered, deployment) is { } settings && settings.TryGetProperty("Management", out var management) && management.TryGetProperty("Port", out var value) ? value.ToString() : null);
+            Assert.True(int.TryParse(configured, out var managementPort), $"{deployment}: Management:Port is not set");
+            Assert.NotEqual(HttpPort(), managementPort);
+            var port = Assert.Single(ports, p => Yaml.Text(p, "containerPort") == managementPort.ToString());
             var name = Yaml.Text(port, "name");
-            Assert.False(string.IsNullOrEmpty(name), $"{deployment}: the port is unnamed");
 
             Assert.Equal(HealthEndpoints.ReadyPath, Yaml.Text(container, "readinessProbe", "httpGet", "path"));
             Assert.Equal(HealthEndpoints.LivePath, Yaml.Text(container, "livenessProbe", "httpGet", "path"));
             if (Yaml.Get(container, "startupProbe") is not null)
                 Assert.Equal(HealthEndpoints.ReadyPath, Yaml.Text(container, "startupProbe", "httpGet", "path"));
             foreach (var probe in new[] { "readinessProbe", "livenessProbe", "startupProbe" }.Where(p => Yaml.Get(container, p) is not null))
-                Assert.Equal(name, Yaml.Text(container, probe, "httpGet", "port"));
+                Assert.Contains(Yaml.Text(container, probe, "httpGet", "port"), new[] { name, managementPort.ToString() });
 
+            // Prometheus scrapes the pod on the management port, the only one that serves /metrics.
             var annotations = Pod.Annotations(deployment);
-            Assert.Equal(HttpPort().ToString(), annotations["prometheus.io/port"]);
-            Assert.Equal("/metrics", annotations["prometheus.io/path"]);
+            Assert.Equal("true", annotations["prometheus.io/scrape"]);
+            Assert.Equal(managementPort.ToString(), annotations["prometheus.io/port"]);
+            Assert.Equal(TelemetryRegistration.MetricsPath, annotations["prometheus.io/path"]);
+            foreach (var service in rendered.OfKind("Service").Where(s => rendered.Selected(Yaml.Get(s.Root, "spec", "selector")).Contains(deployment)))
+                Assert.All(Yaml.List(service.Root, "spec", "ports"), p =>
+                    Assert.DoesNotContain(Yaml.Text(p, "targetPort") ?? Yaml.Text(p, "port"), new[] { name, managementPort.ToString() }));
 
             // Job views and the consumer group name each replica: the pod's own name, unique and stable.
             Assert.Equal("metadata.name", Yaml.Text(Pod.Variable(container, "Service__InstanceName"), "valueFrom", "fieldRef", "fieldPath"));
@@ -112,8 +125,10 @@ public class LayoutTests
             {
                 Assert.Equal("1", Yaml.Text(container, "resources", "requests", "nvidia.com/gpu"));
                 Assert.Equal("1", Yaml.Text(container, "resources", "limits", "nvidia.com/gpu"));
-                Assert.NotNull(Yaml.Get(pod, "nodeSelector"));
-                Assert.Contains(Yaml.List(pod, "tolerations"), t => Yaml.Text(t, "key") == "nvidia.com/gpu");
+                // Scheduled by the resource; a node label only GPU Feature Discovery sets would leave the pod Pending
+                // elsewhere (deploy/components/gpu-node-selector adds it where it exists).
+                Assert.DoesNotContain(Yaml.Map(pod, "nodeSelector").Keys, k => k.ToString()!.StartsWith("nvidia.com/", StringComparison.Ordinal));
+                Assert.Contains(Yaml.List(pod, "tolerations"), t => Yaml.Text(t, "key") == "nvidia.com/gpu" && Yaml.Text(t, "operator") == "Exists");
                 Assert.NotNull(weights);
                 Assert.Equal("/weights", Yaml.Text(weights, "mountPath"));
                 Assert.Equal("true", Yaml.Text(weights, "readOnly"), ignoreCase: true);
@@ -150,10 +165,12 @@ public class LayoutTests
 
             if (Pod.Options(container).RunsApi)
             {
-                // Made out of band; until then authentication is off, as with an empty key, and the pods still start.
-                var key = Yaml.Map(Pod.Variable(container, "Auth__ApiKeys__0"), "valueFrom", "secretKeyRef");
-                Assert.Equal("relation-adapter-api-keys", Yaml.Text(key, "name"));
-                Assert.Equal("true", Yaml.Text(key, "optional"), ignoreCase: true);
+                // Named keys from one Secret made out of band; until then authentication is off and the pods still start.
+                var keys = Assert.Single(Yaml.List(container, "envFrom"), e => Yaml.Get(e, "secretRef") is not null);
+                Assert.Equal("relation-adapter-api-keys", Yaml.Text(keys, "secretRef", "name"));
+                Assert.Equal("true", Yaml.Text(keys, "secretRef", "optional"), ignoreCase: true);
+                Assert.Null(Yaml.Get(keys, "prefix"));
+                Assert.DoesNotContain(Pod.Env(container), e => Yaml.Text(e, "name")!.StartsWith("Auth__", StringComparison.Ordinal));
             }
         }
         // kubectl apply would put a rendered Secret's placeholder back over the value set out of band.
@@ -171,7 +188,10 @@ public class LayoutTests
             // Precedence as the service reads it: environment, then the mounted appsettings, then the default.
             var configured = Pod.Value(container, "Queue__ShutdownGracePeriod")
                 ?? (Settings(rendered, deployment) is { } settings && settings.TryGetProperty("Queue", out var queue) && queue.TryGetProperty("ShutdownGracePeriod", out var value) ? value.GetString() : null);
-            var drain = configured is null ? new QueueOptions().ShutdownGracePeriod : TimeSpan.Parse(configured);
+            var grace = configured is null ? new QueueOptions().ShutdownGracePeriod : TimeSpan.Parse(configured);
+            var drainSetting = Pod.Value(container, "Queue__DrainPeriod")
+                ?? (Settings(rendered, deployment) is { } more && more.TryGetProperty("Queue", out var q) && q.TryGetProperty("DrainPeriod", out var d) ? d.GetString() : null);
+            var drain = (drainSetting is null ? new QueueOptions().DrainPeriod : TimeSpan.Parse(drainSetting)) + grace;
 
             var preStop = Yaml.List(container, "lifecycle", "preStop", "exec", "command").Select(c => c.ToString()!).ToList();
             var pause = 0;
@@ -181,9 +201,9 @@ public class LayoutTests
                 pause = int.Parse(preStop[1]);
             }
 
-            var grace = int.Parse(Yaml.Text(Pod.Spec(deployment), "terminationGracePeriodSeconds") ?? "30");
-            Assert.True(grace >= pause + drain.TotalSeconds + 5,
-                $"{deployment}: terminationGracePeriodSeconds {grace} must cover preStop {pause} s + drain {drain.TotalSeconds} s + 5 s");
+            var termination = int.Parse(Yaml.Text(Pod.Spec(deployment), "terminationGracePeriodSeconds") ?? "30");
+            Assert.True(termination >= pause + drain.TotalSeconds + 5,
+                $"{deployment}: terminationGracePeriodSeconds {termination} must cover preStop {pause} s + drain and running job {drain.TotalSeconds} s + 5 s");
         }
     }
 
@@ -341,7 +361,8 @@ public class LayoutTests
         {
             var container = Pod.Container(deployment);
             var connection = Pod.Value(container, "ConnectionStrings__Redis")!;
-            var expanded = Pod.References(connection).Aggregate(connection, (text, name) => text.Replace($"$({name})", Pod.Value(container, name)));
+            var server = connection.Split(',')[0];
+            var expanded = Pod.References(server).Aggregate(server, (text, name) => text.Replace($"$({name})", Pod.Value(container, name)));
             Assert.Equal(address, expanded);
         }
         var worker = Pod.Container(Assert.Single(rendered.InRole(ServiceOptions.WorkerRole)));

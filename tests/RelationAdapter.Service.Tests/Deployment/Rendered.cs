@@ -18,6 +18,35 @@ public sealed record Rendered(string Name, IReadOnlyList<Manifest> Objects)
     public static async Task<Rendered> OverlayAsync(string name) =>
         new(name, await Kustomize.RenderAsync(Path.Combine(OverlaysFolder, name)));
 
+    /// <summary>
+    /// An overlay with components, composed as a user's own overlay would (kustomize wants relative paths), in the
+    /// overlay's namespace; <paramref name="more"/> is added to that kustomization as it is (an images: entry).
+    /// </summary>
+    public static async Task<Rendered> ComposedAsync(string overlay, string[] components, string more = "")
+    {
+        var namespaced = (await OverlayAsync(overlay)).Objects.Select(o => o.Namespace).FirstOrDefault(n => n is not null);
+        var folder = Directory.CreateTempSubdirectory("ra-kustomize-");
+        try
+        {
+            string Relative(params string[] parts) => Path.GetRelativePath(folder.FullName, Repository.File(["deploy", .. parts])).Replace('\\', '/');
+            File.WriteAllText(Path.Combine(folder.FullName, "kustomization.yaml"), $"""
+                apiVersion: kustomize.config.k8s.io/v1beta1
+                kind: Kustomization
+                {(namespaced is null ? "" : "namespace: " + namespaced)}
+                resources:
+                  - {Relative("overlays", overlay)}
+                components:
+                {string.Join('\n', components.Select(c => "  - " + Relative("components", c)))}
+
+                """ + more);
+            return new Rendered($"{overlay} + {string.Join(" + ", components)}", await Kustomize.RenderAsync(folder.FullName));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
     public IEnumerable<Manifest> OfKind(string kind) => Objects.Where(o => o.Kind == kind);
 
     public IEnumerable<Manifest> Workloads => Objects.Where(o => o.Kind is "Deployment" or "StatefulSet");
@@ -45,6 +74,10 @@ public static partial class Pod
     public static Dictionary<object, object> Annotations(Manifest workload) => Yaml.Map(workload.Root, "spec", "template", "metadata", "annotations");
 
     /// <summary>The container named <paramref name="name"/> (the service's is "service" everywhere).</summary>
+    /// <summary>The containers and the init containers.</summary>
+    public static IEnumerable<Dictionary<object, object>> AllContainers(Manifest workload) =>
+        Yaml.List(Spec(workload), "containers").Concat(Yaml.List(Spec(workload), "initContainers")).Cast<Dictionary<object, object>>();
+
     public static Dictionary<object, object> Container(Manifest workload, string name = "service") =>
         Yaml.List(Spec(workload), "containers").Cast<Dictionary<object, object>>().SingleOrDefault(c => Yaml.Text(c, "name") == name)
         ?? throw new Xunit.Sdk.XunitException($"{workload}: no container '{name}'");
