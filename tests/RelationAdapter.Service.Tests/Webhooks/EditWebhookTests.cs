@@ -6,6 +6,7 @@ using RelationAdapter.Service.Tests.Support;
 namespace RelationAdapter.Service.Tests.Webhooks;
 
 /// <summary>An edit that names a webhook: its events reach a real receiver, signed, and every attempt shows on the job.</summary>
+[Trait("Category", "Service")]
 public sealed class EditWebhookTests
 {
     const string Secret = WebhookDispatcherHost.Secret;
