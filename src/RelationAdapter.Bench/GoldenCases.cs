@@ -12,13 +12,19 @@ namespace RelationAdapter.Bench;
 /// <summary>Where the golden set is, as the parity benchmark and the Core tests look for it.</summary>
 public static class GoldenCases
 {
-    /// <summary><c>RA_GOLDEN_DIR</c> when set, else <c>../shared/golden/tiny-v1</c> beside <paramref name="repositoryRoot"/> (null without one).</summary>
+    /// <summary><c>RA_GOLDEN_DIR</c> when set, else the repository's copy (<see cref="RepositoryCopy"/>; null without a repository).</summary>
     public static string? DefaultDirectory(string? repositoryRoot)
     {
         var fromEnvironment = Environment.GetEnvironmentVariable("RA_GOLDEN_DIR");
         if (!string.IsNullOrWhiteSpace(fromEnvironment)) return Path.GetFullPath(fromEnvironment);
-        return repositoryRoot is null ? null : Path.GetFullPath(Path.Combine(repositoryRoot, "..", "shared", "golden", "tiny-v1"));
+        return repositoryRoot is null ? null : RepositoryCopy(repositoryRoot);
     }
+
+    /// <summary>The set the repository carries, <c>tests/data/golden/tiny-v1</c>, so a clone tests itself.</summary>
+    public static string RepositoryCopy(string repositoryRoot) => Path.GetFullPath(Path.Combine(repositoryRoot, "tests", "data", "golden", "tiny-v1"));
+
+    /// <summary>The shared set the copy was taken from, <c>../shared/golden/tiny-v1</c> beside the repository (where it exists).</summary>
+    public static string SharedSet(string repositoryRoot) => Path.GetFullPath(Path.Combine(repositoryRoot, "..", "shared", "golden", "tiny-v1"));
 }
 
 /// <summary>

@@ -38,7 +38,7 @@ switch (command)
               resident     [--device cpu]               bytes per component: the tiny preset, and FLUX.1-dev (bf16)
               blocks       [--device cpu|cuda --size 512 --precision bf16|fp8 --iterations 20]
                            one double and one single block at an edit's token counts, as flux_peer.py SIDE STEPS blocks
-              parity       [--golden ../shared/golden/tiny-v1 --device cuda --dtype float32,bfloat16]
+              parity       [--golden tests/data/golden/tiny-v1 --device cuda --dtype float32,bfloat16]
                            the golden pipeline cases on the device (TF32 off): relL2 of latents and image vs bounds
               load         [--device cpu|cuda --preset tiny|flux1-dev --dir /tmp/... --precision bf16|fp8 --offload true --lora-rank 128 --keep false]
                            writes random weights in the real layouts (sharded FLUX.1-dev folder, adapter .bin, PEFT LoRA,

@@ -37,22 +37,22 @@ namespace RelationAdapter.Client
         /// <remarks>
         /// Answers 202 with the job. With `Prefer: wait=N` (or a bare `Prefer: wait`, the configured default) it waits up to N seconds (capped) and answers 200 when the edit finished in time: the image for one source, the job (with a link per result) for several.
         /// </remarks>
-        /// <param name="sourceImage">The image to edit; repeat the part for a batch of 1 to Limits:MaxSourcesPerEdit (4 by default) sources, each edited
-        /// <br/>with the same exemplar pair and its own seed (seed + its index), each result at /v1/edits/{id}/results/{index}.</param>
+        /// <param name="sourceImage">The image to edit; repeat the part for a batch of up to Limits:MaxSourcesPerEdit sources, each edited
+        /// <br/>with the same exemplar pair and its own seed (seed + its index), each result at /v1/edits/{id}/results/{index}. At most 16777216 bytes (Limits:MaxFileBytes) and 40000000 pixels, width × height (Limits:MaxPixels).</param>
         /// <param name="prompt">The instruction.</param>
         /// <param name="idempotencyKey">At most 255 characters. The same key with the same request (within Idempotency:Retention, 24 h) answers the original outcome and makes nothing new; with another request it is a 422 idempotency-key-reused.</param>
-        /// <param name="promptImage">The exemplar "before" image. Send it with reference_image, or send relation_id instead.</param>
-        /// <param name="referenceImage">The exemplar "after" image.</param>
+        /// <param name="promptImage">The exemplar "before" image. Send it with reference_image, or send relation_id instead. At most 16777216 bytes (Limits:MaxFileBytes) and 40000000 pixels, width × height (Limits:MaxPixels).</param>
+        /// <param name="referenceImage">The exemplar "after" image. At most 16777216 bytes (Limits:MaxFileBytes) and 40000000 pixels, width × height (Limits:MaxPixels).</param>
         /// <param name="relationId">A cached exemplar pair from POST /v1/relations, instead of the two images.</param>
-        /// <param name="steps">Denoising steps, 1 to Limits:MaxSteps (50 by default).</param>
+        /// <param name="steps">Denoising steps, at most Limits:MaxSteps.</param>
         /// <param name="guidance">Guidance scale.</param>
         /// <param name="adapterScale">Adapter scale alpha: how strongly the exemplar pair's relation steers the edit.</param>
-        /// <param name="seed">Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</param>
-        /// <param name="maxSide">Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap (1024 by default); default Limits:DefaultMaxSide (512).</param>
+        /// <param name="seed">Random seed; its maximum, 2^53 - 1, is exact in every JSON client. Random in the range when absent, and always returned.</param>
+        /// <param name="maxSide">Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap; default Limits:DefaultMaxSide.</param>
         /// <param name="webhook">An absolute http(s) URL the job's events are POSTed to, signed as Standard Webhooks says (needs Webhooks:Secret on the server).</param>
         /// <param name="webhookEventsFilter">Which events reach the webhook: started, completed (default: completed). Repeat the field or separate names with commas.</param>
         /// <param name="outputFormat">The result's format.</param>
-        /// <param name="cacheThreshold">Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
+        /// <param name="cacheThreshold">Step cache (First-Block Cache), 0 = off: a step whose first block changed by less
         /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
@@ -125,8 +125,8 @@ namespace RelationAdapter.Client
         /// <remarks>
         /// The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded by this request, 200 when it was already cached or being encoded for another request; with API keys, relations are each key's own: 201 for a key's first upload of the pair, 200 after, and another key's relation is not found. A created relation is always cached (the least recently used ones make room).
         /// </remarks>
-        /// <param name="promptImage">The exemplar "before" image.</param>
-        /// <param name="referenceImage">The exemplar "after" image.</param>
+        /// <param name="promptImage">The exemplar "before" image. At most 16777216 bytes (Limits:MaxFileBytes) and 40000000 pixels, width × height (Limits:MaxPixels).</param>
+        /// <param name="referenceImage">The exemplar "after" image. At most 16777216 bytes (Limits:MaxFileBytes) and 40000000 pixels, width × height (Limits:MaxPixels).</param>
         /// <param name="idempotencyKey">At most 255 characters. The same key with the same request (within Idempotency:Retention, 24 h) answers the original outcome and makes nothing new; with another request it is a 422 idempotency-key-reused.</param>
         /// <returns>OK</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
@@ -181,22 +181,22 @@ namespace RelationAdapter.Client
         /// <remarks>
         /// Answers 202 with the job. With `Prefer: wait=N` (or a bare `Prefer: wait`, the configured default) it waits up to N seconds (capped) and answers 200 when the edit finished in time: the image for one source, the job (with a link per result) for several.
         /// </remarks>
-        /// <param name="sourceImage">The image to edit; repeat the part for a batch of 1 to Limits:MaxSourcesPerEdit (4 by default) sources, each edited
-        /// <br/>with the same exemplar pair and its own seed (seed + its index), each result at /v1/edits/{id}/results/{index}.</param>
+        /// <param name="sourceImage">The image to edit; repeat the part for a batch of up to Limits:MaxSourcesPerEdit sources, each edited
+        /// <br/>with the same exemplar pair and its own seed (seed + its index), each result at /v1/edits/{id}/results/{index}. At most 16777216 bytes (Limits:MaxFileBytes) and 40000000 pixels, width × height (Limits:MaxPixels).</param>
         /// <param name="prompt">The instruction.</param>
         /// <param name="idempotencyKey">At most 255 characters. The same key with the same request (within Idempotency:Retention, 24 h) answers the original outcome and makes nothing new; with another request it is a 422 idempotency-key-reused.</param>
-        /// <param name="promptImage">The exemplar "before" image. Send it with reference_image, or send relation_id instead.</param>
-        /// <param name="referenceImage">The exemplar "after" image.</param>
+        /// <param name="promptImage">The exemplar "before" image. Send it with reference_image, or send relation_id instead. At most 16777216 bytes (Limits:MaxFileBytes) and 40000000 pixels, width × height (Limits:MaxPixels).</param>
+        /// <param name="referenceImage">The exemplar "after" image. At most 16777216 bytes (Limits:MaxFileBytes) and 40000000 pixels, width × height (Limits:MaxPixels).</param>
         /// <param name="relationId">A cached exemplar pair from POST /v1/relations, instead of the two images.</param>
-        /// <param name="steps">Denoising steps, 1 to Limits:MaxSteps (50 by default).</param>
+        /// <param name="steps">Denoising steps, at most Limits:MaxSteps.</param>
         /// <param name="guidance">Guidance scale.</param>
         /// <param name="adapterScale">Adapter scale alpha: how strongly the exemplar pair's relation steers the edit.</param>
-        /// <param name="seed">Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</param>
-        /// <param name="maxSide">Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap (1024 by default); default Limits:DefaultMaxSide (512).</param>
+        /// <param name="seed">Random seed; its maximum, 2^53 - 1, is exact in every JSON client. Random in the range when absent, and always returned.</param>
+        /// <param name="maxSide">Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap; default Limits:DefaultMaxSide.</param>
         /// <param name="webhook">An absolute http(s) URL the job's events are POSTed to, signed as Standard Webhooks says (needs Webhooks:Secret on the server).</param>
         /// <param name="webhookEventsFilter">Which events reach the webhook: started, completed (default: completed). Repeat the field or separate names with commas.</param>
         /// <param name="outputFormat">The result's format.</param>
-        /// <param name="cacheThreshold">Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
+        /// <param name="cacheThreshold">Step cache (First-Block Cache), 0 = off: a step whose first block changed by less
         /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
@@ -1216,8 +1216,8 @@ namespace RelationAdapter.Client
         /// <remarks>
         /// The id is derived from both images' bytes and the adapter, so the same pair always gets the same id. 201 when encoded by this request, 200 when it was already cached or being encoded for another request; with API keys, relations are each key's own: 201 for a key's first upload of the pair, 200 after, and another key's relation is not found. A created relation is always cached (the least recently used ones make room).
         /// </remarks>
-        /// <param name="promptImage">The exemplar "before" image.</param>
-        /// <param name="referenceImage">The exemplar "after" image.</param>
+        /// <param name="promptImage">The exemplar "before" image. At most 16777216 bytes (Limits:MaxFileBytes) and 40000000 pixels, width × height (Limits:MaxPixels).</param>
+        /// <param name="referenceImage">The exemplar "after" image. At most 16777216 bytes (Limits:MaxFileBytes) and 40000000 pixels, width × height (Limits:MaxPixels).</param>
         /// <param name="idempotencyKey">At most 255 characters. The same key with the same request (within Idempotency:Retention, 24 h) answers the original outcome and makes nothing new; with another request it is a 422 idempotency-key-reused.</param>
         /// <returns>OK</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
@@ -1677,13 +1677,13 @@ namespace RelationAdapter.Client
     {
 
         /// <summary>
-        /// The exemplar "before" image. Send it with reference_image, or send relation_id instead.
+        /// The exemplar "before" image. Send it with reference_image, or send relation_id instead. At most 16777216 bytes (Limits:MaxFileBytes) and 40000000 pixels, width × height (Limits:MaxPixels).
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("prompt_image")]
         public string? PromptImage { get; set; } = default!;
 
         /// <summary>
-        /// The exemplar "after" image.
+        /// The exemplar "after" image. At most 16777216 bytes (Limits:MaxFileBytes) and 40000000 pixels, width × height (Limits:MaxPixels).
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("reference_image")]
         public string? ReferenceImage { get; set; } = default!;
@@ -1695,8 +1695,8 @@ namespace RelationAdapter.Client
         public string? RelationId { get; set; } = default!;
 
         /// <summary>
-        /// The image to edit; repeat the part for a batch of 1 to Limits:MaxSourcesPerEdit (4 by default) sources, each edited
-        /// <br/>with the same exemplar pair and its own seed (seed + its index), each result at /v1/edits/{id}/results/{index}.
+        /// The image to edit; repeat the part for a batch of up to Limits:MaxSourcesPerEdit sources, each edited
+        /// <br/>with the same exemplar pair and its own seed (seed + its index), each result at /v1/edits/{id}/results/{index}. At most 16777216 bytes (Limits:MaxFileBytes) and 40000000 pixels, width × height (Limits:MaxPixels).
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("source_image")]
         [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
@@ -1707,13 +1707,14 @@ namespace RelationAdapter.Client
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("prompt")]
         [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(2000)]
         public string Prompt { get; set; } = default!;
 
         /// <summary>
-        /// Denoising steps, 1 to Limits:MaxSteps (50 by default).
+        /// Denoising steps, at most Limits:MaxSteps.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("steps")]
-        [System.ComponentModel.DataAnnotations.Range(1, 1000)]
+        [System.ComponentModel.DataAnnotations.Range(1, 50)]
         public int? Steps { get; set; } = 24;
 
         /// <summary>
@@ -1731,17 +1732,17 @@ namespace RelationAdapter.Client
         public double? AdapterScale { get; set; } = 1D;
 
         /// <summary>
-        /// Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.
+        /// Random seed; its maximum, 2^53 - 1, is exact in every JSON client. Random in the range when absent, and always returned.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("seed")]
         [System.ComponentModel.DataAnnotations.Range(0L, 9007199254740991L)]
         public long? Seed { get; set; } = default!;
 
         /// <summary>
-        /// Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap (1024 by default); default Limits:DefaultMaxSide (512).
+        /// Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap; default Limits:DefaultMaxSide.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("max_side")]
-        [System.ComponentModel.DataAnnotations.Range(16, 8192)]
+        [System.ComponentModel.DataAnnotations.Range(16, 1024)]
         public int? MaxSide { get; set; } = 512;
 
         /// <summary>
@@ -1764,7 +1765,7 @@ namespace RelationAdapter.Client
         public OutputFormat? OutputFormat { get; set; } = RelationAdapter.Client.OutputFormat.Png;
 
         /// <summary>
-        /// Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
+        /// Step cache (First-Block Cache), 0 = off: a step whose first block changed by less
         /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.
         /// </summary>
@@ -2141,14 +2142,14 @@ namespace RelationAdapter.Client
     {
 
         /// <summary>
-        /// The exemplar "before" image.
+        /// The exemplar "before" image. At most 16777216 bytes (Limits:MaxFileBytes) and 40000000 pixels, width × height (Limits:MaxPixels).
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("prompt_image")]
         [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
         public string PromptImage { get; set; } = default!;
 
         /// <summary>
-        /// The exemplar "after" image.
+        /// The exemplar "after" image. At most 16777216 bytes (Limits:MaxFileBytes) and 40000000 pixels, width × height (Limits:MaxPixels).
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("reference_image")]
         [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]

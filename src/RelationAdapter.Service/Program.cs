@@ -13,6 +13,7 @@ builder.AddJobs();
 builder.AddRedisBackend();
 builder.Services.AddWebhookNotifications();
 builder.Services.AddHttpContract();
+builder.Services.AddLimitsDocumentation();
 
 var app = builder.Build();
 app.UseHttpConventions();

@@ -3,6 +3,7 @@ using static TorchSharp.torch;
 namespace RelationAdapter.Core.Tests;
 
 /// <summary>Fails (never skips) when libtorch cannot load: every model test depends on it.</summary>
+[Trait("Category", "Unit")]
 public class LibTorchLoadsTests
 {
     [Fact]

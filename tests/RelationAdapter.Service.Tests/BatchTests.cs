@@ -6,6 +6,7 @@ using SixLabors.ImageSharp.PixelFormats;
 namespace RelationAdapter.Service.Tests;
 
 /// <summary>One exemplar pair applied to several sources in one job: one DiT batch, a seed and a result per source.</summary>
+[Trait("Category", "Service")]
 public sealed class BatchTests
 {
     static readonly byte[] First = Api.Png(96, 64, 40), Second = Api.Png(96, 64, 200), Narrow = Api.Png(64, 96, 90);

@@ -1,6 +1,9 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using RelationAdapter.Bench;
 using RelationAdapter.Service.Options;
 using System.Text.Json;
@@ -128,11 +131,16 @@ public class JobLifecycleTests
     [Fact]
     public async Task Finished_jobs_older_than_the_retention_are_evicted()
     {
-        await using var factory = new ServiceFactory { Settings = { ["Queue:ResultRetention"] = "00:00:01" } };
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var factory = new ServiceFactory { Time = time };
         var client = await factory.ReadyClientAsync();
+        var retention = factory.Services.GetRequiredService<IOptions<QueueOptions>>().Value.ResultRetention;
         var id = await Api.SubmitAsync(client, Api.EditForm());
         await Api.WaitForAsync(client, id, "succeeded");
-        await Task.Delay(1500);
+
+        time.Advance(retention - TimeSpan.FromSeconds(1));
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/v1/edits/{id}")).StatusCode);
+        time.Advance(TimeSpan.FromSeconds(2));
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/v1/edits/{id}")).StatusCode);
     }
 
@@ -247,9 +255,15 @@ public class JobLifecycleTests
         leave.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
 
-        var id = running.GetProperty("items")[0].GetProperty("id").GetString()!;
-        await Task.Delay(300);
-        Assert.Equal("running", (await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync()).GetProperty("status").GetString());
+        var job = running.GetProperty("items")[0];
+        var id = job.GetProperty("id").GetString()!;
+        // It runs on: two more steps (or its end) after the client left, rather than a cancel.
+        var stepWhenLeft = job.GetProperty("progress").GetProperty("step").GetInt32();
+        JsonElement view = default;
+        await Api.UntilAsync(async () => (view = await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync()).GetProperty("status").GetString() != "running"
+                                         || view.GetProperty("progress").GetProperty("step").GetInt32() >= stepWhenLeft + 2,
+            "the edit neither advanced nor ended after its client left");
+        Assert.Contains(view.GetProperty("status").GetString(), new[] { "running", "succeeded" });
         await client.DeleteAsync($"/v1/edits/{id}");
     }
 }

@@ -11,6 +11,7 @@ using SixLabors.ImageSharp.PixelFormats;
 namespace RelationAdapter.Service.Tests;
 
 /// <summary>The queue's accounting on its own: places, cancels and positions, without the model.</summary>
+[Trait("Category", "Unit")]
 public sealed class JobQueueTests : IDisposable
 {
     readonly ServiceProvider _meters = new ServiceCollection().AddMetrics().BuildServiceProvider();

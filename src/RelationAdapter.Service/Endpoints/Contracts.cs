@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc;
 using RelationAdapter.Core.Imaging;
@@ -21,26 +20,21 @@ public sealed class EditForm
     /// <summary>A cached exemplar pair from POST /v1/relations, instead of the two images.</summary>
     public string? relation_id { get; set; }
     /// <summary>
-    /// The image to edit; repeat the part for a batch of 1 to Limits:MaxSourcesPerEdit (4 by default) sources, each edited
+    /// The image to edit; repeat the part for a batch of up to Limits:MaxSourcesPerEdit sources, each edited
     /// with the same exemplar pair and its own seed (seed + its index), each result at /v1/edits/{id}/results/{index}.
     /// </summary>
     public required IFormFileCollection source_image { get; set; }
     /// <summary>The instruction.</summary>
     public required string prompt { get; set; }
-    /// <summary>Denoising steps, 1 to Limits:MaxSteps (50 by default).</summary>
-    [Range(EditSettings.MinSteps, EditSettings.MaxSteps), DefaultValue(EditSettings.DefaultSteps)]
+    /// <summary>Denoising steps, at most Limits:MaxSteps.</summary>
     public int? steps { get; set; }
     /// <summary>Guidance scale.</summary>
-    [Range(EditSettings.MinGuidance, EditSettings.MaxGuidance), DefaultValue(EditSettings.DefaultGuidance)]
     public double? guidance { get; set; }
     /// <summary>Adapter scale alpha: how strongly the exemplar pair's relation steers the edit.</summary>
-    [Range(EditSettings.MinAdapterScale, EditSettings.MaxAdapterScale), DefaultValue(EditSettings.DefaultAdapterScale)]
     public double? adapter_scale { get; set; }
-    /// <summary>Random seed, 0 to 2^53 - 1 (9007199254740991, exact in every JSON client); random in that range when absent, and always returned.</summary>
-    [Range(0L, EditSettings.MaxSeed)]
+    /// <summary>Random seed; its maximum, 2^53 - 1, is exact in every JSON client. Random in the range when absent, and always returned.</summary>
     public long? seed { get; set; }
-    /// <summary>Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap (1024 by default); default Limits:DefaultMaxSide (512).</summary>
-    [Range(EditSettings.MinMaxSide, 8192), DefaultValue(EditSettings.DefaultMaxSide)]
+    /// <summary>Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap; default Limits:DefaultMaxSide.</summary>
     public int? max_side { get; set; }
     /// <summary>An absolute http(s) URL the job's events are POSTed to, signed as Standard Webhooks says (needs Webhooks:Secret on the server).</summary>
     public string? webhook { get; set; }
@@ -49,10 +43,9 @@ public sealed class EditForm
     /// <summary>The result's format.</summary>
     [DefaultValue(OutputFormat.Png)]
     public OutputFormat? output_format { get; set; }
-    /// <summary>Step cache (First-Block Cache), 0 to 10, default 0 = off: a step whose first block changed by less
+    /// <summary>Step cache (First-Block Cache), 0 = off: a step whose first block changed by less
     /// than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
     /// less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</summary>
-    [Range(0.0, EditSettings.MaxCacheThreshold), DefaultValue(EditSettings.DefaultCacheThreshold)]
     public double? cache_threshold { get; set; }
 }
 

@@ -49,7 +49,7 @@ public static class EditFormParser
         .Where(p => p.PropertyType != typeof(IFormFile) && p.PropertyType != typeof(IFormFileCollection) && p.Name != WebhookSubscription.EventsFilterField)
         .Select(p => p.Name).ToArray();
 
-    /// <summary>The settings and output format; defaults and ranges are <see cref="EditSettings"/>'s, capped by the limits.</summary>
+    /// <summary>The settings and output format; defaults and ranges are the limits' (<see cref="LimitsOptions"/>).</summary>
     static (EditSettings Settings, OutputFormat Format) Parse(IFormCollection form, LimitsOptions limits, Dictionary<string, string[]> errors)
     {
         // A repeated field would otherwise be read as its values joined by commas ("jpeg,webp").
@@ -61,12 +61,12 @@ public static class EditFormParser
         var settings = new EditSettings
         {
             Prompt = prompt,
-            Steps = Integer(form, nameof(EditForm.steps), EditSettings.DefaultSteps, EditSettings.MinSteps, Math.Min(limits.MaxSteps, EditSettings.MaxSteps), errors),
-            Guidance = Number(form, nameof(EditForm.guidance), EditSettings.DefaultGuidance, EditSettings.MinGuidance, EditSettings.MaxGuidance, errors),
-            AdapterScale = Number(form, nameof(EditForm.adapter_scale), EditSettings.DefaultAdapterScale, EditSettings.MinAdapterScale, EditSettings.MaxAdapterScale, errors),
-            Seed = Seed(form, errors),
-            MaxSide = Integer(form, nameof(EditForm.max_side), limits.DefaultMaxSide, EditSettings.MinMaxSide, limits.MaxSideCap, errors),
-            CacheThreshold = Number(form, nameof(EditForm.cache_threshold), EditSettings.DefaultCacheThreshold, 0, EditSettings.MaxCacheThreshold, errors),
+            Steps = Integer(form, nameof(EditForm.steps), limits.Steps, errors),
+            Guidance = Number(form, nameof(EditForm.guidance), limits.Guidance, errors),
+            AdapterScale = Number(form, nameof(EditForm.adapter_scale), limits.AdapterScale, errors),
+            Seed = Seed(form, limits.Seed, errors),
+            MaxSide = Integer(form, nameof(EditForm.max_side), limits.MaxSide, errors),
+            CacheThreshold = Number(form, nameof(EditForm.cache_threshold), limits.CacheThreshold, errors),
         };
         if (settings.MaxSide % EditSettings.SideMultiple != 0) Add(errors, nameof(EditForm.max_side), $"must be a multiple of {EditSettings.SideMultiple}.");
 
@@ -77,30 +77,31 @@ public static class EditFormParser
         return (settings, format);
     }
 
-    static int Integer(IFormCollection form, string field, int fallback, int min, int max, Dictionary<string, string[]> errors)
+    static int Integer(IFormCollection form, string field, Bounds<int> bounds, Dictionary<string, string[]> errors)
     {
         var text = form[field].ToString();
-        if (text.Length == 0) return fallback;
+        if (text.Length == 0) return bounds.Default!.Value;
         if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)) Add(errors, field, "must be an integer.");
-        else if (value < min || value > max) Add(errors, field, $"must be between {min} and {max}.");
+        else if (!bounds.Contains(value)) Add(errors, field, $"must be between {bounds.Min} and {bounds.Max}.");
         return value;
     }
 
-    static double Number(IFormCollection form, string field, double fallback, double min, double max, Dictionary<string, string[]> errors)
+    static double Number(IFormCollection form, string field, Bounds<double> bounds, Dictionary<string, string[]> errors)
     {
         var text = form[field].ToString();
-        if (text.Length == 0) return fallback;
+        if (text.Length == 0) return bounds.Default!.Value;
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value)) Add(errors, field, "must be a number.");
-        else if (value < min || value > max) Add(errors, field, $"must be between {min.ToString(CultureInfo.InvariantCulture)} and {max.ToString(CultureInfo.InvariantCulture)}.");
+        else if (!bounds.Contains(value))
+            Add(errors, field, $"must be between {bounds.Min.ToString(CultureInfo.InvariantCulture)} and {bounds.Max.ToString(CultureInfo.InvariantCulture)}.");
         return value;
     }
 
-    static long Seed(IFormCollection form, Dictionary<string, string[]> errors)
+    static long Seed(IFormCollection form, Bounds<long> bounds, Dictionary<string, string[]> errors)
     {
         var text = form[nameof(EditForm.seed)].ToString();
-        if (text.Length == 0) return Random.Shared.NextInt64(0, EditSettings.MaxSeed + 1);
-        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed) || seed is < 0 or > EditSettings.MaxSeed)
-            Add(errors, nameof(EditForm.seed), $"must be an integer from 0 to {EditSettings.MaxSeed} (2^53 - 1).");
+        if (text.Length == 0) return Random.Shared.NextInt64(bounds.Min, bounds.Max + 1);
+        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed) || !bounds.Contains(seed))
+            Add(errors, nameof(EditForm.seed), $"must be an integer from {bounds.Min} to {bounds.Max} (2^53 - 1).");
         return seed;
     }
 

@@ -17,6 +17,17 @@ public static class EndpointsRegistration
         return services;
     }
 
+    /// <summary>The configured limits in the OpenAPI document (<see cref="LimitsDocumentation"/>).</summary>
+    public static IServiceCollection AddLimitsDocumentation(this IServiceCollection services)
+    {
+        services.ConfigureSwaggerGen(swagger =>
+        {
+            swagger.SchemaFilter<LimitsDocumentation>();
+            swagger.OperationFilter<LimitsDocumentation>();
+        });
+        return services;
+    }
+
     /// <summary>Probes, the Prometheus scrape and, unless this replica is only a worker, the v1 API (behind the shutdown drain and the API-key filter).</summary>
     public static WebApplication MapServiceEndpoints(this WebApplication app)
     {

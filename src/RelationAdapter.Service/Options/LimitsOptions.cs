@@ -1,8 +1,13 @@
 using System.ComponentModel.DataAnnotations;
+using RelationAdapter.Core.Pipeline;
 
 namespace RelationAdapter.Service.Options;
 
-/// <summary>What a request may carry ("Limits" section).</summary>
+/// <summary>
+/// What a request may carry ("Limits" section): the one statement of every bound a request meets. The edit form's
+/// parser enforces them and the OpenAPI document states them, both from these values; the fixed ranges are the
+/// pipeline's (<see cref="EditSettings"/>), narrowed here by what is configured.
+/// </summary>
 public sealed class LimitsOptions : IValidatableObject
 {
     public const string Section = "Limits";
@@ -28,18 +33,33 @@ public sealed class LimitsOptions : IValidatableObject
     public int MaxPromptLength { get; set; } = 2000;
 
     /// <summary>The largest max_side a request may ask for (a multiple of 16).</summary>
-    [Range(16, 8192)]
+    [Range(EditSettings.MinMaxSide, 8192)]
     public int MaxSideCap { get; set; } = 1024;
 
-    [Range(16, 8192)]
+    [Range(EditSettings.MinMaxSide, 8192)]
     public int DefaultMaxSide { get; set; } = 512;
 
-    [Range(1, 1000)]
+    [Range(EditSettings.MinSteps, EditSettings.MaxSteps)]
     public int MaxSteps { get; set; } = 50;
 
     /// <summary>source_image parts one edit may carry (one exemplar pair applied to each, in one DiT batch per working size).</summary>
     [Range(1, 16)]
     public int MaxSourcesPerEdit { get; set; } = 4;
+
+    /// <summary>Denoising steps; the default, when MaxSteps is below it, is MaxSteps.</summary>
+    public Bounds<int> Steps => new(EditSettings.MinSteps, MaxSteps, Math.Min(EditSettings.DefaultSteps, MaxSteps));
+
+    /// <summary>The edited image's longest side (also a multiple of <see cref="EditSettings.SideMultiple"/>).</summary>
+    public Bounds<int> MaxSide => new(EditSettings.MinMaxSide, MaxSideCap, DefaultMaxSide);
+
+    public Bounds<double> Guidance => new(EditSettings.MinGuidance, EditSettings.MaxGuidance, EditSettings.DefaultGuidance);
+
+    public Bounds<double> AdapterScale => new(EditSettings.MinAdapterScale, EditSettings.MaxAdapterScale, EditSettings.DefaultAdapterScale);
+
+    public Bounds<double> CacheThreshold => new(0, EditSettings.MaxCacheThreshold, EditSettings.DefaultCacheThreshold);
+
+    /// <summary>No default: a request without a seed gets a random one in this range.</summary>
+    public Bounds<long> Seed => new(0, EditSettings.MaxSeed);
 
     /// <summary>
     /// Request bodies being read at once in this process. Uploads hold these, not queue places (a place is taken once

@@ -132,6 +132,19 @@ $("cache-pair").addEventListener("click", async () => {
   }
 });
 
+// The fields' bounds and defaults are the server's configured limits, as its OpenAPI document states them.
+fetch("/swagger/v1/swagger.json").then(r => r.json()).then(openApi => {
+  const fields = openApi.components.schemas.EditForm.properties;
+  for (const input of form.querySelectorAll("input[name]")) {
+    const field = fields[input.name];
+    if (!field) continue;
+    if (field.minimum !== undefined) input.min = field.minimum;
+    if (field.maximum !== undefined) input.max = field.maximum;
+    if (field.maxLength !== undefined) input.maxLength = field.maxLength;
+    if (field.default !== undefined && input.type === "number" && input.value === "") input.value = field.default;
+  }
+}).catch(() => { /* without them the server still checks every field and names the invalid ones */ });
+
 fetch("/readyz").then(r => r.json()).then(ready => {
   $("model-status").textContent = ready.status === "ready"
     ? `model: ${ready.model}` + (ready.placeholder ? " (demo model: results are meaningless)" : "")

@@ -3,6 +3,7 @@ using RelationAdapter.Core.Tests.Support;
 namespace RelationAdapter.Core.Tests.Architecture;
 
 /// <summary>Core's folders stack in floors: no folder uses, directly or through others, a folder that uses it.</summary>
+[Trait("Category", "Unit")]
 public class CoreFoldersTests
 {
     const string Root = "RelationAdapter.Core";

@@ -4,6 +4,7 @@ using RelationAdapter.Bench;
 
 namespace RelationAdapter.Core.Tests.Bench;
 
+[Trait("Category", "Unit")]
 public class EditBenchmarkTests
 {
     static (int ExitCode, string Output) Run(params string[] args)
@@ -69,6 +70,7 @@ public class ParityBenchmarkTests
     }
 }
 
+[Trait("Category", "Unit")]
 public class BlocksBenchmarkTests
 {
     [Fact]
@@ -81,6 +83,7 @@ public class BlocksBenchmarkTests
     }
 }
 
+[Trait("Category", "Unit")]
 public class LoadBenchmarkTests
 {
     [Theory]

@@ -1,6 +1,7 @@
 namespace RelationAdapter.Core.Tests.Build;
 
 /// <summary>The build step that lets TorchSharp's native library load against an older libstdc++.</summary>
+[Trait("Category", "Unit")]
 public class ElfVersionPatcherTests
 {
     static string? ShippedLibrary()

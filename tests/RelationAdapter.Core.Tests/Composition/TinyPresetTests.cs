@@ -6,6 +6,7 @@ using SixLabors.ImageSharp.PixelFormats;
 
 namespace RelationAdapter.Core.Tests.Composition;
 
+[Trait("Category", "Unit")]
 public class TinyPresetTests
 {
     [Fact]
@@ -47,7 +48,6 @@ public class TinyPresetTests
     }
 
     [Fact]
-    [Trait("Category", "Encoders")]
     public void Prompt_cache_reuses_embeddings_of_a_repeated_prompt()
     {
         using var models = ModelFactory.CreateTiny(RuntimeOptions.Cpu);

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Tests.Flux;
 
+[Trait("Category", "Golden")]
 public class FirstBlockCacheTests
 {
     /// <summary>Runs the golden case's denoising loop by hand with an optional cache; returns every step's velocity.</summary>

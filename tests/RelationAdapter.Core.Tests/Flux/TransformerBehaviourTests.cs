@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Tests.Flux;
 
+[Trait("Category", "Unit")]
 public class TransformerBehaviourTests
 {
     static readonly FluxTransformerConfig Config = new()

@@ -11,6 +11,7 @@ using SixLabors.ImageSharp.PixelFormats;
 
 namespace RelationAdapter.Core.Tests.Imaging;
 
+[Trait("Category", "Unit")]
 public class ImageCodecTests
 {
     static byte[] Encode(Image image, IImageEncoder encoder)

@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Tests.Layers;
 
+[Trait("Category", "Unit")]
 public class Fp8LinearTests
 {
     static Linear RandomLinear(long inFeatures, long outFeatures, ulong seed)

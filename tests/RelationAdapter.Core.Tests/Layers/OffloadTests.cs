@@ -12,6 +12,7 @@ namespace RelationAdapter.Core.Tests.Layers;
 /// the resident ones do. On the CPU nothing moves, but the streaming code runs; the Gpu category and
 /// `RelationAdapter.Bench edit --offload true` cover the moves themselves.
 /// </summary>
+[Trait("Category", "Unit")]
 public class OffloadTests
 {
     static readonly ComputePlacement Streaming = new(CPU, OffloadAfterUse: true);

@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Tests.Pipeline;
 
+[Trait("Category", "Golden")]
 public class PipelineBehaviourTests
 {
     [SkippableFact]

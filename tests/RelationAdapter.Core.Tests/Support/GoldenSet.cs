@@ -5,8 +5,8 @@ using static TorchSharp.torch;
 namespace RelationAdapter.Core.Tests.Support;
 
 /// <summary>
-/// The golden vectors: <c>RA_GOLDEN_DIR</c> when set, else <c>../shared/golden/tiny-v1</c> beside the
-/// repository. Tests that need them skip with the reason when neither exists.
+/// The golden vectors: <c>RA_GOLDEN_DIR</c> when set, else the repository's copy, <c>tests/data/golden/tiny-v1</c>.
+/// A test that needs them fails when the directory is missing, and skips with the reason when another set lacks a file.
 /// </summary>
 public static class GoldenSet
 {
@@ -26,15 +26,35 @@ public static class GoldenSet
         return null;
     }
 
-    /// <summary>The absolute path of a file in the set; skips the test when the set is absent.</summary>
+    /// <summary>The absolute path of a file in the set; fails when the set is missing, skips when this set has no such file.</summary>
     public static string Resolve(string relative)
     {
-        Skip.If(Directory is null,
-            "Golden vectors not found: set RA_GOLDEN_DIR or place the set at ../shared/golden/tiny-v1 beside the repository.");
+        Assert.True(Directory is not null,
+            $"Golden vectors not found at {GoldenCases.DefaultDirectory(RepositoryRoot()) ?? "tests/data/golden/tiny-v1"}: RA_GOLDEN_DIR names a missing directory, or the repository's copy is gone.");
         var path = Path.Combine(Directory!, relative);
         Skip.IfNot(File.Exists(path) || System.IO.Directory.Exists(path), $"This golden set has no '{relative}'.");
         return path;
     }
+
+    /// <summary>
+    /// How two sets differ: the files only one holds and those whose bytes differ (paths relative to the sets,
+    /// with '/'); empty when they are the same byte for byte.
+    /// </summary>
+    public static IReadOnlyList<string> Differences(string one, string other)
+    {
+        var ones = Files(one);
+        var others = Files(other);
+        return ones.Except(others).Select(path => $"only in {one}: {path}")
+            .Concat(others.Except(ones).Select(path => $"only in {other}: {path}"))
+            .Concat(ones.Intersect(others).Where(path => !SameBytes(Path.Combine(one, path), Path.Combine(other, path))).Select(path => $"differs: {path}"))
+            .ToList();
+    }
+
+    static SortedSet<string> Files(string root) =>
+        new(System.IO.Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Select(path => Path.GetRelativePath(root, path).Replace('\\', '/')), StringComparer.Ordinal);
+
+    static bool SameBytes(string one, string other) =>
+        new FileInfo(one).Length == new FileInfo(other).Length && File.ReadAllBytes(one).AsSpan().SequenceEqual(File.ReadAllBytes(other));
 
     public static SafetensorsFile Case(string name) => SafetensorsFile.Open(Resolve(Path.Combine("cases", name + ".safetensors")));
 }

@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Tests.Weights;
 
+[Trait("Category", "Unit")]
 public class LoraFuserTests
 {
     sealed class TwoLayers : nn.Module

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Tests.Weights;
 
+[Trait("Category", "Unit")]
 public class SafetensorsFileTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using RelationAdapter.Service.Tests.Support;
 namespace RelationAdapter.Service.Tests.Architecture;
 
 /// <summary>The service's folders stack in floors: Options, Telemetry → Caching, Webhooks → Hosting → Jobs → Redis → Http → Endpoints.</summary>
+[Trait("Category", "Unit")]
 public class ServiceFoldersTests
 {
     const string Root = "RelationAdapter.Service";

@@ -1,12 +1,15 @@
+using System.Globalization;
 using Microsoft.Playwright;
+using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Tests.Support;
 
 namespace RelationAdapter.Service.Tests.Browser;
 
-/// <summary>The demo page in headless Chromium against the service on Kestrel (tiny preset).</summary>
+/// <summary>The demo page in headless Chromium against the service on Kestrel (tiny preset, a lower step limit than the default).</summary>
 [Trait("Category", "Browser")]
 public sealed class DemoPageTests : IAsyncLifetime
 {
+    const int MaxSteps = 12;
     KestrelService? _service;
     IPlaywright? _playwright;
     IBrowser? _browser;
@@ -15,7 +18,7 @@ public sealed class DemoPageTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         if (Chromium.Unavailable is not null) return;
-        _service = await KestrelService.StartAsync();
+        _service = await KestrelService.StartAsync(new() { ["Limits:MaxSteps"] = MaxSteps.ToString(CultureInfo.InvariantCulture) });
         _address = _service.Address.ToString().TrimEnd('/');
         _playwright = await Playwright.CreateAsync();
         _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
@@ -57,6 +60,24 @@ public sealed class DemoPageTests : IAsyncLifetime
         Assert.Equal(1.0, await page.EvaluateAsync<double>("() => document.getElementById('progress-bar').value"));
         Assert.StartsWith("blob:", await page.Locator("#download").GetAttributeAsync("href"));
         await page.WaitForFunctionAsync("() => document.getElementById('preview-source').naturalWidth > 0");
+    }
+
+    [SkippableFact]
+    public async Task The_settings_take_their_bounds_and_defaults_from_the_configured_limits()
+    {
+        Skip.If(Chromium.Unavailable is not null, Chromium.Unavailable);
+        var page = await _browser!.NewPageAsync();
+        await page.GotoAsync(_address);
+        var defaults = new LimitsOptions();
+        string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+        var steps = page.Locator("#steps");
+        await Assertions.Expect(steps).ToHaveAttributeAsync("max", Text(MaxSteps));
+        await Assertions.Expect(steps).ToHaveValueAsync(Text(MaxSteps)); // the default (24) falls to the lower limit
+        var maxSide = page.Locator("input[name=max_side]");
+        await Assertions.Expect(maxSide).ToHaveAttributeAsync("max", Text(defaults.MaxSideCap));
+        await Assertions.Expect(maxSide).ToHaveValueAsync(Text(defaults.DefaultMaxSide));
+        await Assertions.Expect(page.Locator("#prompt")).ToHaveAttributeAsync("maxlength", Text(defaults.MaxPromptLength));
     }
 
     [SkippableFact]

@@ -20,13 +20,8 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
 
     static async Task<EditView> WaitUntilFinishedAsync(RelationAdapterClient client, EditView job)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (job.Status is JobStatus.Queued or JobStatus.Running)
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"edit {job.Id} stayed {job.Status}");
-            await Task.Delay(20);
-            job = await client.GetEditAsync(job.Id);
-        }
+        await Api.UntilAsync(async () => (job = await client.GetEditAsync(job.Id)).Status is not (JobStatus.Queued or JobStatus.Running),
+            $"edit {job.Id} never finished", seconds: 60);
         return job;
     }
 

@@ -4,6 +4,7 @@ using RelationAdapter.Service.Tests.Support;
 namespace RelationAdapter.Service.Tests.Contract;
 
 /// <summary>The contract test's checker finds the mismatches it is there to find.</summary>
+[Trait("Category", "Unit")]
 public class OpenApiSchemaCheckerTests
 {
     static readonly JsonDocument Document = JsonDocument.Parse(File.ReadAllText(Repository.File("openapi", "relation-adapter.v1.json")));

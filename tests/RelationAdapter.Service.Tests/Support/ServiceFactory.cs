@@ -3,6 +3,8 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using RelationAdapter.Bench;
 
 namespace RelationAdapter.Service.Tests.Support;
@@ -13,24 +15,23 @@ public class ServiceFactory : WebApplicationFactory<Program>
     /// <summary>Configuration overrides ("Queue:Capacity" = "1", …).</summary>
     public Dictionary<string, string?> Settings { get; init; } = [];
 
+    /// <summary>The service's clock, when a test moves time itself (a <c>FakeTimeProvider</c>); the system's otherwise.</summary>
+    public TimeProvider? Time { get; init; }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("Model:Preset", "tiny");
         builder.UseSetting("Model:Device", "cpu");
         builder.UseSetting("Queue:ShutdownGracePeriod", "00:00:02");
         foreach (var (key, value) in Settings) builder.UseSetting(key, value);
+        if (Time is { } time) builder.ConfigureTestServices(services => services.AddSingleton(time));
     }
 
     /// <summary>A client once the model is loaded.</summary>
     public async Task<HttpClient> ReadyClientAsync()
     {
         var client = CreateClient();
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while ((await client.GetAsync("/readyz")).StatusCode != HttpStatusCode.OK)
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("the service did not become ready");
-            await Task.Delay(50);
-        }
+        await Api.UntilAsync(async () => (await client.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, "the service did not become ready", seconds: 60);
         return client;
     }
 }
@@ -108,29 +109,27 @@ public static class Api
     /// <summary>Polls an edit until it reaches one of the given states.</summary>
     public static async Task<JsonElement> WaitForAsync(HttpClient client, string id, params string[] states)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(120);
-        while (true)
+        JsonElement view = default;
+        await UntilAsync(async () =>
         {
-            var view = await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync();
-            if (states.Contains(view.GetProperty("status").GetString())) return view;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"edit {id} stayed {view.GetProperty("status")}");
-            await Task.Delay(20);
-        }
+            view = await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync();
+            return states.Contains(view.GetProperty("status").GetString());
+        }, $"edit {id} never became {string.Join(" or ", states)}", seconds: 120);
+        return view;
     }
 
     /// <summary>The edit's webhook attempts (from GET /v1/edits/{id}) once <paramref name="done"/> holds for them.</summary>
     public static async Task<IReadOnlyList<JsonElement>> WebhookAttemptsWhenAsync(HttpClient client, string id, Func<IReadOnlyList<JsonElement>, bool> done,
         int seconds = 60)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (true)
+        List<JsonElement> attempts = [];
+        await UntilAsync(async () =>
         {
             var view = await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync();
-            var attempts = view.GetProperty("webhook").GetProperty("attempts").EnumerateArray().ToList();
-            if (done(attempts)) return attempts;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the webhook attempts of {id} never got there: {view}");
-            await Task.Delay(20);
-        }
+            attempts = view.GetProperty("webhook").GetProperty("attempts").EnumerateArray().ToList();
+            return done(attempts);
+        }, $"the webhook attempts of {id} never got there", seconds);
+        return attempts;
     }
 
     public static async Task<string> SubmitAsync(HttpClient client, MultipartFormDataContent form)
@@ -140,7 +139,7 @@ public static class Api
         return (await response.JsonAsync()).GetProperty("id").GetString()!;
     }
 
-    /// <summary>Polls until the condition holds; fails naming what never happened.</summary>
+    /// <summary>Polls until the condition holds; fails naming what never happened. The one polling loop of the tests.</summary>
     public static async Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 30)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);

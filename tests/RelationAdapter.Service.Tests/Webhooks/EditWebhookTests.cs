@@ -1,4 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using RelationAdapter.Service.Options;
 using System.Net;
 using System.Text.Json;
 using RelationAdapter.Service.Tests.Support;
@@ -6,12 +9,14 @@ using RelationAdapter.Service.Tests.Support;
 namespace RelationAdapter.Service.Tests.Webhooks;
 
 /// <summary>An edit that names a webhook: its events reach a real receiver, signed, and every attempt shows on the job.</summary>
+[Trait("Category", "Service")]
 public sealed class EditWebhookTests
 {
     const string Secret = WebhookDispatcherHost.Secret;
 
-    static ServiceFactory Service(bool allowPrivate = true) => new()
+    static ServiceFactory Service(bool allowPrivate = true, TimeProvider? time = null) => new()
     {
+        Time = time,
         Settings =
         {
             ["Webhooks:Secret"] = Secret,
@@ -93,15 +98,16 @@ public sealed class EditWebhookTests
     public async Task A_job_dropped_after_its_retention_takes_its_webhook_attempts_along()
     {
         await using var receiver = await WebhookReceiver.StartAsync(Secret, 200);
-        await using var factory = Service();
-        factory.Settings["Queue:ResultRetention"] = "00:00:01";
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var factory = Service(time: time);
         var client = await factory.ReadyClientAsync();
         var id = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["webhook"] = receiver.Url.ToString() }));
         await ReceivedAsync(receiver, 1);
         var dispatcher = factory.Services.GetRequiredService<RelationAdapter.Service.Webhooks.WebhookDispatcher>();
         await Api.UntilAsync(async () => (await dispatcher.AttemptsAsync(id)).Count > 0, "the delivered attempt was never recorded", seconds: 5);
 
-        await Task.Delay(TimeSpan.FromSeconds(1.2)); // past the retention: the next read of the store drops the job
+        // Past the retention: the next read of the store drops the job.
+        time.Advance(factory.Services.GetRequiredService<IOptions<QueueOptions>>().Value.ResultRetention + TimeSpan.FromSeconds(1));
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/v1/edits/{id}")).StatusCode);
         await Api.UntilAsync(async () => (await dispatcher.AttemptsAsync(id)).Count == 0, "the dropped job's attempts are still kept", seconds: 5);
     }

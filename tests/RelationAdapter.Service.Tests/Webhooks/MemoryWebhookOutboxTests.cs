@@ -2,6 +2,7 @@ using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
 
+[Trait("Category", "Unit")]
 public class MemoryWebhookOutboxTests
 {
     static readonly DateTimeOffset T0 = new(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);

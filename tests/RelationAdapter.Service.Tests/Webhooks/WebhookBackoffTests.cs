@@ -2,6 +2,7 @@ using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
 
+[Trait("Category", "Unit")]
 public class WebhookBackoffTests
 {
     static readonly TimeSpan Initial = TimeSpan.FromSeconds(1), Max = TimeSpan.FromSeconds(60);

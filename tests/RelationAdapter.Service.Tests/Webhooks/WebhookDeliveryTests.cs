@@ -8,6 +8,7 @@ using RelationAdapter.Service.Webhooks;
 namespace RelationAdapter.Service.Tests.Webhooks;
 
 /// <summary>The dispatcher against a real receiver on a loopback socket: signatures, retries, limits, refusals, metrics.</summary>
+[Trait("Category", "Service")]
 public class WebhookDeliveryTests
 {
     const string Secret = WebhookDispatcherHost.Secret;

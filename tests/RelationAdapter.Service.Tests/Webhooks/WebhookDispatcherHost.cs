@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
@@ -59,15 +60,9 @@ public sealed class WebhookDispatcherHost : IAsyncDisposable
     /// <summary>A job's attempts once <paramref name="done"/> holds for them; fails after a generous deadline.</summary>
     public async Task<IReadOnlyList<WebhookAttempt>> AttemptsWhenAsync(string jobId, Func<IReadOnlyList<WebhookAttempt>, bool> done)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
-        {
-            var attempts = await Dispatcher.AttemptsAsync(jobId);
-            if (done(attempts)) return attempts;
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"the attempts of {jobId} never got there: {string.Join("; ", attempts)}");
-            await Task.Delay(10);
-        }
+        IReadOnlyList<WebhookAttempt> attempts = [];
+        await Api.UntilAsync(async () => done(attempts = await Dispatcher.AttemptsAsync(jobId)), $"the attempts of {jobId} never got there", seconds: 20);
+        return attempts;
     }
 
     /// <summary>A job's attempts once its last one ended the delivery (delivered, failed or refused).</summary>

@@ -4,6 +4,7 @@ using RelationAdapter.Service.Webhooks;
 namespace RelationAdapter.Service.Tests.Webhooks;
 
 /// <summary>The form fields <c>webhook</c> and <c>webhook_events_filter</c>, as a request sends them.</summary>
+[Trait("Category", "Unit")]
 public class WebhookRequestFieldsTests
 {
     static readonly WebhooksOptions Enabled = new() { Secret = WebhookDispatcherHost.Secret };

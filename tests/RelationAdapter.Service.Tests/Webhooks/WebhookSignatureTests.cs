@@ -3,6 +3,7 @@ using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
 
+[Trait("Category", "Unit")]
 public class WebhookSignatureTests
 {
     [Fact]

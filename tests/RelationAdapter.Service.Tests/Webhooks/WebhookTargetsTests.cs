@@ -4,6 +4,7 @@ using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
 
+[Trait("Category", "Unit")]
 public class WebhookTargetsTests
 {
     [Theory]

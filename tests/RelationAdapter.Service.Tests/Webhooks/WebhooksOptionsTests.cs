@@ -5,6 +5,7 @@ using RelationAdapter.Service.Options;
 namespace RelationAdapter.Service.Tests.Webhooks;
 
 /// <summary>The "Webhooks" section, validated as the service validates it on start.</summary>
+[Trait("Category", "Unit")]
 public class WebhooksOptionsTests
 {
     static WebhooksOptions Validated(Dictionary<string, string?> settings)
