@@ -25,6 +25,8 @@ public static class EvalCommandLine
     static IAnsiConsole ConsoleOf(ParseResult parse) => AnsiConsole.Create(new AnsiConsoleSettings
     {
         Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output),
+        // Colours for a terminal only: redirected output (a log, a test) stays plain text.
+        Ansi = ReferenceEquals(parse.InvocationConfiguration.Output, Console.Out) ? AnsiSupport.Detect : AnsiSupport.No,
     });
 
     /// <summary>Bad input is a message and exit code 2, not a stack trace.</summary>
@@ -36,7 +38,7 @@ public static class EvalCommandLine
             {
                 return await action(parse, console, cancellation);
             }
-            catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
+            catch (Exception e) when (e is ArgumentException or UriFormatException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
                                           or InvalidOperationException or System.Text.Json.JsonException or Core.Weights.CheckpointFormatException)
             {
                 console.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
@@ -88,7 +90,7 @@ public static class EvalCommandLine
         var adapterScale = new Option<double>("--adapter-scale") { Description = "Adapter scale α (the paper: 1.0).", DefaultValueFactory = _ => EditSettings.DefaultAdapterScale };
         var seed = new Option<long>("--seed") { Description = "Seed of every sample (the paper: 1000).", DefaultValueFactory = _ => 1000 };
         var maxSide = new Option<int>("--max-side") { Description = "The source's long side at most (the paper: 512).", DefaultValueFactory = _ => EditSettings.DefaultMaxSide };
-        var service = new Option<Uri?>("--service") { Description = "Evaluate a deployed service through its API instead (relations reused, several edits in flight)." };
+        var service = new Option<string?>("--service") { Description = "Evaluate a deployed service through its API instead (relations reused, several edits in flight)." };
         var apiKey = new Option<string?>("--api-key") { Description = "The service's API key (Authorization: Bearer)." };
         var parallel = new Option<int>("--parallel") { Description = "Edits in flight with --service.", DefaultValueFactory = _ => 4 };
         var command = new Command("run", "Make a prediction per sample into DIR/pred/<id>.png (resumable: existing predictions are kept).")
@@ -104,7 +106,7 @@ public static class EvalCommandLine
                 SiglipDirectory = remote is null ? parse.GetValue(siglip)?.FullName : null,
                 Adapter = remote is null ? parse.GetValue(adapter)?.FullName : null,
                 Lora = remote is null ? parse.GetValue(lora)?.FullName : null,
-                Service = remote?.ToString(),
+                Service = remote is null ? null : new Uri(remote).ToString(),
                 Device = parse.GetValue(device)!,
                 Precision = parse.GetValue(precision)!,
                 CacheThreshold = parse.GetValue(cacheThreshold),
@@ -138,7 +140,7 @@ public static class EvalCommandLine
         var first = new Argument<DirectoryInfo>("DIR_A") { Description = "The first run folder." };
         var second = new Argument<DirectoryInfo>("DIR_B") { Description = "The second run folder, over the same data." };
         var output = new Option<DirectoryInfo>("--out") { Description = "The judgement folder: judgments.jsonl (raw answers), judge.json, cache/.", Required = true };
-        var url = new Option<Uri>("--judge-url") { Description = "An OpenAI-compatible chat-completions base address (…/v1). The key comes from OPENAI_API_KEY.", DefaultValueFactory = _ => new Uri("https://api.openai.com/v1") };
+        var url = new Option<string>("--judge-url") { Description = "An OpenAI-compatible chat-completions base address (…/v1). The key comes from OPENAI_API_KEY.", DefaultValueFactory = _ => "https://api.openai.com/v1" };
         var model = new Option<string>("--judge-model") { Description = "A chat model with image input.", DefaultValueFactory = _ => "gpt-4o" };
         var attempts = new Option<int>("--attempts") { Description = "Tries per composite (429, 5xx, timeouts, malformed answers) before it is recorded as missing.", DefaultValueFactory = _ => 4 };
         var timeout = new Option<double>("--timeout") { Description = "Seconds per request.", DefaultValueFactory = _ => 120 };
@@ -152,7 +154,7 @@ public static class EvalCommandLine
             var key = Environment.GetEnvironmentVariable("OPENAI_API_KEY");
             if (string.IsNullOrEmpty(key)) throw new ArgumentException("set OPENAI_API_KEY to the judge endpoint's key.");
             var outDirectory = parse.GetValue(output)!.FullName;
-            var options = new JudgeOptions(parse.GetValue(url)!, parse.GetValue(model)!, key,
+            var options = new JudgeOptions(new Uri(parse.GetValue(url)!), parse.GetValue(model)!, key,
                 parse.GetValue(cache)?.FullName ?? Path.Combine(outDirectory, "cache"), Math.Max(1, parse.GetValue(attempts)),
                 TimeSpan.FromSeconds(parse.GetValue(timeout)), TimeSpan.FromSeconds(parse.GetValue(retryDelay)));
             return new JudgeVerb(console).RunAsync(new RunFolder(parse.GetValue(first)!.FullName), new RunFolder(parse.GetValue(second)!.FullName),

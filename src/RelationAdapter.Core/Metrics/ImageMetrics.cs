@@ -21,7 +21,8 @@ public static class ImageMetrics
         try
         {
             using var scope = NewDisposeScope();
-            var difference = ImageTensors.ToUnitNchw(sized).to(ScalarType.Float64) - ImageTensors.ToUnitNchw(target).to(ScalarType.Float64);
+            // From the bytes in float64: the sum over a large image would lose digits in float32.
+            var difference = (ImageTensors.ToHwcBytes(sized).to(ScalarType.Float64) - ImageTensors.ToHwcBytes(target).to(ScalarType.Float64)) / 255.0;
             return difference.square().mean().item<double>();
         }
         finally
