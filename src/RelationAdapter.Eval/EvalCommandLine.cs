@@ -22,12 +22,18 @@ public static class EvalCommandLine
         return root;
     }
 
-    static IAnsiConsole ConsoleOf(ParseResult parse) => AnsiConsole.Create(new AnsiConsoleSettings
+    static IAnsiConsole ConsoleOf(ParseResult parse)
     {
-        Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output),
-        // Colours for a terminal only: redirected output (a log, a test) stays plain text.
-        Ansi = ReferenceEquals(parse.InvocationConfiguration.Output, Console.Out) ? AnsiSupport.Detect : AnsiSupport.No,
-    });
+        var terminal = ReferenceEquals(parse.InvocationConfiguration.Output, Console.Out) && !Console.IsOutputRedirected;
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output),
+            // Colours and line wrapping for a terminal only: redirected output (a log, a test) stays plain, one line per message.
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+        });
+        if (!terminal) console.Profile.Width = 1000;
+        return console;
+    }
 
     /// <summary>Bad input is a message and exit code 2, not a stack trace.</summary>
     static void Handle(Command command, Func<ParseResult, IAnsiConsole, CancellationToken, Task<int>> action) =>

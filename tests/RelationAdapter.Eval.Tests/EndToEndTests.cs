@@ -30,7 +30,7 @@ public sealed class EndToEndTests : IDisposable
     {
         using var prediction = Load(predictionPath);
         using var target = Load(targetPath);
-        if (prediction.Size != target.Size) prediction.Mutate(x => x.Resize(target.Width, target.Height, KnownResamplers.Bicubic));
+        if (prediction.Size() != target.Size()) prediction.Mutate(x => x.Resize(target.Width, target.Height, KnownResamplers.Bicubic));
         double sum = 0;
         for (var y = 0; y < target.Height; y++)
         for (var x = 0; x < target.Width; x++)
@@ -85,7 +85,7 @@ public sealed class EndToEndTests : IDisposable
         }
         using (var target = Load(set.Samples.Single(s => s.Id == "s3").Target))
         using (var prediction = Load(predictions[2]))
-            Assert.NotEqual(target.Size, prediction.Size); // the resized case is among them
+            Assert.NotEqual(target.Size(), prediction.Size()); // the resized case is among them
         Assert.Contains("all 3 predictions are scored", await Cli.SucceedAsync("score", run, "--clip-dir", clip));
     }
 
