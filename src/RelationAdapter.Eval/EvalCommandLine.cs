@@ -4,6 +4,7 @@ using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Eval.Judging;
 using RelationAdapter.Eval.Reporting;
 using RelationAdapter.Eval.Runs;
+using RelationAdapter.Eval.Terminal;
 using Spectre.Console;
 
 namespace RelationAdapter.Eval;

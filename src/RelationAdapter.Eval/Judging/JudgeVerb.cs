@@ -3,6 +3,7 @@ using RelationAdapter.Core.Imaging;
 using RelationAdapter.Eval.Runs;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using RelationAdapter.Eval.Terminal;
 using Spectre.Console;
 
 namespace RelationAdapter.Eval.Judging;
@@ -46,7 +47,10 @@ public sealed class JudgeVerb(IAnsiConsole console)
             [first.Path, second.Path], [first.Name, second.Name], options.Model, options.Endpoint.ToString(),
             PairwiseJudge.CacheKey([], JudgePrompt.Text, "")));
 
-        var data = Relation252KJsonl.Read(first.ReadManifest().Data);
+        var (firstData, secondData) = (first.ReadManifest().Data, second.ReadManifest().Data);
+        if (firstData != secondData)
+            console.MarkupLineInterpolated($"[yellow]the runs were made from different files[/] ({firstData}, {secondData}): samples are matched by id.");
+        var data = Relation252KJsonl.Read(firstData);
         var done = ReadJudgements(outDirectory).Where(j => j.Value.Complete).Select(j => j.Key).ToHashSet();
         var todo = data.Samples.Where(s => !done.Contains(s.Id) && File.Exists(first.Prediction(s.Id)) && File.Exists(second.Prediction(s.Id))).ToList();
         var judge = new PairwiseJudge(options);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using RelationAdapter.Core.Data;
+using RelationAdapter.Eval.Terminal;
 using Spectre.Console;
 
 namespace RelationAdapter.Eval.Runs;

@@ -3,6 +3,7 @@ using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Layers;
 using RelationAdapter.Core.Metrics;
 using RelationAdapter.Core.Vision;
+using RelationAdapter.Eval.Terminal;
 using Spectre.Console;
 
 namespace RelationAdapter.Eval.Runs;

@@ -1,9 +1,9 @@
 using Spectre.Console;
 
-namespace RelationAdapter.Eval;
+namespace RelationAdapter.Eval.Terminal;
 
 /// <summary>A progress bar with the elapsed time and an ETA for the long verbs.</summary>
-static class ConsoleProgress
+public static class ConsoleProgress
 {
     public static Task RunAsync(IAnsiConsole console, string description, int total, Func<ProgressTask, Task> work) =>
         console.Progress()
