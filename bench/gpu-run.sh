@@ -23,6 +23,12 @@
 #   edit-batch2  two images of one request in one DiT batch: median step per image vs batch 1
 #   load-full    random weights written at full size in the real layouts, loaded as the service does: load time,
 #                peak host RSS, GPU memory
+#   eval-*       ONLY on a machine with real weights (skipped otherwise): the quality side of fp8 and the step cache.
+#                `eval run` of bf16, fp8 and cache 0.12 over RA_EVAL_DATA (Relation252K JSON Lines), `eval score`
+#                (MSE; CLIP-I with RA_CLIP_DIR) and `eval report` into $OUT/eval/report. Set RA_FLUX_DIR, RA_SIGLIP_DIR,
+#                RA_ADAPTER (RA_LORA optional) and RA_EVAL_DATA, and bundle the tool too:
+#                    ../shared/gpu/bundle.sh --golden src/RelationAdapter.Bench src/RelationAdapter.Eval
+#                The runs are resumable: a second call continues where the budget stopped the first.
 set -u
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
@@ -48,7 +54,7 @@ step() { # step NAME LIMIT COMMAND...
   local t0=$SECONDS
   timeout "$limit" "$@" > "$OUT/$name.txt" 2>&1
   local rc=$?
-  grep -E '^(parity|edit benchmark|load|stage|median step|memory|reference|relL2|speedup|REF|BLOCKS|blocks at|host time|wrote|full-scale|edit with|  [a-z_]+ +[0-9])' \
+  grep -E '^(parity|edit benchmark|load|stage|median step|memory|reference|relL2|speedup|REF|BLOCKS|blocks at|host time|wrote|full-scale|edit with|[0-9]+ predicted|[0-9]+ scored|all [0-9]+ pred|\| all \||  [a-z_]+ +[0-9])' \
     "$OUT/$name.txt" >> "$OUT/summary.txt"
   (( rc != 0 )) && tail -n 5 "$OUT/$name.txt" >> "$OUT/summary.txt"
   echo "   rc=$rc, $(( SECONDS - t0 )) s (total $(( SECONDS - start )) s)" >> "$OUT/summary.txt"
@@ -64,5 +70,22 @@ step 07-edit-fp8     160 $bench edit --device cuda --size 512 --steps 24 --preci
 step 08-edit-cache   150 $bench edit --device cuda --size 512 --steps 24 --cache-threshold 0.12 --offload true
 step 09-edit-batch2  90  $bench edit --device cuda --size 512 --steps 8 --batch 2 --offload true
 step 10-load-full    240 $bench load --device cuda --preset flux1-dev --dir /tmp/ra-weights --offload true
+
+evaluator=/tmp/app/RelationAdapter.Eval/RelationAdapter.Eval
+if [ -x "$evaluator" ] && [ -d "${RA_FLUX_DIR:-/nonexistent}" ] && [ -d "${RA_SIGLIP_DIR:-/nonexistent}" ] \
+   && [ -f "${RA_ADAPTER:-/nonexistent}" ] && [ -f "${RA_EVAL_DATA:-/nonexistent}" ]; then
+  weights=(--data "$RA_EVAL_DATA" --preset flux1-dev --flux-dir "$RA_FLUX_DIR" --siglip-dir "$RA_SIGLIP_DIR" --adapter "$RA_ADAPTER"
+           ${RA_LORA:+--lora "$RA_LORA"} --device cuda)
+  step 11-eval-bf16  300 $evaluator run "${weights[@]}" --out "$OUT/eval/bf16"
+  step 12-eval-fp8   300 $evaluator run "${weights[@]}" --out "$OUT/eval/fp8" --precision fp8
+  step 13-eval-cache 300 $evaluator run "${weights[@]}" --out "$OUT/eval/cache0.12" --cache-threshold 0.12
+  for run in bf16 fp8 cache0.12; do
+    step 14-eval-score-$run 120 $evaluator score "$OUT/eval/$run" ${RA_CLIP_DIR:+--clip-dir "$RA_CLIP_DIR"}
+  done
+  step 15-eval-report 60 $evaluator report "$OUT/eval/bf16" "$OUT/eval/fp8" "$OUT/eval/cache0.12" --out "$OUT/eval/report"
+  cat "$OUT/eval/report/report.md" >> "$OUT/summary.txt" 2>/dev/null
+else
+  echo "== eval: skipped (needs real weights: RA_FLUX_DIR, RA_SIGLIP_DIR, RA_ADAPTER, RA_EVAL_DATA, and RelationAdapter.Eval in the bundle)" >> "$OUT/summary.txt"
+fi
 echo "done in $(( SECONDS - start )) s" >> "$OUT/summary.txt"
 cat "$OUT/summary.txt"

@@ -1,0 +1,3 @@
+using RelationAdapter.Eval;
+
+return await EvalCommandLine.Create().Parse(args).InvokeAsync();

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using RelationAdapter.Core.Data;
+using RelationAdapter.Eval.Terminal;
+using Spectre.Console;
+
+namespace RelationAdapter.Eval.Runs;
+
+/// <summary>
+/// <c>eval run</c>: one prediction per sample into <c>pred/&lt;id&gt;.png</c>. Resumable: samples whose prediction
+/// exists are skipped (the models are not even loaded when nothing is left), failed ones are retried.
+/// </summary>
+public sealed class RunVerb(IAnsiConsole console)
+{
+    public async Task<int> RunAsync(string dataPath, RunFolder folder, RunSettings settings, Func<IPredictor> createPredictor, CancellationToken cancellation)
+    {
+        var data = Relation252KJsonl.Read(dataPath);
+        ConsoleProgress.ReportIssues(console, data.Issues.ToList());
+        Directory.CreateDirectory(folder.PredictionDirectory);
+        var previous = File.Exists(folder.ManifestPath) ? folder.ReadManifest() : null;
+        if (previous is not null && previous.Settings != settings)
+        {
+            console.MarkupLineInterpolated($"[red]{folder.Path} holds a run with other settings[/] ({previous.Settings}); use another --out.");
+            return 2;
+        }
+
+        var todo = data.Samples.Where(s => !File.Exists(folder.Prediction(s.Id))).ToList();
+        var already = data.Samples.Count - todo.Count;
+        if (todo.Count == 0)
+        {
+            console.MarkupLineInterpolated($"all {data.Samples.Count} predictions are there; {data.Issues.Count} bad line(s) skipped.");
+            return 0;
+        }
+
+        using var predictor = createPredictor();
+        var now = DateTimeOffset.UtcNow;
+        var manifest = new RunManifest
+        {
+            Data = Path.GetFullPath(dataPath),
+            Settings = settings,
+            Model = predictor.Model,
+            ModelIdentity = predictor.ModelIdentity,
+            Started = previous?.Started ?? now,
+            Updated = now,
+            SampleSeconds = previous?.SampleSeconds ?? [],
+            Failures = [],
+        };
+        folder.WriteManifest(manifest);
+        var gate = new Lock();
+        var failed = 0;
+        await ConsoleProgress.RunAsync(console, "run", todo.Count, async progress =>
+        {
+            await Parallel.ForEachAsync(todo, new ParallelOptions { MaxDegreeOfParallelism = predictor.Parallelism, CancellationToken = cancellation },
+                async (sample, token) =>
+                {
+                    var clock = Stopwatch.StartNew();
+                    string? failure = null;
+                    try
+                    {
+                        var png = await predictor.PredictAsync(sample, token);
+                        var temporary = folder.Prediction(sample.Id) + ".tmp";
+                        await File.WriteAllBytesAsync(temporary, png, token);
+                        File.Move(temporary, folder.Prediction(sample.Id), overwrite: true);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        failure = e.Message;
+                    }
+                    lock (gate)
+                    {
+                        if (failure is null) manifest.SampleSeconds[sample.Id] = Math.Round(clock.Elapsed.TotalSeconds, 3);
+                        else
+                        {
+                            manifest.Failures[sample.Id] = failure;
+                            failed++;
+                            console.MarkupLineInterpolated($"[red]failed[/] {sample.Id}: {failure}");
+                        }
+                        manifest = manifest with { Updated = DateTimeOffset.UtcNow };
+                        folder.WriteManifest(manifest);
+                        progress.Increment(1);
+                    }
+                });
+        });
+        console.MarkupLineInterpolated(
+            $"{todo.Count - failed} predicted, {already} already there, {failed} failed, {data.Issues.Count} bad line(s) skipped; {folder.Path}");
+        return failed == 0 ? 0 : 1;
+    }
+}

@@ -1,0 +1,165 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using RelationAdapter.Core.Data;
+using RelationAdapter.Core.Imaging;
+using RelationAdapter.Eval.Reporting;
+using RelationAdapter.Eval.Tests.Support;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+
+namespace RelationAdapter.Eval.Tests;
+
+/// <summary>The verbs through the tool's command line on the tiny preset, over fixtures in both layouts with bad lines.</summary>
+[Trait("Category", "Eval")]
+public sealed class EndToEndTests : IDisposable
+{
+    readonly string _root = Directory.CreateTempSubdirectory("ra-eval-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    string P(params string[] parts) => Path.Combine([_root, .. parts]);
+
+    static string[] Tiny(string data, string output, params string[] more) =>
+        ["run", "--data", data, "--out", output, "--preset", "tiny", "--device", "cpu", "--steps", "2", .. more];
+
+    static Image<Rgb24> Load(string path) => ImageCodec.Decode(File.ReadAllBytes(path));
+
+    /// <summary>The MSE written out: resize (when needed) with ImageSharp's bicubic, then a plain loop in double.</summary>
+    static double IndependentMse(string predictionPath, string targetPath)
+    {
+        using var prediction = Load(predictionPath);
+        using var target = Load(targetPath);
+        if (prediction.Size() != target.Size()) prediction.Mutate(x => x.Resize(target.Width, target.Height, KnownResamplers.Bicubic));
+        double sum = 0;
+        for (var y = 0; y < target.Height; y++)
+        for (var x = 0; x < target.Width; x++)
+        {
+            var (p, t) = (prediction[x, y], target[x, y]);
+            sum += Square(p.R - t.R) + Square(p.G - t.G) + Square(p.B - t.B);
+        }
+        return sum / (target.Width * target.Height * 3.0);
+
+        static double Square(int difference) => difference / 255.0 * (difference / 255.0);
+    }
+
+    [Fact]
+    public async Task Json_lines_with_bad_lines_run_resume_and_score_with_an_independent_mse()
+    {
+        var data = Fixture.WriteJsonl(_root);
+        var run = P("runs", "bf16");
+
+        var first = await Cli.SucceedAsync(Tiny(data, run));
+        Assert.Contains("3 predicted, 0 already there, 0 failed, 4 bad line(s) skipped", first);
+        foreach (var expected in new[] { "set.jsonl:2: bad JSON", "set.jsonl:4: 'source' file not found", "set.jsonl:5: 'source' not a decodable image", "set.jsonl:6: duplicate id 's1'" })
+            Assert.Contains(expected, first.ReplaceLineEndings(" "));
+        var predictions = new[] { "s1", "s2", "s3" }.Select(id => Path.Combine(run, "pred", id + ".png")).ToList();
+        Assert.All(predictions, p => Assert.True(File.Exists(p), p));
+        var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "run.json")))!;
+        Assert.Equal(2, manifest["settings"]!["steps"]!.GetValue<int>());
+        Assert.Equal(1000, manifest["settings"]!["seed"]!.GetValue<long>());
+        Assert.Contains("tiny random preset", manifest["model"]!.GetValue<string>());
+        Assert.Equal(3, manifest["sampleSeconds"]!.AsObject().Count);
+
+        // Resumable: nothing is redone; a lost prediction is made again, the same as before (same seed).
+        var written = predictions.Select(File.GetLastWriteTimeUtc).ToList();
+        Assert.Contains("all 3 predictions are there", await Cli.SucceedAsync(Tiny(data, run)));
+        Assert.Equal(written, predictions.Select(File.GetLastWriteTimeUtc));
+        var lost = File.ReadAllBytes(predictions[1]);
+        File.Delete(predictions[1]);
+        Assert.Contains("1 predicted, 2 already there", await Cli.SucceedAsync(Tiny(data, run)));
+        Assert.Equal(lost, File.ReadAllBytes(predictions[1]));
+        var (exit, refused) = await Cli.RunAsync(Tiny(data, run, "--seed", "7"));
+        Assert.Equal(2, exit);
+        Assert.Contains("other settings", refused);
+
+        var clip = TinyClip.Write(P("clip"));
+        Assert.Contains("3 scored", await Cli.SucceedAsync("score", run, "--clip-dir", clip));
+        var scores = File.ReadAllLines(Path.Combine(run, "scores.jsonl")).Select(l => JsonNode.Parse(l)!).ToDictionary(n => n["id"]!.GetValue<string>());
+        var set = Relation252KJsonl.Read(data);
+        foreach (var sample in set.Samples)
+        {
+            var expected = IndependentMse(Path.Combine(run, "pred", sample.Id + ".png"), sample.Target);
+            Assert.Equal(expected, scores[sample.Id]["mse"]!.GetValue<double>(), 1e-9);
+            Assert.InRange(scores[sample.Id]["clipI"]!.GetValue<double>(), -1.0, 1.0);
+        }
+        using (var target = Load(set.Samples.Single(s => s.Id == "s3").Target))
+        using (var prediction = Load(predictions[2]))
+            Assert.NotEqual(target.Size(), prediction.Size()); // the resized case is among them
+        Assert.Contains("all 3 predictions are scored", await Cli.SucceedAsync("score", run, "--clip-dir", clip));
+    }
+
+    [Fact]
+    public async Task Raw_layout_builds_runs_twice_scores_judges_and_reports_numbers_that_match_results_csv()
+    {
+        var raw = Fixture.WriteRaw(_root);
+        var built = await Cli.SucceedAsync("build", "--raw", raw, "--out", P("data", "f.jsonl"), "--test-per-task", "1", "--categories", P("categories.json"));
+        Assert.Contains("2 task(s), 6 pair(s): 4 sample(s)", built);
+        Assert.Contains("2 in", built);
+        Assert.Contains("6 bad entr(ies) skipped", built);
+        Assert.Contains("odd width 65", built);
+        var test = P("data", "f.test.jsonl");
+        Assert.Equal(["Low-level", "Style transfer"], Relation252KJsonl.Read(test).Samples.Select(s => s.Category));
+
+        await Cli.SucceedAsync(Tiny(test, P("runs", "base")));
+        await Cli.SucceedAsync(Tiny(test, P("runs", "cached"), "--cache-threshold", "0.5"));
+        await Cli.SucceedAsync("score", P("runs", "base"));
+        await Cli.SucceedAsync("score", P("runs", "cached"));
+
+        // The stand-in prefers whichever picture is B1 (a position bias); the swap averages it away.
+        await using var server = await StandInJudge.StartAsync((request, context) =>
+            StandInJudge.AnswerAsync(context, StandInJudge.Scores(5, 4, 3, 2)));
+        Environment.SetEnvironmentVariable("OPENAI_API_KEY", "test-key");
+        var judged = await Cli.SucceedAsync("judge", P("runs", "base"), P("runs", "cached"), "--out", P("judge"), "--judge-url", server.Endpoint.ToString(),
+            "--judge-model", "stand-in", "--retry-delay", "0.05");
+        Assert.Contains("2 judged", judged);
+        Assert.Contains("judge usage: 4 request(s), 4000 input + 120 output tokens", judged);
+        Assert.Equal(4, server.Requests.Count);
+        Assert.All(server.Requests, r => Assert.Equal(Judging.JudgePrompt.Text, r.Prompt));
+        var judgements = File.ReadAllLines(P("judge", "judgments.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Equal(2, judgements.Count);
+        Assert.All(judgements, j =>
+        {
+            Assert.Equal(4.0, j["runs"]!["base"]!["gptC"]!.GetValue<double>());
+            Assert.Equal(3.0, j["runs"]!["cached"]!["gptA"]!.GetValue<double>());
+            Assert.Equal(2, j["answers"]!.AsArray().Count(a => a is not null));
+        });
+        Assert.Contains("0 judged, 2 already", await Cli.SucceedAsync("judge", P("runs", "base"), P("runs", "cached"), "--out", P("judge"),
+            "--judge-url", server.Endpoint.ToString(), "--judge-model", "stand-in"));
+        Assert.Equal(4, server.Requests.Count);
+
+        await Cli.SucceedAsync("report", P("runs", "base"), P("runs", "cached"), "--judge", P("judge"), "--out", P("report"));
+        var csv = File.ReadAllLines(P("report", "results.csv"));
+        Assert.Equal(Results.CsvHeader, csv[0]);
+        Assert.Equal(4, csv.Length - 1);
+        var rows = csv.Skip(1).Select(l => l.Split(',')).ToList();
+        var markdown = File.ReadAllText(P("report", "report.md"));
+        foreach (var run in new[] { "base", "cached" })
+        {
+            var ofRun = rows.Where(r => r[0] == run).ToList();
+            Assert.All(ofRun, r => Assert.NotEqual("", r[5]));
+            Assert.All(ofRun, r => Assert.Equal("", r[6])); // no CLIP model given: CLIP-I not measured
+            // Overall: each task has one sample here, so mean ± std over tasks is over these rows.
+            foreach (var (column, _) in new[] { (5, "mse"), (7, "gpt_c"), (8, "gpt_a") })
+            {
+                var values = ofRun.Select(r => double.Parse(r[column], CultureInfo.InvariantCulture)).ToList();
+                var mean = values.Average();
+                var std = Math.Sqrt(values.Average(v => (v - mean) * (v - mean)));
+                var cell = $"{mean.ToString("F4", CultureInfo.InvariantCulture)} ± {std.ToString("F4", CultureInfo.InvariantCulture)}";
+                Assert.Contains($"| all | {run} | 2 | 2 |", markdown);
+                Assert.Contains(cell, markdown.Split('\n').Single(l => l.StartsWith($"| all | {run} |", StringComparison.Ordinal)));
+            }
+            // By category: one task each, so the cell is that sample's MSE with std 0.
+            foreach (var row in ofRun)
+            {
+                var line = markdown.Split('\n').Single(l => l.StartsWith($"| {row[3]} | {run} |", StringComparison.Ordinal));
+                Assert.Contains($"{double.Parse(row[5], CultureInfo.InvariantCulture).ToString("F4", CultureInfo.InvariantCulture)} ± 0.0000", line);
+            }
+        }
+        Assert.Contains("| Low-level | paper | 32 |  | 0.028 ± 0.038 | 0.885 ± 0.067 | 3.943 ± 0.383 | 3.822 ± 0.406 |", markdown);
+        Assert.Contains("(Δ ", markdown);
+        var html = File.ReadAllText(P("report", "report.html"));
+        Assert.Equal(2, html.Split("<tr data-id=").Length - 1);
+        Assert.DoesNotContain("src=\"file:", html);
+    }
+}
