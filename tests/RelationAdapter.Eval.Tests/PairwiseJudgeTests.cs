@@ -9,7 +9,7 @@ using SixLabors.ImageSharp.PixelFormats;
 namespace RelationAdapter.Eval.Tests;
 
 /// <summary>The judge over real HTTP against a local chat-completions stand-in, through the official OpenAI library.</summary>
-[Trait("Category", "Judge")]
+[Trait("Category", "Eval")]
 public sealed class PairwiseJudgeTests : IDisposable
 {
     readonly string _root = Directory.CreateTempSubdirectory("ra-judge-").FullName;

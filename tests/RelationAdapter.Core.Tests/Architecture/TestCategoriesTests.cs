@@ -5,12 +5,12 @@ namespace RelationAdapter.Core.Tests.Architecture;
 /// <summary>
 /// Every test class carries exactly one <c>[Trait("Category", …)]</c>, one of <see cref="Known"/> (the README's Tests
 /// section lists them), and its tests add none: a filter such as <c>Category!=Gpu</c> then selects whole classes and
-/// no test escapes every filter. Compiled into both test projects, each checking its own assembly.
+/// no test escapes every filter. Compiled into every test project, each checking its own assembly.
 /// </summary>
 [Trait("Category", "Unit")]
 public class TestCategoriesTests
 {
-    public static readonly string[] Known = ["Unit", "Golden", "Encoders", "Gpu", "Service", "Redis", "Fuzz", "Browser", "Deploy", "TypeScript"];
+    public static readonly string[] Known = ["Unit", "Golden", "Encoders", "Gpu", "Service", "Redis", "Fuzz", "Browser", "Deploy", "TypeScript", "Eval", "Training"];
 
     [Fact]
     public void Every_test_class_has_exactly_one_known_category()

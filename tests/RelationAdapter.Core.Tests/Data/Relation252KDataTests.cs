@@ -6,7 +6,7 @@ using SixLabors.ImageSharp.PixelFormats;
 
 namespace RelationAdapter.Core.Tests.Data;
 
-[Trait("Category", "Data")]
+[Trait("Category", "Unit")]
 public sealed class Relation252KDataTests : IDisposable
 {
     readonly string _root = Directory.CreateTempSubdirectory("ra-data-").FullName;
