@@ -51,13 +51,16 @@ namespace RelationAdapter.Client
         /// <param name="maxSide">Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap; default Limits:DefaultMaxSide.</param>
         /// <param name="webhook">An absolute http(s) URL the job's events are POSTed to, signed as Standard Webhooks says (needs Webhooks:Secret on the server).</param>
         /// <param name="webhookEventsFilter">Which events reach the webhook: started, completed (default: completed). Repeat the field or separate names with commas.</param>
+        /// <param name="n">Outputs per source, each with its own seed: source i's k-th output has seed + i·n + k and is result i·n + k.</param>
+        /// <param name="metadata">A JSON object of at most 16 string pairs (keys up to 64 characters, values up to 512), stored with the job and echoed in
+        /// <br/>its view, the listing and webhooks. In a form, the object's JSON text.</param>
         /// <param name="outputFormat">The result's format.</param>
         /// <param name="cacheThreshold">Step cache (First-Block Cache), 0 = off: a step whose first block changed by less
         /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        System.Threading.Tasks.Task<EditView> CreateEditAsync(System.Collections.Generic.IEnumerable<FileParameter> sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+        System.Threading.Tasks.Task<EditView> CreateEditAsync(System.Collections.Generic.IEnumerable<FileParameter> sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, int? n = null, string? metadata = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
@@ -195,13 +198,16 @@ namespace RelationAdapter.Client
         /// <param name="maxSide">Longest side of the edited image, a multiple of 16, at most Limits:MaxSideCap; default Limits:DefaultMaxSide.</param>
         /// <param name="webhook">An absolute http(s) URL the job's events are POSTed to, signed as Standard Webhooks says (needs Webhooks:Secret on the server).</param>
         /// <param name="webhookEventsFilter">Which events reach the webhook: started, completed (default: completed). Repeat the field or separate names with commas.</param>
+        /// <param name="n">Outputs per source, each with its own seed: source i's k-th output has seed + i·n + k and is result i·n + k.</param>
+        /// <param name="metadata">A JSON object of at most 16 string pairs (keys up to 64 characters, values up to 512), stored with the job and echoed in
+        /// <br/>its view, the listing and webhooks. In a form, the object's JSON text.</param>
         /// <param name="outputFormat">The result's format.</param>
         /// <param name="cacheThreshold">Step cache (First-Block Cache), 0 = off: a step whose first block changed by less
         /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(System.Collections.Generic.IEnumerable<FileParameter> sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(System.Collections.Generic.IEnumerable<FileParameter> sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, int? n = null, string? metadata = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
         {
             var client_ = _httpClient;
             var disposeClient_ = false;
@@ -294,6 +300,16 @@ namespace RelationAdapter.Client
                         {
                             content_.Add(new System.Net.Http.StringContent(ConvertToString(item_, System.Globalization.CultureInfo.InvariantCulture)), "webhook_events_filter");
                         }
+                    }
+
+                    if (n != null)
+                    {
+                        content_.Add(new System.Net.Http.StringContent(ConvertToString(n, System.Globalization.CultureInfo.InvariantCulture)), "n");
+                    }
+
+                    if (metadata != null)
+                    {
+                        content_.Add(new System.Net.Http.StringContent(ConvertToString(metadata, System.Globalization.CultureInfo.InvariantCulture)), "metadata");
                     }
 
                     if (outputFormat != null)
@@ -1758,6 +1774,19 @@ namespace RelationAdapter.Client
         public System.Collections.Generic.IReadOnlyList<string>? WebhookEventsFilter { get; set; } = default!;
 
         /// <summary>
+        /// Outputs per source, each with its own seed: source i's k-th output has seed + i·n + k and is result i·n + k.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("n")]
+        public int? N { get; set; } = default!;
+
+        /// <summary>
+        /// A JSON object of at most 16 string pairs (keys up to 64 characters, values up to 512), stored with the job and echoed in
+        /// <br/>its view, the listing and webhooks. In a form, the object's JSON text.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("metadata")]
+        public System.Collections.Generic.IReadOnlyDictionary<string, string>? Metadata { get; set; } = default!;
+
+        /// <summary>
         /// The result's format.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("output_format")]
@@ -1942,6 +1971,12 @@ namespace RelationAdapter.Client
 
         [System.Text.Json.Serialization.JsonPropertyName("source_count")]
         public int SourceCount { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("n")]
+        public int N { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("metadata")]
+        public System.Collections.Generic.IReadOnlyDictionary<string, string>? Metadata { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("results")]
         public System.Collections.Generic.IReadOnlyList<EditResultView>? Results { get; set; } = default!;

@@ -18,7 +18,7 @@ public sealed class BatchTests
         return form;
     }
 
-    static int MaxPixelDifference(byte[] a, byte[] b)
+    internal static int MaxPixelDifference(byte[] a, byte[] b)
     {
         using var left = Image.Load<Rgb24>(a);
         using var right = Image.Load<Rgb24>(b);

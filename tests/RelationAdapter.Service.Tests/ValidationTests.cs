@@ -76,10 +76,10 @@ public class ValidationTests(ServiceFactory factory) : IClassFixture<ServiceFact
     }
 
     [Fact]
-    public async Task Not_multipart_is_an_unsupported_media_type()
+    public async Task Neither_multipart_nor_json_is_an_unsupported_media_type()
     {
         var client = await factory.ReadyClientAsync();
-        var response = await client.PostAsync("/v1/edits", new StringContent("{}", Encoding.UTF8, "application/json"));
+        var response = await client.PostAsync("/v1/edits", new StringContent("prompt=x", Encoding.UTF8, "application/x-www-form-urlencoded"));
         await AssertProblem(response, HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
     }
 

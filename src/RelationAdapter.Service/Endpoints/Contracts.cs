@@ -40,6 +40,13 @@ public sealed class EditForm
     public string? webhook { get; set; }
     /// <summary>Which events reach the webhook: started, completed (default: completed). Repeat the field or separate names with commas.</summary>
     public string[]? webhook_events_filter { get; set; }
+    /// <summary>Outputs per source, each with its own seed: source i's k-th output has seed + i·n + k and is result i·n + k.</summary>
+    public int? n { get; set; }
+    /// <summary>
+    /// A JSON object of at most 16 string pairs (keys up to 64 characters, values up to 512), stored with the job and echoed in
+    /// its view, the listing and webhooks. In a form, the object's JSON text.
+    /// </summary>
+    public string? metadata { get; set; }
     /// <summary>The result's format.</summary>
     [DefaultValue(OutputFormat.Png)]
     public OutputFormat? output_format { get; set; }
@@ -95,6 +102,8 @@ public sealed record EditView(
     int? Width,
     int? Height,
     int SourceCount,
+    int N,
+    IReadOnlyDictionary<string, string>? Metadata,
     IReadOnlyList<EditResultView>? Results,
     IReadOnlyDictionary<string, double>? TimingsMs,
     DenoiseStepsView? DenoiseSteps,
@@ -105,9 +114,8 @@ public sealed record EditView(
     WebhookView? Webhook,
     EditLinks Links)
 {
-    public static EditView From(JobRecord record) => From(record, null);
-
-    public static EditView From(JobRecord record, IReadOnlyList<WebhookAttempt>? webhookAttempts)
+    /// <summary>The job as clients see it; its results link to their images absolutely and signed (<see cref="ResultLinks"/>).</summary>
+    public static EditView From(JobRecord record, ResultLinks links, IReadOnlyList<WebhookAttempt>? webhookAttempts = null)
     {
         var (job, state) = (record.Spec, record.State);
         var p = job.Settings;
@@ -115,8 +123,9 @@ public sealed record EditView(
         return new EditView(job.Id, state.Status, state.Status == JobStatus.Queued ? record.QueuePosition : null,
             state.Stage,
             new ProgressView(state.Step, job.TotalSteps), job.CreatedAt, state.StartedAt, state.FinishedAt, state.FinishedAt + job.ResultRetention,
-            p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, job.OutputFormat, job.RelationId, state.Width, state.Height, job.SourceCount,
-            state.Output?.Images.Select((image, index) => new EditResultView(index, image.Width, image.Height, image.Seed, $"{self}/results/{index}")).ToList(),
+            p.Seed, p.Steps, p.Guidance, p.AdapterScale, p.MaxSide, job.OutputFormat, job.RelationId, state.Width, state.Height, job.SourceCount, job.OutputsPerSource, job.Metadata,
+            state.Output?.Images.Select((image, index) => new EditResultView(index, image.Width, image.Height, image.Seed,
+                links.Url(job, index, state.FinishedAt + job.ResultRetention))).ToList(),
             state.Output?.Timings.ToDictionary(t => SnakeCase(t.Key), t => Math.Round(t.Value.TotalMilliseconds, 1)),
             state.Output?.DenoiseSteps is { } counted ? new DenoiseStepsView(counted.Computed, counted.Reused) : null, p.CacheThreshold,
             state.Output?.Warnings ?? [], state.Error is { } failure ? Problems.ForJobFailure(failure) : null, state.Worker,

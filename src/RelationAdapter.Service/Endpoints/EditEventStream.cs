@@ -27,6 +27,7 @@ public sealed class EditEventStream(EditSpec job, IAsyncEnumerable<JobEvent> cha
     public async Task ExecuteAsync(HttpContext http)
     {
         var json = http.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        var links = http.RequestServices.GetRequiredService<Http.ResultLinks>();
         var response = http.Response;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
@@ -50,7 +51,7 @@ public sealed class EditEventStream(EditSpec job, IAsyncEnumerable<JobEvent> cha
                 if (!await next) break;
                 var change = events.Current;
                 next = events.MoveNextAsync().AsTask();
-                var data = JsonSerializer.Serialize(EditView.From(new JobRecord(job, change.State, change.QueuePosition)), json);
+                var data = JsonSerializer.Serialize(EditView.From(new JobRecord(job, change.State, change.QueuePosition), links), json);
                 await response.WriteAsync($"id: {change.Id}\nevent: {change.Kind}\ndata: {data}\n\n", cancellation);
             }
         }

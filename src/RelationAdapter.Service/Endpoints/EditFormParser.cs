@@ -10,13 +10,13 @@ namespace RelationAdapter.Service.Endpoints;
 
 /// <summary>A valid edit form: its settings and its files (the pair, or the id of a cached relation).</summary>
 public sealed record EditSubmission(EditSettings Settings, OutputFormat OutputFormat, IReadOnlyList<IFormFile> Sources, IFormFile? PromptImage, IFormFile? ReferenceImage,
-    string? RelationId, WebhookSubscription? Webhook = null);
+    string? RelationId, WebhookSubscription? Webhook = null, int Outputs = 1, IReadOnlyDictionary<string, string>? Metadata = null);
 
 /// <summary>Reads and validates the fields of an edit form (<see cref="EditForm"/>); every problem is reported per field.</summary>
 public static class EditFormParser
 {
     public const string SourceImage = nameof(EditForm.source_image), PromptImage = nameof(EditForm.prompt_image),
-        ReferenceImage = nameof(EditForm.reference_image), RelationId = nameof(EditForm.relation_id);
+        ReferenceImage = nameof(EditForm.reference_image), RelationId = nameof(EditForm.relation_id), Metadata = nameof(EditForm.metadata);
 
     /// <summary>The submission, or the validation problem listing every invalid field.</summary>
     public static (EditSubmission? Submission, ValidationProblem? Problem) Read(IFormCollection form, LimitsOptions limits, WebhooksOptions webhooks)
@@ -39,9 +39,11 @@ public static class EditFormParser
         }
         if (!WebhookSubscription.TryRead(form[WebhookSubscription.UrlField], form[WebhookSubscription.EventsFilterField], webhooks, out var webhook, out var webhookError))
             Add(errors, webhookError.Field, webhookError.Message);
+        var outputs = Integer(form, nameof(EditForm.n), limits.Outputs, errors);
+        var metadata = EditMetadata.Read(form[Metadata].ToString(), errors);
         return errors.Count > 0
             ? (null, Problems.Validation(errors))
-            : (new EditSubmission(settings, format, sources, promptImage, referenceImage, relationId.Length > 0 ? relationId : null, webhook), null);
+            : (new EditSubmission(settings, format, sources, promptImage, referenceImage, relationId.Length > 0 ? relationId : null, webhook, outputs, metadata), null);
     }
 
     /// <summary>The form's single-valued fields: those of <see cref="EditForm"/>, its one definition (the events filter may repeat).</summary>

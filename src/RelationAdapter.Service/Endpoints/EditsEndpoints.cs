@@ -65,7 +65,7 @@ public static class EditsEndpoints
 
     /// <summary>What the edit handlers use, bound by the framework as one parameter.</summary>
     public sealed record EditServices(ModelHost Host, IJobBoard Jobs, RelationCache Relations, ImageAdmission Images, UploadAdmission Uploads,
-        Idempotency Idempotency, IOptions<LimitsOptions> Limits, IOptions<QueueOptions> QueueOptions, IOptions<WebhooksOptions> Webhooks, TimeProvider Time);
+        ResultLinks Links, Idempotency Idempotency, IOptions<LimitsOptions> Limits, IOptions<QueueOptions> QueueOptions, IOptions<WebhooksOptions> Webhooks, TimeProvider Time);
 
     static async Task<Results<FileContentHttpResult, Ok<EditView>, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> Submit(HttpContext http,
         [AsParameters] EditServices services, CancellationToken cancellation)
@@ -101,7 +101,7 @@ public static class EditsEndpoints
         }
         using var _ = claim; // freed unless the job is accepted below
 
-        var (job, refused) = await AdmitAsync(submission!, services, owner, cancellation);
+        var (job, refused) = await AdmitAsync(submission!, services, owner, services.Links.BaseUrlOf(http.Request), cancellation);
         if (refused is not null) return refused;
 
         // The place is taken once the body is complete and admitted: uploading holds none.
@@ -136,14 +136,14 @@ public static class EditsEndpoints
         }
         catch (BackendUnavailableException)
         {
-            return TypedResults.Accepted($"/v1/edits/{spec.Id}", EditView.From(accepted));
+            return TypedResults.Accepted($"/v1/edits/{spec.Id}", EditView.From(accepted, services.Links));
         }
         return await WaitIfPreferred(http, accepted, services.Jobs, services.QueueOptions.Value, cancellation);
     }
 
     /// <summary>The job of a valid form once its images are admitted (sources at their edit sizes, the pair padded or cached).</summary>
     static async Task<(NewEditJob? Job, ProblemHttpResult? Problem)> AdmitAsync(EditSubmission submission, EditServices services,
-        string? owner, CancellationToken cancellation)
+        string? owner, string baseUrl, CancellationToken cancellation)
     {
         var images = services.Images;
         var uploads = new List<CheckedUpload>();
@@ -197,7 +197,7 @@ public static class EditsEndpoints
         }
         var spec = new EditSpec(NewId(), 0, owner, submission.Settings, submission.OutputFormat, relation.Id, services.Time.GetUtcNow(),
             services.QueueOptions.Value.ResultRetention, submission.Webhook?.Url, submission.Webhook?.Events.Events, sources.Count,
-            System.Diagnostics.Activity.Current?.Id);
+            System.Diagnostics.Activity.Current?.Id, submission.Outputs, submission.Metadata, baseUrl);
         return (new NewEditJob(spec, sources, relation), null);
     }
 
@@ -249,11 +249,11 @@ public static class EditsEndpoints
                     await jobs.CancelIfWaitingAsync(job.Id);
             }
             // Several sources make several images: the job (with their links) answers for them.
-            if (job.State.Status == JobStatus.Succeeded && job.Spec.SourceCount > 1)
+            if (job.State.Status == JobStatus.Succeeded && job.Spec.ResultCount > 1)
             {
                 AddResultHeaders(http.Response, job.Spec, 0);
                 http.Response.Headers["Content-Location"] = $"/v1/edits/{job.Id}";
-                return TypedResults.Ok(EditView.From(job));
+                return TypedResults.Ok(EditView.From(job, Links(http)));
             }
             if (job.State.Status == JobStatus.Succeeded && await ResultOrNullAsync(jobs, job.Id) is { } image)
             {
@@ -261,8 +261,10 @@ public static class EditsEndpoints
                 return TypedResults.File(image, job.State.Output!.ContentType);
             }
         }
-        return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job));
+        return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job, Links(http)));
     }
+
+    static ResultLinks Links(HttpContext http) => http.RequestServices.GetRequiredService<ResultLinks>();
 
     /// <summary>The first image, or null when it cannot be read now (the job answers instead).</summary>
     static async Task<byte[]?> ResultOrNullAsync(IJobBoard jobs, string id)
@@ -290,7 +292,7 @@ public static class EditsEndpoints
     static async Task<JobRecord?> FindVisibleAsync(IJobBoard jobs, string id, HttpContext http, CancellationToken cancellation) =>
         await jobs.FindAsync(id, cancellation) is { } job && (job.Spec.Owner is null || job.Spec.Owner == ApiKeyFilter.Caller(http)) ? job : null;
 
-    static async Task<Results<Ok<EditPage>, ValidationProblem>> List(HttpContext http, IJobBoard jobs, CancellationToken cancellation,
+    static async Task<Results<Ok<EditPage>, ValidationProblem>> List(HttpContext http, IJobBoard jobs, ResultLinks links, CancellationToken cancellation,
         string? status = null, int? limit = null, string? cursor = null)
     {
         var errors = new Dictionary<string, string[]>();
@@ -311,17 +313,17 @@ public static class EditsEndpoints
 
         var size = limit ?? EditPage.DefaultLimit;
         var page = await jobs.NewestAsync(ApiKeyFilter.Caller(http), wanted, before, size + 1, cancellation);
-        var items = page.Take(size).Select(EditView.From).ToList();
+        var items = page.Take(size).Select(job => EditView.From(job, links)).ToList();
         var next = page.Count > size ? page[size - 1].Spec.Sequence.ToString(CultureInfo.InvariantCulture) : null;
         return TypedResults.Ok(new EditPage(items, next));
     }
 
-    static async Task<Results<Ok<EditView>, ProblemHttpResult>> Get(string id, HttpContext http, IJobBoard jobs, WebhookDispatcher webhooks,
+    static async Task<Results<Ok<EditView>, ProblemHttpResult>> Get(string id, HttpContext http, IJobBoard jobs, WebhookDispatcher webhooks, ResultLinks links,
         CancellationToken cancellation)
     {
         if (await FindVisibleAsync(jobs, id, http, cancellation) is not { } job) return Problems.EditNotFound(id);
         var attempts = job.Spec.Webhook is null ? [] : await webhooks.AttemptsAsync(id, cancellation);
-        return TypedResults.Ok(EditView.From(job, attempts));
+        return TypedResults.Ok(EditView.From(job, links, attempts));
     }
 
     static Task<Results<FileContentHttpResult, ProblemHttpResult>> Result(string id, HttpContext http, IJobBoard jobs, CancellationToken cancellation) =>
@@ -329,10 +331,12 @@ public static class EditsEndpoints
 
     static async Task<Results<FileContentHttpResult, ProblemHttpResult>> ResultAt(string id, int index, HttpContext http, IJobBoard jobs, CancellationToken cancellation)
     {
-        if (await FindVisibleAsync(jobs, id, http, cancellation) is not { } job) return Problems.EditNotFound(id);
-        if (index < 0 || index >= job.Spec.SourceCount)
+        // A signed link was made for whoever the job's owner gave it to.
+        var job = ResultLinks.IsSigned(http) ? await jobs.FindAsync(id, cancellation) : await FindVisibleAsync(jobs, id, http, cancellation);
+        if (job is null) return Problems.EditNotFound(id);
+        if (index < 0 || index >= job.Spec.ResultCount)
             return Problems.Problem(StatusCodes.Status404NotFound, Problems.Types.NotFound, "No such result.",
-                $"The edit has {job.Spec.SourceCount} source(s): results 0 to {job.Spec.SourceCount - 1}.");
+                $"The edit has {job.Spec.ResultCount} result(s): 0 to {job.Spec.ResultCount - 1}.");
         var state = job.State;
         if (state is { Status: JobStatus.Succeeded, Output: { } output } && await jobs.ReadResultAsync(id, index, cancellation) is { } image)
         {
@@ -359,7 +363,7 @@ public static class EditsEndpoints
         return new EditEventStream(job.Spec, jobs.WatchAsync(id, lastSeen, http.RequestAborted), options.Value.EventHeartbeat);
     }
 
-    static async Task<Results<Accepted<EditView>, ProblemHttpResult>> Cancel(string id, HttpContext http, IJobBoard jobs, CancellationToken cancellation)
+    static async Task<Results<Accepted<EditView>, ProblemHttpResult>> Cancel(string id, HttpContext http, IJobBoard jobs, ResultLinks links, CancellationToken cancellation)
     {
         if (await FindVisibleAsync(jobs, id, http, cancellation) is null) return Problems.EditNotFound(id);
         var (outcome, job) = await jobs.CancelAsync(id, cancellation);
@@ -367,7 +371,7 @@ public static class EditsEndpoints
         if (outcome == CancelOutcome.AlreadyFinished)
             return Problems.Problem(StatusCodes.Status409Conflict, Problems.Types.AlreadyFinished, "The edit has already finished.",
                 $"The edit is {JobState.NameOf(job.State.Status)}.");
-        return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job));
+        return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job, links));
     }
 
     static void AddResultHeaders(HttpResponse response, EditSpec job, int index)

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.HttpOverrides;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Features;
@@ -42,6 +43,7 @@ public static class HttpRegistration
         services.AddSingleton<ImageAdmission>();
         services.AddSingleton<UploadAdmission>();
         services.AddSingleton<RemoteImages>();
+        services.AddSingleton<ResultLinks>();
         services.TryAddSingleton<IIdempotencyKeys, MemoryIdempotencyKeys>();
         services.AddSingleton<Idempotency>();
         services.AddSingleton<ApiKeyFilter>();
@@ -79,10 +81,31 @@ public static class HttpRegistration
         return services;
     }
 
+    /// <summary>
+    /// Behind the proxies of <see cref="ServiceOptions.TrustedProxies"/>, the request's scheme, host and client address are
+    /// the forwarded ones (result links are made from them); anyone else's forwarded headers are ignored.
+    /// </summary>
+    static void UseTrustedProxies(this WebApplication app)
+    {
+        var proxies = app.Services.GetRequiredService<IOptions<ServiceOptions>>().Value.TrustedProxies;
+        if (proxies.Count == 0) return;
+        var forwarded = new ForwardedHeadersOptions
+        {
+            ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost,
+        };
+        forwarded.KnownIPNetworks.Clear();
+        forwarded.KnownProxies.Clear();
+        foreach (var proxy in proxies)
+            forwarded.KnownIPNetworks.Add(proxy.Contains('/') ? System.Net.IPNetwork.Parse(proxy) : new System.Net.IPNetwork(System.Net.IPAddress.Parse(proxy),
+                System.Net.IPAddress.Parse(proxy).AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 128 : 32));
+        app.UseForwardedHeaders(forwarded);
+    }
+
     /// <summary>Errors as problem details (oversized request heads too), HEAD as GET, routing, the demo page and the OpenAPI UI.</summary>
     public static WebApplication UseHttpConventions(this WebApplication app)
     {
         app.UseExceptionHandler();
+        app.UseTrustedProxies();
         app.UseStatusCodePages();
         app.UseRequestHeadLimits();
         app.UseHeadAsGet();

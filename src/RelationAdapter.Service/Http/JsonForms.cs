@@ -14,6 +14,9 @@ public static class JsonForms
     /// <summary>The fields whose values name images; the rest are the form's plain fields.</summary>
     public static readonly string[] ImageFields = ["prompt_image", "reference_image", "source_image"];
 
+    /// <summary>The fields that are JSON objects in a JSON body and their JSON text in a form.</summary>
+    public static readonly string[] ObjectFields = ["metadata"];
+
     public static bool IsJson(HttpRequest request) => request.HasJsonContentType();
 
     public static async Task<(IFormCollection? Form, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request, RemoteImages images, CancellationToken cancellation)
@@ -51,6 +54,8 @@ public static class JsonForms
                 case JsonValueKind.Null: break;
                 case JsonValueKind.String: fields[name] = value.GetString(); break;
                 case JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False: fields[name] = value.GetRawText(); break;
+                // An object field (metadata) travels as its JSON text, as a form carries it.
+                case JsonValueKind.Object when ObjectFields.Contains(name): fields[name] = value.GetRawText(); break;
                 case JsonValueKind.Array when value.EnumerateArray().All(item => item.ValueKind == JsonValueKind.String):
                     fields[name] = new StringValues(value.EnumerateArray().Select(item => item.GetString()).ToArray());
                     break;

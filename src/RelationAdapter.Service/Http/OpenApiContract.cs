@@ -99,7 +99,11 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
         foreach (var (name, property) in form.Properties ?? new Dictionary<string, IOpenApiSchema>())
         {
             var url = new OpenApiSchema { Type = JsonSchemaType.String, Description = property.Description };
-            json.Properties[name] = property switch
+            json.Properties[name] = JsonForms.ObjectFields.Contains(name) ? new OpenApiSchema
+            {
+                Type = JsonSchemaType.Object, Description = property.Description,
+                AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.String },
+            } : property switch
             {
                 { Format: "binary" } => url,
                 { Type: JsonSchemaType.Array, Items.Format: "binary" } => new OpenApiSchema

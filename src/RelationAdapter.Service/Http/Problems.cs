@@ -37,6 +37,7 @@ public static class Problems
         public const string RelationUnavailable = TypePrefix + "relation-unavailable";
         public const string TooManyUploads = TypePrefix + "too-many-uploads";
         public const string UploadTooSlow = TypePrefix + "upload-too-slow";
+        public const string InvalidLink = TypePrefix + "invalid-link";
     }
 
     /// <summary>Every problem type the service answers with (for the OpenAPI description).</summary>

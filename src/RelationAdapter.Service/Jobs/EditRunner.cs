@@ -32,12 +32,12 @@ public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemet
         var spec = job.Spec;
         var sources = job.Sources;
         job.SetSize(sources[0].Width, sources[0].Height);
-        // Sources of one working size run as one DiT batch; each keeps its own seed and place in the results.
-        var batches = sources.Select((source, index) => (source, index))
+        // Every output of every source (n per source) of one working size runs in one DiT batch; each keeps its own seed and place.
+        var batches = Enumerable.Range(0, spec.ResultCount).Select(index => (source: sources[spec.SourceOf(index)], index))
             .GroupBy(item => ImagePreprocessing.SourceSize(item.source.Width, item.source.Height, spec.Settings.MaxSide))
             .Select(batch => batch.ToList()).ToList();
-        var images = new EditedImage[sources.Count];
-        var encoded = new byte[sources.Count][];
+        var images = new EditedImage[spec.ResultCount];
+        var encoded = new byte[spec.ResultCount][];
         var timings = new Dictionary<EditStage, TimeSpan>();
         var warnings = new List<string>();
         var (computed, reused) = (0, 0);

@@ -18,16 +18,22 @@ public enum Admission { Accepted, Full, ShuttingDown }
 /// </summary>
 public sealed record EditSpec(string Id, long Sequence, string? Owner, EditSettings Settings, OutputFormat OutputFormat, string RelationId,
     DateTimeOffset CreatedAt, TimeSpan ResultRetention, string? Webhook = null, IReadOnlyList<string>? WebhookEvents = null, int SourceCount = 1,
-    string? TraceParent = null)
+    string? TraceParent = null, int OutputsPerSource = 1, IReadOnlyDictionary<string, string>? Metadata = null, string? BaseUrl = null)
 {
     /// <summary>The submitting request's trace (W3C traceparent), so the job's spans join it on whichever replica runs it.</summary>
     public ActivityContext ParentContext => ActivityContext.TryParse(TraceParent, null, out var context) ? context : default;
 
-    /// <summary>Denoising steps over every source: a DiT step of a batch of k sources counts k.</summary>
-    public int TotalSteps => Settings.Steps * SourceCount;
+    /// <summary>Images the job makes: <see cref="OutputsPerSource"/> per source, source i's k-th at index i·n + k.</summary>
+    public int ResultCount => SourceCount * OutputsPerSource;
 
-    /// <summary>Source <paramref name="index"/>'s seed: the job's seed + the index.</summary>
+    /// <summary>Denoising steps over every result: a DiT step of a batch of k images counts k.</summary>
+    public int TotalSteps => Settings.Steps * ResultCount;
+
+    /// <summary>Result <paramref name="index"/>'s seed: the job's seed + the index.</summary>
     public long SeedOf(int index) => Settings.Seed + index;
+
+    /// <summary>The source result <paramref name="index"/> was made from.</summary>
+    public int SourceOf(int index) => index / OutputsPerSource;
 }
 
 /// <summary>

@@ -46,6 +46,13 @@ public sealed class LimitsOptions : IValidatableObject
     [Range(1, 16)]
     public int MaxSourcesPerEdit { get; set; } = 4;
 
+    /// <summary>Outputs (<c>n</c>) one edit may ask for per source, each with its own seed.</summary>
+    [Range(1, 16)]
+    public int MaxOutputsPerSource { get; set; } = 4;
+
+    /// <summary>Outputs per source (<c>n</c>): source i's k-th output has seed + i·n + k and is result i·n + k.</summary>
+    public Bounds<int> Outputs => new(1, MaxOutputsPerSource, 1);
+
     /// <summary>Denoising steps; the default, when MaxSteps is below it, is MaxSteps.</summary>
     public Bounds<int> Steps => new(EditSettings.MinSteps, MaxSteps, Math.Min(EditSettings.DefaultSteps, MaxSteps));
 
