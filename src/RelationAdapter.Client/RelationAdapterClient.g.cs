@@ -54,13 +54,15 @@ namespace RelationAdapter.Client
         /// <param name="n">Outputs per source, each with its own seed: source i's k-th output has seed + i·n + k and is result i·n + k.</param>
         /// <param name="metadata">A JSON object of at most 16 string pairs (keys up to 64 characters, values up to 512), stored with the job and echoed in
         /// <br/>its view, the listing and webhooks. In a form, the object's JSON text.</param>
+        /// <param name="responseFormat">What a `Prefer: wait` answer that finished in time carries: `image` (default) the image for one output, the job
+        /// <br/>for several; `b64_json` the job with every image inline as base64 (`data`), as OpenAI's images API answers.</param>
         /// <param name="outputFormat">The result's format.</param>
         /// <param name="cacheThreshold">Step cache (First-Block Cache), 0 = off: a step whose first block changed by less
         /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        System.Threading.Tasks.Task<EditView> CreateEditAsync(System.Collections.Generic.IEnumerable<FileParameter> sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, int? n = null, string? metadata = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+        System.Threading.Tasks.Task<EditView> CreateEditAsync(System.Collections.Generic.IEnumerable<FileParameter> sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, int? n = null, string? metadata = null, ResponseFormat? responseFormat = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
@@ -201,13 +203,15 @@ namespace RelationAdapter.Client
         /// <param name="n">Outputs per source, each with its own seed: source i's k-th output has seed + i·n + k and is result i·n + k.</param>
         /// <param name="metadata">A JSON object of at most 16 string pairs (keys up to 64 characters, values up to 512), stored with the job and echoed in
         /// <br/>its view, the listing and webhooks. In a form, the object's JSON text.</param>
+        /// <param name="responseFormat">What a `Prefer: wait` answer that finished in time carries: `image` (default) the image for one output, the job
+        /// <br/>for several; `b64_json` the job with every image inline as base64 (`data`), as OpenAI's images API answers.</param>
         /// <param name="outputFormat">The result's format.</param>
         /// <param name="cacheThreshold">Step cache (First-Block Cache), 0 = off: a step whose first block changed by less
         /// <br/>            than this (relative L1) since the last fully computed step reuses the other blocks' cached work. Faster,
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(System.Collections.Generic.IEnumerable<FileParameter> sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, int? n = null, string? metadata = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(System.Collections.Generic.IEnumerable<FileParameter> sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, int? n = null, string? metadata = null, ResponseFormat? responseFormat = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
         {
             var client_ = _httpClient;
             var disposeClient_ = false;
@@ -310,6 +314,11 @@ namespace RelationAdapter.Client
                     if (metadata != null)
                     {
                         content_.Add(new System.Net.Http.StringContent(ConvertToString(metadata, System.Globalization.CultureInfo.InvariantCulture)), "metadata");
+                    }
+
+                    if (responseFormat != null)
+                    {
+                        content_.Add(new System.Net.Http.StringContent(ConvertToString(responseFormat, System.Globalization.CultureInfo.InvariantCulture)), "response_format");
                     }
 
                     if (outputFormat != null)
@@ -1686,6 +1695,27 @@ namespace RelationAdapter.Client
     }
 
     /// <summary>
+    /// A finished job with its images inline (`response_format=b64_json`): `data` as OpenAI's images API has it, and the job.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class EditImagesView
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public System.Collections.Generic.IReadOnlyList<EncodedImageView> Data { get; set; } = new System.Collections.Generic.List<EncodedImageView>();
+
+        /// <summary>
+        /// An edit job as clients see it; `expires_at` is when a finished job and its result are dropped at the latest;
+        /// <br/>`worker` names the replica that runs or ran it (null while queued).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("edit")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public EditView Edit { get; set; } = new EditView();
+
+    }
+
+    /// <summary>
     /// The same fields as the multipart form, as JSON; images are http(s) URLs, which the service fetches, or data: URIs.
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
@@ -1785,6 +1815,14 @@ namespace RelationAdapter.Client
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("metadata")]
         public System.Collections.Generic.IReadOnlyDictionary<string, string>? Metadata { get; set; } = default!;
+
+        /// <summary>
+        /// What a `Prefer: wait` answer that finished in time carries: `image` (default) the image for one output, the job
+        /// <br/>for several; `b64_json` the job with every image inline as base64 (`data`), as OpenAI's images API answers.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("response_format")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ResponseFormat>))]
+        public ResponseFormat? ResponseFormat { get; set; } = default!;
 
         /// <summary>
         /// The result's format.
@@ -2015,6 +2053,31 @@ namespace RelationAdapter.Client
 
     }
 
+    /// <summary>
+    /// One image inline: result `index`, its seed and size, its encoded bytes as base64.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class EncodedImageView
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("index")]
+        public int Index { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("seed")]
+        public long Seed { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("width")]
+        public int Width { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("height")]
+        public int Height { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("b64_json")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public string B64Json { get; set; } = default!;
+
+    }
+
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial class HealthView
     {
@@ -2224,6 +2287,23 @@ namespace RelationAdapter.Client
         [System.Text.Json.Serialization.JsonPropertyName("created_at")]
         [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
         public System.DateTimeOffset CreatedAt { get; set; } = default!;
+
+    }
+
+    /// <summary>
+    /// How a finished `Prefer: wait` answers (RelationAdapter.Service.Endpoints.EditForm.response_format).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum ResponseFormat
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"image")]
+        [System.Runtime.Serialization.EnumMember(Value = @"image")]
+        Image = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"b64_json")]
+        [System.Runtime.Serialization.EnumMember(Value = @"b64_json")]
+        B64Json = 1,
 
     }
 

@@ -51,6 +51,29 @@ public sealed class OutputsTests
     }
 
     [Fact]
+    public async Task A_waiting_request_can_take_its_images_inline_as_base64()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.ReadyClientAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/edits")
+            { Content = Api.EditForm(new Dictionary<string, string?> { ["n"] = "2", ["seed"] = "7", ["response_format"] = "b64_json" }) };
+        request.Headers.Add("Prefer", "wait=60");
+        var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.JsonAsync();
+        var edit = body.GetProperty("edit");
+        Assert.Equal("succeeded", edit.GetProperty("status").GetString());
+        var data = body.GetProperty("data").EnumerateArray().ToList();
+        Assert.Equal([7L, 8], data.Select(image => image.GetProperty("seed").GetInt64()));
+        foreach (var image in data)
+            Assert.Equal(await Api.BytesAsync(client, $"/v1/edits/{edit.GetProperty("id").GetString()}/results/{image.GetProperty("index").GetInt32()}"),
+                Convert.FromBase64String(image.GetProperty("b64_json").GetString()!));
+
+        var refused = await client.PostAsync("/v1/edits", Api.EditForm(new Dictionary<string, string?> { ["response_format"] = "url" }));
+        Assert.True((await refused.JsonAsync()).GetProperty("errors").TryGetProperty("response_format", out _));
+    }
+
+    [Fact]
     public async Task Metadata_is_echoed_in_the_view_the_listing_and_the_webhook()
     {
         await using var receiver = await WebhookReceiver.StartAsync(WebhookDispatcherHost.Secret, 200);

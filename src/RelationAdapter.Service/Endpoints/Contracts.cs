@@ -47,6 +47,11 @@ public sealed class EditForm
     /// its view, the listing and webhooks. In a form, the object's JSON text.
     /// </summary>
     public string? metadata { get; set; }
+    /// <summary>
+    /// What a <c>Prefer: wait</c> answer that finished in time carries: <c>image</c> (default) the image for one output, the job
+    /// for several; <c>b64_json</c> the job with every image inline as base64 (<c>data</c>), as OpenAI's images API answers.
+    /// </summary>
+    public ResponseFormat? response_format { get; set; }
     /// <summary>The result's format.</summary>
     [DefaultValue(OutputFormat.Png)]
     public OutputFormat? output_format { get; set; }
@@ -64,6 +69,15 @@ public sealed class RelationForm
     /// <summary>The exemplar "after" image.</summary>
     public required IFormFile reference_image { get; set; }
 }
+
+/// <summary>How a finished <c>Prefer: wait</c> answers (<see cref="EditForm.response_format"/>).</summary>
+public enum ResponseFormat { Image, B64Json }
+
+/// <summary>One image inline: result <c>index</c>, its seed and size, its encoded bytes as base64.</summary>
+public sealed record EncodedImageView(int Index, long Seed, int Width, int Height, string B64Json);
+
+/// <summary>A finished job with its images inline (<c>response_format=b64_json</c>): <c>data</c> as OpenAI's images API has it, and the job.</summary>
+public sealed record EditImagesView(IReadOnlyList<EncodedImageView> Data, EditView Edit);
 
 public sealed record ProgressView(int Step, int Total);
 

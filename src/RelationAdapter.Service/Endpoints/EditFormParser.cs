@@ -10,7 +10,8 @@ namespace RelationAdapter.Service.Endpoints;
 
 /// <summary>A valid edit form: its settings and its files (the pair, or the id of a cached relation).</summary>
 public sealed record EditSubmission(EditSettings Settings, OutputFormat OutputFormat, IReadOnlyList<IFormFile> Sources, IFormFile? PromptImage, IFormFile? ReferenceImage,
-    string? RelationId, WebhookSubscription? Webhook = null, int Outputs = 1, IReadOnlyDictionary<string, string>? Metadata = null);
+    string? RelationId, WebhookSubscription? Webhook = null, int Outputs = 1, IReadOnlyDictionary<string, string>? Metadata = null,
+    ResponseFormat ResponseFormat = ResponseFormat.Image);
 
 /// <summary>Reads and validates the fields of an edit form (<see cref="EditForm"/>); every problem is reported per field.</summary>
 public static class EditFormParser
@@ -41,9 +42,14 @@ public static class EditFormParser
             Add(errors, webhookError.Field, webhookError.Message);
         var outputs = Integer(form, nameof(EditForm.n), limits.Outputs, errors);
         var metadata = EditMetadata.Read(form[Metadata].ToString(), errors);
+        var responseFormat = ResponseFormat.Image;
+        var responseFormatText = form[nameof(EditForm.response_format)].ToString();
+        if (responseFormatText.Length > 0 && !TryParseName(responseFormatText, out responseFormat))
+            Add(errors, nameof(EditForm.response_format), "must be image or b64_json.");
         return errors.Count > 0
             ? (null, Problems.Validation(errors))
-            : (new EditSubmission(settings, format, sources, promptImage, referenceImage, relationId.Length > 0 ? relationId : null, webhook, outputs, metadata), null);
+            : (new EditSubmission(settings, format, sources, promptImage, referenceImage, relationId.Length > 0 ? relationId : null, webhook, outputs, metadata,
+                responseFormat), null);
     }
 
     /// <summary>The form's single-valued fields: those of <see cref="EditForm"/>, its one definition (the events filter may repeat).</summary>
@@ -118,7 +124,9 @@ public static class EditFormParser
     /// <summary>An enum value by its name, in any case. Names only: Enum.TryParse would also take numbers and comma-separated lists.</summary>
     public static bool TryParseName<TEnum>(string text, out TEnum value) where TEnum : struct, Enum
     {
-        var named = Enum.GetValues<TEnum>().Where(candidate => candidate.ToString().Equals(text, StringComparison.OrdinalIgnoreCase)).ToList();
+        // The API spells names in snake_case (b64_json); the plain name is taken too.
+        var named = Enum.GetValues<TEnum>().Where(candidate => candidate.ToString().Equals(text, StringComparison.OrdinalIgnoreCase) ||
+            System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(candidate.ToString()).Equals(text, StringComparison.Ordinal)).ToList();
         value = named.Count == 1 ? named[0] : default;
         return named.Count == 1;
     }

@@ -27,7 +27,7 @@ public static class EditsEndpoints
             .WithDescription("Answers 202 with the job. With `Prefer: wait=N` (or a bare `Prefer: wait`, the configured default) it waits up to N seconds (capped) and answers 200 when the edit finished in time: the image for one source, the job (with a link per result) for several.")
             .Accepts<EditForm>("multipart/form-data", "application/json")
             .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png", "image/jpeg", "image/webp")
-            .WithMetadata(new AlsoAnswersJson(StatusCodes.Status200OK, typeof(EditView)))
+            .WithMetadata(new AlsoAnswersJson(StatusCodes.Status200OK, typeof(EditView)), new AlsoAnswersJson(StatusCodes.Status200OK, typeof(EditImagesView)))
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
@@ -67,7 +67,7 @@ public static class EditsEndpoints
     public sealed record EditServices(ModelHost Host, IJobBoard Jobs, RelationCache Relations, ImageAdmission Images, UploadAdmission Uploads,
         ResultLinks Links, Idempotency Idempotency, IOptions<LimitsOptions> Limits, IOptions<QueueOptions> QueueOptions, IOptions<WebhooksOptions> Webhooks, TimeProvider Time);
 
-    static async Task<Results<FileContentHttpResult, Ok<EditView>, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> Submit(HttpContext http,
+    static async Task<Results<FileContentHttpResult, Ok<EditView>, Ok<EditImagesView>, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> Submit(HttpContext http,
         [AsParameters] EditServices services, CancellationToken cancellation)
     {
         if (!services.Host.Status.Ready) return Problems.NotReady(http.Response, services.Host.LoadError, services.QueueOptions.Value.RetryAfterSeconds);
@@ -96,7 +96,7 @@ public static class EditsEndpoints
                 async outcome => (original = await FindVisibleAsync(jobs, outcome.Id, http, cancellation)) is not null, cancellation);
             if (reused) return Problems.IdempotencyKeyReused(key);
             if (replay is not null && original is not null)
-                return await WaitIfPreferred(http, original, jobs, services.QueueOptions.Value, cancellation);
+                return await WaitIfPreferred(http, original, jobs, services.QueueOptions.Value, submission!.ResponseFormat, cancellation);
             claim = mine;
         }
         using var _ = claim; // freed unless the job is accepted below
@@ -118,15 +118,15 @@ public static class EditsEndpoints
             if (!queued) job!.DisposeImages(); // never accepted: its images are the request's to release
         }
         if (!queued) return await QueueRefusedAsync(http.Response, Admission.ShuttingDown, services, cancellation);
-        return await AcceptedAsync(http, job!.Spec, claim, services, cancellation);
+        return await AcceptedAsync(http, job!.Spec, claim, submission!.ResponseFormat, services, cancellation);
     }
 
     /// <summary>
     /// The answer for a stored job, whatever the backend does from now on: a backend that goes away after the job was
     /// stored must not make its client believe nothing was accepted (and submit it again).
     /// </summary>
-    static async Task<Results<FileContentHttpResult, Ok<EditView>, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> AcceptedAsync(HttpContext http,
-        EditSpec spec, IIdempotencyClaim? claim, EditServices services, CancellationToken cancellation)
+    static async Task<Results<FileContentHttpResult, Ok<EditView>, Ok<EditImagesView>, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> AcceptedAsync(HttpContext http,
+        EditSpec spec, IIdempotencyClaim? claim, ResponseFormat format, EditServices services, CancellationToken cancellation)
     {
         var accepted = new JobRecord(spec, JobState.Queued, null);
         try
@@ -138,7 +138,7 @@ public static class EditsEndpoints
         {
             return TypedResults.Accepted($"/v1/edits/{spec.Id}", EditView.From(accepted, services.Links));
         }
-        return await WaitIfPreferred(http, accepted, services.Jobs, services.QueueOptions.Value, cancellation);
+        return await WaitIfPreferred(http, accepted, services.Jobs, services.QueueOptions.Value, format, cancellation);
     }
 
     /// <summary>The job of a valid form once its images are admitted (sources at their edit sizes, the pair padded or cached).</summary>
@@ -225,8 +225,8 @@ public static class EditsEndpoints
     /// Honours <c>Prefer: wait</c>: the image when the job finished in time, else the job. A waiting client that
     /// goes away before its job started cancels it (configurable): without an idempotency key nobody else can find it.
     /// </summary>
-    static async Task<Results<FileContentHttpResult, Ok<EditView>, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> WaitIfPreferred(HttpContext http, JobRecord job, IJobBoard jobs,
-        QueueOptions options, CancellationToken cancellation)
+    static async Task<Results<FileContentHttpResult, Ok<EditView>, Ok<EditImagesView>, Accepted<EditView>, ValidationProblem, ProblemHttpResult>> WaitIfPreferred(HttpContext http, JobRecord job, IJobBoard jobs,
+        QueueOptions options, ResponseFormat format, CancellationToken cancellation)
     {
         var wait = PreferredWait(http.Request, options);
         if (wait > TimeSpan.Zero)
@@ -248,7 +248,12 @@ public static class EditsEndpoints
                 if (cancellation.IsCancellationRequested && options.CancelOnDisconnect && !http.Request.Headers.ContainsKey(Idempotency.Header))
                     await jobs.CancelIfWaitingAsync(job.Id);
             }
-            // Several sources make several images: the job (with their links) answers for them.
+            if (job.State.Status == JobStatus.Succeeded && format == ResponseFormat.B64Json && await InlineAsync(jobs, job) is { } inline)
+            {
+                http.Response.Headers["Content-Location"] = $"/v1/edits/{job.Id}";
+                return TypedResults.Ok(new EditImagesView(inline, EditView.From(job, Links(http))));
+            }
+            // Several images: the job (with their links) answers for them.
             if (job.State.Status == JobStatus.Succeeded && job.Spec.ResultCount > 1)
             {
                 AddResultHeaders(http.Response, job.Spec, 0);
@@ -265,6 +270,27 @@ public static class EditsEndpoints
     }
 
     static ResultLinks Links(HttpContext http) => http.RequestServices.GetRequiredService<ResultLinks>();
+
+    /// <summary>Every image of a succeeded job, base64; null when one cannot be read now (the job answers instead).</summary>
+    static async Task<List<EncodedImageView>?> InlineAsync(IJobBoard jobs, JobRecord job)
+    {
+        var inline = new List<EncodedImageView>();
+        foreach (var (image, index) in job.State.Output!.Images.Select((image, index) => (image, index)))
+        {
+            byte[]? bytes;
+            try
+            {
+                bytes = await jobs.ReadResultAsync(job.Id, index, CancellationToken.None);
+            }
+            catch (BackendUnavailableException)
+            {
+                return null;
+            }
+            if (bytes is null) return null;
+            inline.Add(new EncodedImageView(index, image.Seed, image.Width, image.Height, Convert.ToBase64String(bytes)));
+        }
+        return inline;
+    }
 
     /// <summary>The first image, or null when it cannot be read now (the job answers instead).</summary>
     static async Task<byte[]?> ResultOrNullAsync(IJobBoard jobs, string id)

@@ -44,9 +44,12 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
     {
         var id = operation.OperationId ?? "";
         // A status with a second body (the endpoint metadata holds one type per status).
-        foreach (var json in context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<AlsoAnswersJson>())
-            if (operation.Responses?.TryGetValue(json.Status.ToString(), out var response) == true && response is OpenApiResponse concrete)
-                concrete.Content!["application/json"] = new OpenApiMediaType { Schema = context.SchemaGenerator.GenerateSchema(json.Type, context.SchemaRepository) };
+        foreach (var json in context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<AlsoAnswersJson>().GroupBy(json => json.Status))
+            if (operation.Responses?.TryGetValue(json.Key.ToString(), out var response) == true && response is OpenApiResponse concrete)
+            {
+                var schemas = json.Select(body => context.SchemaGenerator.GenerateSchema(body.Type, context.SchemaRepository)).ToList();
+                concrete.Content!["application/json"] = new OpenApiMediaType { Schema = schemas.Count == 1 ? schemas[0] : new OpenApiSchema { OneOf = schemas } };
+            }
 
         foreach (var (status, response) in operation.Responses ?? [])
         {
