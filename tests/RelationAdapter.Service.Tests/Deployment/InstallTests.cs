@@ -118,6 +118,21 @@ public partial class InstallTests
         Assert.DoesNotContain(keys, k => Regex.IsMatch(k.Name, @"^key-\d+$")); // named, not numbered by position
     }
 
+    /// <summary>Result links made by one replica are checked by another: every service pod signs with the one Secret's key.</summary>
+    [Theory]
+    [MemberData(nameof(Rendered.Overlays), MemberType = typeof(Rendered))]
+    public async Task Every_service_pod_signs_result_links_with_the_key_of_one_secret(string overlay)
+    {
+        var rendered = await Rendered.OverlayAsync(overlay);
+        var sources = rendered.ServiceDeployments.Select(deployment => Pod.Variable(Pod.Container(deployment), "Service__LinkSigningKey")).ToList();
+        Assert.All(sources, variable => Assert.NotNull(variable));
+        var secrets = sources.Select(variable => Yaml.Map(variable, "valueFrom", "secretKeyRef")).ToList();
+        Assert.All(secrets, secret => Assert.Equal(("relation-adapter-links", "signing-key"), (Yaml.Text(secret, "name"), Yaml.Text(secret, "key"))));
+        // Several replicas must agree, so there the Secret is required; one pod may fall back to a key of its own.
+        if (sources.Count > 1 || rendered.ServiceDeployments.Any(deployment => Pod.Role(Pod.Container(deployment)) != ServiceOptions.AllRole))
+            Assert.All(secrets, secret => Assert.Null(Yaml.Text(secret, "optional")));
+    }
+
     [Theory]
     [MemberData(nameof(LayoutTests.InClusterRedisOverlays), MemberType = typeof(LayoutTests))]
     public async Task Redis_requires_the_password_the_pods_and_the_scaler_read_from_one_secret(string overlay)
