@@ -1807,7 +1807,8 @@ namespace RelationAdapter.Client
         /// Outputs per source, each with its own seed: source i's k-th output has seed + i·n + k and is result i·n + k.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("n")]
-        public int? N { get; set; } = default!;
+        [System.ComponentModel.DataAnnotations.Range(1, 4)]
+        public int? N { get; set; } = 1;
 
         /// <summary>
         /// A JSON object of at most 16 string pairs (keys up to 64 characters, values up to 512), stored with the job and echoed in

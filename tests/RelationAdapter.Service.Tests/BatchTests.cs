@@ -50,7 +50,7 @@ public sealed class BatchTests
         Assert.Equal(6, done.GetProperty("progress").GetProperty("step").GetInt32());
         var results = done.GetProperty("results").EnumerateArray().ToList();
         Assert.Equal([100L, 101L], results.Select(r => r.GetProperty("seed").GetInt64()));
-        Assert.Equal($"/v1/edits/{batch}/results/1", results[1].GetProperty("url").GetString());
+        Assert.Equal($"/v1/edits/{batch}/results/1", new Uri(results[1].GetProperty("url").GetString()!).AbsolutePath);
 
         // The same numbers batched or alone, up to float rounding of a batched matmul.
         Assert.True(MaxPixelDifference(await Api.BytesAsync(client, $"/v1/edits/{batch}/results/0"), await Api.BytesAsync(client, $"/v1/edits/{alone}/result")) <= 1);

@@ -72,6 +72,7 @@ public class LimitsDocumentationTests
         AssertRange(edit["seed"]!, limits.Seed);
         AssertRange(edit["max_side"]!, limits.MaxSide);
         AssertRange(edit["cache_threshold"]!, limits.CacheThreshold);
+        AssertRange(edit["n"]!, limits.Outputs);
         Assert.Equal(limits.MaxPromptLength, (int)edit["prompt"]!["maxLength"]!);
         Assert.Equal(limits.MaxSourcesPerEdit, (int)edit["source_image"]!["maxItems"]!);
 

@@ -205,19 +205,15 @@ public static class EditsEndpoints
     static async Task<(RelationInput? Relation, ProblemHttpResult? Problem)> ReadPairAsync(ImageAdmission images, IFormFile promptImage, IFormFile referenceImage,
         string adapterIdentity, RelationCache relations, string? owner, bool exemplarsTravel, CancellationToken cancellation)
     {
-        var (before, refused) = await images.ReadAsync(promptImage, cancellation);
+        var (pair, refused) = await images.ReadPairAsync(promptImage, referenceImage, adapterIdentity, cancellation);
         if (refused is not null) return (null, refused);
-        var (after, refusedAfter) = await images.ReadAsync(referenceImage, cancellation);
-        if (refusedAfter is not null) return (null, refusedAfter);
-        var id = RelationCache.IdFor(before!.Bytes, after!.Bytes, adapterIdentity);
+        var id = pair!.RelationId;
         await relations.GrantAsync(owner, id); // whoever holds the pair may use its relation by id
         var cached = await relations.LookupAsync(id);
         // A cached relation travels with a job in this process; a job stored for other replicas carries the pair too,
         // so a worker that finds the relation gone (expired, evicted, flushed) encodes it again instead of failing.
         if (cached is not null && !exemplarsTravel) return (new RelationInput(id, cached.Tokens, null, null), null);
-        if ((images.CheckExemplar(before) ?? images.CheckExemplar(after)) is { } tooLarge) return (null, tooLarge);
-
-        var (paddedBefore, paddedAfter, undecodable) = await images.DecodePairAsync(before, after, cancellation);
+        var (paddedBefore, paddedAfter, undecodable) = await images.DecodePairAsync(pair, cancellation);
         return undecodable is not null ? (null, undecodable) : (new RelationInput(id, cached?.Tokens, paddedBefore, paddedAfter), null);
     }
 

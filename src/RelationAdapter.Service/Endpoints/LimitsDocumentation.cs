@@ -34,6 +34,7 @@ public sealed class LimitsDocumentation(IOptions<LimitsOptions> options) : ISche
             Range(fields[nameof(EditForm.seed)], limits.Seed);
             Range(fields[nameof(EditForm.max_side)], limits.MaxSide);
             Range(fields[nameof(EditForm.cache_threshold)], limits.CacheThreshold);
+            Range(fields[nameof(EditForm.n)], limits.Outputs);
             Concrete(fields[nameof(EditForm.prompt)]).MaxLength = limits.MaxPromptLength;
             Concrete(fields[nameof(EditForm.source_image)]).MaxItems = limits.MaxSourcesPerEdit;
             Uploads(form, limits, EditFormParser.SourceImage, EditFormParser.PromptImage, EditFormParser.ReferenceImage);

@@ -62,25 +62,21 @@ public static class RelationsEndpoints
         if (after is null) EditFormParser.Add(errors, EditFormParser.ReferenceImage, "is required.");
         if (errors.Count > 0) return Problems.Validation(errors);
 
-        var (beforeUpload, refused) = await images.ReadAsync(before!, cancellation);
+        var (pair, refused) = await images.ReadPairAsync(before!, after!, host.AdapterIdentity, cancellation);
         if (refused is not null) return refused;
-        var (afterUpload, refusedAfter) = await images.ReadAsync(after!, cancellation);
-        if (refusedAfter is not null) return refusedAfter;
-        var id = RelationCache.IdFor(beforeUpload!.Bytes, afterUpload!.Bytes, host.AdapterIdentity);
+        var id = pair!.RelationId;
         // With API keys, a relation is each key's own: a key's first upload of a pair is its creation (201), whoever
         // encoded the pair, so no answer tells one key what another uploaded.
         var owner = ApiKeyFilter.Caller(http);
         bool? firstForOwner = owner is null ? null : !await cache.OwnsAsync(owner, id);
         if (await cache.LookupAsync(id) is { } existing)
             return await AnsweredAsync(claim, await StatusForAsync(created: false), existing);
-        if ((images.CheckExemplar(beforeUpload) ?? images.CheckExemplar(afterUpload)) is { } tooLarge) return tooLarge;
-
         // The place is taken once the body is complete: uploading holds none.
         using var place = places.TryTake();
         if (place is null)
             return Problems.Unavailable(http.Response, queueOptions.Value.RetryAfterSeconds, Problems.Types.QueueFull, "Too many relations are being encoded.",
                 $"{queueOptions.Value.RelationCapacity} relation requests are in progress; retry later.");
-        var (paddedBefore, paddedAfter, undecodable) = await images.DecodePairAsync(beforeUpload, afterUpload, cancellation);
+        var (paddedBefore, paddedAfter, undecodable) = await images.DecodePairAsync(pair, cancellation);
         if (undecodable is not null) return undecodable;
 
         // In memory the place stays taken until the pair is encoded, even when this client leaves: the queue of

@@ -10,6 +10,9 @@ namespace RelationAdapter.Service.Http;
 /// <summary>An uploaded file within the byte limit whose header declares an accepted format and an allowed size.</summary>
 public sealed record CheckedUpload(string Field, byte[] Bytes, ImageHeader Header);
 
+/// <summary>An exemplar pair as uploaded (read and checked, not decoded) and its relation's content id.</summary>
+public sealed record UploadedPair(CheckedUpload Before, CheckedUpload After, string RelationId);
+
 /// <summary>
 /// Lets uploads in defensively: the byte limit first, then the header (format, declared size) without
 /// decoding, then the first frame is decoded — a bounded number at a time — and shrunk at once to the size
@@ -47,11 +50,28 @@ public sealed class ImageAdmission(IOptions<LimitsOptions> options) : IDisposabl
         return (new CheckedUpload(field, bytes, header), null);
     }
 
+    /// <summary>The exemplar pair of a request (both endpoints take it alike): both files read and checked, and the pair's content id.</summary>
+    public async Task<(UploadedPair? Pair, ProblemHttpResult? Problem)> ReadPairAsync(IFormFile promptImage, IFormFile referenceImage, string adapterIdentity,
+        CancellationToken cancellation)
+    {
+        var (before, refused) = await ReadAsync(promptImage, cancellation);
+        if (refused is not null) return (null, refused);
+        var (after, refusedAfter) = await ReadAsync(referenceImage, cancellation);
+        if (refusedAfter is not null) return (null, refusedAfter);
+        return (new UploadedPair(before!, after!, Caching.RelationCache.IdFor(before!.Bytes, after!.Bytes, adapterIdentity)), null);
+    }
+
+    /// <summary>Both exemplars within the pixel limit once padded, decoded and padded; the caller owns them.</summary>
+    public async Task<(Image<Rgb24>? Before, Image<Rgb24>? After, ProblemHttpResult? Problem)> DecodePairAsync(UploadedPair pair, CancellationToken cancellation) =>
+        (CheckExemplar(pair.Before) ?? CheckExemplar(pair.After)) is { } tooLarge
+            ? (null, null, tooLarge)
+            : await DecodePairAsync(pair.Before, pair.After, cancellation);
+
     /// <summary>
     /// An exemplar is padded to a regular aspect ratio at full resolution before it is scaled down (as the
     /// reference does): a 48 × 32800 strip would pad to 605 Mpx. The padded canvas must fit the pixel limit too.
     /// </summary>
-    public ProblemHttpResult? CheckExemplar(CheckedUpload upload)
+    ProblemHttpResult? CheckExemplar(CheckedUpload upload)
     {
         var (width, height) = (upload.Header.Width, upload.Header.Height);
         // Either orientation: the EXIF orientation is only applied when decoding.
@@ -92,7 +112,7 @@ public sealed class ImageAdmission(IOptions<LimitsOptions> options) : IDisposabl
     }
 
     /// <summary>Both exemplars decoded and padded; the caller owns them. Neither is left behind on a refusal or a cancel.</summary>
-    public async Task<(Image<Rgb24>? Before, Image<Rgb24>? After, ProblemHttpResult? Problem)> DecodePairAsync(CheckedUpload before, CheckedUpload after,
+    async Task<(Image<Rgb24>? Before, Image<Rgb24>? After, ProblemHttpResult? Problem)> DecodePairAsync(CheckedUpload before, CheckedUpload after,
         CancellationToken cancellation)
     {
         var (paddedBefore, refused) = await DecodeAsync(before, ToExemplarSize, cancellation);

@@ -59,6 +59,22 @@ public sealed class RedisConnection : IDisposable
         }
     }
 
+    /// <summary>
+    /// Sends a command nobody waits for (a lease renewed, a place given back) from a timer or a clean-up: a Redis that is
+    /// away, or a connection already disposed as the replica stops, must not fail the thread that sends it.
+    /// </summary>
+    public void FireAndForget(Func<IDatabase, Task> command)
+    {
+        try
+        {
+            _ = command(Database).ContinueWith(sent => _ = sent.Exception, TaskContinuationOptions.OnlyOnFaulted);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            // Renewals and give-backs lapse on their own: the lease runs out.
+        }
+    }
+
     /// <summary>Runs a Redis call, turning a lost connection or a refusal to write into <see cref="BackendUnavailableException"/>.</summary>
     public static async Task<T> Call<T>(Func<Task<T>> call)
     {

@@ -80,10 +80,10 @@ public sealed class RedisJobBoard : IJobBoard
         var taken = (long)await RedisConnection.Call(() => Db.ScriptEvaluateAsync(ReserveScript, [RedisKeys.Queued, RedisKeys.Places],
             [now.ToUnixTimeMilliseconds(), _options.Capacity, id, (now + PlaceLease).ToUnixTimeMilliseconds()]));
         if (taken == 0) return (null, Admission.Full);
-        // Asynchronous calls: a Redis gone meanwhile fails their tasks, never the timer's thread or the disposing caller.
-        var renewal = new Timer(_ => _ = Db.SortedSetAddAsync(RedisKeys.Places, id, (_time.GetUtcNow() + PlaceLease).ToUnixTimeMilliseconds(),
-            SortedSetWhen.Exists, CommandFlags.FireAndForget), null, PlaceLease / 3, PlaceLease / 3);
-        return (new QueuePlace(id, () => _ = Db.SortedSetRemoveAsync(RedisKeys.Places, id, CommandFlags.FireAndForget), renewal), Admission.Accepted);
+        var renewal = new Timer(_ => _redis.FireAndForget(db => db.SortedSetAddAsync(RedisKeys.Places, id, (_time.GetUtcNow() + PlaceLease).ToUnixTimeMilliseconds(),
+            SortedSetWhen.Exists, CommandFlags.FireAndForget)), null, PlaceLease / 3, PlaceLease / 3);
+        return (new QueuePlace(id, () => _redis.FireAndForget(db => db.SortedSetRemoveAsync(RedisKeys.Places, id, CommandFlags.FireAndForget)), renewal),
+            Admission.Accepted);
     }
 
     // Listing keeps at most this many jobs per owner (newest); older ones have expired long before in any real use.

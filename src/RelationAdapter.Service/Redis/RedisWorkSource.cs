@@ -413,7 +413,6 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     /// <summary>Claiming the entry again resets its idle time: other workers see this one alive.</summary>
     void Renew(string stream, RedisValue entryId)
     {
-        try { Db.StreamClaimIdsOnly(stream, RedisKeys.WorkerGroup, _name, 0, [entryId], CommandFlags.FireAndForget); }
-        catch (Exception e) when (e is RedisConnectionException or TimeoutException) { }
+        _redis.FireAndForget(db => db.StreamClaimIdsOnlyAsync(stream, RedisKeys.WorkerGroup, _name, 0, [entryId], CommandFlags.FireAndForget));
     }
 }

@@ -31,8 +31,10 @@ public sealed class ShutdownTests
         Assert.Equal("queued", (await (await client.GetAsync($"/v1/edits/{queued}")).JsonAsync()).GetProperty("status").GetString());
         Assert.Equal("running", (await (await client.GetAsync($"/v1/edits/{running}")).JsonAsync()).GetProperty("status").GetString());
 
-        var took = await service.TerminateAsync(TimeSpan.FromSeconds(graceSeconds + 10));
-        Assert.True(took < TimeSpan.FromSeconds(graceSeconds + 5), $"shutdown took {took.TotalSeconds:F1} s:\n{service.Output}");
+        var took = await service.TerminateAsync(TimeSpan.FromSeconds(graceSeconds + 15));
+        // The running job stops at its next step after the grace period: on a loaded 2-core machine a 1024² step of the
+        // tiny model alone can take seconds, hence the slack; a process that waited for the job to finish would take far longer.
+        Assert.True(took < TimeSpan.FromSeconds(graceSeconds + 10), $"shutdown took {took.TotalSeconds:F1} s:\n{service.Output}");
 
         var answer = await waiting; // answered, not reset
         Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode);
