@@ -1,13 +1,16 @@
-// The demo page: submits an edit, follows its progress over Server-Sent Events and shows the result.
+// The demo page: submits an edit, follows its progress over Server-Sent Events and shows every result.
 // Plain browser JavaScript, no build step. Requests carry the API key when one is entered.
 "use strict";
 
 const $ = id => document.getElementById(id);
 const form = $("edit-form");
+const finished = new Set(["succeeded", "failed", "canceled"]);
+let following = null; // the job this page follows while it is queued or running
+let canceling = false;
 
-function headers() {
+function headers(extra = {}) {
   const key = $("api-key").value.trim();
-  return key ? { Authorization: `Bearer ${key}` } : {};
+  return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
 }
 
 function showError(problem) {
@@ -35,66 +38,117 @@ async function problemOf(response) {
   catch { return { title: `HTTP ${response.status}`, detail: response.statusText }; }
 }
 
+function figure(src, alt, ...caption) {
+  const item = document.createElement("figure");
+  const img = document.createElement("img");
+  img.src = src;
+  img.alt = alt;
+  const text = document.createElement("figcaption");
+  text.append(...caption);
+  item.append(img, text);
+  return item;
+}
+
 function preview(input, img) {
   input.addEventListener("change", () => {
+    if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
     const file = input.files[0];
     img.src = file ? URL.createObjectURL(file) : "";
   });
 }
 preview($("prompt-image"), $("preview-before"));
 preview($("reference-image"), $("preview-after"));
-preview($("source-image"), $("preview-source"));
+
+$("source-image").addEventListener("change", () => {
+  const previews = $("preview-sources");
+  for (const img of previews.querySelectorAll("img")) URL.revokeObjectURL(img.src);
+  previews.replaceChildren(...[...$("source-image").files].map((file, i) =>
+    figure(URL.createObjectURL(file), "", `Source ${i + 1}`)));
+});
 
 function setProgress(job) {
   const line = $("status-line");
-  if (job.status === "queued")
+  if (finished.has(job.status))
+    line.textContent = job.status[0].toUpperCase() + job.status.slice(1);
+  else if (canceling)
+    line.textContent = "Canceling…";
+  else if (job.status === "queued")
     line.textContent = `Queued · position ${job.queue_position + 1}`;
-  else if (job.status === "running")
+  else
     line.textContent = job.stage === "denoise" || job.stage === "decode"
       ? `Running · step ${job.progress.step} of ${job.progress.total}`
       : `Running · ${(job.stage || "starting").replaceAll("_", " ")}`;
-  else
-    line.textContent = job.status[0].toUpperCase() + job.status.slice(1);
   $("progress-bar").value = job.progress.total ? job.progress.step / job.progress.total : 0;
+  $("cancel").hidden = finished.has(job.status);
 }
 
-// EventSource cannot send an Authorization header, so the stream is read with fetch.
+/** Forgets the last job: its status, progress, results and any problem shown. */
+function clearJob() {
+  following = null;
+  canceling = false;
+  $("error").hidden = true;
+  $("error").replaceChildren();
+  $("progress").hidden = true;
+  $("status-line").textContent = "";
+  $("progress-bar").value = 0;
+  $("cancel").hidden = true;
+  $("cancel").disabled = false;
+  $("results").hidden = true;
+  $("result-grid").replaceChildren();
+}
+
+// EventSource cannot send an Authorization header, so the stream is read with fetch. A stream that ends before the
+// job does (a restart, a proxy's timeout) is resumed after the server's retry hint, from the last event it sent.
 async function follow(job) {
-  const response = await fetch(job.links.events, { headers: headers() });
-  if (!response.ok) throw await problemOf(response);
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "", last = job;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += value;
-    let end;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = block.split("\n").filter(l => l.startsWith("data:")).map(l => l.slice(5).trim()).join("\n");
-      if (data) { last = JSON.parse(data); setProgress(last); }
+  let last = job, lastId = null, retry = 2000;
+  while (!finished.has(last.status)) {
+    const response = await fetch(job.links.events, { headers: headers(lastId ? { "Last-Event-ID": lastId } : {}) });
+    if (!response.ok) throw await problemOf(response);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const event = { event: "message", data: [] };
+        for (const line of buffer.slice(0, end).split("\n")) {
+          const [, field, text] = line.match(/^([a-z]+): ?(.*)$/) ?? [];
+          if (field === "data") event.data.push(text);
+          else if (field === "event") event.event = text;
+          else if (field === "id") lastId = text;
+          else if (field === "retry") retry = Number(text);
+        }
+        buffer = buffer.slice(end + 2);
+        if (event.data.length && event.event !== "reconnect") { last = JSON.parse(event.data.join("\n")); setProgress(last); }
+      }
     }
+    if (!finished.has(last.status)) await new Promise(resume => setTimeout(resume, retry));
   }
   return last;
 }
 
-async function showResult(job) {
-  const response = await fetch(job.links.result, { headers: headers() });
-  if (!response.ok) throw await problemOf(response);
-  const url = URL.createObjectURL(await response.blob());
-  $("result-image").src = url;
-  const download = $("download");
-  download.href = url;
-  download.download = `${job.id}.${job.output_format}`;
-  $("result-meta").textContent = `· ${job.width}×${job.height} · seed ${job.seed}`;
-  $("result-figure").hidden = false;
+// Result i·n + k is source i's k-th output. Its url is signed: an <img> and a download need no API key.
+function showResults(job) {
+  $("result-grid").replaceChildren(...job.results.map(result => {
+    const name = `Source ${Math.floor(result.index / job.n) + 1}, output ${result.index % job.n + 1}`;
+    const download = document.createElement("a");
+    download.href = result.url;
+    download.download = `${job.id}-${result.index}.${job.output_format}`;
+    download.textContent = "download";
+    download.setAttribute("aria-label", `Download ${name}`);
+    const item = figure(result.url, `${name}, edited`,
+      `${name} · seed ${result.seed} · ${result.width}×${result.height} · `, download);
+    item.dataset.index = result.index;
+    return item;
+  }));
+  $("results").hidden = false;
 }
 
 form.addEventListener("submit", async event => {
   event.preventDefault();
-  $("error").hidden = true;
-  $("result-figure").hidden = true;
+  clearJob();
   const body = new FormData(form);
   for (const [key, value] of [...body.entries()])
     if (value === "" || (value instanceof File && value.size === 0)) body.delete(key);
@@ -102,16 +156,33 @@ form.addEventListener("submit", async event => {
   try {
     const response = await fetch("/v1/edits", { method: "POST", body, headers: headers() });
     if (response.status !== 202) throw await problemOf(response);
-    const job = await response.json();
+    following = await response.json();
     $("progress").hidden = false;
-    setProgress(job);
-    const final = await follow(job);
-    if (final.status === "succeeded") await showResult(final);
+    setProgress(following);
+    const final = await follow(following);
+    if (final.status === "succeeded") showResults(final);
     else if (final.error) throw final.error;
   } catch (problem) {
     showError(problem instanceof Error ? { title: problem.message } : problem);
   } finally {
+    following = null;
+    $("cancel").hidden = true;
     $("submit").disabled = false;
+  }
+});
+
+// A queued job is dropped at once, a running one stops at its next step; the event stream then says "canceled".
+$("cancel").addEventListener("click", async () => {
+  if (!following) return;
+  canceling = true;
+  $("cancel").disabled = true;
+  $("status-line").textContent = "Canceling…";
+  try {
+    const response = await fetch(following.links.self, { method: "DELETE", headers: headers() });
+    if (response.status === 202) setProgress(await response.json());
+    else if (response.status !== 409) showError(await problemOf(response)); // 409: it finished meanwhile, as the stream tells
+  } catch (problem) {
+    showError({ title: problem.message });
   }
 });
 
@@ -143,6 +214,8 @@ fetch("/swagger/v1/swagger.json").then(r => r.json()).then(openApi => {
     if (field.maxLength !== undefined) input.maxLength = field.maxLength;
     if (field.default !== undefined && input.type === "number" && input.value === "") input.value = field.default;
   }
+  const sources = fields.source_image?.maxItems;
+  if (sources !== undefined) $("source-hint").textContent = `Up to ${sources} sources, each edited the same way; each output has its own seed.`;
 }).catch(() => { /* without them the server still checks every field and names the invalid ones */ });
 
 fetch("/readyz").then(r => r.json()).then(ready => {
