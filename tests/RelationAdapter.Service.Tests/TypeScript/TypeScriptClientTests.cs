@@ -19,12 +19,11 @@ public sealed class TypeScriptClient : IAsyncLifetime
     public async Task InitializeAsync()
     {
         (Node, var npm) = await NodeJs.LocateAsync();
-        var quiet = new Dictionary<string, string?> { ["npm_config_update_notifier"] = "false", ["npm_config_fund"] = "false", ["npm_config_audit"] = "false" };
         // npm keeps a copy of the lock it installed in node_modules: missing, or older than the committed lock, means install.
         var installed = new FileInfo(Path.Combine(Directory, "node_modules", ".package-lock.json"));
         if (!installed.Exists || installed.LastWriteTimeUtc < File.GetLastWriteTimeUtc(Path.Combine(Directory, "package-lock.json")))
         {
-            var install = await Processes.RunAsync(npm, ["ci"], Directory, TimeSpan.FromMinutes(5), quiet);
+            var install = await Processes.RunAsync(npm, ["ci"], Directory, TimeSpan.FromMinutes(5), NodeJs.Environment(Node));
             Assert.True(install.ExitCode == 0, install.ToString());
         }
 
