@@ -153,6 +153,12 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
         {
             Description = $"One Server-Sent Event: its `event:` name, its `id:` and its `data:` line (JSON). The stream starts with a `retry: {events.RetryMilliseconds}` line; a comment line (`: heartbeat`) comes while nothing changes.",
             OneOf = [new OpenApiSchemaReference("EditChangeEvent", document), new OpenApiSchemaReference("EditReconnectEvent", document)],
+            Discriminator = new OpenApiDiscriminator
+            {
+                PropertyName = "event",
+                Mapping = events.ChangeEvents.Select(name => (Name: name, Schema: "EditChangeEvent")).Append((Name: events.ReconnectEvent, Schema: "EditReconnectEvent"))
+                    .ToDictionary(pair => pair.Name, pair => new OpenApiSchemaReference(pair.Schema, document)),
+            },
         };
         return new OpenApiSchemaReference("EditEvent", document);
     }
