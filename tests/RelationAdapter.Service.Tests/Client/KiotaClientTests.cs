@@ -42,7 +42,7 @@ public sealed class KiotaClient : IAsyncLifetime
                     "--namespace-name", $"RelationAdapter.Kiota.{name}", "--exclude-backward-compatible",
                     .. mimeTypes.SelectMany(type => new[] { "--structured-mime-types", type }),
                 ],
-                Source, TimeSpan.FromMinutes(2)));
+                Source, TimeSpan.FromMinutes(2), new Dictionary<string, string?> { ["KIOTA_CLI_TELEMETRY_OPTOUT"] = "true" }));
             if (Generations[^1].ExitCode != 0) return;
         }
         foreach (var file in new[] { "RelationAdapter.KiotaCheck.csproj", "Program.cs" })
