@@ -62,7 +62,7 @@ namespace RelationAdapter.Client
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        System.Threading.Tasks.Task<EditView> CreateEditAsync(System.Collections.Generic.IEnumerable<FileParameter> sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, int? n = null, string? metadata = null, ResponseFormat? responseFormat = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+        System.Threading.Tasks.Task<EditView> CreateEditAsync(System.Collections.Generic.IEnumerable<FileParameter> sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<WebhookEvent>? webhookEventsFilter = null, int? n = null, string? metadata = null, ResponseFormat? responseFormat = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
@@ -71,9 +71,10 @@ namespace RelationAdapter.Client
         /// <remarks>
         /// `limit` 1 to 100 (default 20). With API keys on, only the caller's edits. Finished edits are listed until they are evicted (Queue:ResultRetention, Queue:MaxStoredResults).
         /// </remarks>
+        /// <param name="status">Only the edits in this state.</param>
         /// <returns>OK</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        System.Threading.Tasks.Task<EditPage> ListEditsAsync(string? status = null, int? limit = null, string? cursor = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+        System.Threading.Tasks.Task<EditPage> ListEditsAsync(JobStatus? status = null, int? limit = null, string? cursor = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
@@ -211,7 +212,7 @@ namespace RelationAdapter.Client
         /// <br/>            less exact: 0.05 to 0.25 are typical; timings report the computed and reused steps.</param>
         /// <returns>Accepted</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(System.Collections.Generic.IEnumerable<FileParameter> sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<string>? webhookEventsFilter = null, int? n = null, string? metadata = null, ResponseFormat? responseFormat = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        public virtual async System.Threading.Tasks.Task<EditView> CreateEditAsync(System.Collections.Generic.IEnumerable<FileParameter> sourceImage, string prompt, string? idempotencyKey = null, FileParameter? promptImage = null, FileParameter? referenceImage = null, string? relationId = null, int? steps = null, double? guidance = null, double? adapterScale = null, long? seed = null, int? maxSide = null, string? webhook = null, System.Collections.Generic.IEnumerable<WebhookEvent>? webhookEventsFilter = null, int? n = null, string? metadata = null, ResponseFormat? responseFormat = null, OutputFormat? outputFormat = null, double? cacheThreshold = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
         {
             var client_ = _httpClient;
             var disposeClient_ = false;
@@ -498,9 +499,10 @@ namespace RelationAdapter.Client
         /// <remarks>
         /// `limit` 1 to 100 (default 20). With API keys on, only the caller's edits. Finished edits are listed until they are evicted (Queue:ResultRetention, Queue:MaxStoredResults).
         /// </remarks>
+        /// <param name="status">Only the edits in this state.</param>
         /// <returns>OK</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        public virtual async System.Threading.Tasks.Task<EditPage> ListEditsAsync(string? status = null, int? limit = null, string? cursor = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        public virtual async System.Threading.Tasks.Task<EditPage> ListEditsAsync(JobStatus? status = null, int? limit = null, string? cursor = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
         {
             var client_ = _httpClient;
             var disposeClient_ = false;
@@ -1695,6 +1697,43 @@ namespace RelationAdapter.Client
     }
 
     /// <summary>
+    /// A change of the job: `status` first (the state when the stream opened), then `queue_position` while it moves up, `started`, `progress` per step, and one of `succeeded`, `failed`, `canceled` last.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class EditChangeEvent
+    {
+
+        /// <summary>
+        /// The event's name (the `event:` line).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("event")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<EditChangeEventEvent>))]
+        public EditChangeEventEvent Event { get; set; } = default!;
+
+        /// <summary>
+        /// The `id:` line: send the last one seen as Last-Event-ID to resume without repeats.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public string Id { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public EditView Data { get; set; } = new EditView();
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
     /// A finished job with its images inline (`response_format=b64_json`): `data` as OpenAI's images API has it, and the job.
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
@@ -1801,7 +1840,8 @@ namespace RelationAdapter.Client
         /// Which events reach the webhook: started, completed (default: completed). Repeat the field or separate names with commas.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("webhook_events_filter")]
-        public System.Collections.Generic.IReadOnlyList<string>? WebhookEventsFilter { get; set; } = default!;
+        // TODO(system.text.json): Add ItemConverterType with enum converter when supported
+        public System.Collections.Generic.IReadOnlyList<WebhookEvent>? WebhookEventsFilter { get; set; } = default!;
 
         /// <summary>
         /// Outputs per source, each with its own seed: source i's k-th output has seed + i·n + k and is result i·n + k.
@@ -1883,6 +1923,73 @@ namespace RelationAdapter.Client
 
         [System.Text.Json.Serialization.JsonPropertyName("next_cursor")]
         public string? NextCursor { get; set; } = default!;
+
+    }
+
+    /// <summary>
+    /// Why the stream ended early, and when to come back.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class EditReconnectData
+    {
+
+        /// <summary>
+        /// urn:relation-adapter:problem:backend-unavailable: the job backend cannot be reached.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("type")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public string Type { get; set; } = default!;
+
+        /// <summary>
+        /// Milliseconds to wait before reconnecting.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("retry_ms")]
+        public int RetryMs { get; set; } = default!;
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// The last event of a stream whose job backend went away: reconnect after `retry` milliseconds with Last-Event-ID.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class EditReconnectEvent
+    {
+
+        /// <summary>
+        /// The event's name (the `event:` line).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("event")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<EditReconnectEventEvent>))]
+        public EditReconnectEventEvent Event { get; set; } = default!;
+
+        /// <summary>
+        /// The `retry:` line, in milliseconds.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("retry")]
+        public int Retry { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public EditReconnectData Data { get; set; } = new EditReconnectData();
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
 
     }
 
@@ -2093,6 +2200,9 @@ namespace RelationAdapter.Client
     public partial class ValidationProblem
     {
 
+        /// <summary>
+        /// Stable and one of (more may come within v1): urn:relation-adapter:problem:already-finished, urn:relation-adapter:problem:backend-unavailable, urn:relation-adapter:problem:edit-failed, urn:relation-adapter:problem:edit-not-found, urn:relation-adapter:problem:headers-too-large, urn:relation-adapter:problem:idempotency-key-reused, urn:relation-adapter:problem:image-too-large, urn:relation-adapter:problem:internal, urn:relation-adapter:problem:invalid-image, urn:relation-adapter:problem:invalid-link, urn:relation-adapter:problem:invalid-model-input, urn:relation-adapter:problem:malformed-request, urn:relation-adapter:problem:method-not-allowed, urn:relation-adapter:problem:not-found, urn:relation-adapter:problem:not-ready, urn:relation-adapter:problem:queue-full, urn:relation-adapter:problem:relation-not-found, urn:relation-adapter:problem:relation-unavailable, urn:relation-adapter:problem:request-too-large, urn:relation-adapter:problem:result-not-available, urn:relation-adapter:problem:shutting-down, urn:relation-adapter:problem:too-many-uploads, urn:relation-adapter:problem:unauthorized, urn:relation-adapter:problem:unsupported-media-type, urn:relation-adapter:problem:upload-too-slow, urn:relation-adapter:problem:uri-too-long, urn:relation-adapter:problem:validation.
+        /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("type")]
         public string? Type { get; set; } = default!;
 
@@ -2108,8 +2218,30 @@ namespace RelationAdapter.Client
         [System.Text.Json.Serialization.JsonPropertyName("instance")]
         public string? Instance { get; set; } = default!;
 
+        /// <summary>
+        /// validation: the messages for each invalid field, by field name.
+        /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("errors")]
         public System.Collections.Generic.IReadOnlyDictionary<string, System.Collections.Generic.IReadOnlyList<string>>? Errors { get; set; } = default!;
+
+        /// <summary>
+        /// invalid-image, image-too-large, request-too-large: the form (or JSON) field whose image it is.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("field")]
+        public string? Field { get; set; } = default!;
+
+        /// <summary>
+        /// result-not-available: the job's state.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("job_status")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<JobStatus>))]
+        public JobStatus? JobStatus { get; set; } = default!;
+
+        /// <summary>
+        /// The request's W3C trace context (traceparent): quote it when reporting a problem.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("trace_id")]
+        public string? TraceId { get; set; } = default!;
 
         private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
 
@@ -2170,6 +2302,9 @@ namespace RelationAdapter.Client
     public partial class ApiProblem
     {
 
+        /// <summary>
+        /// Stable and one of (more may come within v1): urn:relation-adapter:problem:already-finished, urn:relation-adapter:problem:backend-unavailable, urn:relation-adapter:problem:edit-failed, urn:relation-adapter:problem:edit-not-found, urn:relation-adapter:problem:headers-too-large, urn:relation-adapter:problem:idempotency-key-reused, urn:relation-adapter:problem:image-too-large, urn:relation-adapter:problem:internal, urn:relation-adapter:problem:invalid-image, urn:relation-adapter:problem:invalid-link, urn:relation-adapter:problem:invalid-model-input, urn:relation-adapter:problem:malformed-request, urn:relation-adapter:problem:method-not-allowed, urn:relation-adapter:problem:not-found, urn:relation-adapter:problem:not-ready, urn:relation-adapter:problem:queue-full, urn:relation-adapter:problem:relation-not-found, urn:relation-adapter:problem:relation-unavailable, urn:relation-adapter:problem:request-too-large, urn:relation-adapter:problem:result-not-available, urn:relation-adapter:problem:shutting-down, urn:relation-adapter:problem:too-many-uploads, urn:relation-adapter:problem:unauthorized, urn:relation-adapter:problem:unsupported-media-type, urn:relation-adapter:problem:upload-too-slow, urn:relation-adapter:problem:uri-too-long, urn:relation-adapter:problem:validation.
+        /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("type")]
         public string? Type { get; set; } = default!;
 
@@ -2184,6 +2319,31 @@ namespace RelationAdapter.Client
 
         [System.Text.Json.Serialization.JsonPropertyName("instance")]
         public string? Instance { get; set; } = default!;
+
+        /// <summary>
+        /// validation: the messages for each invalid field, by field name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("errors")]
+        public System.Collections.Generic.IReadOnlyDictionary<string, System.Collections.Generic.IReadOnlyList<string>>? Errors { get; set; } = default!;
+
+        /// <summary>
+        /// invalid-image, image-too-large, request-too-large: the form (or JSON) field whose image it is.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("field")]
+        public string? Field { get; set; } = default!;
+
+        /// <summary>
+        /// result-not-available: the job's state.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("job_status")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<JobStatus>))]
+        public JobStatus? JobStatus { get; set; } = default!;
+
+        /// <summary>
+        /// The request's W3C trace context (traceparent): quote it when reporting a problem.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("trace_id")]
+        public string? TraceId { get; set; } = default!;
 
         private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
 
@@ -2376,6 +2536,20 @@ namespace RelationAdapter.Client
 
     }
 
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum WebhookEvent
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"started")]
+        [System.Runtime.Serialization.EnumMember(Value = @"started")]
+        Started = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"completed")]
+        [System.Runtime.Serialization.EnumMember(Value = @"completed")]
+        Completed = 1,
+
+    }
+
     /// <summary>
     /// What came of one attempt.
     /// </summary>
@@ -2413,11 +2587,56 @@ namespace RelationAdapter.Client
         public string Url { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("events_filter")]
+        // TODO(system.text.json): Add ItemConverterType with enum converter when supported
         [System.ComponentModel.DataAnnotations.Required]
-        public System.Collections.Generic.IReadOnlyList<string> EventsFilter { get; set; } = new System.Collections.Generic.List<string>();
+        public System.Collections.Generic.IReadOnlyList<WebhookEvent> EventsFilter { get; set; } = new System.Collections.Generic.List<WebhookEvent>();
 
         [System.Text.Json.Serialization.JsonPropertyName("attempts")]
         public System.Collections.Generic.IReadOnlyList<WebhookAttempt>? Attempts { get; set; } = default!;
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum EditChangeEventEvent
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"status")]
+        [System.Runtime.Serialization.EnumMember(Value = @"status")]
+        Status = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"queue_position")]
+        [System.Runtime.Serialization.EnumMember(Value = @"queue_position")]
+        QueuePosition = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"started")]
+        [System.Runtime.Serialization.EnumMember(Value = @"started")]
+        Started = 2,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"progress")]
+        [System.Runtime.Serialization.EnumMember(Value = @"progress")]
+        Progress = 3,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"succeeded")]
+        [System.Runtime.Serialization.EnumMember(Value = @"succeeded")]
+        Succeeded = 4,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"failed")]
+        [System.Runtime.Serialization.EnumMember(Value = @"failed")]
+        Failed = 5,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"canceled")]
+        [System.Runtime.Serialization.EnumMember(Value = @"canceled")]
+        Canceled = 6,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum EditReconnectEventEvent
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"reconnect")]
+        [System.Runtime.Serialization.EnumMember(Value = @"reconnect")]
+        Reconnect = 0,
 
     }
 

@@ -21,8 +21,14 @@ public sealed class EditEventStream(EditSpec job, IAsyncEnumerable<JobEvent> cha
     /// <summary>How long a disconnected client waits before it reconnects.</summary>
     public const int ReconnectMilliseconds = 2000;
 
-    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
+    /// <summary>The events of a job's changes, in the order a job can go through them.</summary>
+    public static readonly string[] ChangeEvents = ["status", "queue_position", "started", "progress", "succeeded", "failed", "canceled"];
+
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
+    {
         builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(EditView), ["text/event-stream"]));
+        builder.Metadata.Add(new Http.ServerSentEvents(typeof(EditView), ChangeEvents, ReconnectEvent, ReconnectMilliseconds));
+    }
 
     public async Task ExecuteAsync(HttpContext http)
     {

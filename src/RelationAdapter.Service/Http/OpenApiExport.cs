@@ -37,8 +37,7 @@ public static class OpenApiExport
     /// <summary>
     /// The document for generated clients: the same, less POST /v1/edits' 200 image response and its
     /// <c>Prefer</c> header, which asks for it (generated clients take the asynchronous path: 202, poll,
-    /// download), and which code generators would otherwise take for the operation's result; and less the JSON
-    /// request bodies beside the multipart ones.
+    /// download), and which code generators would otherwise take for the operation's result.
     /// </summary>
     public static string ForCodeGenerators(string documentJson)
     {
@@ -49,10 +48,6 @@ public static class OpenApiExport
         var parameters = create["parameters"]?.AsArray();
         parameters?.Remove(parameters.First(parameter => (string?)parameter!["name"] == "Prefer"));
         if (parameters?.Count == 0) create.AsObject().Remove("parameters");
-        // One body per operation: the multipart form, whose file parts the generators map to their file types (a second,
-        // JSON body would be merged into the form's type by some of them).
-        foreach (var operation in new[] { create, root["paths"]!["/v1/relations"]!["post"]! })
-            operation["requestBody"]!["content"]!.AsObject().Remove("application/json");
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 

@@ -115,7 +115,14 @@ public class ContractTests(ITestOutputHelper output)
         if (mediaType.EndsWith("json", StringComparison.Ordinal))
             yield return JsonDocument.Parse(body).RootElement.Clone();
         else if (mediaType == "text/event-stream")
-            foreach (var sse in Sse.Parse(System.Text.Encoding.UTF8.GetString(body))) yield return sse.Data;
+            // Each event as the document describes one: its name, its id or retry line, and its data.
+            foreach (var sse in Sse.Parse(System.Text.Encoding.UTF8.GetString(body)))
+                yield return JsonSerializer.SerializeToElement(new Dictionary<string, object?>
+                {
+                    ["event"] = sse.Kind,
+                    [sse.Id >= 0 ? "id" : "retry"] = sse.Id >= 0 ? sse.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) : sse.Retry,
+                    ["data"] = sse.Data,
+                });
     }
 
     static JsonElement? FindOperation(JsonElement paths, HttpMethod method, string path)

@@ -4,7 +4,8 @@ namespace RelationAdapter.Service.Tests.Contract;
 
 /// <summary>
 /// Checks a JSON value against an OpenAPI 3.0 schema of the committed document: $ref, allOf, type, nullable,
-/// enum, required and declared properties, additionalProperties, items, integer formats and numeric bounds —
+/// oneOf (exactly one alternative fits), enum, required and declared properties, additionalProperties, items, integer
+/// formats and numeric bounds —
 /// the subset the service's document uses. Every mismatch is reported with its JSON path.
 /// </summary>
 public sealed class OpenApiSchemaChecker(JsonElement document)
@@ -38,6 +39,13 @@ public sealed class OpenApiSchemaChecker(JsonElement document)
         }
         if (schema.TryGetProperty("allOf", out var allOf))
             foreach (var part in allOf.EnumerateArray()) Visit(value, part, path, errors);
+        if (schema.TryGetProperty("oneOf", out var oneOf))
+        {
+            var misfits = oneOf.EnumerateArray().Select(alternative => Check(value, alternative, path)).ToList();
+            var fitting = misfits.Count(misfit => misfit.Count == 0);
+            if (fitting == 0) errors.Add($"{path}: fits none of oneOf: {string.Join("; ", misfits.SelectMany(misfit => misfit))}");
+            else if (fitting > 1) errors.Add($"{path}: fits {fitting} alternatives of oneOf, not one");
+        }
 
         if (schema.TryGetProperty("enum", out var values) && !values.EnumerateArray().Any(option => JsonElement.DeepEquals(option, value)))
             errors.Add($"{path}: {value} is not one of {values}");

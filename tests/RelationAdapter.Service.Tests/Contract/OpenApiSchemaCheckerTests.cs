@@ -24,6 +24,7 @@ public class OpenApiSchemaCheckerTests
         Assert.Contains(CheckAgainst("RelationView", """{"id": null, "token_count": 1, "token_dim": 1, "bytes": 4, "created_at": "2026-01-01T00:00:00Z"}"""),
             e => e.Contains("$.id") && e.Contains("not nullable"));
         Assert.NotEmpty(CheckAgainst("JobStatus", "\"paused\""));
+        Assert.Contains(CheckAgainst("EditEvent", """{"event": "reconnect", "id": "3", "data": {"type": "x", "retry_ms": 1}}"""), e => e.Contains("fits none of oneOf"));
     }
 
     [Fact]
@@ -31,5 +32,6 @@ public class OpenApiSchemaCheckerTests
     {
         Assert.Empty(CheckAgainst("EditPage", """{"items": [], "next_cursor": null}"""));
         Assert.Empty(CheckAgainst("ProgressView", """{"step": 1, "total": 3}"""));
+        Assert.Empty(CheckAgainst("EditEvent", """{"event": "reconnect", "retry": 2000, "data": {"type": "x", "retry_ms": 2000}}"""));
     }
 }

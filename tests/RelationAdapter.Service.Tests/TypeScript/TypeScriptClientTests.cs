@@ -3,41 +3,28 @@ using RelationAdapter.Service.Tests.Support;
 namespace RelationAdapter.Service.Tests.TypeScript;
 
 /// <summary>
-/// clients/typescript, prepared once: its locked packages installed (npm ci), the client generated from the committed
-/// document (@hey-api/openapi-ts), the README's TypeScript snippet copied in, and all of it compiled with tsc --strict.
+/// clients/typescript, prepared once: the client generated from the committed document (@hey-api/openapi-ts), the
+/// README's TypeScript snippet copied in, and all of it compiled with tsc --strict.
 /// </summary>
 public sealed class TypeScriptClient : IAsyncLifetime
 {
-    public static string Directory { get; } = Repository.File("clients", "typescript");
+    public NpmClientPackage Package { get; } = new("typescript");
 
     /// <summary>Where the README's snippet is compiled: beside check.ts, so its './generated/…' imports resolve.</summary>
-    public static string ReadmeSnippet { get; } = Path.Combine(Directory, "src", "readme", "snippet.ts");
+    public string ReadmeSnippet => Path.Combine(Package.Directory, "src", "readme", "snippet.ts");
 
-    public string Node { get; private set; } = "";
     public ProcessResult Compilation { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        (Node, var npm) = await NodeJs.LocateAsync();
-        var quiet = new Dictionary<string, string?> { ["npm_config_update_notifier"] = "false", ["npm_config_fund"] = "false", ["npm_config_audit"] = "false" };
-        // npm keeps a copy of the lock it installed in node_modules: missing, or older than the committed lock, means install.
-        var installed = new FileInfo(Path.Combine(Directory, "node_modules", ".package-lock.json"));
-        if (!installed.Exists || installed.LastWriteTimeUtc < File.GetLastWriteTimeUtc(Path.Combine(Directory, "package-lock.json")))
-        {
-            var install = await Processes.RunAsync(npm, ["ci"], Directory, TimeSpan.FromMinutes(5), quiet);
-            Assert.True(install.ExitCode == 0, install.ToString());
-        }
+        await Package.InstallAndGenerateAsync(Path.Combine("node_modules", "@hey-api", "openapi-ts", "bin", "run.js"));
 
-        var generate = await Processes.RunAsync(Node, [Path.Combine("node_modules", "@hey-api", "openapi-ts", "bin", "run.js")], Directory, TimeSpan.FromMinutes(2));
-        Assert.True(generate.ExitCode == 0, generate.ToString());
-
-        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(ReadmeSnippet)!);
+        Directory.CreateDirectory(Path.GetDirectoryName(ReadmeSnippet)!);
         // The snippet sits one folder down from where the README's imports assume it, as src/readme/snippet.ts.
         var snippet = ReadmeSnippets.Block("OpenAPI document and generated client", "ts").Replace("'./generated/", "'../generated/");
         await File.WriteAllTextAsync(ReadmeSnippet, snippet);
 
-        Compilation = await Processes.RunAsync(Node, [Path.Combine("node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json", "--strict"],
-            Directory, TimeSpan.FromMinutes(2));
+        Compilation = await Package.CompileStrictAsync();
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
@@ -54,8 +41,8 @@ public class TypeScriptClientTests(TypeScriptClient typeScript) : IClassFixture<
     public void The_generated_client_the_check_program_and_the_README_snippet_compile_under_strict()
     {
         Assert.True(typeScript.Compilation.ExitCode == 0, typeScript.Compilation.ToString());
-        Assert.True(File.Exists(Path.Combine(TypeScriptClient.Directory, "dist", "check.js")));
-        Assert.True(File.Exists(Path.Combine(TypeScriptClient.Directory, "dist", "readme", "snippet.js")));
+        Assert.True(File.Exists(Path.Combine(typeScript.Package.Directory, "dist", "check.js")));
+        Assert.True(File.Exists(Path.Combine(typeScript.Package.Directory, "dist", "readme", "snippet.js")));
     }
 
     [Fact]
@@ -63,23 +50,11 @@ public class TypeScriptClientTests(TypeScriptClient typeScript) : IClassFixture<
     {
         Assert.True(typeScript.Compilation.ExitCode == 0, typeScript.Compilation.ToString());
         await using var service = await KestrelService.StartAsync();
-        var photos = System.IO.Directory.CreateTempSubdirectory("ra-ts-photos-");
-        try
-        {
-            await File.WriteAllBytesAsync(Path.Combine(photos.FullName, "before.png"), Api.Before);
-            await File.WriteAllBytesAsync(Path.Combine(photos.FullName, "after.png"), Api.After);
-            await File.WriteAllBytesAsync(Path.Combine(photos.FullName, "source.png"), Api.Source);
 
-            var run = await Processes.RunAsync(typeScript.Node, [Path.Combine("dist", "check.js"), service.Address.ToString(), photos.FullName],
-                TypeScriptClient.Directory, TimeSpan.FromMinutes(2));
+        var run = await typeScript.Package.RunCheckAsync(service.Address);
 
-            Assert.True(run.ExitCode == 0, run.ToString());
-            foreach (var check in new[] { "ok create:", "ok poll:", "ok download:", "ok seed: 9007199254740991 came back exactly", "ok validation:", "ok not-found:", "all checks passed" })
-                Assert.True(run.Output.Contains(check, StringComparison.Ordinal), $"the check program did not print '{check}': {run}");
-        }
-        finally
-        {
-            photos.Delete(recursive: true);
-        }
+        Assert.True(run.ExitCode == 0, run.ToString());
+        foreach (var check in new[] { "ok create:", "ok poll:", "ok download:", "ok seed: 9007199254740991 came back exactly", "ok validation:", "ok not-found:", "all checks passed" })
+            Assert.True(run.Output.Contains(check, StringComparison.Ordinal), $"the check program did not print '{check}': {run}");
     }
 }
