@@ -392,7 +392,7 @@ public static class EditsEndpoints
         if (job is null) return Problems.EditNotFound(id);
         if (outcome == CancelOutcome.AlreadyFinished)
             return Problems.Problem(StatusCodes.Status409Conflict, Problems.Types.AlreadyFinished, "The edit has already finished.",
-                $"The edit is {JobState.NameOf(job.State.Status)}.");
+                $"The edit is {JobState.NameOf(job.State.Status)}.", new Dictionary<string, object?> { ["job_status"] = JobState.NameOf(job.State.Status) });
         return TypedResults.Accepted($"/v1/edits/{job.Id}", EditView.From(job, links));
     }
 
