@@ -65,6 +65,11 @@ public sealed class PairwiseJudgeTests : IDisposable
         Assert.Equal(Colours[3], request.Image[96, 24 + 24]);
         Assert.Equal(Colours[4], request.Image[96, 24 + 48 + 24]);
         Assert.Equal(new Rgb24(255, 255, 255), request.Image[96, 4]);
+        // Each image's name in its top-left corner, as the prompt refers to them: A's apex, B1's top bar.
+        Assert.Equal(new Rgb24(0, 0, 0), request.Image[2, 1]);
+        Assert.Equal(Colours[0], request.Image[2, 12]);
+        Assert.Equal(new Rgb24(0, 0, 0), request.Image[64 + 1, 24 + 1]);
+        Assert.Equal(new Rgb24(0, 0, 0), request.Image[64 + 1 + 6 + 2, 24 + 1]); // the "1" of B1
 
         var again = await new PairwiseJudge(Options(server)).JudgeAsync(Composite(), CancellationToken.None);
         Assert.True(again.FromCache);

@@ -6,7 +6,8 @@ namespace RelationAdapter.Eval.Judging;
 
 /// <summary>
 /// The judge's picture: a left column with A, A1 (A′) and B from top to bottom, a right column with B1 and B2,
-/// each image fitted into an equal cell on white; the right column is centred vertically.
+/// each image fitted into an equal cell on white; the right column is centred vertically. Each image carries its
+/// name in its top-left corner, as the prompt refers to them by name.
 /// </summary>
 public static class CompositeImage
 {
@@ -23,20 +24,56 @@ public static class CompositeImage
     {
         var cell = CellSize(b, cellSide);
         var canvas = new Image<Rgb24>(2 * cell.Width, 3 * cell.Height, new Rgb24(255, 255, 255));
-        Place(canvas, a, cell, new Point(0, 0));
-        Place(canvas, a1, cell, new Point(0, cell.Height));
-        Place(canvas, b, cell, new Point(0, 2 * cell.Height));
-        Place(canvas, b1, cell, new Point(cell.Width, cell.Height / 2));
-        Place(canvas, b2, cell, new Point(cell.Width, cell.Height / 2 + cell.Height));
+        Place(canvas, a, cell, new Point(0, 0), "A");
+        Place(canvas, a1, cell, new Point(0, cell.Height), "A1");
+        Place(canvas, b, cell, new Point(0, 2 * cell.Height), "B");
+        Place(canvas, b1, cell, new Point(cell.Width, cell.Height / 2), "B1");
+        Place(canvas, b2, cell, new Point(cell.Width, cell.Height / 2 + cell.Height), "B2");
         return canvas;
     }
 
-    static void Place(Image<Rgb24> canvas, Image<Rgb24> image, Size cell, Point corner)
+    // The five names need four glyphs; a 5 × 7 bitmap each keeps the tool free of a font dependency.
+    static readonly Dictionary<char, string[]> Glyphs = new()
+    {
+        ['A'] = [".###.", "#...#", "#...#", "#####", "#...#", "#...#", "#...#"],
+        ['B'] = ["####.", "#...#", "#...#", "####.", "#...#", "#...#", "####."],
+        ['1'] = ["..#..", ".##..", "..#..", "..#..", "..#..", "..#..", ".###."],
+        ['2'] = [".###.", "#...#", "....#", "...#.", "..#..", ".#...", "#####"],
+    };
+
+    /// <summary>The pixels of a name's label: black glyphs on a white box, <paramref name="scale"/> pixels per glyph dot.</summary>
+    public static Size LabelSize(string name, int scale) => new((name.Length * 6 + 1) * scale, 9 * scale);
+
+    public static int LabelScale(Size cell) => Math.Max(1, Math.Min(cell.Width, cell.Height) / 96);
+
+    static void Label(Image<Rgb24> canvas, string name, Point corner, int scale)
+    {
+        var box = LabelSize(name, scale);
+        for (var y = corner.Y; y < Math.Min(canvas.Height, corner.Y + box.Height); y++)
+        for (var x = corner.X; x < Math.Min(canvas.Width, corner.X + box.Width); x++)
+            canvas[x, y] = new Rgb24(255, 255, 255);
+        for (var letter = 0; letter < name.Length; letter++)
+        {
+            var rows = Glyphs[name[letter]];
+            for (var row = 0; row < rows.Length; row++)
+            for (var column = 0; column < rows[row].Length; column++)
+            {
+                if (rows[row][column] != '#') continue;
+                var (left, top) = (corner.X + (1 + letter * 6 + column) * scale, corner.Y + (1 + row) * scale);
+                for (var dy = 0; dy < scale; dy++)
+                for (var dx = 0; dx < scale; dx++)
+                    if (left + dx < canvas.Width && top + dy < canvas.Height) canvas[left + dx, top + dy] = new Rgb24(0, 0, 0);
+            }
+        }
+    }
+
+    static void Place(Image<Rgb24> canvas, Image<Rgb24> image, Size cell, Point corner, string name)
     {
         var scale = Math.Min((double)cell.Width / image.Width, (double)cell.Height / image.Height);
         var size = new Size(Math.Max(1, (int)Math.Round(image.Width * scale)), Math.Max(1, (int)Math.Round(image.Height * scale)));
         using var fitted = image.Clone(x => x.Resize(size, KnownResamplers.Bicubic, compand: false));
         var offset = new Point(corner.X + (cell.Width - size.Width) / 2, corner.Y + (cell.Height - size.Height) / 2);
         canvas.Mutate(x => x.DrawImage(fitted, offset, 1f));
+        Label(canvas, name, offset, LabelScale(cell));
     }
 }
