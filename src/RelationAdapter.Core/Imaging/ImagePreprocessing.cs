@@ -54,6 +54,32 @@ public static class ImagePreprocessing
         return centred / std;
     }
 
+    /// <summary>
+    /// CLIP input: bicubic resize (the shortest edge to <paramref name="shortestEdge"/>, aspect kept and the long
+    /// edge truncated as transformers does, or exactly <paramref name="resizeTo"/>), centre crop, x/255,
+    /// per-channel (x − mean)/std: [1, 3, crop height, crop width].
+    /// </summary>
+    public static Tensor ClipPixels(Image<Rgb24> image, int shortestEdge, (int Height, int Width)? resizeTo, (int Height, int Width) crop,
+        IReadOnlyList<double> mean, IReadOnlyList<double> std)
+    {
+        var (height, width) = resizeTo ?? (image.Height <= image.Width
+            ? (shortestEdge, (int)(shortestEdge * (double)image.Width / image.Height))
+            : ((int)(shortestEdge * (double)image.Height / image.Width), shortestEdge));
+        using var resized = image.Width == width && image.Height == height
+            ? image.Clone()
+            : image.Clone(x => x.Resize(width, height, KnownResamplers.Bicubic));
+        var top = (height - crop.Height) / 2;
+        var left = (width - crop.Width) / 2;
+        if (top < 0 || left < 0)
+            throw new ArgumentException($"the crop {crop.Width}x{crop.Height} is larger than the resized {width}x{height} image.");
+        resized.Mutate(x => x.Crop(new Rectangle(left, top, crop.Width, crop.Height)));
+        using var scope = NewDisposeScope();
+        var unit = ImageTensors.ToUnitNchw(resized);
+        var meanTensor = tensor(mean.Select(m => (float)m).ToArray()).view(1, 3, 1, 1);
+        var stdTensor = tensor(std.Select(s => (float)s).ToArray()).view(1, 3, 1, 1);
+        return ((unit - meanTensor) / stdTensor).MoveToOuterDisposeScope();
+    }
+
     /// <summary>The size the source is edited at: long side at most <paramref name="maxSide"/>, both sides floored to multiples of 16.</summary>
     public static (int Width, int Height) SourceSize(int width, int height, int maxSide)
     {
