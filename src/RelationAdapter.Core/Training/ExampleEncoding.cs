@@ -10,6 +10,32 @@ namespace RelationAdapter.Core.Training;
 public sealed record TrainingImages(string Id, Image<Rgb24> PromptImage, Image<Rgb24> ReferenceImage, Image<Rgb24> Source, Image<Rgb24> Target, string Text)
     : IDisposable
 {
+    /// <summary>Decodes a data set sample's four images.</summary>
+    public static TrainingImages Load(Data.RelationSample sample)
+    {
+        var images = new List<Image<Rgb24>>();
+        try
+        {
+            foreach (var path in sample.ImagePaths)
+            {
+                try
+                {
+                    images.Add(ImageCodec.Decode(File.ReadAllBytes(path)));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or ImageFormatException or UnknownImageFormatException)
+                {
+                    throw new InvalidDataException($"sample '{sample.Id}': cannot read {path}: {e.Message}", e);
+                }
+            }
+            return new TrainingImages(sample.Id, images[0], images[1], images[2], images[3], sample.Text);
+        }
+        catch
+        {
+            foreach (var image in images) image.Dispose();
+            throw;
+        }
+    }
+
     public void Dispose()
     {
         PromptImage.Dispose();

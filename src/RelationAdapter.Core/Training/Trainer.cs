@@ -155,7 +155,7 @@ public sealed class Trainer : IDisposable
             using var generator = new Generator(DerivedSeed(_settings.Seed, Streams.Noise, index));
             var loss = _objective.Loss(_examples[SampleAt(index)], generator);
             (loss / _settings.Accumulate).backward();
-            total += loss.item<double>();
+            total += loss.to(ScalarType.Float64).item<double>();
         }
         _optimizer.ClipGradients(_settings.MaxGradientNorm);
         _optimizer.Step(learningRate);

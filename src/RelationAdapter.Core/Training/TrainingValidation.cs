@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using RelationAdapter.Core.Imaging;
+using RelationAdapter.Core.Metrics;
 using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Core.Weights;
 using static TorchSharp.torch;
@@ -12,7 +13,7 @@ public sealed record ValidationSample(TrainingImages Images, EncodedExample Enco
 
 /// <summary>One validation edit's scores.</summary>
 /// <param name="LatentRelativeL2">‖final latents − target latents‖ / ‖target latents‖ (noise half after the last step vs the target's posterior mean).</param>
-/// <param name="PixelMse">Mean squared error of the edited image and the target at the working size, pixels in [0, 1].</param>
+/// <param name="PixelMse">The evaluation's MSE of the edited image and the target (<see cref="ImageMetrics.Mse"/>).</param>
 public sealed record ValidationScore(int Step, string Id, double LatentRelativeL2, double? LatentRelativeL2Untrained, double PixelMse, string ImagePath);
 
 /// <summary>
@@ -61,13 +62,13 @@ public sealed class TrainingValidation(EditModels models, TrainingSettings setti
         var final = result.PackedLatents.narrow(1, 0, target.shape[1]).to(ScalarType.Float64);
         var relativeL2 = (linalg.vector_norm(final - target.to(ScalarType.Float64)) / linalg.vector_norm(target.to(ScalarType.Float64))).item<double>();
 
-        var (width, height) = ImagePreprocessing.SourceSize(images.Source.Width, images.Source.Height, settings.MaxSide);
-        var targetPixels = (ImagePreprocessing.SourcePixels(images.Target, width, height) + 1) / 2;
-        var mse = nn.functional.mse_loss(result.Image.to(ScalarType.Float64), targetPixels.to(ScalarType.Float64)).item<double>();
-
         var path = Path.Combine(folder, images.Id + ".png");
+        double mse;
         using (var image = ImageTensors.FromUnitNchw(result.Image))
+        {
             File.WriteAllBytes(path, ImageCodec.Encode(image, OutputFormat.Png));
+            mse = ImageMetrics.Mse(image, images.Target);
+        }
         return new ValidationScore(step, images.Id, relativeL2, untrained?.GetValueOrDefault(images.Id, double.NaN) ?? relativeL2, mse,
             Path.GetRelativePath(outputDirectory, path).Replace('\\', '/'));
     }
