@@ -37,6 +37,7 @@ public static class TrainCommand
         }
 
         var settings = options.Settings;
+        if (options.Threads > 0) TorchSharp.torch.set_num_threads(options.Threads);
         var runtime = RuntimeOptions.ForDevice(options.Device);
         using var models = options.Preset == "tiny"
             ? ModelFactory.CreateTiny(runtime, options.TinySeed)

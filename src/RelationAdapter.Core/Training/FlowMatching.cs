@@ -39,23 +39,29 @@ public sealed class EncodedExample(string id, Tensor promptHiddenStates, Tensor 
 
 public enum TimestepSampling { LogitNormal, Uniform }
 
+/// <summary>Which target latents x₀ a step learns: a fresh draw from the VAE posterior (as diffusers' FLUX scripts), or its mean.</summary>
+public enum TargetLatents { Sample, Mean }
+
 /// <summary>
 /// The rectified-flow objective of FLUX training, laid out as the in-context editor infers: the noisy
 /// target tokens x_σ = (1 − σ)·x₀ + σ·ε followed by the noise-free source tokens with the same (cloned)
 /// position ids, timestep σ, the guidance embedding, the relation tokens through the adapter; the DiT's
 /// prediction for the target tokens is compared with ε − x₀ (MSE); the condition tokens carry no loss.
 /// </summary>
-public sealed class FlowMatchingObjective(FluxTransformer transformer, RelationAdapterModel adapter, double guidance, TimestepSampling sampling)
+public sealed class FlowMatchingObjective(FluxTransformer transformer, RelationAdapterModel adapter, double guidance, TimestepSampling sampling,
+    TargetLatents targetLatents = TargetLatents.Sample)
 {
     /// <summary>The loss of one example; every random number comes from <paramref name="generator"/> (CPU), in a fixed order:
-    /// the source latent, the target latent, the noise, then σ.</summary>
+    /// the source latent, the target latent (when sampled), the noise, then σ.</summary>
     public Tensor Loss(EncodedExample example, Generator generator)
     {
         using var scope = NewDisposeScope();
         var compute = Precision.AtLeastFloat32(transformer.DType);
         var device = transformer.Device;
         var condition = Draw(example.SourceMean, example.SourceStd, generator, compute, device);
-        var target = Draw(example.TargetMean, example.TargetStd, generator, compute, device);
+        var target = targetLatents == TargetLatents.Sample
+            ? Draw(example.TargetMean, example.TargetStd, generator, compute, device)
+            : example.TargetMean.to(compute, device);
         var noise = randn(target.shape, dtype: compute, generator: generator).to(device);
         var sigma = (sampling == TimestepSampling.LogitNormal
             ? randn([1], dtype: compute, generator: generator).sigmoid()

@@ -70,7 +70,7 @@ public sealed class Trainer : IDisposable
         _validation = validation;
         _dataHash = dataHash;
         _schedule = new LearningRateSchedule(settings.LearningRate, settings.WarmupSteps, settings.Steps, settings.Schedule);
-        _objective = new FlowMatchingObjective(models.Transformer, models.Adapter, settings.Guidance, settings.TimestepSampling);
+        _objective = new FlowMatchingObjective(models.Transformer, models.Adapter, settings.Guidance, settings.TimestepSampling, settings.TargetLatents);
         _validator = new TrainingValidation(models, settings, outputDirectory);
 
         var adapter = models.Adapter;
@@ -109,6 +109,7 @@ public sealed class Trainer : IDisposable
     public TrainingOutcome Run(IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
     {
         Directory.CreateDirectory(_output);
+        if (Step == _settings.Steps && Directory.Exists(Path.Combine(_output, TrainingCheckpoints.FinalName))) return TrainingOutcome.Completed;
         if (Step == 0)
         {
             File.WriteAllText(Path.Combine(_output, LossFile), "step,loss,lr\n");
@@ -169,7 +170,8 @@ public sealed class Trainer : IDisposable
         var count = _examples.Count;
         using var generator = new Generator(DerivedSeed(_settings.Seed, Streams.Order, index / count));
         using var order = randperm(count, generator: generator);
-        return (int)order[index % count].item<long>();
+        using var drawn = order[index % count];
+        return (int)drawn.item<long>();
     }
 
     void Validate()

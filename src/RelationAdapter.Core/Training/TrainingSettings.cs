@@ -16,6 +16,7 @@ public sealed record TrainingSettings
     public TrainedParts Train { get; init; } = TrainedParts.Both;
     public TimestepSampling TimestepSampling { get; init; } = TimestepSampling.LogitNormal;
     public double Guidance { get; init; } = 3.5;
+    public TargetLatents TargetLatents { get; init; } = TargetLatents.Sample;
     public int WarmupSteps { get; init; }
     public LearningRateScheduleKind Schedule { get; init; } = LearningRateScheduleKind.Constant;
     public int Accumulate { get; init; } = 1;
