@@ -148,6 +148,8 @@ public sealed class Trainer : IDisposable
     /// <summary>One optimiser step over <see cref="TrainingSettings.Accumulate"/> samples; returns their mean loss.</summary>
     double OptimizerStep(int step, double learningRate)
     {
+        // Catches every handle a step makes (gradients read, in-place results): no tensor outlives its step.
+        using var stepScope = NewDisposeScope();
         var total = 0.0;
         for (var micro = 0; micro < _settings.Accumulate; micro++)
         {

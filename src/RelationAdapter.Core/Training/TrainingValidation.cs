@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Metrics;
@@ -146,6 +145,4 @@ public sealed class TrainingValidation(EditModels models, TrainingSettings setti
         var kept = File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l) && JsonNode.Parse(l)!["step"]!.GetValue<int>() <= step).ToList();
         File.WriteAllLines(path, kept);
     }
-
-    internal static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }
