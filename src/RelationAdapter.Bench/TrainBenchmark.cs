@@ -54,7 +54,7 @@ public static class TrainBenchmark
         var objective = new FlowMatchingObjective(transformer, adapter, 3.5, TimestepSampling.LogitNormal);
         if (onCuda) cuda.synchronize();
         w.WriteLine($"train step: {sizes.Name} at {side}x{side} ({2 * tokens} image tokens + 512 text), {train}, rank {rank}, " +
-                    $"{trainable.Sum(p => p.Item2.NumberOfElements) / 1e6:F1}M trainable parameters, on {device.type}; set up in {load.Elapsed.TotalSeconds:F1}s");
+                    $"{trainable.Sum(p => p.Item2.NumberOfElements):N0} trainable parameters, on {device.type}; set up in {load.Elapsed.TotalSeconds:F1}s");
 
         var times = new List<double>();
         for (var step = 0; step < steps; step++)
