@@ -9,12 +9,18 @@ COPY Directory.Build.props Directory.Build.targets RelationAdapter.Service.sln a
 COPY build/ build/
 COPY src/RelationAdapter.Core/RelationAdapter.Core.csproj src/RelationAdapter.Core/
 COPY src/RelationAdapter.Service/RelationAdapter.Service.csproj src/RelationAdapter.Service/
+COPY src/RelationAdapter.Train/RelationAdapter.Train.csproj src/RelationAdapter.Train/
 # TorchBackend=cuda swaps libtorch-cpu for TorchSharp-cuda-linux (libtorch with CUDA 12.8 and its libraries).
-RUN dotnet restore src/RelationAdapter.Service/RelationAdapter.Service.csproj -r linux-x64 -p:TorchBackend=cuda
+RUN dotnet restore src/RelationAdapter.Service/RelationAdapter.Service.csproj -r linux-x64 -p:TorchBackend=cuda \
+ && dotnet restore src/RelationAdapter.Train/RelationAdapter.Train.csproj -r linux-x64 -p:TorchBackend=cuda
 COPY src/RelationAdapter.Core/ src/RelationAdapter.Core/
 COPY src/RelationAdapter.Service/ src/RelationAdapter.Service/
+COPY src/RelationAdapter.Train/ src/RelationAdapter.Train/
 RUN dotnet publish src/RelationAdapter.Service/RelationAdapter.Service.csproj -c Release -r linux-x64 --self-contained false \
       --no-restore -p:TorchBackend=cuda -p:ExportOpenApi=false -o /app
+# The training tool, run from this image by deploy/components/train.
+RUN dotnet publish src/RelationAdapter.Train/RelationAdapter.Train.csproj -c Release -r linux-x64 --self-contained false \
+      --no-restore -p:TorchBackend=cuda -o /app/train
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble AS aspnet
 

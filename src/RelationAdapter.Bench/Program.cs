@@ -27,6 +27,8 @@ switch (command)
         break;
     case "scale":
         return ScaleBenchmark.Run(options);
+    case "train":
+        return TrainBenchmark.Run(options);
     default:
         Console.WriteLine("""
             usage: dotnet run -c Release --project src/RelationAdapter.Bench -- <command> [--name value ...]
@@ -47,6 +49,8 @@ switch (command)
                             --cache-threshold 0 --batch 1 --offload false --seed 42 --warmup-steps 2 --compare true --tf32 false]
                            the whole edit with random weights (drawn on the device): stage times, median step, peak
                            memory; with fp8 or a cache also the bf16 uncached run: "relL2 vs bf16:" and the speed-up
+              train        [--device cpu|cuda --preset tiny|flux1-dev --size 512 --rank 128 --train both|adapter|lora --steps 5 --threads 0]
+                           one training step (flow-matching loss, backward, AdamW) with random weights: median step time, peak memory
               scale        [--jobs 40 --rounds 3 --steps 1 --workers 3 --warmup 3 --torch-threads 1 --redis-server /usr/bin/redis-server
                             --service <dll>]
                            the service as processes on the tiny preset: memory backend vs redis (api + 1..3 workers):

@@ -36,11 +36,10 @@ public static class ModelFactory
                 SiglipImageProcessor.Read(Path.Combine(paths.SiglipDirectory, "preprocessor_config.json")),
                 VisionLoading.LoadSiglipVision(paths.SiglipDirectory, encoderOptions),
                 placement));
-            var adapterFile = new FileInfo(paths.AdapterPath);
             return Assemble(transformer, adapter, vae, scheduler, prompts, siglip, runtime, owned,
-                $"FLUX.1-dev + RelationAdapter ({adapterFile.Name}) on {runtime.Device.type} in {runtime.DType}" +
+                $"FLUX.1-dev + RelationAdapter ({Path.GetFileName(paths.AdapterPath)}) on {runtime.Device.type} in {runtime.DType}" +
                 (runtime.Precision == DitPrecision.Fp8 ? " (DiT blocks in float8)" : ""),
-                $"{adapterFile.Name}:{adapterFile.Length}:{adapterFile.LastWriteTimeUtc.Ticks}", isPlaceholder: false);
+                FileIdentity(paths.AdapterPath), isPlaceholder: false);
         }
         catch
         {
@@ -68,12 +67,21 @@ public static class ModelFactory
     public static LoadedModels CreateTiny(RuntimeOptions runtime, long seed = 1234) => CreateRandom(RandomModelSizes.Tiny, runtime, seed);
 
     /// <summary>
+    /// The tiny preset with trained files over it (what the training tool writes for it): the adapter's weights
+    /// replace the random ones and the LoRA is fused into the DiT at scale 1, as for the real model.
+    /// </summary>
+    public static LoadedModels CreateTiny(RuntimeOptions runtime, long seed, string? adapterPath, string? loraPath) =>
+        CreateRandom(RandomModelSizes.Tiny, runtime, seed, adapterPath, loraPath);
+
+    /// <summary>
     /// Every component at the given sizes with seeded random weights and toy tokenizers. On the CPU one
     /// generator fills the parameters in order; on CUDA each parameter is filled on the device from a seed
     /// derived from its name (12e9 parameters would take minutes on the CPU), so a float8 model gets the
     /// same weights as a bf16 one before quantisation, layer by layer, without ever holding the bf16 blocks.
     /// </summary>
-    public static LoadedModels CreateRandom(RandomModelSizes sizes, RuntimeOptions runtime, long seed = 1234)
+    /// <param name="adapterPath">An adapter checkpoint of these sizes loaded over the random adapter, or null.</param>
+    /// <param name="loraPath">A LoRA of these sizes fused into the random DiT, or null.</param>
+    public static LoadedModels CreateRandom(RandomModelSizes sizes, RuntimeOptions runtime, long seed = 1234, string? adapterPath = null, string? loraPath = null)
     {
         var owned = new List<IDisposable>();
         try
@@ -84,8 +92,11 @@ public static class ModelFactory
             var generator = new Generator((ulong)seed);
             T Random<T>(T module) where T : nn.Module => onCuda ? RandomizeByName(module, seed) : Randomize(module, generator);
 
-            var transformer = Own(owned, RandomTransformer(sizes.Transformer, runtime, seed, generator));
+            var transformer = Own(owned, RandomTransformer(sizes.Transformer, runtime, seed, generator, loraPath));
             var adapter = Own(owned, Random(new RelationAdapterModel(sizes.Adapter, encoderOptions)));
+            if (adapterPath is not null)
+                using (var checkpoint = FluxLoading.OpenAdapterCheckpoint(adapterPath))
+                    StateDictLoader.Load(adapter, checkpoint);
             adapter.Placement = placement;
             var vae = Own(owned, Random(new AutoencoderKL(sizes.Vae, new ModuleOptions(runtime.Device, ScalarType.Float32))));
             var clip = sizes.Clip;
@@ -99,8 +110,11 @@ public static class ModelFactory
             var siglip = Own(owned, new SiglipExemplarEncoder(new SiglipImageProcessor(sizes.Siglip.ImageSize),
                 Random(new SiglipVisionModel(sizes.Siglip, encoderOptions)), placement));
             var precision = runtime.Precision == DitPrecision.Fp8 ? ", DiT blocks in float8" : "";
+            var trained = string.Join(", ", new[] { adapterPath, loraPath }.OfType<string>().Select(Path.GetFileName));
             return Assemble(transformer, adapter, vae, new SchedulerConfig(), prompts, siglip, runtime, owned,
-                $"{sizes.Name} random preset (seed {seed}) on {runtime.Device.type}{precision}: outputs are meaningless", $"{sizes.Name}-preset:{seed}", isPlaceholder: true);
+                $"{sizes.Name} random preset (seed {seed}{(trained.Length > 0 ? $", with {trained}" : "")}) on {runtime.Device.type}{precision}: " +
+                "outputs are meaningless unless trained",
+                adapterPath is null ? $"{sizes.Name}-preset:{seed}" : $"{sizes.Name}-preset:{seed}:{FileIdentity(adapterPath)}", isPlaceholder: true);
         }
         catch
         {
@@ -109,16 +123,28 @@ public static class ModelFactory
         }
     }
 
-    static FluxTransformer RandomTransformer(FluxTransformerConfig config, RuntimeOptions runtime, long seed, Generator generator)
+    static string FileIdentity(string path)
+    {
+        var file = new FileInfo(path);
+        return $"{file.Name}:{file.Length}:{file.LastWriteTimeUtc.Ticks}";
+    }
+
+    static FluxTransformer RandomTransformer(FluxTransformerConfig config, RuntimeOptions runtime, long seed, Generator generator, string? loraPath)
     {
         if (runtime.Device.type != DeviceType.CUDA)
         {
             var model = Randomize(new FluxTransformer(config, new ModuleOptions(runtime.Device, runtime.DType)), generator);
-            if (runtime.Precision == DitPrecision.Fp8) model.QuantizeToFp8(runtime.Device);
-            return model;
+            return ModelLoading.DisposeOnFailure(model, m =>
+            {
+                FuseLora(m, loraPath);
+                if (runtime.Precision == DitPrecision.Fp8) m.QuantizeToFp8(runtime.Device);
+            });
         }
         if (runtime.Precision != DitPrecision.Fp8)
-            return RandomizeByName(new FluxTransformer(config, new ModuleOptions(runtime.Device, runtime.DType)), seed);
+            return ModelLoading.DisposeOnFailure(RandomizeByName(new FluxTransformer(config, new ModuleOptions(runtime.Device, runtime.DType)), seed),
+                m => FuseLora(m, loraPath));
+        if (loraPath is not null)
+            throw new NotSupportedException("a LoRA over a random preset in float8 on CUDA is not supported: use bf16.");
 
         // Host parameters that are never touched (no pages committed); each block weight is drawn on the device and quantised there.
         return ModelLoading.DisposeOnFailure(new FluxTransformer(config, new ModuleOptions(CPU, runtime.DType)), staged =>
@@ -132,6 +158,13 @@ public static class ModelFactory
             });
             RandomizeByName(staged, seed, skip: parameter => parameter.dtype == Fp8.E4M3);
         });
+    }
+
+    static void FuseLora(FluxTransformer transformer, string? loraPath)
+    {
+        if (loraPath is null) return;
+        using var lora = SafetensorsFile.Open(loraPath);
+        LoraFuser.Fuse(transformer, lora);
     }
 
     static LoadedModels Assemble(FluxTransformer transformer, RelationAdapterModel adapter, AutoencoderKL vae, SchedulerConfig scheduler,

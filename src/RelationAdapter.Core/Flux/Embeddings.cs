@@ -72,13 +72,14 @@ public sealed class CombinedTimestepGuidanceTextProjEmbeddings : nn.Module
         return (conditioning + textEmbedding).MoveToOuterDisposeScope();
     }
 
-    /// <summary>256 sinusoid channels, cos half first (flip_sin_to_cos), frequencies exp(-ln(10000)·i/128), in float32.</summary>
+    /// <summary>256 sinusoid channels, cos half first (flip_sin_to_cos), frequencies exp(-ln(10000)·i/128), in float32 (float64 for float64 timesteps).</summary>
     public static Tensor Sinusoid(Tensor timesteps)
     {
         using var scope = NewDisposeScope();
         const int half = SinusoidChannels / 2;
-        var exponent = arange(0, half, dtype: ScalarType.Float32, device: timesteps.device) * -Math.Log(10000) / half;
-        var angles = timesteps.to(ScalarType.Float32).unsqueeze(1) * exponent.exp().unsqueeze(0);
+        var compute = Precision.AtLeastFloat32(timesteps.dtype);
+        var exponent = arange(0, half, dtype: compute, device: timesteps.device) * -Math.Log(10000) / half;
+        var angles = timesteps.to(compute).unsqueeze(1) * exponent.exp().unsqueeze(0);
         return cat([angles.cos(), angles.sin()], 1).MoveToOuterDisposeScope();
     }
 }

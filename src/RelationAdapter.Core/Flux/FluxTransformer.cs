@@ -8,7 +8,8 @@ namespace RelationAdapter.Core.Flux;
 /// The FLUX DiT (diffusers' FluxTransformer2DModel) with the RelationAdapter's injection in every
 /// attention layer. Work that does not change between denoising steps (RoPE tables, the prompt's
 /// context projection, the guidance and pooled-text embeddings, the relation keys and values) is done
-/// once by <see cref="Prepare"/>; <see cref="forward"/> runs one step.
+/// once by <see cref="Prepare"/>; <see cref="forward"/> runs one step. Both run under the caller's grad
+/// mode: inference calls them inside <c>no_grad</c>, training lets autograd record them.
 /// </summary>
 public sealed class FluxTransformer : nn.Module
 {
@@ -77,11 +78,10 @@ public sealed class FluxTransformer : nn.Module
         if (relation is not null && relation.Count != Config.AttentionLayerCount)
             throw new ArgumentException($"the adapter has {relation.Count} attention layers, the transformer {Config.AttentionLayerCount}.");
         using var scope = NewDisposeScope();
-        using var _ = no_grad();
         var context = context_embedder.forward(promptEmbeds.to(DType, Device));
         var (guidanceEmbedding, textEmbedding) = time_text_embed.EmbedConstantParts(
             Config.GuidanceEmbeds ? guidance?.to(Device) : null, pooledPromptEmbeds.to(DType, Device), DType);
-        var (cos, sin) = Rope.Tables(cat([textIds, imageIds], 0).to(Device), Config.AxesDimsRope);
+        var (cos, sin) = Rope.Tables(cat([textIds, imageIds], 0).to(Device), Config.AxesDimsRope, Precision.AtLeastFloat32(DType));
         return new DenoiseContext(context.MoveToOuterDisposeScope(), guidanceEmbedding?.MoveToOuterDisposeScope(),
             textEmbedding.MoveToOuterDisposeScope(), new Rotary(cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope()), relation);
     }
@@ -94,7 +94,6 @@ public sealed class FluxTransformer : nn.Module
     public Tensor forward(Tensor hiddenStates, Tensor timestep, DenoiseContext job, FirstBlockCache? cache = null)
     {
         using var scope = NewDisposeScope();
-        using var _ = no_grad();
         var temb = time_text_embed.Combine(timestep.to(Device), job.GuidanceEmbedding, job.TextEmbedding, DType);
         using var activatedTemb = new SharedInput(nn.functional.silu(temb));
         var embedded = x_embedder.forward(hiddenStates.to(DType, Device));

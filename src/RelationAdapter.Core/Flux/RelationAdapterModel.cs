@@ -57,7 +57,6 @@ public sealed class RelationAdapterModel : nn.Module
     public Tensor RelationTokens(Tensor promptImagePooled, Tensor referenceImagePooled)
     {
         using var scope = NewDisposeScope();
-        using var _ = no_grad();
         var pooled = cat([promptImagePooled.reshape(1, -1), referenceImagePooled.reshape(1, -1)], 0);
         Tensor Project() => image_proj.forward(pooled.to(image_proj.norm.weight!.dtype, image_proj.norm.weight.device));
         var perImage = Placement is { } placement ? placement.Use(image_proj, Project) : Project();
@@ -71,7 +70,6 @@ public sealed class RelationAdapterModel : nn.Module
     {
         if (scales.Count != relationTokens.shape[0])
             throw new ArgumentException($"{scales.Count} adapter scales for a batch of {relationTokens.shape[0]}.");
-        using var _ = no_grad();
         var weight = ip_adapter[0].to_k_ip.weight;
         var device = Placement?.Device ?? weight.device;
         using var tokens = relationTokens.to(weight.dtype, device);

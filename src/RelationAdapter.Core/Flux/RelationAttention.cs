@@ -37,7 +37,7 @@ public sealed class RelationAttention : nn.Module
 
     static Tensor RmsNormWithoutWeight(Tensor x)
     {
-        var meanSquare = x.to(ScalarType.Float32).pow(2).mean([-1], keepdim: true);
+        var meanSquare = x.to(Precision.AtLeastFloat32(x.dtype)).pow(2).mean([-1], keepdim: true);
         return (x * (meanSquare + KeyNormEps).rsqrt()).to(x.dtype);
     }
 }

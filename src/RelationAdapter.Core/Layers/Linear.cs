@@ -15,6 +15,12 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
     public readonly Parameter? bias;
     public Tensor? weight_scale;
 
+    /// <summary>
+    /// A trainable low-rank branch added to the output (an unfused LoRA while training); null at inference,
+    /// where a LoRA is fused into <see cref="weight"/>. Not a submodule: the layer's state dict stays the checkpoint's.
+    /// </summary>
+    public ILinearBranch? Branch { get; set; }
+
     public long InFeatures => weight.shape[1];
     public long OutFeatures => weight.shape[0];
     public bool IsFp8 => weight_scale is not null;
@@ -28,14 +34,25 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        if (!IsFp8) return nn.functional.linear(input, weight, bias);
-        using var rows = Fp8.Rows.Quantize(input);
-        return Fp8.Linear(rows, weight, weight_scale!, bias);
+        if (IsFp8)
+        {
+            using var rows = Fp8.Rows.Quantize(input);
+            return WithBranch(input, Fp8.Linear(rows, weight, weight_scale!, bias));
+        }
+        return WithBranch(input, nn.functional.linear(input, weight, bias));
     }
 
     /// <summary>The same product for an input that other layers read too (quantised once for all of them).</summary>
-    public Tensor forward(SharedInput input) =>
-        IsFp8 ? Fp8.Linear(input.Fp8Rows, weight, weight_scale!, bias) : nn.functional.linear(input.Value, weight, bias);
+    public Tensor forward(SharedInput input) => WithBranch(input.Value,
+        IsFp8 ? Fp8.Linear(input.Fp8Rows, weight, weight_scale!, bias) : nn.functional.linear(input.Value, weight, bias));
+
+    Tensor WithBranch(Tensor input, Tensor output)
+    {
+        if (Branch is null) return output;
+        using (output)
+        using (var added = Branch.forward(input))
+            return output + added;
+    }
 
     /// <summary>Swaps in another weight of the same shape (one drawn on the device, say) without copying it.</summary>
     public void ReplaceWeight(Tensor replacement)
@@ -83,4 +100,11 @@ public sealed class SharedInput(Tensor value) : IDisposable
     public Fp8.Rows Fp8Rows => _rows ??= Fp8.Rows.Quantize(Value);
 
     public void Dispose() => _rows?.Dispose();
+}
+
+/// <summary>An additive branch beside a linear layer's frozen product: y = x Wᵀ + b + branch(x).</summary>
+public interface ILinearBranch
+{
+    /// <returns>A tensor of the layer's output shape and dtype.</returns>
+    Tensor forward(Tensor input);
 }

@@ -45,7 +45,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var meanSquare = input.to(ScalarType.Float32).pow(2).mean([-1], keepdim: true);
+        var meanSquare = input.to(Precision.AtLeastFloat32(input.dtype)).pow(2).mean([-1], keepdim: true);
         var normed = input * (meanSquare + _eps).rsqrt();
         if (weight is null) return normed.to(input.dtype).MoveToOuterDisposeScope();
         if (weight.dtype is ScalarType.Float16 or ScalarType.BFloat16) normed = normed.to(weight.dtype);

@@ -28,7 +28,7 @@ public sealed class ModelHost(IOptions<ModelOptions> options, IOptions<ServiceOp
     /// replica (an <c>api</c> one loads no weights) gives one exemplar pair the same id.
     /// </summary>
     public string AdapterIdentity { get; } = options.Value.IsTiny
-        ? $"tiny-preset:{options.Value.TinySeed}"
+        ? $"tiny-preset:{options.Value.TinySeed}" + (options.Value.AdapterPath is { } trained ? $":{Path.GetFileName(trained)}:{options.Value.AdapterRevision}" : "")
         : $"{Path.GetFileName(options.Value.AdapterPath)}:{options.Value.AdapterRevision}";
 
     public ModelStatus Status => _status;
@@ -48,7 +48,7 @@ public sealed class ModelHost(IOptions<ModelOptions> options, IOptions<ServiceOp
                 settings.VaeTiling ? new VaeTiling() : null, settings.PromptCacheCapacity, RuntimeOptions.ParsePrecision(settings.Precision));
             logger.LogInformation("Loading the {Preset} model on {Device}…", settings.Preset, runtime.Device.type);
             var models = settings.IsTiny
-                ? ModelFactory.CreateTiny(runtime, settings.TinySeed)
+                ? ModelFactory.CreateTiny(runtime, settings.TinySeed, settings.AdapterPath, settings.LoraPath)
                 : ModelFactory.Load(new ModelPaths(settings.FluxDirectory!, settings.SiglipDirectory!, settings.AdapterPath!, settings.LoraPath), runtime);
             _status = _status with { State = ModelState.Ready, Models = models };
             if (models.IsPlaceholder)

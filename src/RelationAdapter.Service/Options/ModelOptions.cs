@@ -22,7 +22,10 @@ public sealed class ModelOptions : IValidatableObject
     /// <summary>google/siglip-so400m-patch14-384.</summary>
     public string? SiglipDirectory { get; set; }
 
-    /// <summary>The RelationAdapter checkpoint, ip_adapter-100000.bin.</summary>
+    /// <summary>
+    /// The RelationAdapter checkpoint, ip_adapter-100000.bin (or a .safetensors copy). With the tiny preset, optional:
+    /// trained weights of the tiny sizes (the training tool's adapter.safetensors) loaded over the random adapter.
+    /// </summary>
     public string? AdapterPath { get; set; }
 
     /// <summary>
@@ -31,7 +34,7 @@ public sealed class ModelOptions : IValidatableObject
     /// </summary>
     public string AdapterRevision { get; set; } = "1";
 
-    /// <summary>The in-context editor LoRA, pytorch_lora_weights.safetensors (optional).</summary>
+    /// <summary>The in-context editor LoRA, pytorch_lora_weights.safetensors (optional; with the tiny preset, one of the tiny sizes).</summary>
     public string? LoraPath { get; set; }
 
     /// <summary>Move SigLIP, CLIP and T5 to the CPU after each use (saves about 10 GB of GPU memory).</summary>

@@ -1,0 +1,52 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using RelationAdapter.Core.Imaging;
+using RelationAdapter.Core.Pipeline;
+using RelationAdapter.Core.Weights;
+
+namespace RelationAdapter.Core.Training;
+
+/// <summary>
+/// Encoder outputs stored once per sample (<c>&lt;key&gt;.safetensors</c>), so later runs and epochs run only
+/// the DiT. The key hashes the images' pixels, the instruction, the working size and the model's identity:
+/// a changed input or model never reads a stale entry.
+/// </summary>
+public sealed class EncodedExampleCache(string directory, string modelIdentity)
+{
+    public EncodedExample GetOrEncode(EditModels models, TrainingImages sample, int maxSide)
+    {
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, Key(sample, maxSide) + ".safetensors");
+        if (File.Exists(path)) return Read(path, sample.Id);
+        var example = ExampleEncoding.Encode(models, sample, maxSide);
+        var temporary = path + $".tmp-{Guid.NewGuid():N}";
+        SafetensorsWriting.Write(temporary, example.Tensors.ToList(), new Dictionary<string, string>
+        {
+            ["latent_height"] = example.LatentHeight.ToString(CultureInfo.InvariantCulture),
+            ["latent_width"] = example.LatentWidth.ToString(CultureInfo.InvariantCulture),
+        });
+        File.Move(temporary, path, overwrite: true);
+        return example;
+    }
+
+    static EncodedExample Read(string path, string id)
+    {
+        using var file = SafetensorsFile.Open(path);
+        return new EncodedExample(id, file.Read("prompt_hidden_states"), file.Read("prompt_pooled"), file.Read("exemplar_pooled"),
+            file.Read("source_mean"), file.Read("source_std"), file.Read("target_mean"), file.Read("target_std"),
+            long.Parse(file.Metadata["latent_height"], CultureInfo.InvariantCulture), long.Parse(file.Metadata["latent_width"], CultureInfo.InvariantCulture));
+    }
+
+    string Key(TrainingImages sample, int maxSide)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(Encoding.UTF8.GetBytes($"{modelIdentity}\n{maxSide}\n{sample.Text}\n"));
+        foreach (var image in new[] { sample.PromptImage, sample.ReferenceImage, sample.Source, sample.Target })
+        {
+            using var pixels = ImageTensors.ToHwcBytes(image);
+            hash.AppendData(pixels.bytes);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+}

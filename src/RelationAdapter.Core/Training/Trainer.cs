@@ -1,0 +1,304 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RelationAdapter.Core.Flux;
+using RelationAdapter.Core.Pipeline;
+using RelationAdapter.Core.Weights;
+using static TorchSharp.torch;
+using Parameter = TorchSharp.Modules.Parameter;
+
+namespace RelationAdapter.Core.Training;
+
+/// <summary>Where a run starts from: fresh (optionally from existing adapter / LoRA files) or a checkpoint.</summary>
+/// <param name="AdapterPath">An adapter checkpoint (.bin or .safetensors) to start from; null: the adapter is initialised afresh when trained.</param>
+/// <param name="LoraPath">A LoRA in the released layout to start from (trained) or to fuse (frozen).</param>
+/// <param name="ResumeFrom">A checkpoint folder of this run to continue exactly.</param>
+public sealed record TrainingStart(string? AdapterPath = null, string? LoraPath = null, string? ResumeFrom = null);
+
+/// <summary>A finished optimiser step, for progress displays.</summary>
+public sealed record TrainingProgress(int Step, int TotalSteps, double Loss, double LearningRate, TimeSpan Elapsed, int StartStep);
+
+public enum TrainingOutcome { Completed, Interrupted }
+
+/// <summary>
+/// Trains the RelationAdapter and/or the In-Context Editor LoRA with the rectified-flow objective. Every
+/// random number of step s comes from generators seeded by (seed, s), and the sample order of each epoch
+/// from (seed, epoch), so a resumed run draws what the uninterrupted run would have drawn: with the exact
+/// parameters and optimiser moments of the checkpoint it continues bit for bit on the CPU.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    public const string LossFile = "loss.csv";
+    static readonly Meter Meter = new("RelationAdapter.Train");
+    static readonly Histogram<double> LossMetric = Meter.CreateHistogram<double>("relation_adapter.train.loss", description: "Mean loss of an optimiser step");
+    static readonly Counter<long> StepMetric = Meter.CreateCounter<long>("relation_adapter.train.steps", description: "Optimiser steps taken");
+    static readonly Histogram<double> ValidationMetric = Meter.CreateHistogram<double>("relation_adapter.train.validation.latent_rel_l2",
+        description: "Relative L2 distance of validation edits' final latents to the targets'");
+
+    readonly EditModels _models;
+    readonly TrainingSettings _settings;
+    readonly string _output;
+    readonly IReadOnlyList<EncodedExample> _examples;
+    readonly IReadOnlyList<ValidationSample> _validation;
+    readonly string _dataHash;
+    readonly TransformerLora? _lora;
+    readonly string? _frozenLoraPath;
+    readonly AdamW _optimizer;
+    readonly FlowMatchingObjective _objective;
+    readonly TrainingValidation _validator;
+    readonly LearningRateSchedule _schedule;
+    Dictionary<string, double>? _untrained;
+    double _lastLoss = double.NaN;
+
+    public int Step { get; private set; }
+    public TransformerLora? Lora => _lora;
+    public IReadOnlyList<(string Name, Parameter Parameter)> TrainableParameters => _optimizer.Parameters;
+
+    /// <param name="models">The loaded model (base DiT without a fused LoRA; the adapter to start from or to reinitialise).</param>
+    /// <param name="dataHash">Identifies the training data; a resumed run must have the same.</param>
+    public Trainer(EditModels models, TrainingSettings settings, string outputDirectory, IReadOnlyList<EncodedExample> examples,
+        IReadOnlyList<ValidationSample> validation, string dataHash, TrainingStart start)
+    {
+        settings.Validate();
+        if (examples.Count == 0) throw new ArgumentException("no training samples.", nameof(examples));
+        _models = models;
+        _settings = settings;
+        _output = outputDirectory;
+        _examples = examples;
+        _validation = validation;
+        _dataHash = dataHash;
+        _schedule = new LearningRateSchedule(settings.LearningRate, settings.WarmupSteps, settings.Steps, settings.Schedule);
+        _objective = new FlowMatchingObjective(models.Transformer, models.Adapter, settings.Guidance, settings.TimestepSampling, settings.TargetLatents);
+        _validator = new TrainingValidation(models, settings, outputDirectory);
+
+        var adapter = models.Adapter;
+        adapter.Placement = null;
+        if (start.AdapterPath is not null)
+            using (var checkpoint = FluxLoading.OpenAdapterCheckpoint(start.AdapterPath))
+                StateDictLoader.Load(adapter, checkpoint);
+        else if (settings.TrainsAdapter)
+            InitializeAdapter(adapter, new Generator(DerivedSeed(settings.Seed, Streams.AdapterInit, 0)));
+        foreach (var (_, parameter) in adapter.named_parameters()) parameter.requires_grad = settings.TrainsAdapter;
+
+        if (settings.TrainsLora)
+        {
+            using var generator = new Generator(DerivedSeed(settings.Seed, Streams.LoraInit, 0));
+            _lora = new TransformerLora(models.Transformer, settings.Rank, settings.LoraAlpha, generator);
+            if (start.LoraPath is not null)
+                using (var file = SafetensorsFile.Open(start.LoraPath))
+                    _lora.LoadReleased(file);
+        }
+        else if (start.LoraPath is not null)
+        {
+            using (var file = SafetensorsFile.Open(start.LoraPath))
+                LoraFuser.Fuse(models.Transformer, file);
+            _frozenLoraPath = start.LoraPath;
+        }
+
+        var trainable = new List<(string, Parameter)>();
+        if (settings.TrainsAdapter) trainable.AddRange(adapter.named_parameters().Select(p => (p.name, p.parameter)));
+        if (_lora is not null) trainable.AddRange(_lora.NamedParameters());
+        _optimizer = new AdamW(trainable, settings.Beta1, settings.Beta2, settings.Epsilon, settings.WeightDecay);
+
+        if (start.ResumeFrom is not null) Resume(start.ResumeFrom);
+    }
+
+    /// <summary>Runs to <see cref="TrainingSettings.Steps"/>, or until <paramref name="cancellation"/> asks to stop (then saves a checkpoint of the last finished step).</summary>
+    public TrainingOutcome Run(IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        Directory.CreateDirectory(_output);
+        if (Step == _settings.Steps && Directory.Exists(Path.Combine(_output, TrainingCheckpoints.FinalName))) return TrainingOutcome.Completed;
+        if (Step == 0)
+        {
+            File.WriteAllText(Path.Combine(_output, LossFile), "step,loss,lr\n");
+            File.Delete(Path.Combine(_output, TrainingValidation.FileName));
+            var untrained = _validator.Run(0, _validation, _lora, null);
+            _validator.Append(untrained);
+            _untrained = untrained.ToDictionary(s => s.Id, s => s.LatentRelativeL2);
+        }
+        var startStep = Step;
+        var clock = Stopwatch.StartNew();
+        while (Step < _settings.Steps)
+        {
+            if (cancellation.IsCancellationRequested)
+            {
+                SaveCheckpoint(TrainingCheckpoints.StepName(Step));
+                return TrainingOutcome.Interrupted;
+            }
+            var learningRate = _schedule.At(Step + 1);
+            var loss = OptimizerStep(Step + 1, learningRate);
+            Step++;
+            _lastLoss = loss;
+            File.AppendAllText(Path.Combine(_output, LossFile), $"{Step},{Format(loss)},{Format(learningRate)}\n");
+            LossMetric.Record(loss);
+            StepMetric.Add(1);
+            progress?.Report(new TrainingProgress(Step, _settings.Steps, loss, learningRate, clock.Elapsed, startStep));
+
+            if (Step == _settings.Steps) break;
+            if (_settings.ValidateEvery > 0 && Step % _settings.ValidateEvery == 0) Validate();
+            if (_settings.SaveEvery > 0 && Step % _settings.SaveEvery == 0) SaveCheckpoint(TrainingCheckpoints.StepName(Step));
+        }
+        Validate();
+        SaveCheckpoint(TrainingCheckpoints.FinalName);
+        return TrainingOutcome.Completed;
+    }
+
+    /// <summary>One optimiser step over <see cref="TrainingSettings.Accumulate"/> samples; returns their mean loss.</summary>
+    double OptimizerStep(int step, double learningRate)
+    {
+        // Catches every handle a step makes (gradients read, in-place results): no tensor outlives its step.
+        using var stepScope = NewDisposeScope();
+        var total = 0.0;
+        for (var micro = 0; micro < _settings.Accumulate; micro++)
+        {
+            using var scope = NewDisposeScope();
+            var index = (long)(step - 1) * _settings.Accumulate + micro;
+            using var generator = new Generator(DerivedSeed(_settings.Seed, Streams.Noise, index));
+            var loss = _objective.Loss(_examples[SampleAt(index)], generator);
+            (loss / _settings.Accumulate).backward();
+            total += loss.to(ScalarType.Float64).item<double>();
+        }
+        _optimizer.ClipGradients(_settings.MaxGradientNorm);
+        _optimizer.Step(learningRate);
+        _optimizer.ZeroGrad();
+        return total / _settings.Accumulate;
+    }
+
+    /// <summary>The sample of the index-th draw: each epoch visits every sample once, in an order drawn from (seed, epoch).</summary>
+    int SampleAt(long index)
+    {
+        var count = _examples.Count;
+        using var generator = new Generator(DerivedSeed(_settings.Seed, Streams.Order, index / count));
+        using var order = randperm(count, generator: generator);
+        using var drawn = order[index % count];
+        return (int)drawn.item<long>();
+    }
+
+    void Validate()
+    {
+        if (_validation.Count == 0) return;
+        var scores = _validator.Run(Step, _validation, _lora, _untrained);
+        _validator.Append(scores);
+        foreach (var score in scores) ValidationMetric.Record(score.LatentRelativeL2);
+    }
+
+    /// <summary>Writes the checkpoint <paramref name="name"/> (temporary folder, then renamed).</summary>
+    public string SaveCheckpoint(string name) => TrainingCheckpoints.Write(_output, name, folder =>
+    {
+        SafetensorsWriting.Write(Path.Combine(folder, TrainingCheckpoints.AdapterFile),
+            _models.Adapter.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).ToList());
+        if (_lora is not null) _lora.Save(Path.Combine(folder, TrainingCheckpoints.LoraFile));
+        else if (_frozenLoraPath is not null) File.Copy(_frozenLoraPath, Path.Combine(folder, TrainingCheckpoints.LoraFile));
+
+        var state = Directory.CreateDirectory(Path.Combine(folder, TrainingCheckpoints.StateFolder)).FullName;
+        SafetensorsWriting.Write(Path.Combine(state, TrainingCheckpoints.ParametersFile),
+            _optimizer.Parameters.Select(p => (p.Name, (Tensor)p.Parameter)).ToList());
+        SafetensorsWriting.Write(Path.Combine(state, TrainingCheckpoints.OptimizerFile), _optimizer.State());
+        var stateJson = new JsonObject
+        {
+            ["step"] = Step,
+            ["optimizer_steps"] = _optimizer.StepCount,
+            ["seed"] = _settings.Seed,
+            ["rng"] = "every generator is seeded from (seed, stream, step or epoch): nothing else to restore",
+            ["data_hash"] = _dataHash,
+        };
+        File.WriteAllText(Path.Combine(state, TrainingCheckpoints.StateFile), stateJson.ToJsonString(TrainingCheckpoints.Json));
+        var info = new JsonObject
+        {
+            ["step"] = Step,
+            ["settings"] = JsonSerializer.SerializeToNode(_settings, SettingsJson),
+            ["data_hash"] = _dataHash,
+            ["samples"] = _examples.Count,
+            ["loss"] = double.IsFinite(_lastLoss) ? _lastLoss : null,
+            ["trainable_parameters"] = _optimizer.Parameters.Sum(p => p.Parameter.NumberOfElements),
+        };
+        File.WriteAllText(Path.Combine(folder, TrainingCheckpoints.InfoFile), info.ToJsonString(TrainingCheckpoints.Json));
+    });
+
+    void Resume(string checkpoint)
+    {
+        var step = TrainingCheckpoints.StepOf(checkpoint);
+        var statePath = Path.Combine(checkpoint, TrainingCheckpoints.StateFolder);
+        var state = JsonNode.Parse(File.ReadAllText(Path.Combine(statePath, TrainingCheckpoints.StateFile)))!;
+        var hash = state["data_hash"]?.GetValue<string>();
+        if (hash != _dataHash)
+            throw new InvalidDataException($"{checkpoint} was trained on other data (hash {hash}, now {_dataHash}): resume with the same --data.");
+        if (step > _settings.Steps)
+            throw new ArgumentException($"{checkpoint} is at step {step}, beyond --steps {_settings.Steps}.");
+        using (var parameters = SafetensorsFile.Open(Path.Combine(statePath, TrainingCheckpoints.ParametersFile)))
+        {
+            var expected = _optimizer.Parameters.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+            var stored = parameters.Keys.ToHashSet(StringComparer.Ordinal);
+            if (!expected.SetEquals(stored))
+                throw new CheckpointFormatException(parameters.ToString()!, "the checkpoint trained other parameters than these settings do (check --train and --rank).");
+            using var _ = no_grad();
+            foreach (var (name, parameter) in _optimizer.Parameters)
+            {
+                if (!parameters.Describe(name).Shape.SequenceEqual(parameter.shape))
+                    throw new CheckpointFormatException(parameters.ToString()!, $"'{name}' is {parameters.Describe(name).ShapeText}, the model's [{string.Join(", ", parameter.shape)}] (check --rank).");
+                parameters.CopyInto(name, parameter);
+            }
+        }
+        using (var optimizer = SafetensorsFile.Open(Path.Combine(statePath, TrainingCheckpoints.OptimizerFile)))
+            _optimizer.Restore(optimizer, state["optimizer_steps"]!.GetValue<long>());
+        Step = step;
+        TruncateLossAfter(step);
+        TrainingValidation.TruncateAfter(_output, step);
+        _untrained = TrainingValidation.Read(_output).Where(s => s.Step == 0).ToDictionary(s => s.Id, s => s.LatentRelativeL2);
+    }
+
+    void TruncateLossAfter(int step)
+    {
+        var path = Path.Combine(_output, LossFile);
+        var kept = File.Exists(path)
+            ? File.ReadLines(path).Skip(1).Where(l => l.Length > 0 && int.Parse(l.Split(',')[0], CultureInfo.InvariantCulture) <= step).ToList()
+            : [];
+        File.WriteAllLines(path, ["step,loss,lr", .. kept]);
+    }
+
+    /// <summary>
+    /// The adapter as IP-Adapter's training starts it: every linear layer as PyTorch's default (weights and
+    /// biases uniform in ±1/√fan_in), the LayerNorm at weight 1 and bias 0.
+    /// </summary>
+    public static void InitializeAdapter(RelationAdapterModel adapter, Generator generator)
+    {
+        using var _ = no_grad();
+        foreach (var (name, parameter) in adapter.named_parameters())
+        {
+            if (name.StartsWith("image_proj.norm.", StringComparison.Ordinal))
+            {
+                if (name.EndsWith("weight", StringComparison.Ordinal)) parameter.fill_(1);
+                else parameter.zero_();
+                continue;
+            }
+            var owner = name[..name.LastIndexOf('.')];
+            var fanIn = adapter.named_parameters().First(p => p.name == owner + ".weight").parameter.shape[1];
+            parameter.uniform_(-1 / Math.Sqrt(fanIn), 1 / Math.Sqrt(fanIn), generator);
+        }
+    }
+
+    enum Streams { AdapterInit = 1, LoraInit = 2, Noise = 3, Order = 4 }
+
+    /// <summary>SplitMix64 of (seed, stream, index): independent, reproducible generator seeds.</summary>
+    static ulong DerivedSeed(long seed, Streams stream, long index)
+    {
+        var x = (ulong)seed * 0x9E3779B97F4A7C15UL ^ (ulong)stream * 0xBF58476D1CE4E5B9UL ^ (ulong)index * 0x94D049BB133111EBUL;
+        x ^= x >> 30;
+        x *= 0xBF58476D1CE4E5B9UL;
+        x ^= x >> 27;
+        x *= 0x94D049BB133111EBUL;
+        return x ^ (x >> 31);
+    }
+
+    static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    static readonly JsonSerializerOptions SettingsJson = new() { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _lora?.Dispose();
+    }
+}

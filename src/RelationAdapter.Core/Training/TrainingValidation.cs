@@ -1,0 +1,148 @@
+using System.Text.Json.Nodes;
+using RelationAdapter.Core.Imaging;
+using RelationAdapter.Core.Metrics;
+using RelationAdapter.Core.Pipeline;
+using RelationAdapter.Core.Weights;
+using static TorchSharp.torch;
+
+namespace RelationAdapter.Core.Training;
+
+/// <summary>A validation sample: its images (edited by the pipeline) and its encodings (the target's latents, the prompt).</summary>
+public sealed record ValidationSample(TrainingImages Images, EncodedExample Encoded);
+
+/// <summary>One validation edit's scores.</summary>
+/// <param name="LatentRelativeL2">‖final latents − target latents‖ / ‖target latents‖ (noise half after the last step vs the target's posterior mean).</param>
+/// <param name="PixelMse">The evaluation's MSE of the edited image and the target (<see cref="ImageMetrics.Mse"/>).</param>
+public sealed record ValidationScore(int Step, string Id, double LatentRelativeL2, double? LatentRelativeL2Untrained, double PixelMse, string ImagePath);
+
+/// <summary>
+/// Edits every validation sample with the model as it stands, through the edit pipeline and the path the
+/// service takes: the adapter's weights as they are, the LoRA fused into the DiT from the very tensors a
+/// checkpoint stores (and unfused again afterwards, restoring the base weights bit for bit). Each edit
+/// draws from its own seed, never from the training's generators.
+/// </summary>
+public sealed class TrainingValidation(EditModels models, TrainingSettings settings, string outputDirectory)
+{
+    public const string FileName = "validation.jsonl";
+
+    public IReadOnlyList<ValidationScore> Run(int step, IReadOnlyList<ValidationSample> samples, TransformerLora? lora,
+        IReadOnlyDictionary<string, double>? untrained)
+    {
+        if (samples.Count == 0) return [];
+        using var _ = no_grad();
+        var restore = lora is null ? null : FuseForInference(lora);
+        try
+        {
+            var pipeline = new RelationEditPipeline(models);
+            var folder = Path.Combine(outputDirectory, "validation", TrainingCheckpoints.StepName(step));
+            Directory.CreateDirectory(folder);
+            return samples.Select(sample => Edit(pipeline, step, sample, folder, untrained)).ToList();
+        }
+        finally
+        {
+            restore?.Invoke();
+        }
+    }
+
+    ValidationScore Edit(RelationEditPipeline pipeline, int step, ValidationSample sample, string folder, IReadOnlyDictionary<string, double>? untrained)
+    {
+        using var scope = NewDisposeScope();
+        var images = sample.Images;
+        var request = new EditRequest
+        {
+            Source = images.Source,
+            PromptImage = images.PromptImage,
+            ReferenceImage = images.ReferenceImage,
+            PromptEmbedding = new PromptEmbedding(sample.Encoded.PromptHiddenStates, sample.Encoded.PromptPooled),
+            Settings = EditSettingsFor(images.Text),
+        };
+        using var result = pipeline.RunToTensors(request);
+        var target = sample.Encoded.TargetMean;
+        var final = result.PackedLatents.narrow(1, 0, target.shape[1]).to(ScalarType.Float64);
+        var relativeL2 = (linalg.vector_norm(final - target.to(ScalarType.Float64)) / linalg.vector_norm(target.to(ScalarType.Float64))).item<double>();
+
+        var path = Path.Combine(folder, images.Id + ".png");
+        double mse;
+        using (var image = ImageTensors.FromUnitNchw(result.Image))
+        {
+            File.WriteAllBytes(path, ImageCodec.Encode(image, OutputFormat.Png));
+            mse = ImageMetrics.Mse(image, images.Target);
+        }
+        return new ValidationScore(step, images.Id, relativeL2, untrained?.GetValueOrDefault(images.Id, double.NaN) ?? relativeL2, mse,
+            Path.GetRelativePath(outputDirectory, path).Replace('\\', '/'));
+    }
+
+    /// <summary>The settings of a validation edit: what the service would run for the same request and seed.</summary>
+    public EditSettings EditSettingsFor(string prompt) => new()
+    {
+        Prompt = prompt,
+        Steps = settings.ValidationSteps,
+        Guidance = settings.Guidance,
+        Seed = settings.ValidationSeed,
+        MaxSide = settings.MaxSide,
+    };
+
+    /// <summary>Fuses the LoRA as a loader fuses its file; returns the undo.</summary>
+    Action FuseForInference(TransformerLora lora)
+    {
+        var transformer = models.Transformer;
+        var weights = transformer.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
+        var originals = lora.Branches.Select(b => (Weight: weights[b.Module + ".weight"], Copy: weights[b.Module + ".weight"].detach().clone())).ToList();
+        var released = lora.ReleasedLayout();
+        lora.Detach();
+        try
+        {
+            LoraFuser.Fuse(transformer, new InMemoryTensors(released.ToDictionary(t => t.Name, t => t.Tensor), "the trained LoRA"));
+        }
+        finally
+        {
+            foreach (var (_, tensor) in released) tensor.Dispose();
+        }
+        return () =>
+        {
+            using (no_grad())
+                foreach (var (weight, copy) in originals)
+                {
+                    weight.copy_(copy);
+                    copy.Dispose();
+                }
+            lora.Attach();
+        };
+    }
+
+    public void Append(IEnumerable<ValidationScore> scores)
+    {
+        var lines = scores.Select(s => new JsonObject
+        {
+            ["step"] = s.Step,
+            ["id"] = s.Id,
+            ["latent_rel_l2"] = s.LatentRelativeL2,
+            ["latent_rel_l2_untrained"] = s.LatentRelativeL2Untrained,
+            ["mse"] = s.PixelMse,
+            ["image"] = s.ImagePath,
+        }.ToJsonString());
+        File.AppendAllLines(Path.Combine(outputDirectory, FileName), lines);
+    }
+
+    /// <summary>The rows of <see cref="FileName"/> (an absent file has none).</summary>
+    public static IReadOnlyList<ValidationScore> Read(string outputDirectory)
+    {
+        var path = Path.Combine(outputDirectory, FileName);
+        if (!File.Exists(path)) return [];
+        return File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(line =>
+        {
+            var row = JsonNode.Parse(line)!;
+            return new ValidationScore(row["step"]!.GetValue<int>(), row["id"]!.GetValue<string>(), row["latent_rel_l2"]!.GetValue<double>(),
+                row["latent_rel_l2_untrained"]?.GetValue<double>(), row["mse"]!.GetValue<double>(), row["image"]!.GetValue<string>());
+        }).ToList();
+    }
+
+    /// <summary>Keeps the rows up to <paramref name="step"/> (a resumed run rewrites what came after its checkpoint).</summary>
+    public static void TruncateAfter(string outputDirectory, int step)
+    {
+        var path = Path.Combine(outputDirectory, FileName);
+        if (!File.Exists(path)) return;
+        var kept = File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l) && JsonNode.Parse(l)!["step"]!.GetValue<int>() <= step).ToList();
+        File.WriteAllLines(path, kept);
+    }
+}
