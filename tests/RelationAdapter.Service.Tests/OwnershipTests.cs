@@ -67,7 +67,7 @@ public class OwnershipTests
     }
 
     /// <summary>Two keys and one pair (shared with the Redis backend's test).</summary>
-    public static async Task RelationsArePerKeyAsync(HttpClient alice, HttpClient bob)
+    internal static async Task RelationsArePerKeyAsync(HttpClient alice, HttpClient bob)
     {
         var created = await alice.PostAsync("/v1/relations", Api.PairForm());
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);

@@ -291,7 +291,7 @@ public sealed partial class RedisBackendTests(RedisServer redis) : IAsyncLifetim
         await server.ConfigSetAsync("maxmemory-policy", "noeviction");
         await server.ConfigSetAsync("maxmemory", "1");
         // Until Redis has refused a write (it counts its error replies by code: errorstat_OOM).
-        await Api.UntilAsync(async () => (await server.InfoRawAsync("errorstats")).Contains("errorstat_OOM:", StringComparison.Ordinal),
+        await Api.UntilAsync(async () => (await server.InfoRawAsync("errorstats"))?.Contains("errorstat_OOM:", StringComparison.Ordinal) == true,
             "Redis never refused a write", seconds: 30);
         await server.ConfigSetAsync("maxmemory", "0");
 
