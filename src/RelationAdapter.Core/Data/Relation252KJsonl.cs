@@ -25,7 +25,11 @@ public static class Relation252KJsonl
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             var (sample, reason) = Parse(line, lineNumber, directory);
-            if (sample is not null && !ids.Add(sample.Id)) (sample, reason) = (null, $"duplicate id '{sample.Id}'");
+            if (sample is not null && !ids.Add(sample.Id))
+            {
+                reason = $"duplicate id '{sample.Id}'";
+                sample = null;
+            }
             if (sample is null) issues.Add(new DataIssue(path, lineNumber, reason!));
             else samples.Add(sample);
         }
