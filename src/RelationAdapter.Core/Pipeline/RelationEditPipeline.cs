@@ -62,13 +62,6 @@ public sealed class RelationEditPipeline(EditModels models)
         return tokens.MoveToOuterDisposeScope();
     }
 
-    /// <summary><see cref="EncodePaddedRelation"/> as plain floats, for callers that cache them.</summary>
-    public RelationTokens EncodePaddedRelationTokens(Image<Rgb24> paddedPrompt, Image<Rgb24> paddedReference)
-    {
-        using var tokens = EncodePaddedRelation(paddedPrompt, paddedReference);
-        return RelationTokens.From(tokens);
-    }
-
     public PromptEmbedding EncodePrompt(string prompt) =>
         (Models.PromptEncoder ?? throw new InvalidOperationException("no prompt encoder is loaded.")).Encode(prompt);
 

@@ -5,6 +5,7 @@ using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Service.Caching;
 using RelationAdapter.Service.Telemetry;
 using SixLabors.ImageSharp;
+using Tensor = TorchSharp.torch.Tensor;
 using SixLabors.ImageSharp.PixelFormats;
 
 namespace RelationAdapter.Service.Jobs;
@@ -15,19 +16,33 @@ public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemet
     /// <summary>Encodes an exemplar pair and stores its relation; <paramref name="shareRequired"/>: fail unless the shared store took it too.</summary>
     public CachedRelation EncodeRelation(RelationEditPipeline pipeline, string id, Image<Rgb24> paddedBefore, Image<Rgb24> paddedAfter, bool shareRequired)
     {
+        using var tokens = Encode(pipeline, id, paddedBefore, paddedAfter);
+        return relations.Store(id, RelationTokens.From(tokens), time.GetUtcNow(), shareRequired);
+    }
+
+    static Tensor Encode(RelationEditPipeline pipeline, string id, Image<Rgb24> paddedBefore, Image<Rgb24> paddedAfter)
+    {
         using var activity = ServiceTelemetry.ActivitySource.StartActivity("relation.encode")?.SetTag("relation.id", id);
-        return relations.Store(id, pipeline.EncodePaddedRelationTokens(paddedBefore, paddedAfter), time.GetUtcNow(), shareRequired);
+        return pipeline.EncodePaddedRelation(paddedBefore, paddedAfter);
+    }
+
+    /// <summary>
+    /// The job's relation tokens: cached ones (the pair may have been encoded by a relation request or an earlier job
+    /// while this job waited), or encoded now from the job's pair, in which case the tokens stay where they were made
+    /// for this job and the cache gets a copy.
+    /// </summary>
+    Tensor RelationTokensOf(RelationInput relation, RelationEditPipeline pipeline)
+    {
+        if ((relation.Cached ?? relations.PeekAsync(relation.Id).GetAwaiter().GetResult()?.Tokens) is { } cached) return cached.ToTensor();
+        if (relation is not { PaddedPromptImage: { } before, PaddedReferenceImage: { } after }) throw new RelationUnavailableException(relation.Id);
+        var tokens = Encode(pipeline, relation.Id, before, after);
+        relations.Store(relation.Id, RelationTokens.From(tokens), time.GetUtcNow(), shareRequired: false);
+        return tokens;
     }
 
     public (EditOutput Output, IReadOnlyList<byte[]> Images) Run(IRunningJob job, RelationEditPipeline pipeline, Activity? jobActivity)
     {
-        var relation = job.Relation;
-        // The pair may have been encoded (by a relation request or an earlier job) while this job waited.
-        var cached = relation.Cached ?? relations.PeekAsync(relation.Id).GetAwaiter().GetResult()?.Tokens
-            ?? (relation is { PaddedPromptImage: { } before, PaddedReferenceImage: { } after }
-                ? EncodeRelation(pipeline, relation.Id, before, after, shareRequired: false).Tokens
-                : throw new RelationUnavailableException(relation.Id));
-        using var tokens = cached.ToTensor();
+        using var tokens = RelationTokensOf(job.Relation, pipeline);
 
         var spec = job.Spec;
         var sources = job.Sources;
