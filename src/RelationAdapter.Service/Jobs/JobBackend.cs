@@ -13,7 +13,7 @@ namespace RelationAdapter.Service.Jobs;
 public interface IJobBoard
 {
     /// <summary>Takes a place for a job about to be queued (its body read and admitted); null with the reason when none is free.</summary>
-    Task<(QueuePlace? Place, Admission Admission)> TryReserveAsync(CancellationToken cancellation);
+    Task<(Place? Place, Admission Admission)> TryReserveAsync(CancellationToken cancellation);
 
     /// <summary>Why the backend cannot take or answer jobs now (Redis unreachable), or null when it can.</summary>
     Task<string?> UnavailableAsync(CancellationToken cancellation);
@@ -25,7 +25,7 @@ public interface IJobBoard
     /// Queues the job in its reserved place, taking its images; false when the service stopped taking jobs (then, as
     /// when this throws, the images stay the caller's).
     /// </summary>
-    Task<bool> EnqueueAsync(QueuePlace place, NewEditJob job, CancellationToken cancellation);
+    Task<bool> EnqueueAsync(Place place, NewEditJob job, CancellationToken cancellation);
 
     Task<JobRecord?> FindAsync(string id, CancellationToken cancellation);
 
@@ -46,35 +46,6 @@ public interface IJobBoard
     /// already saw it (<paramref name="lastSeen"/>), then every change, queue moves included.
     /// </summary>
     IAsyncEnumerable<JobEvent> WatchAsync(string id, long? lastSeen, CancellationToken cancellation);
-}
-
-/// <summary>
-/// A reserved place in the queue; disposing it without enqueuing gives it back. <paramref name="lease"/>, when given,
-/// keeps the reservation alive while the place is held (and ends either way).
-/// </summary>
-public sealed class QueuePlace(string id, Action giveBack, IDisposable? lease = null) : IDisposable
-{
-    int _held = 1;
-
-    public string Id { get; } = id;
-
-    /// <summary>The place goes to the job put in it; a place used or given back before cannot be used.</summary>
-    public void Use()
-    {
-        if (!Release()) throw new InvalidOperationException("the queue place was already used or given back.");
-    }
-
-    bool Release()
-    {
-        if (Interlocked.Exchange(ref _held, 0) != 1) return false;
-        lease?.Dispose();
-        return true;
-    }
-
-    public void Dispose()
-    {
-        if (Release()) giveBack();
-    }
 }
 
 /// <summary>An edit the worker took: what to run, its inputs, and where its progress and outcome go.</summary>

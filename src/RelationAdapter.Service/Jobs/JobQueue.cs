@@ -34,7 +34,7 @@ public sealed class JobQueue
     }
 
     /// <summary>Takes a place for a job about to be submitted; null (with the reason) when none is free.</summary>
-    public QueuePlace? TryReserve(out Admission admission)
+    public Place? TryReserve(out Admission admission)
     {
         lock (_gate)
         {
@@ -42,7 +42,7 @@ public sealed class JobQueue
             if (admission != Admission.Accepted) return null;
             _reserved++;
         }
-        return new QueuePlace(Guid.NewGuid().ToString("N"), GiveBack);
+        return new Place(Guid.NewGuid().ToString("N"), GiveBack);
     }
 
     void GiveBack()
@@ -51,7 +51,7 @@ public sealed class JobQueue
     }
 
     /// <summary>Puts the job in the place reserved for it; false when the queue closed meanwhile (the place is given back).</summary>
-    public bool Enqueue(QueuePlace place, EditJob job)
+    public bool Enqueue(Place place, EditJob job)
     {
         place.Use();
         TaskCompletionSource changed;

@@ -30,7 +30,7 @@ public sealed class MemoryJobBoard : IJobBoard, IWorkSource
         telemetry.ObserveQueueDepth(() => queue.Depth);
     }
 
-    public Task<(QueuePlace? Place, Admission Admission)> TryReserveAsync(CancellationToken cancellation)
+    public Task<(Place? Place, Admission Admission)> TryReserveAsync(CancellationToken cancellation)
     {
         var place = _queue.TryReserve(out var admission);
         return Task.FromResult((place, admission));
@@ -40,7 +40,7 @@ public sealed class MemoryJobBoard : IJobBoard, IWorkSource
 
     public Task<int> DepthAsync(CancellationToken cancellation) => Task.FromResult(_queue.Depth);
 
-    public Task<bool> EnqueueAsync(QueuePlace place, NewEditJob job, CancellationToken cancellation)
+    public Task<bool> EnqueueAsync(Place place, NewEditJob job, CancellationToken cancellation)
     {
         var edit = new EditJob(job with { Spec = job.Spec with { Sequence = _store.NextSequence() } }, _time, _worker, StatusChanged);
         _store.Add(edit);

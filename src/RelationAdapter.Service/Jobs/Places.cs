@@ -11,7 +11,7 @@ public class Places(int count) : IDisposable
     /// <summary>Places nobody holds now.</summary>
     public int Free => _free.CurrentCount;
 
-    public Place? TryTake() => _free.Wait(0) ? new Place(_free) : null;
+    public Place? TryTake() => _free.Wait(0) ? new Place(Guid.NewGuid().ToString("N"), () => _free.Release()) : null;
 
     public void Dispose() => _free.Dispose();
 }
@@ -22,16 +22,35 @@ public class Places(int count) : IDisposable
 /// </summary>
 public sealed class RelationPlaces(IOptions<QueueOptions> options) : Places(options.Value.RelationCapacity);
 
-/// <summary>One of a <see cref="Places"/>' places: its holder gives it back, or hands it to the work it queues.</summary>
-public sealed class Place(SemaphoreSlim free) : IDisposable
+/// <summary>
+/// A place held in a bounded set (the queue's capacity, the relation encodings): its holder uses it up for the work it
+/// took it for, hands it over to that work, or gives it back by disposing it; <paramref name="lease"/>, when given,
+/// keeps the reservation alive while the place is held (and ends when it is used or given back).
+/// </summary>
+public sealed class Place(string id, Action giveBack, IDisposable? lease = null) : IDisposable
 {
     int _held = 1;
 
+    public string Id { get; } = id;
+
+    /// <summary>The place goes to the work put in it (which frees it its own way); a place used or given back before cannot be used.</summary>
+    public void Use()
+    {
+        if (!Release()) throw new InvalidOperationException("the place was already used or given back.");
+    }
+
     /// <summary>The same place under a new owner; this one no longer gives it back.</summary>
-    public Place? HandOver() => Interlocked.Exchange(ref _held, 0) == 1 ? new Place(free) : null;
+    public Place? HandOver() => Interlocked.Exchange(ref _held, 0) == 1 ? new Place(Id, giveBack, lease) : null;
+
+    bool Release()
+    {
+        if (Interlocked.Exchange(ref _held, 0) != 1) return false;
+        lease?.Dispose();
+        return true;
+    }
 
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _held, 0) == 1) free.Release();
+        if (Release()) giveBack();
     }
 }

@@ -71,7 +71,7 @@ public sealed class RedisJobBoard : IJobBoard
     public async Task<int> DepthAsync(CancellationToken cancellation) =>
         (int)await RedisConnection.Call(() => Db.SortedSetLengthAsync(RedisKeys.Queued));
 
-    public async Task<(QueuePlace? Place, Admission Admission)> TryReserveAsync(CancellationToken cancellation)
+    public async Task<(Place? Place, Admission Admission)> TryReserveAsync(CancellationToken cancellation)
     {
         // A replica shutting down takes no more jobs (the others do).
         if (_worker?.IsClosed == true) return (null, Admission.ShuttingDown);
@@ -82,14 +82,14 @@ public sealed class RedisJobBoard : IJobBoard
         if (taken == 0) return (null, Admission.Full);
         var renewal = new Timer(_ => _redis.FireAndForget(db => db.SortedSetAddAsync(RedisKeys.Places, id, (_time.GetUtcNow() + PlaceLease).ToUnixTimeMilliseconds(),
             SortedSetWhen.Exists, CommandFlags.FireAndForget)), null, PlaceLease / 3, PlaceLease / 3);
-        return (new QueuePlace(id, () => _redis.FireAndForget(db => db.SortedSetRemoveAsync(RedisKeys.Places, id, CommandFlags.FireAndForget)), renewal),
+        return (new Place(id, () => _redis.FireAndForget(db => db.SortedSetRemoveAsync(RedisKeys.Places, id, CommandFlags.FireAndForget)), renewal),
             Admission.Accepted);
     }
 
     // Listing keeps at most this many jobs per owner (newest); older ones have expired long before in any real use.
     const int ListedPerOwner = 10_000;
 
-    public async Task<bool> EnqueueAsync(QueuePlace place, NewEditJob job, CancellationToken cancellation)
+    public async Task<bool> EnqueueAsync(Place place, NewEditJob job, CancellationToken cancellation)
     {
         if (!_groupReady) _groupReady = await RedisConnection.Call(() => Task.Run(() => { RedisJobs.EnsureGroup(Db, RedisKeys.EditStream); return true; }));
         var sequence = await RedisConnection.Call(() => Db.StringIncrementAsync(RedisKeys.Sequence));
