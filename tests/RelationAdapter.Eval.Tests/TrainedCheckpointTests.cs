@@ -40,6 +40,9 @@ public sealed class TrainedCheckpointTests : IDisposable
         Assert.True(ImageMetrics.Mse(before, after) > 0, "the checkpoint did not change the prediction");
         Assert.Equal(validation.Size(), after.Size());
         Assert.True(ImageMetrics.Mse(validation, after) == 0, "eval run with the checkpoint differs from the trainer's validation image");
+        var model = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(withCheckpoint, "run.json")))!["model"]!.GetValue<string>();
+        Assert.Contains(Path.GetFileName(trained.Adapter), model);
+        Assert.Contains(Path.GetFileName(trained.Lora), model);
     }
 
     /// <summary>
