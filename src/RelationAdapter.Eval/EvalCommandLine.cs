@@ -85,8 +85,8 @@ public static class EvalCommandLine
         preset.AcceptOnlyFromAmong("flux1-dev", "tiny");
         var flux = new Option<DirectoryInfo?>("--flux-dir") { Description = "FLUX.1-dev in the diffusers layout." };
         var siglip = new Option<DirectoryInfo?>("--siglip-dir") { Description = "google/siglip-so400m-patch14-384." };
-        var adapter = new Option<FileInfo?>("--adapter") { Description = "The RelationAdapter checkpoint (ip_adapter-100000.bin)." };
-        var lora = new Option<FileInfo?>("--lora") { Description = "The in-context editor LoRA, fused at load." };
+        var adapter = new Option<FileInfo?>("--adapter") { Description = "The RelationAdapter checkpoint (ip_adapter-100000.bin); with --preset tiny, optional: a training tool checkpoint's adapter.safetensors over the tiny model." };
+        var lora = new Option<FileInfo?>("--lora") { Description = "The in-context editor LoRA, fused at load (with --preset tiny: a training tool checkpoint's pytorch_lora_weights.safetensors)." };
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
         device.AcceptOnlyFromAmong("cpu", "cuda", "auto");
         var precision = new Option<string>("--precision") { Description = "The DiT blocks' weights: bf16 or fp8.", DefaultValueFactory = _ => "bf16" };

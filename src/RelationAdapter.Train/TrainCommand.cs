@@ -126,8 +126,8 @@ public static class TrainCommand
     /// <summary>The training and validation samples; every unreadable line is an error naming its file and line.</summary>
     static (IReadOnlyList<RelationSample> Training, IReadOnlyList<RelationSample> Validation) ReadData(TrainOptions options)
     {
-        var data = ReadChecked(options.Data);
-        if (options.ValidateData is { } validatePath) return (data, ReadChecked(validatePath));
+        var data = ReadChecked(RunReady(options.Data, options.Output, "train"));
+        if (options.ValidateData is { } validatePath) return (data, ReadChecked(RunReady(validatePath, options.Output, "validation")));
         if (options.ValidateFraction > 0)
         {
             var held = (int)Math.Ceiling(data.Count * options.ValidateFraction);
@@ -135,6 +135,23 @@ public static class TrainCommand
             return (data.Take(data.Count - held).ToList(), data.Skip(data.Count - held).ToList());
         }
         return (data, data.Take(2).ToList());
+    }
+
+    /// <summary>
+    /// JSON Lines as they are; a folder of raw Relation252K tasks built (rotational permutation, file order) into
+    /// <c>DIR/data/NAME/samples.jsonl</c> with the pair halves beside it, so the run keeps what it trained on.
+    /// </summary>
+    static string RunReady(string data, string output, string name)
+    {
+        if (!Directory.Exists(data)) return data;
+        var built = Path.Combine(output, "data", name, "samples.jsonl");
+        Directory.CreateDirectory(Path.GetDirectoryName(built)!);
+        var result = Relation252KRawBuilder.Build(new RawBuildOptions(data, built));
+        if (result.Issues.Count > 0)
+            throw new InvalidDataException($"{result.Issues.Count} bad entry(s) in the raw tasks of {data}:\n  " + string.Join("\n  ", result.Issues.Take(20)) +
+                                           (result.Issues.Count > 20 ? $"\n  … ({result.Issues.Count - 20} more)" : ""));
+        Console.WriteLine($"data: built {built} from {result.Pairs} pair(s) in {result.Tasks} task folder(s) of {data}");
+        return built;
     }
 
     static IReadOnlyList<RelationSample> ReadChecked(string path)

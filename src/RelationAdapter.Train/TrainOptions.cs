@@ -26,14 +26,15 @@ public sealed record TrainOptions
 
     public const string Usage = """
         usage: dotnet run --project src/RelationAdapter.Train -- --data F.jsonl --out DIR --steps N [options]
-          --data F.jsonl             run-ready Relation252K JSON Lines (cond1, cond2, source, target, text)
+          --data F.jsonl|DIR         run-ready Relation252K JSON Lines (cond1, cond2, source, target, text), or a folder of
+                                     raw task folders (Group*/labels.json), built into DIR/data/train/ first
           --out DIR                  checkpoints DIR/step-<N>/ and DIR/final/, DIR/loss.csv, DIR/loss.png, DIR/validation.jsonl
           --steps N                  total optimiser steps (a resumed run continues to it)
           --resume [CHECKPOINT_DIR]  continue exactly; alone: the latest checkpoint in --out
           --lr 1e-4  --rank 128  --alpha RANK  --max-side 512  --seed 42  --train both|adapter|lora
           --timestep-sampling logit_normal|uniform  --guidance 3.5  --warmup 0  --schedule constant|cosine
           --accumulate 1  --max-grad-norm 1  --weight-decay 1e-4  --beta1 0.9  --beta2 0.999
-          --save-every 500  --validate-every 500  --validate-data F.jsonl  --validate-fraction 0  --validate-steps 24
+          --save-every 500  --validate-every 500  --validate-data F.jsonl|DIR  --validate-fraction 0  --validate-steps 24
           --cache-dir DIR            encoder outputs stored once, reused by later runs
           --target-latents sample|mean  --threads 0 (libtorch's CPU threads; 0: its default)
           model: --preset tiny|flux1-dev  --tiny-seed 1234  --flux-dir DIR  --siglip-dir DIR  --adapter FILE  --lora FILE  --device cpu|cuda|auto
@@ -124,7 +125,9 @@ public sealed record TrainOptions
         if (options.Preset is not ("tiny" or "flux1-dev")) throw new ArgumentException($"--preset '{options.Preset}' is not tiny or flux1-dev.");
         if (options.Preset == "flux1-dev" && (options.FluxDirectory is null || options.SiglipDirectory is null || options.Adapter is null))
             throw new ArgumentException("--preset flux1-dev needs --flux-dir, --siglip-dir and --adapter (the adapter to start from).");
-        foreach (var (file, name) in new[] { (options.Data, "--data"), (options.ValidateData, "--validate-data"), (options.Adapter, "--adapter"), (options.Lora, "--lora") })
+        foreach (var (data, name) in new[] { (options.Data, "--data"), (options.ValidateData, "--validate-data") })
+            if (data is not null && !File.Exists(data) && !Directory.Exists(data)) throw new ArgumentException($"{name}: no such file or folder: {data}.");
+        foreach (var (file, name) in new[] { (options.Adapter, "--adapter"), (options.Lora, "--lora") })
             if (file is not null && !File.Exists(file)) throw new ArgumentException($"{name}: file not found: {file}.");
         return options;
     }

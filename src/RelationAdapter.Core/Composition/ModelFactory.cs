@@ -64,7 +64,10 @@ public static class ModelFactory
     /// A tiny, randomly initialised model of every component (seeded, so always the same), with toy
     /// tokenizers: it runs anywhere without downloads, and its images are meaningless.
     /// </summary>
-    public static LoadedModels CreateTiny(RuntimeOptions runtime, long seed = 1234) => CreateRandom(RandomModelSizes.Tiny, runtime, seed);
+    public static LoadedModels CreateTiny(RuntimeOptions runtime, long seed = DefaultTinySeed) => CreateRandom(RandomModelSizes.Tiny, runtime, seed);
+
+    /// <summary>The tiny preset's seed unless one is chosen (the service's Model:TinySeed and the training tool's --tiny-seed default to it).</summary>
+    public const long DefaultTinySeed = 1234;
 
     /// <summary>
     /// The tiny preset with trained files over it (what the training tool writes for it): the adapter's weights

@@ -23,8 +23,8 @@ public interface IPredictor : IDisposable
 }
 
 /// <summary>
-/// The models composed exactly as the service composes them (<see cref="ModelFactory"/>: the tiny preset or the
-/// real weights), one edit at a time.
+/// The models composed exactly as the service composes them (<see cref="ModelFactory"/>: the tiny preset, with the
+/// training tool's files over it when --adapter/--lora are given, or the real weights), one edit at a time.
 /// </summary>
 public sealed class InProcessPredictor(LoadedModels models, RunSettings settings) : IPredictor
 {
@@ -32,7 +32,7 @@ public sealed class InProcessPredictor(LoadedModels models, RunSettings settings
     {
         var runtime = RuntimeOptions.ForDevice(settings.Device, precision: RuntimeOptions.ParsePrecision(settings.Precision));
         var models = settings.Preset == "tiny"
-            ? ModelFactory.CreateTiny(runtime)
+            ? ModelFactory.CreateTiny(runtime, ModelFactory.DefaultTinySeed, settings.Adapter, settings.Lora)
             : ModelFactory.Load(new ModelPaths(
                 settings.FluxDirectory ?? throw new ArgumentException("--flux-dir is required unless --preset tiny."),
                 settings.SiglipDirectory ?? throw new ArgumentException("--siglip-dir is required unless --preset tiny."),

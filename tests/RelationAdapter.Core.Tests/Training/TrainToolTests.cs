@@ -4,6 +4,7 @@ using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Core.Tests.Support;
 using RelationAdapter.Core.Training;
+using SixLabors.ImageSharp.Processing;
 
 namespace RelationAdapter.Core.Tests.Training;
 
@@ -165,5 +166,58 @@ public class TrainToolTests
         (code, _, error) = await RunAsync("--data", data, "--out", temp.File("run"), "--steps", "3", "--colour", "red");
         Assert.Equal(2, code);
         Assert.Contains("--colour", error);
+    }
+
+    /// <summary>Raw Relation252K: one task folder whose Group1/labels.json lists side-by-side pairs (before left, edited right).</summary>
+    static string WriteRawTask(string root, string task, int pairs, params string[] missingImages)
+    {
+        var group = Path.Combine(root, task, "Group1");
+        Directory.CreateDirectory(group);
+        var entries = new System.Text.Json.Nodes.JsonArray();
+        for (var k = 0; k < pairs; k++)
+        {
+            using var sample = TrainingData.Sample($"p{k}", k + 1);
+            using var pair = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(sample.Source.Width * 2, sample.Source.Height);
+            pair.Mutate(x => x.DrawImage(sample.Source, new SixLabors.ImageSharp.Point(0, 0), 1f)
+                .DrawImage(sample.Target, new SixLabors.ImageSharp.Point(sample.Source.Width, 0), 1f));
+            File.WriteAllBytes(Path.Combine(group, $"p{k}.png"), ImageCodec.Encode(pair, OutputFormat.Png));
+            entries.Add(new System.Text.Json.Nodes.JsonObject { ["edit_instruction"] = sample.Text, ["img_name"] = $"p{k}.png" });
+        }
+        foreach (var missing in missingImages)
+            entries.Add(new System.Text.Json.Nodes.JsonObject { ["edit_instruction"] = "gone", ["img_name"] = missing });
+        File.WriteAllText(Path.Combine(group, "labels.json"), entries.ToJsonString());
+        return root;
+    }
+
+    [Fact]
+    public async Task Raw_task_folders_are_built_into_the_run_folder_and_trained_on_as_their_json_lines()
+    {
+        using var temp = new TempFolder();
+        var raw = WriteRawTask(temp.File("raw"), "recolour", pairs: 2);
+        var fromRaw = temp.File("from-raw");
+        string[] common = ["--steps", "2", "--rank", "4", "--lr", "1e-3", "--validate-steps", "1", "--save-every", "0", "--threads", "1"];
+        var (code, stdout, stderr) = await RunAsync(["--data", raw, "--out", fromRaw, .. common]);
+        Assert.True(code == 0, $"exit code {code}: {stdout}\n{stderr}");
+
+        // The rotational permutation over the task's two pairs: each is edited with the other as its exemplar.
+        var built = Path.Combine(fromRaw, "data", "train", "samples.jsonl");
+        var set = Core.Data.Relation252KJsonl.Read(built);
+        Assert.Empty(set.Issues);
+        Assert.Equal(["recolour sample p0", "recolour sample p1"], set.Samples.Select(s => s.Text));
+        Assert.Equal(set.Samples[1].Source, set.Samples[0].PromptImage);
+        Assert.Equal(set.Samples[0].Source, set.Samples[1].PromptImage);
+        Assert.True(Directory.Exists(Path.Combine(fromRaw, TrainingCheckpoints.FinalName)));
+
+        // Training on the built JSON Lines directly is the same run, loss for loss.
+        var fromJsonl = temp.File("from-jsonl");
+        (code, stdout, stderr) = await RunAsync(["--data", built, "--out", fromJsonl, .. common]);
+        Assert.True(code == 0, $"exit code {code}: {stdout}\n{stderr}");
+        Assert.Equal(File.ReadAllLines(Path.Combine(fromJsonl, Trainer.LossFile)), File.ReadAllLines(Path.Combine(fromRaw, Trainer.LossFile)));
+
+        var broken = WriteRawTask(temp.File("raw-broken"), "broken", pairs: 2, "absent.png");
+        (code, _, stderr) = await RunAsync(["--data", broken, "--out", temp.File("broken-run"), .. common]);
+        Assert.Equal(2, code);
+        Assert.Contains("labels.json", stderr);
+        Assert.Contains("absent.png", stderr);
     }
 }
