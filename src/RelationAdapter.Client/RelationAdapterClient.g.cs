@@ -2452,7 +2452,7 @@ namespace RelationAdapter.Client
     }
 
     /// <summary>
-    /// How a finished `Prefer: wait` answers (RelationAdapter.Service.Endpoints.EditForm.response_format).
+    /// How a finished `Prefer: wait` answers (the form field `response_format`).
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
     public enum ResponseFormat
@@ -2468,69 +2468,39 @@ namespace RelationAdapter.Client
 
     }
 
-    /// <summary>
-    /// One POST to a webhook, as the job view lists it.
-    /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial class WebhookAttempt
     {
 
-        /// <summary>
-        /// The delivery's id, its `webhook-id`.
-        /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("delivery_id")]
         [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
         public string DeliveryId { get; set; } = default!;
 
-        /// <summary>
-        /// The event told about (RelationAdapter.Service.Webhooks.WebhookEvents).
-        /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("event")]
         [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
         public string Event { get; set; } = default!;
 
-        /// <summary>
-        /// 1 for the first attempt of the delivery.
-        /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("number")]
         public int Number { get; set; } = default!;
 
-        /// <summary>
-        /// When the attempt began; its `webhook-timestamp`.
-        /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("at")]
         [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
         public System.DateTimeOffset At { get; set; } = default!;
 
-        /// <summary>
-        /// The receiver's status code; null when no answer came (refused, timed out, connection failed).
-        /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("http_status")]
         public int? HttpStatus { get; set; } = default!;
 
-        /// <summary>
-        /// Why the attempt failed when the status does not say it; null otherwise.
-        /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("error")]
         public string? Error { get; set; } = default!;
 
-        /// <summary>
-        /// From the attempt's start to the receiver's status line, or to the failure.
-        /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("duration_ms")]
         public double DurationMs { get; set; } = default!;
 
-        /// <summary>
-        /// What came of it.
-        /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("outcome")]
         [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
         [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<WebhookOutcome>))]
         public WebhookOutcome Outcome { get; set; } = default!;
 
-        /// <summary>
-        /// When the delivery is tried again; null when this was the last attempt.
-        /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("next_attempt_at")]
         public System.DateTimeOffset? NextAttemptAt { get; set; } = default!;
 
@@ -2550,9 +2520,6 @@ namespace RelationAdapter.Client
 
     }
 
-    /// <summary>
-    /// What came of one attempt.
-    /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
     public enum WebhookOutcome
     {

@@ -1,18 +1,16 @@
-using RelationAdapter.Service.Endpoints;
-using RelationAdapter.Service.Http;
-using RelationAdapter.Service.Jobs;
-using RelationAdapter.Service.Options;
-using RelationAdapter.Service.Redis;
-using RelationAdapter.Service.Telemetry;
+using RelationAdapter.Service;
+using RelationAdapter.Service.Idempotency;
+using RelationAdapter.Service.Platform;
+using RelationAdapter.Service.Webhooks;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.AddServiceOptions();
 builder.AddHttpServer();
 builder.AddServiceTelemetry();
 builder.AddJobs();
-builder.AddRedisBackend();
 builder.Services.AddWebhookNotifications();
 builder.Services.AddHttpContract();
+builder.Services.AddIdempotency();
 builder.Services.AddLimitsDocumentation();
 
 var app = builder.Build();

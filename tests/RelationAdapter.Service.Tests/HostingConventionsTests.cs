@@ -1,8 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
-using RelationAdapter.Service.Hosting;
 using RelationAdapter.Service.Tests.Support;
-using RelationAdapter.Service.Http;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests;
 

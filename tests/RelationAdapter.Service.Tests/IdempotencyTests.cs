@@ -1,6 +1,7 @@
 using System.Net;
-using RelationAdapter.Service.Telemetry;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Jobs.Telemetry;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests;
 

@@ -5,10 +5,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using RelationAdapter.Bench;
-using RelationAdapter.Service.Options;
 using System.Text.Json;
 using System.Net;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Jobs.Options;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests;
 

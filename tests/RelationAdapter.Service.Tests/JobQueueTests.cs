@@ -2,11 +2,12 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
-using RelationAdapter.Service.Jobs;
-using RelationAdapter.Service.Options;
-using RelationAdapter.Service.Telemetry;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using RelationAdapter.Jobs;
+using RelationAdapter.Jobs.Memory;
+using RelationAdapter.Jobs.Options;
+using RelationAdapter.Jobs.Telemetry;
 
 namespace RelationAdapter.Service.Tests;
 

@@ -3,8 +3,8 @@ using System.Net;
 using System.Numerics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests;
 

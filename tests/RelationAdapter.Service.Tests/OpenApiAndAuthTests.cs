@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using RelationAdapter.Service.Tests.Support;
-using RelationAdapter.Service.Http;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests;
 
@@ -44,7 +44,7 @@ public class OpenApiAndAuthTests
         foreach (var status in new[] { "202", "200", "400", "413", "503" })
             Assert.True(post.GetProperty("responses").TryGetProperty(status, out _), $"POST /v1/edits lacks response {status}");
         var description = document.GetProperty("info").GetProperty("description").GetString()!;
-        foreach (var type in RelationAdapter.Service.Http.Problems.AllTypes) Assert.Contains(type, description);
+        foreach (var type in Problems.AllTypes) Assert.Contains(type, description);
     }
 
     static JsonElement Resolve(JsonElement document, JsonElement schema)

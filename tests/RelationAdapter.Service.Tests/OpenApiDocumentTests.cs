@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
-using RelationAdapter.Service.Hosting;
 using RelationAdapter.Service.Tests.Support;
-using RelationAdapter.Service.Http;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests;
 

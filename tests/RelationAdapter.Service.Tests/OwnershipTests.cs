@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
-using RelationAdapter.Service.Telemetry;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests;
 

@@ -1,11 +1,11 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using RelationAdapter.Service.Hosting;
-using RelationAdapter.Service.Jobs;
-using RelationAdapter.Service.Options;
-using RelationAdapter.Service.Telemetry;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Jobs;
+using RelationAdapter.Jobs.Memory;
+using RelationAdapter.Service.Platform;
+using RelationAdapter.Service.Worker;
 
 namespace RelationAdapter.Service.Tests;
 

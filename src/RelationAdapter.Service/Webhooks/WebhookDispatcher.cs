@@ -2,8 +2,10 @@ using System.Diagnostics.Metrics;
 using System.Net.Http.Headers;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
-using RelationAdapter.Service.Options;
-using RelationAdapter.Service.Telemetry;
+using RelationAdapter.Jobs.Options;
+using RelationAdapter.Jobs.Telemetry;
+using RelationAdapter.Jobs.Webhooks;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Webhooks;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using RelationAdapter.Service.Options;
+using RelationAdapter.Jobs.Options;
 
 namespace RelationAdapter.Service.Webhooks;
 

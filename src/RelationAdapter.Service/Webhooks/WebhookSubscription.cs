@@ -1,5 +1,7 @@
+using RelationAdapter.Jobs.Webhooks;
 using System.Diagnostics.CodeAnalysis;
-using RelationAdapter.Service.Options;
+using RelationAdapter.Jobs.Options;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Webhooks;
 

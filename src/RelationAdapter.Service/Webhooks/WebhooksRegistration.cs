@@ -1,21 +1,22 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using RelationAdapter.Service.Options;
+using RelationAdapter.Jobs;
+using RelationAdapter.Jobs.Options;
+using RelationAdapter.Jobs.Webhooks;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Webhooks;
 
 public static class WebhooksRegistration
 {
     /// <summary>
-    /// The "Webhooks" options (validated on start), the outbox (in memory unless an <see cref="IWebhookOutbox"/> was
-    /// registered before), the guarded HTTP client and the dispatcher, which is also a hosted service.
+    /// The "Webhooks" options (validated on start), the guarded HTTP client (over the backend's <see cref="IWebhookOutbox"/>) and the dispatcher, which is also a hosted service.
     /// </summary>
     public static IServiceCollection AddWebhooks(this IServiceCollection services)
     {
         services.AddOptions<WebhooksOptions>().BindConfiguration(WebhooksOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<IWebhookOutbox>(_ => new MemoryWebhookOutbox());
         services.AddHttpClient(WebhookDispatcher.HttpClientName)
             // The dispatcher times each attempt itself (on the TimeProvider); this would only cut in second.
             .ConfigureHttpClient(client => client.Timeout = Timeout.InfiniteTimeSpan)
@@ -25,6 +26,14 @@ public static class WebhooksRegistration
             .RemoveAllLoggers();
         services.AddSingleton<WebhookDispatcher>();
         services.AddHostedService(provider => provider.GetRequiredService<WebhookDispatcher>());
+        return services;
+    }
+
+    /// <summary>Signed webhooks for the jobs that ask for them (the "Webhooks" section): the dispatcher and the job observer that feeds it.</summary>
+    public static IServiceCollection AddWebhookNotifications(this IServiceCollection services)
+    {
+        services.AddWebhooks();
+        services.AddSingleton<IJobObserver, WebhookNotifier>();
         return services;
     }
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Microsoft.Playwright;
-using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Browser;
 

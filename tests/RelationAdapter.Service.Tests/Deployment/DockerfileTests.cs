@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using RelationAdapter.Service.Endpoints;
+using RelationAdapter.Service.Platform;
 using RelationAdapter.Service.Tests.Support;
 
 namespace RelationAdapter.Service.Tests.Deployment;

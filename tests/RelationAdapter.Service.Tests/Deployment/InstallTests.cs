@@ -1,7 +1,8 @@
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
-using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Jobs.Options;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Deployment;
 

@@ -1,8 +1,7 @@
 using System.Text.Json;
-using RelationAdapter.Service.Endpoints;
-using RelationAdapter.Service.Options;
-using RelationAdapter.Service.Redis;
-using RelationAdapter.Service.Telemetry;
+using RelationAdapter.Jobs.Options;
+using RelationAdapter.Jobs.Redis;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Deployment;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using RelationAdapter.Service.Options;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Jobs.Options;
 
 namespace RelationAdapter.Service.Tests.Deployment;
 

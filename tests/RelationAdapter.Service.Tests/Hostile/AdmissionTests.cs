@@ -1,15 +1,16 @@
-using RelationAdapter.Service.Http;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using RelationAdapter.Service.Jobs;
-using RelationAdapter.Service.Telemetry;
 using RelationAdapter.Service.Tests.Support;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
+using RelationAdapter.Jobs;
+using RelationAdapter.Jobs.Memory;
+using RelationAdapter.Jobs.Telemetry;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Hostile;
 

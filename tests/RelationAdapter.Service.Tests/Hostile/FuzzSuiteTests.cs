@@ -3,9 +3,10 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using RelationAdapter.Service.Telemetry;
 using RelationAdapter.Service.Tests.Support;
 using Xunit.Abstractions;
+using RelationAdapter.Jobs.Telemetry;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Hostile;
 

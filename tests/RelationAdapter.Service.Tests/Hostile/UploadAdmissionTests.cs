@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using RelationAdapter.Service.Http;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Hostile;
 

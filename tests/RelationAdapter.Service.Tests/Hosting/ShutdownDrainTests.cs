@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using RelationAdapter.Bench;
-using RelationAdapter.Service.Endpoints;
-using RelationAdapter.Service.Http;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Hosting;
 

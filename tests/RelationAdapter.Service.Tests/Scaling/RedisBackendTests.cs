@@ -2,10 +2,11 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using RelationAdapter.Bench;
-using RelationAdapter.Service.Redis;
-using RelationAdapter.Service.Telemetry;
 using RelationAdapter.Service.Tests.Support;
 using StackExchange.Redis;
+using RelationAdapter.Jobs.Redis;
+using RelationAdapter.Jobs.Telemetry;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Scaling;
 

@@ -1,13 +1,15 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
-using RelationAdapter.Service.Options;
-using RelationAdapter.Service.Redis;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Service.Tests.Webhooks;
-using RelationAdapter.Service.Webhooks;
 using StackExchange.Redis;
 using OptionsOf = Microsoft.Extensions.Options.Options;
+using RelationAdapter.Jobs.Options;
+using RelationAdapter.Jobs.Redis;
+using RelationAdapter.Jobs.Webhooks;
+using RelationAdapter.Service.Platform;
+using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Scaling;
 

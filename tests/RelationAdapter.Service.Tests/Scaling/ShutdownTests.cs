@@ -1,7 +1,8 @@
 using System.Net;
 using RelationAdapter.Bench;
-using RelationAdapter.Service.Telemetry;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Jobs.Telemetry;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Scaling;
 

@@ -1,10 +1,12 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
-using RelationAdapter.Service.Options;
 using System.Net;
 using System.Text.Json;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Jobs.Options;
+using RelationAdapter.Service.Platform;
+using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
 

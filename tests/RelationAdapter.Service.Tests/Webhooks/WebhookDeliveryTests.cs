@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Text;
-using RelationAdapter.Service.Telemetry;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Jobs.Telemetry;
+using RelationAdapter.Jobs.Webhooks;
 using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Webhooks;

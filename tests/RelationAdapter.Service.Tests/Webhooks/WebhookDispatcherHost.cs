@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Jobs.Webhooks;
 using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
@@ -40,6 +41,7 @@ public sealed class WebhookDispatcherHost : IAsyncDisposable
         new ServiceCollection()
             .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build())
             .AddLogging()
+            .AddSingleton<IWebhookOutbox>(new MemoryWebhookOutbox())
             .AddWebhooks()
             .BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
 

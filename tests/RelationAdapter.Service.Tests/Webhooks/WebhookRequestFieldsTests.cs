@@ -1,4 +1,5 @@
-using RelationAdapter.Service.Options;
+using RelationAdapter.Jobs.Webhooks;
+using RelationAdapter.Jobs.Options;
 using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Webhooks;

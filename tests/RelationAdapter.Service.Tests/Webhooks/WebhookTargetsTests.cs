@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using RelationAdapter.Service.Webhooks;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
 

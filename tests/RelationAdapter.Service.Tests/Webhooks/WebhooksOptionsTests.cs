@@ -1,6 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using RelationAdapter.Service.Options;
+using RelationAdapter.Jobs.Options;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
 

@@ -1,0 +1,177 @@
+using Microsoft.Extensions.Options;
+using RelationAdapter.Jobs.Options;
+using RelationAdapter.Jobs.Telemetry;
+
+namespace RelationAdapter.Jobs.Memory;
+
+/// <summary>
+/// The bounded queue between the endpoints and the worker, in submission order. Capacity counts waiting
+/// jobs plus places reserved by requests still uploading; a job canceled while waiting leaves the list at
+/// once, so every place is returned exactly once whatever the mix of submits and cancels.
+/// </summary>
+public sealed class JobQueue
+{
+    readonly Lock _gate = new();
+    readonly LinkedList<EditJob> _waiting = [];
+    readonly int _capacity;
+    readonly ServiceTelemetry _telemetry;
+    int _reserved;
+    bool _closed;
+    // Set in the same lock as the dequeue, so a shutdown closing the queue never misses a job just taken.
+    EditJob? _taken;
+    TaskCompletionSource _changed = NewSignal();
+
+    public JobQueue(IOptions<QueueOptions> options, ServiceTelemetry telemetry)
+    {
+        _capacity = options.Value.Capacity;
+        _telemetry = telemetry;
+    }
+
+    /// <summary>Jobs waiting to run.</summary>
+    public int Depth
+    {
+        get { lock (_gate) return _waiting.Count; }
+    }
+
+    /// <summary>Takes a place for a job about to be submitted; null (with the reason) when none is free.</summary>
+    public Place? TryReserve(out Admission admission)
+    {
+        lock (_gate)
+        {
+            admission = _closed ? Admission.ShuttingDown : _waiting.Count + _reserved >= _capacity ? Admission.Full : Admission.Accepted;
+            if (admission != Admission.Accepted) return null;
+            _reserved++;
+        }
+        return new Place(Guid.NewGuid().ToString("N"), GiveBack);
+    }
+
+    void GiveBack()
+    {
+        lock (_gate) _reserved--;
+    }
+
+    /// <summary>Puts the job in the place reserved for it; false when the queue closed meanwhile (the place is given back).</summary>
+    public bool Enqueue(Place place, EditJob job)
+    {
+        place.Use();
+        TaskCompletionSource changed;
+        lock (_gate)
+        {
+            _reserved--;
+            if (_closed) return false;
+            _waiting.AddLast(job);
+            changed = Signal();
+        }
+        changed.TrySetResult();
+        return true;
+    }
+
+    /// <summary>The job taken last and not yet <see cref="Done"/>: shutdown gives it its grace period.</summary>
+    public EditJob? Taken
+    {
+        get { lock (_gate) return _taken; }
+    }
+
+    /// <summary>The next job to run, if any; it no longer counts as waiting and is <see cref="Taken"/> until <see cref="Done"/>.</summary>
+    public bool TryDequeue(out EditJob job)
+    {
+        List<EditJob> moved;
+        lock (_gate)
+        {
+            job = _waiting.First?.Value!;
+            if (job is null) return false;
+            _waiting.RemoveFirst();
+            _taken = job;
+            moved = [.. _waiting];
+        }
+        foreach (var behind in moved) behind.QueueMoved();
+        return true;
+    }
+
+    /// <summary>The taken job ended (or never started).</summary>
+    public void Done(EditJob job)
+    {
+        lock (_gate)
+            if (ReferenceEquals(_taken, job)) _taken = null;
+    }
+
+    /// <summary>True once the queue is closed and nothing waits.</summary>
+    public bool IsCompleted
+    {
+        get { lock (_gate) return _closed && _waiting.Count == 0; }
+    }
+
+    /// <summary>Completes when a job may be waiting or the queue closed.</summary>
+    public Task WaitAsync(CancellationToken cancellation)
+    {
+        lock (_gate)
+            return _waiting.Count > 0 || _closed ? Task.CompletedTask : _changed.Task.WaitAsync(cancellation);
+    }
+
+    /// <summary>Jobs ahead of this one (0: next to run); null when it is not waiting.</summary>
+    public int? PositionOf(EditJob job)
+    {
+        lock (_gate)
+        {
+            var position = 0;
+            for (var node = _waiting.First; node is not null; node = node.Next, position++)
+                if (ReferenceEquals(node.Value, job)) return position;
+            return null;
+        }
+    }
+
+    /// <summary>Cancels a job: a waiting one leaves the queue at once (its inputs are released), a running one is asked to stop.</summary>
+    public CancelOutcome Cancel(EditJob job)
+    {
+        var outcome = job.RequestCancel();
+        if (outcome == CancelOutcome.RemovedFromQueue) Removed(job);
+        return outcome;
+    }
+
+    /// <summary>Cancels the job only if it has not started; true when it was.</summary>
+    public bool CancelIfWaiting(EditJob job)
+    {
+        if (!job.TryCancelWaiting()) return false;
+        Removed(job);
+        return true;
+    }
+
+    void Removed(EditJob job)
+    {
+        var moved = new List<EditJob>();
+        lock (_gate)
+        {
+            if (_waiting.Find(job) is { } node)
+            {
+                for (var behind = node.Next; behind is not null; behind = behind.Next) moved.Add(behind.Value);
+                _waiting.Remove(node);
+            }
+        }
+        foreach (var behind in moved) behind.QueueMoved();
+        _telemetry.CountJob("canceled", job.Spec.Owner);
+    }
+
+    /// <summary>Stops taking jobs and cancels every waiting one.</summary>
+    public void Close()
+    {
+        List<EditJob> waiting;
+        TaskCompletionSource changed;
+        lock (_gate)
+        {
+            _closed = true;
+            waiting = [.. _waiting];
+            changed = Signal();
+        }
+        foreach (var job in waiting) Cancel(job);
+        changed.TrySetResult();
+    }
+
+    TaskCompletionSource Signal()
+    {
+        var changed = _changed;
+        _changed = NewSignal();
+        return changed;
+    }
+
+    static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
