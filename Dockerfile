@@ -8,12 +8,16 @@ WORKDIR /src
 COPY Directory.Build.props Directory.Build.targets RelationAdapter.Service.sln appsettings.json ./
 COPY build/ build/
 COPY src/RelationAdapter.Core/RelationAdapter.Core.csproj src/RelationAdapter.Core/
+COPY src/RelationAdapter.Jobs/RelationAdapter.Jobs.csproj src/RelationAdapter.Jobs/
+COPY src/RelationAdapter.Jobs.Redis/RelationAdapter.Jobs.Redis.csproj src/RelationAdapter.Jobs.Redis/
 COPY src/RelationAdapter.Service/RelationAdapter.Service.csproj src/RelationAdapter.Service/
 COPY src/RelationAdapter.Train/RelationAdapter.Train.csproj src/RelationAdapter.Train/
 # TorchBackend=cuda swaps libtorch-cpu for TorchSharp-cuda-linux (libtorch with CUDA 12.8 and its libraries).
 RUN dotnet restore src/RelationAdapter.Service/RelationAdapter.Service.csproj -r linux-x64 -p:TorchBackend=cuda \
  && dotnet restore src/RelationAdapter.Train/RelationAdapter.Train.csproj -r linux-x64 -p:TorchBackend=cuda
 COPY src/RelationAdapter.Core/ src/RelationAdapter.Core/
+COPY src/RelationAdapter.Jobs/ src/RelationAdapter.Jobs/
+COPY src/RelationAdapter.Jobs.Redis/ src/RelationAdapter.Jobs.Redis/
 COPY src/RelationAdapter.Service/ src/RelationAdapter.Service/
 COPY src/RelationAdapter.Train/ src/RelationAdapter.Train/
 RUN dotnet publish src/RelationAdapter.Service/RelationAdapter.Service.csproj -c Release -r linux-x64 --self-contained false \

@@ -90,6 +90,7 @@ public sealed class RedisJobBoard : IJobBoard
 
     public async Task<bool> EnqueueAsync(Place place, NewEditJob job, CancellationToken cancellation)
     {
+        await ForgetExpiredAsync();
         if (!_groupReady) _groupReady = await RedisConnection.Call(() => Task.Run(() => { RedisJobs.EnsureGroup(Db, RedisKeys.EditStream); return true; }));
         var sequence = await RedisConnection.Call(() => Db.StringIncrementAsync(RedisKeys.Sequence));
         var spec = job.Spec with { Sequence = sequence };
@@ -128,10 +129,26 @@ public sealed class RedisJobBoard : IJobBoard
         return true;
     }
 
-    public async Task<JobRecord?> FindAsync(string id, CancellationToken cancellation) => (await _jobs.ReadAsync(id))?.Record;
+    public async Task<JobRecord?> FindAsync(string id, CancellationToken cancellation)
+    {
+        await ForgetExpiredAsync();
+        return (await _jobs.ReadAsync(id))?.Record;
+    }
+
+    long _nextForget;
+
+    /// <summary>As the memory backend prunes, on the way of reads and submissions: at most once a second on each replica.</summary>
+    Task ForgetExpiredAsync()
+    {
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var due = Interlocked.Read(ref _nextForget);
+        if (now < due || Interlocked.CompareExchange(ref _nextForget, now + 1000, due) != due) return Task.CompletedTask;
+        return _jobs.ForgetExpiredAsync();
+    }
 
     public async Task<IReadOnlyList<JobRecord>> NewestAsync(string? owner, JobStatus? status, long? before, int count, CancellationToken cancellation)
     {
+        await ForgetExpiredAsync();
         var found = new List<JobRecord>();
         var index = RedisKeys.OwnerIndex(owner);
         var below = before is { } cursor ? cursor - 1 : double.PositiveInfinity;
@@ -231,6 +248,9 @@ public sealed class RedisJobBoard : IJobBoard
                 if (await _jobs.ReadAsync(id) is not { } now) yield break;
                 if (now.Version > version)
                 {
+                    // Its own change leaving the queue: the change's event, published in the same step, follows and
+                    // names it; only silence (an event lost) makes it a plain status.
+                    if (!message.IsNull) continue;
                     (version, state, position) = (now.Version, now.Record.State, now.Record.QueuePosition);
                     yield return new JobEvent(version, "status", state, position);
                 }

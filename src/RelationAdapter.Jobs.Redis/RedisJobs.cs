@@ -11,11 +11,10 @@ public sealed record StoredJob(JobRecord Record, long Version, string? Worker);
 /// the status (and the worker) it expects, writes the new state, counts the change and publishes it (and that the
 /// queue moved, when the job leaves it), all at once; so a cancel and a worker's start never both win, and a worker that lost its claim writes nothing.
 /// </summary>
-public sealed class RedisJobs(RedisConnection redis, IEnumerable<IJobObserver> observers)
+public sealed class RedisJobs(RedisConnection redis, JobObservers observers)
 {
-    readonly IJobObserver[] _observers = [.. observers];
 
-    // KEYS: job, queued, results, inputs. ARGV: allowed statuses (comma-separated), new status, state json, event kind,
+    // KEYS: job, queued, results, inputs, expiring. ARGV: allowed statuses (comma-separated), new status, state json, event kind,
     // ttl seconds when finished (0: keep), worker required ('' = any), worker to set ('' = keep), job id, queue-moved channel, events channel,
     // then the result images in order (none but on success).
     const string TransitionScript = """
@@ -36,6 +35,8 @@ public sealed class RedisJobs(RedisConnection redis, IEnumerable<IJobObserver> o
           redis.call('EXPIRE', KEYS[1], ttl)
           for i = 11, #ARGV do redis.call('HSET', KEYS[3], i - 11, ARGV[i]) end
           if #ARGV > 10 then redis.call('EXPIRE', KEYS[3], ttl) end
+          local now = redis.call('TIME')
+          redis.call('ZADD', KEYS[5], now[1] * 1000 + math.floor(now[2] / 1000) + ttl * 1000, ARGV[8])
         end
         redis.call('PUBLISH', ARGV[10], version .. '\n' .. ARGV[4] .. '\n' .. ARGV[3])
         return version
@@ -76,11 +77,28 @@ public sealed class RedisJobs(RedisConnection redis, IEnumerable<IJobObserver> o
     {
         var ttl = state.IsFinished ? (long)Math.Ceiling(job.ResultRetention.TotalSeconds) : 0;
         var version = await RedisConnection.Call(async () => (long)await redis.Database.ScriptEvaluateAsync(TransitionScript,
-            [RedisKeys.Job(job.Id), RedisKeys.Queued, RedisKeys.Result(job.Id), RedisKeys.Inputs(job.Id)],
+            [RedisKeys.Job(job.Id), RedisKeys.Queued, RedisKeys.Result(job.Id), RedisKeys.Inputs(job.Id), RedisKeys.Expiring],
             [string.Join(',', from.Select(JobState.NameOf)), JobState.NameOf(state.Status), JsonSerializer.Serialize(state, RedisConnection.Json), kind,
                 ttl, requiredWorker ?? "", newWorker ?? "", job.Id, RedisKeys.QueueMovedChannel, RedisKeys.Events(job.Id), .. (results ?? []).Select(image => (RedisValue)image)]));
-        if (version > 0 && kind != "progress")
-            foreach (var observer in _observers) observer.StatusChanged(job, state);
+        if (version > 0 && kind != "progress") observers.StatusChanged(job, state);
         return version;
+    }
+
+    // KEYS: expiring. Redis's clock decides, as it does for the keys' own expiry; each id is taken by one caller only.
+    const string TakeExpiredScript = """
+        local now = redis.call('TIME')
+        local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now[1] * 1000 + math.floor(now[2] / 1000), 'LIMIT', 0, 256)
+        if #ids > 0 then redis.call('ZREM', KEYS[1], unpack(ids)) end
+        return ids
+        """;
+
+    /// <summary>
+    /// Tells the observers of the finished jobs whose retention ended (their keys expire with it); on every replica
+    /// together, each job is told once.
+    /// </summary>
+    public async Task ForgetExpiredAsync()
+    {
+        var ids = (RedisValue[])(await RedisConnection.Call(() => redis.Database.ScriptEvaluateAsync(TakeExpiredScript, [RedisKeys.Expiring])))!;
+        foreach (var id in ids) observers.Forgotten(id!);
     }
 }

@@ -25,6 +25,9 @@ public static class RedisKeys
 
     public const string Sequence = Prefix + "sequence";
 
+    /// <summary>Finished jobs by the time (Redis's clock, ms) their retention ends: whoever removes one tells the observers it is forgotten.</summary>
+    public const string Expiring = Prefix + "expiring";
+
     /// <summary>Published when a job leaves the queue: watchers of queued jobs recompute their positions.</summary>
     public const string QueueMovedChannel = Prefix + "queue-moved";
 

@@ -13,6 +13,7 @@ public static class RedisRegistration
     public static IServiceCollection AddRedisJobBackend(this IServiceCollection services, string connection, bool runsWorker)
     {
         services.AddSingleton(provider => new RedisConnection(connection, provider.GetRequiredService<ILogger<RedisConnection>>()));
+        services.AddSingleton<JobObservers>();
         services.AddSingleton<RedisJobs>();
         services.AddSingleton<ISharedRelationStore, RedisRelationStore>();
         services.AddSingleton<IRelationRequests, RedisRelationRequests>();

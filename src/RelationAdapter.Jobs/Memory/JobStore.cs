@@ -5,7 +5,7 @@ using RelationAdapter.Jobs.Options;
 namespace RelationAdapter.Jobs.Memory;
 
 /// <summary>Every job this process knows (memory backend); finished ones are evicted after the retention time or beyond the count.</summary>
-public sealed class JobStore(IOptions<QueueOptions> options, TimeProvider time, IEnumerable<IJobObserver> observers)
+public sealed class JobStore(IOptions<QueueOptions> options, TimeProvider time, JobObservers observers)
 {
     readonly ConcurrentDictionary<string, EditJob> _jobs = new(StringComparer.Ordinal);
     long _sequence;
@@ -46,6 +46,6 @@ public sealed class JobStore(IOptions<QueueOptions> options, TimeProvider time, 
         var excess = finished.Count - settings.MaxStoredResults;
         foreach (var (job, state) in finished)
             if ((excess-- > 0 || state.FinishedAt < cutoff) && _jobs.TryRemove(job.Id, out _))
-                foreach (var observer in observers) observer.Forgotten(job.Id);
+                observers.Forgotten(job.Id);
     }
 }

@@ -16,12 +16,12 @@ public sealed class MemoryJobBoard : IJobBoard, IWorkSource
     readonly RelationEncoder _relations;
     readonly TimeProvider _time;
     readonly string _worker;
-    readonly IJobObserver[] _observers;
+    readonly JobObservers _observers;
 
     public MemoryJobBoard(JobStore store, JobQueue queue, RelationEncoder relations, ServiceTelemetry telemetry, TimeProvider time, IOptions<ServiceOptions> service,
-        IEnumerable<IJobObserver> observers)
+        JobObservers observers)
     {
-        _observers = [.. observers];
+        _observers = observers;
         _store = store;
         _queue = queue;
         _relations = relations;
@@ -87,10 +87,7 @@ public sealed class MemoryJobBoard : IJobBoard, IWorkSource
         }
     }
 
-    void StatusChanged(EditSpec job, JobState state)
-    {
-        foreach (var observer in _observers) observer.StatusChanged(job, state);
-    }
+    void StatusChanged(EditSpec job, JobState state) => _observers.StatusChanged(job, state);
 
     JobRecord Record(EditJob job, JobState state) => new(job.Spec, state, state.Status == JobStatus.Queued ? _queue.PositionOf(job) : null);
 

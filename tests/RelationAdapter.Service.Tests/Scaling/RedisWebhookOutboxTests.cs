@@ -103,16 +103,6 @@ public sealed class RedisWebhookOutboxTests(RedisServer redis) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Due_deliveries_come_earliest_first_up_to_the_maximum()
-    {
-        var outbox = Replica();
-        for (var i = 3; i >= 1; i--) await outbox.AddAsync(Delivery($"ed_{i}"), T0.AddSeconds(i));
-        Assert.Empty(await outbox.TakeDueAsync(T0, 10));
-        Assert.Equal(["ed_1", "ed_2"], (await outbox.TakeDueAsync(T0.AddSeconds(10), 2)).Select(p => p.Delivery.JobId));
-        Assert.Equal(["ed_3"], (await outbox.TakeDueAsync(T0.AddSeconds(10), 2)).Select(p => p.Delivery.JobId));
-    }
-
-    [Fact]
     public async Task An_attempt_reschedules_the_delivery_for_any_replica_and_the_last_one_ends_it()
     {
         var (first, second) = (Replica(), Replica());
@@ -135,19 +125,6 @@ public sealed class RedisWebhookOutboxTests(RedisServer redis) : IAsyncLifetime
         Assert.False(await first.AddAsync(Delivery("ed_1"), T0.AddSeconds(3)));
         Assert.False(await second.AddAsync(Delivery("ed_1"), T0.AddSeconds(3)));
         Assert.True(await second.AddAsync(Delivery("ed_1", WebhookEvents.Started), T0.AddSeconds(3)));
-    }
-
-    [Fact]
-    public async Task A_released_delivery_is_due_at_once_with_no_attempt_counted()
-    {
-        var (first, second) = (Replica(), Replica());
-        await first.AddAsync(Delivery("ed_1"), T0);
-        _time.Now = T0.AddSeconds(5);
-        await first.ReleaseAsync(Assert.Single(await first.TakeDueAsync(T0.AddSeconds(5), 1)));
-
-        Assert.Equal(T0.AddSeconds(5), await second.NextDueAsync());
-        Assert.Equal(0, Assert.Single(await second.TakeDueAsync(T0.AddSeconds(5), 1)).AttemptsMade);
-        Assert.Empty(await second.AttemptsAsync("ed_1"));
     }
 
     [Fact]
