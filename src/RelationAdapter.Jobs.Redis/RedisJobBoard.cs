@@ -29,16 +29,9 @@ public sealed class RedisJobBoard : IJobBoard
         return 1
         """;
 
-    // KEYS: job. ARGV: job id, cancel channel. Only a job still running gets the flag (a job that ended and expired must not come back as a bare flag).
-    const string CancelRunningScript = """
-        if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
-        redis.call('HSET', KEYS[1], 'cancel', 1)
-        redis.call('PUBLISH', ARGV[2], ARGV[1])
-        return 1
-        """;
-
     readonly RedisConnection _redis;
     readonly RedisJobs _jobs;
+    readonly JobLifecycle _lifecycle;
     readonly QueueOptions _options;
     readonly TimeProvider _time;
     readonly RedisWorkSource? _worker;
@@ -47,12 +40,13 @@ public sealed class RedisJobBoard : IJobBoard
 
     readonly CancellationToken _stopping;
 
-    public RedisJobBoard(RedisConnection redis, RedisJobs jobs, IOptions<QueueOptions> options, ServiceTelemetry telemetry, TimeProvider time,
+    public RedisJobBoard(RedisConnection redis, RedisJobs jobs, JobLifecycle lifecycle, IOptions<QueueOptions> options, ServiceTelemetry telemetry, TimeProvider time,
         IHostApplicationLifetime lifetime, RedisWorkSource? worker = null)
     {
         _stopping = lifetime.ApplicationStopping;
         _redis = redis;
         _jobs = jobs;
+        _lifecycle = lifecycle;
         _options = options.Value;
         _time = time;
         _worker = worker;
@@ -91,7 +85,7 @@ public sealed class RedisJobBoard : IJobBoard
     public async Task<bool> EnqueueAsync(Place place, NewEditJob job, CancellationToken cancellation)
     {
         await ForgetExpiredAsync();
-        if (!_groupReady) _groupReady = await RedisConnection.Call(() => Task.Run(() => { RedisJobs.EnsureGroup(Db, RedisKeys.EditStream); return true; }));
+        if (!_groupReady) _groupReady = await RedisConnection.Call(async () => { await RedisJobs.EnsureGroupAsync(Db, RedisKeys.EditStream); return true; });
         var sequence = await RedisConnection.Call(() => Db.StringIncrementAsync(RedisKeys.Sequence));
         var spec = job.Spec with { Sequence = sequence };
         var inputs = job.Sources.Select((source, index) => new HashEntry($"source_{index}", ImageCodec.Encode(source, OutputFormat.Png))).ToList();
@@ -174,33 +168,9 @@ public sealed class RedisJobBoard : IJobBoard
         return found;
     }
 
-    public async Task<(CancelOutcome Outcome, JobRecord? Job)> CancelAsync(string id, CancellationToken cancellation)
-    {
-        while (await _jobs.ReadAsync(id) is { } job)
-        {
-            var state = job.Record.State;
-            switch (state.Status)
-            {
-                case JobStatus.Queued:
-                    if (await CancelQueuedAsync(job.Record) > 0) return (CancelOutcome.RemovedFromQueue, (await _jobs.ReadAsync(id))?.Record ?? job.Record);
-                    continue; // it started meanwhile: ask its worker
-                case JobStatus.Running:
-                    var asked = (long)await RedisConnection.Call(() => Db.ScriptEvaluateAsync(CancelRunningScript, [RedisKeys.Job(id)], [id, RedisKeys.CancelChannel]));
-                    if (asked == 0) continue; // it ended meanwhile
-                    return (CancelOutcome.StopRequested, job.Record);
-                default:
-                    return (CancelOutcome.AlreadyFinished, job.Record);
-            }
-        }
-        return (CancelOutcome.AlreadyFinished, null);
-    }
+    public Task<(CancelOutcome Outcome, JobRecord? Job)> CancelAsync(string id, CancellationToken cancellation) => _lifecycle.CancelAsync(id);
 
-    public async Task CancelIfWaitingAsync(string id)
-    {
-        if (await _jobs.ReadAsync(id) is { Record.State.Status: JobStatus.Queued } job) await CancelQueuedAsync(job.Record);
-    }
-
-    Task<long> CancelQueuedAsync(JobRecord job) => _jobs.TransitionAsync(job.Spec, [JobStatus.Queued], job.State.Canceled(_time.GetUtcNow()), "canceled");
+    public Task CancelIfWaitingAsync(string id) => _lifecycle.CancelIfWaitingAsync(id);
 
     public async Task<byte[]?> ReadResultAsync(string id, int index, CancellationToken cancellation) =>
         (byte[]?)await RedisConnection.Call(() => Db.HashGetAsync(RedisKeys.Result(id), index));

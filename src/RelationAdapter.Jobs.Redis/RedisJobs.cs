@@ -3,15 +3,12 @@ using System.Text.Json;
 
 namespace RelationAdapter.Jobs.Redis;
 
-/// <summary>A job as stored in Redis, with the count of its changes (the id of its latest event).</summary>
-public sealed record StoredJob(JobRecord Record, long Version, string? Worker);
-
 /// <summary>
-/// The job records in Redis and their one way of changing: <see cref="TransitionAsync"/>, a script that checks
+/// The job records in Redis and their one way of changing: <see cref="ChangeAsync"/>, a script that checks
 /// the status (and the worker) it expects, writes the new state, counts the change and publishes it (and that the
 /// queue moved, when the job leaves it), all at once; so a cancel and a worker's start never both win, and a worker that lost its claim writes nothing.
 /// </summary>
-public sealed class RedisJobs(RedisConnection redis, JobObservers observers)
+public sealed class RedisJobs(RedisConnection redis, JobObservers observers) : IJobStore
 {
 
     // KEYS: job, queued, results, inputs, expiring. ARGV: allowed statuses (comma-separated), new status, state json, event kind,
@@ -46,9 +43,9 @@ public sealed class RedisJobs(RedisConnection redis, JobObservers observers)
     /// The workers' consumer group on a stream, from its first entry: made by whoever comes first (a worker, or
     /// the first submission, so the autoscaler can read the group's lag before any worker ran).
     /// </summary>
-    public static void EnsureGroup(IDatabase database, string stream)
+    public static async Task EnsureGroupAsync(IDatabase database, string stream)
     {
-        try { database.StreamCreateConsumerGroup(stream, RedisKeys.WorkerGroup, "0", createStream: true); }
+        try { await database.StreamCreateConsumerGroupAsync(stream, RedisKeys.WorkerGroup, "0", createStream: true); }
         catch (RedisServerException e) when (e.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal)) { }
     }
 
@@ -68,11 +65,7 @@ public sealed class RedisJobs(RedisConnection redis, JobObservers observers)
         return new StoredJob(new JobRecord(spec, state, position), (long)fields[2], fields[3].IsNull ? null : (string?)fields[3]);
     }
 
-    /// <summary>
-    /// Moves the job from one of <paramref name="from"/> to <paramref name="state"/>; the new version, or 0 when the
-    /// job was not in such a status (or not this worker's), -1 when it does not exist.
-    /// </summary>
-    public async Task<long> TransitionAsync(EditSpec job, JobStatus[] from, JobState state, string kind, string? requiredWorker = null,
+    public async Task<long> ChangeAsync(EditSpec job, JobStatus[] from, JobState state, string kind, string? requiredWorker = null,
         string? newWorker = null, IReadOnlyList<byte[]>? results = null)
     {
         var ttl = state.IsFinished ? (long)Math.Ceiling(job.ResultRetention.TotalSeconds) : 0;
@@ -80,9 +73,20 @@ public sealed class RedisJobs(RedisConnection redis, JobObservers observers)
             [RedisKeys.Job(job.Id), RedisKeys.Queued, RedisKeys.Result(job.Id), RedisKeys.Inputs(job.Id), RedisKeys.Expiring],
             [string.Join(',', from.Select(JobState.NameOf)), JobState.NameOf(state.Status), JsonSerializer.Serialize(state, RedisConnection.Json), kind,
                 ttl, requiredWorker ?? "", newWorker ?? "", job.Id, RedisKeys.QueueMovedChannel, RedisKeys.Events(job.Id), .. (results ?? []).Select(image => (RedisValue)image)]));
-        if (version > 0 && kind != "progress") observers.StatusChanged(job, state);
         return version;
     }
+
+    // KEYS: job. ARGV: job id, cancel channel. Only a job still running gets the flag (a job that ended and expired must not come back as a bare flag).
+    const string AskToStopScript = """
+        if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+        redis.call('HSET', KEYS[1], 'cancel', 1)
+        redis.call('PUBLISH', ARGV[2], ARGV[1])
+        return 1
+        """;
+
+    /// <summary>The flag stays in the job for a worker that takes it later (a claim); the announcement reaches the one running it now.</summary>
+    public async Task<bool> AskToStopAsync(string id) =>
+        (long)await RedisConnection.Call(() => redis.Database.ScriptEvaluateAsync(AskToStopScript, [RedisKeys.Job(id)], [id, RedisKeys.CancelChannel])) == 1;
 
     // KEYS: expiring. Redis's clock decides, as it does for the keys' own expiry; each id is taken by one caller only.
     const string TakeExpiredScript = """

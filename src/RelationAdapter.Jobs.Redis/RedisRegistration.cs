@@ -15,6 +15,8 @@ public static class RedisRegistration
         services.AddSingleton(provider => new RedisConnection(connection, provider.GetRequiredService<ILogger<RedisConnection>>()));
         services.AddSingleton<JobObservers>();
         services.AddSingleton<RedisJobs>();
+        services.AddSingleton<IJobStore>(provider => provider.GetRequiredService<RedisJobs>());
+        services.AddSingleton<JobLifecycle>();
         services.AddSingleton<ISharedRelationStore, RedisRelationStore>();
         services.AddSingleton<IRelationRequests, RedisRelationRequests>();
         services.AddSingleton<IWebhookOutbox, RedisWebhookOutbox>();

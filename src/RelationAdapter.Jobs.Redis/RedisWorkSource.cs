@@ -5,8 +5,8 @@ using RelationAdapter.Core.Pipeline;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using StackExchange.Redis;
-using RelationAdapter.Jobs.Memory;
 using RelationAdapter.Jobs.Options;
+using RelationAdapter.Jobs.Relations;
 
 namespace RelationAdapter.Jobs.Redis;
 
@@ -21,6 +21,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
 {
     readonly RedisConnection _redis;
     readonly RedisJobs _jobs;
+    readonly JobLifecycle _lifecycle;
     readonly QueueOptions _options;
     readonly TimeProvider _time;
     readonly ILogger<RedisWorkSource> _logger;
@@ -32,11 +33,12 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     bool _subscribed, _groupsReady;
     volatile bool _closed;
 
-    public RedisWorkSource(RedisConnection redis, RedisJobs jobs, IOptions<QueueOptions> options, IOptions<ServiceOptions> service, TimeProvider time,
+    public RedisWorkSource(RedisConnection redis, RedisJobs jobs, JobLifecycle lifecycle, IOptions<QueueOptions> options, IOptions<ServiceOptions> service, TimeProvider time,
         ILogger<RedisWorkSource> logger)
     {
         _redis = redis;
         _jobs = jobs;
+        _lifecycle = lifecycle;
         _options = options.Value;
         _time = time;
         _logger = logger;
@@ -45,7 +47,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         _onCancel = (_, id) =>
         {
             lock (_gate)
-                if (_running?.Spec.Id == id) _running.Stop(handBack: false);
+                if (_running?.Spec.Id == id) _running.Stop();
         };
     }
 
@@ -53,26 +55,26 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     public bool IsClosed => _closed;
 
     /// <summary>The subscriptions and consumer groups, made on first use and again after Redis came back empty.</summary>
-    void EnsureReady()
+    async Task EnsureReadyAsync()
     {
         if (!_subscribed)
         {
-            _redis.Subscriber.Subscribe(RedisChannel.Literal(RedisKeys.WorkChannel), _onWork);
-            _redis.Subscriber.Subscribe(RedisChannel.Literal(RedisKeys.CancelChannel), _onCancel);
+            await _redis.Subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.WorkChannel), _onWork);
+            await _redis.Subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.CancelChannel), _onCancel);
             _subscribed = true;
         }
         if (_groupsReady) return;
-        foreach (var stream in new[] { RedisKeys.EditStream, RedisKeys.RelationStream }) RedisJobs.EnsureGroup(Db, stream);
+        foreach (var stream in new[] { RedisKeys.EditStream, RedisKeys.RelationStream }) await RedisJobs.EnsureGroupAsync(Db, stream);
         _groupsReady = true;
     }
 
     /// <summary>An entry whose worker went silent, else a new one; null when the stream has none.</summary>
-    StreamEntry? Next(string stream)
+    async Task<StreamEntry?> NextAsync(string stream)
     {
-        EnsureReady();
+        await EnsureReadyAsync();
         try
         {
-            return Read(stream);
+            return await ReadAsync(stream);
         }
         catch (RedisServerException e) when (e.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
         {
@@ -81,61 +83,58 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         }
     }
 
-    StreamEntry? Read(string stream)
+    async Task<StreamEntry?> ReadAsync(string stream)
     {
-        var claimed = Db.StreamAutoClaim(stream, RedisKeys.WorkerGroup, _name, (long)_options.ClaimTimeout.TotalMilliseconds, "0-0", 1);
+        var claimed = await Db.StreamAutoClaimAsync(stream, RedisKeys.WorkerGroup, _name, (long)_options.ClaimTimeout.TotalMilliseconds, "0-0", 1);
         // An entry deleted while pending comes back without values.
         foreach (var orphan in claimed.ClaimedEntries ?? [])
             if (orphan.Values is { Length: > 0 }) return orphan;
-        var fresh = Db.StreamReadGroup(stream, RedisKeys.WorkerGroup, _name, StreamPosition.NewMessages, 1);
+        var fresh = await Db.StreamReadGroupAsync(stream, RedisKeys.WorkerGroup, _name, StreamPosition.NewMessages, 1);
         return fresh is [{ Values.Length: > 0 } entry] ? entry : null;
     }
 
-    void Acknowledge(string stream, RedisValue entryId)
+    async Task AcknowledgeAsync(string stream, RedisValue entryId)
     {
-        Db.StreamAcknowledge(stream, RedisKeys.WorkerGroup, entryId);
-        Db.StreamDelete(stream, [entryId]);
+        await Db.StreamAcknowledgeAsync(stream, RedisKeys.WorkerGroup, entryId);
+        await Db.StreamDeleteAsync(stream, [entryId]);
     }
 
-    public bool TryTakeEdit(out IRunningJob job)
+    public async Task<IRunningJob?> TakeEditAsync(CancellationToken cancellation)
     {
-        job = null!;
-        while (!_closed && Next(RedisKeys.EditStream) is { } entry)
+        while (!_closed && await NextAsync(RedisKeys.EditStream) is { } entry)
         {
             var id = (string)entry["job"]!;
-            var stored = _jobs.ReadAsync(id).GetAwaiter().GetResult();
+            var stored = await _jobs.ReadAsync(id);
             // Gone (expired), finished, or canceled while queued: nothing to run.
             if (stored is null || stored.Record.State.IsFinished)
             {
-                Acknowledge(RedisKeys.EditStream, entry.Id);
+                await AcknowledgeAsync(RedisKeys.EditStream, entry.Id);
                 continue;
             }
             var spec = stored.Record.Spec;
-            var started = JobState.Queued.Started(_time.GetUtcNow(), _name);
             // A running job comes back only through a claim: its worker went silent, so this one runs it again.
-            if (_jobs.TransitionAsync(spec, [JobStatus.Queued, JobStatus.Running], started, "started", newWorker: _name).GetAwaiter().GetResult() <= 0)
+            if (await _lifecycle.StartAsync(spec, _name, reclaim: true) is not { } started)
             {
-                Acknowledge(RedisKeys.EditStream, entry.Id);
+                await AcknowledgeAsync(RedisKeys.EditStream, entry.Id);
                 continue;
             }
             if (stored.Record.State.Status == JobStatus.Running)
                 _logger.LogWarning("Edit {JobId}: its worker {Worker} went silent; running it again here", id, stored.Worker);
             // A cancel that came before this worker listened for it is still in the job (read before anything is
             // held: a Redis error from here on must leave nothing behind but the pending entry).
-            var canceled = Db.HashExists(RedisKeys.Job(id), "cancel");
-            var running = Load(spec, started, entry.Id);
+            var canceled = await Db.HashExistsAsync(RedisKeys.Job(id), "cancel");
+            var running = await LoadAsync(spec, started, entry.Id);
             if (running is null) continue;
             lock (_gate) _running = running;
-            if (canceled) running.Stop(handBack: false);
-            job = running;
-            return true;
+            if (canceled) running.Stop();
+            return running;
         }
-        return false;
+        return null;
     }
 
-    RedisRunningJob? Load(EditSpec spec, JobState started, RedisValue entryId)
+    async Task<RedisRunningJob?> LoadAsync(EditSpec spec, JobState started, RedisValue entryId)
     {
-        var inputs = Db.HashGetAll(RedisKeys.Inputs(spec.Id)).ToDictionary(e => (string)e.Name!, e => (byte[])e.Value!);
+        var inputs = (await Db.HashGetAllAsync(RedisKeys.Inputs(spec.Id))).ToDictionary(e => (string)e.Name!, e => (byte[])e.Value!);
         var sources = new List<Image<Rgb24>>();
         Image<Rgb24>? before = null, after = null;
         try
@@ -152,14 +151,13 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
             before?.Dispose();
             after?.Dispose();
             _logger.LogError(e, "Edit {JobId} could not be loaded", spec.Id);
-            var failed = started.Failed(JobFailure.From(e), _time.GetUtcNow());
-            _jobs.TransitionAsync(spec, [JobStatus.Running], failed, "failed", requiredWorker: _name).GetAwaiter().GetResult();
-            Acknowledge(RedisKeys.EditStream, entryId);
+            await _lifecycle.FailAsync(spec, started, JobFailure.From(e), _name);
+            await AcknowledgeAsync(RedisKeys.EditStream, entryId);
             return null;
         }
     }
 
-    public void Done(IRunningJob job)
+    public async Task DoneAsync(IRunningJob job)
     {
         var running = (RedisRunningJob)job;
         lock (_gate)
@@ -167,10 +165,10 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         running.Dispose();
         try
         {
-            running.SettleProgress();
-            if (running.LostClaim) return; // the entry is another worker's now
-            if (running.HandedBack) Requeue(running);
-            else if (running.EndWritten) Acknowledge(RedisKeys.EditStream, running.EntryId);
+            await running.SettleProgressAsync();
+            if (running.LostJob) return; // the entry is another worker's now
+            if (running.HandedBack) await RequeueAsync(running);
+            else if (running.EndWritten) await AcknowledgeAsync(RedisKeys.EditStream, running.EntryId);
             // Else its end could not be written (Redis away or full): the entry stays pending, unrenewed, and a
             // worker claims it after the claim timeout and runs the job again; acknowledging would strand it as running.
             else _logger.LogError("Edit {JobId}: its end could not be stored; it will be run again", running.Spec.Id);
@@ -203,33 +201,32 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         """;
 
     /// <summary>Back to the queue, at its end (the stream has no other place to put it), for another worker.</summary>
-    void Requeue(RedisRunningJob job)
+    async Task RequeueAsync(RedisRunningJob job)
     {
         var id = job.Spec.Id;
-        var version = (long)Db.ScriptEvaluate(RequeueScript, [RedisKeys.Job(id), RedisKeys.Queued, RedisKeys.EditStream, RedisKeys.Sequence],
+        var version = (long)await Db.ScriptEvaluateAsync(RequeueScript, [RedisKeys.Job(id), RedisKeys.Queued, RedisKeys.EditStream, RedisKeys.Sequence],
             [_name, System.Text.Json.JsonSerializer.Serialize(JobState.Queued, RedisConnection.Json), id, RedisKeys.WorkerGroup, job.EntryId,
                 RedisKeys.Events(id), RedisKeys.WorkChannel]);
         if (version > 0) _logger.LogInformation("Edit {JobId} handed back to the queue on shutdown", id);
     }
 
-    public bool TryTakeRelation(out RelationWork work)
+    public async Task<RelationWork?> TakeRelationAsync(CancellationToken cancellation)
     {
-        work = null!;
-        while (!_closed && Next(RedisKeys.RelationStream) is { } entry)
+        while (!_closed && await NextAsync(RedisKeys.RelationStream) is { } entry)
         {
             var id = (string)entry["relation"]!;
-            var images = Db.HashGet(RedisKeys.RelationPending(id), ["prompt_image", "reference_image"]);
+            var images = await Db.HashGetAsync(RedisKeys.RelationPending(id), ["prompt_image", "reference_image"]);
             if (images[0].IsNull || images[1].IsNull)
             {
-                Acknowledge(RedisKeys.RelationStream, entry.Id);
+                await AcknowledgeAsync(RedisKeys.RelationStream, entry.Id);
                 continue;
             }
             var entryId = entry.Id;
-            void End(string? error)
+            async Task EndAsync(string? error)
             {
-                Db.KeyDelete(RedisKeys.RelationPending(id));
-                Db.Publish(RedisChannel.Literal(RedisKeys.RelationDoneChannel), error is null ? id : $"{id}\n{error}");
-                Acknowledge(RedisKeys.RelationStream, entryId);
+                await Db.KeyDeleteAsync(RedisKeys.RelationPending(id));
+                await Db.PublishAsync(RedisChannel.Literal(RedisKeys.RelationDoneChannel), error is null ? id : $"{id}\n{error}");
+                await AcknowledgeAsync(RedisKeys.RelationStream, entryId);
             }
             Image<Rgb24>? before = null;
             try
@@ -237,24 +234,24 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
                 before = ImageCodec.Decode((byte[])images[0]!);
                 var after = ImageCodec.Decode((byte[])images[1]!);
                 var renewal = new Timer(_ => Renew(RedisKeys.RelationStream, entryId), null, _options.ClaimTimeout / 4, _options.ClaimTimeout / 4);
-                work = new RelationWork(id, before, after)
+                return new RelationWork(id, before, after)
                 {
                     Finished = done =>
                     {
                         renewal.Dispose();
-                        End(done.Done.Exception?.InnerException?.Message);
+                        // The relation's waiters hear of it when this lands; a worker never waits on it.
+                        _redis.FireAndForget(_ => EndAsync(done.Done.Exception?.InnerException?.Message));
                     },
                 };
-                return true;
             }
             catch (Exception e) when (e is not RedisException)
             {
                 before?.Dispose();
                 _logger.LogError(e, "Relation {RelationId} could not be loaded", id);
-                End("the exemplar pair could not be read back.");
+                await EndAsync("the exemplar pair could not be read back.");
             }
         }
-        return false;
+        return null;
     }
 
     public async Task WaitAsync(CancellationToken cancellation)
@@ -310,104 +307,19 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         _redis.Subscriber.Unsubscribe(RedisChannel.Literal(RedisKeys.CancelChannel), _onCancel, CommandFlags.FireAndForget);
     }
 
-    /// <summary>
-    /// A job this worker runs. The worker thread is its only writer while the claim holds: each change goes to
-    /// Redis on the condition that this worker still owns the job, so a worker that lost its claim stops.
-    /// </summary>
-    sealed class RedisRunningJob(RedisWorkSource source, EditSpec spec, JobState state, IReadOnlyList<Image<Rgb24>> images, RelationInput relation, RedisValue entryId)
-        : IRunningJob, IDisposable
+    /// <summary>A job this worker runs, with its stream entry; the claim on the entry is renewed while it runs.</summary>
+    sealed class RedisRunningJob(RedisWorkSource source, EditSpec spec, JobState started, IReadOnlyList<Image<Rgb24>> images, RelationInput relation, RedisValue entryId)
+        : RunningJob(source._lifecycle, spec, started, source._name, images, relation)
     {
-        readonly CancellationTokenSource _stop = new();
-        readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
         readonly Timer _renewal = new(_ => source.Renew(RedisKeys.EditStream, entryId), null, source._options.ClaimTimeout / 4, source._options.ClaimTimeout / 4);
-        JobState _state = state;
-        Task _progressWritten = Task.CompletedTask;
 
-        public EditSpec Spec { get; } = spec;
-        public IReadOnlyList<Image<Rgb24>> Sources { get; } = images;
-        public RelationInput Relation { get; } = relation;
-        public ActivityContext ParentContext => Spec.ParentContext;
-        public CancellationToken Cancellation => _stop.Token;
         public RedisValue EntryId { get; } = entryId;
-        public bool HandedBack { get; private set; }
-        public bool LostClaim => Volatile.Read(ref _lostClaim);
-        bool _lostClaim;
-        /// <summary>The job's end (succeeded, failed or canceled) is stored: its entry may be acknowledged.</summary>
-        public bool EndWritten { get; private set; }
-        public Task Completion => _ended.Task;
 
-        public void Stop(bool handBack)
-        {
-            HandedBack |= handBack;
-            _stop.Cancel();
-        }
-
-        public void SetSize(int width, int height) => _state = _state with { Width = width, Height = height };
-
-        /// <summary>
-        /// Written without waiting, so a denoising step never waits on Redis; one write at a time keeps them in order.
-        /// A failed write surfaces at the next change, and the job's end is written after every progress write.
-        /// </summary>
-        public void ReportProgress(EditProgress progress)
-        {
-            if (_progressWritten.IsFaulted) _progressWritten.GetAwaiter().GetResult();
-            _state = _state.Progressed(progress);
-            _progressWritten = WriteProgressAsync(_progressWritten, _state);
-        }
-
-        async Task WriteProgressAsync(Task previous, JobState next)
-        {
-            await previous;
-            if (!LostClaim && await source._jobs.TransitionAsync(Spec, [JobStatus.Running], next, "progress", requiredWorker: source._name) <= 0) LoseClaim();
-        }
-
-        public void Succeed(EditOutput output, IReadOnlyList<byte[]> results) =>
-            Change(_state.Succeeded(output, source._time.GetUtcNow()),
-                "succeeded", results);
-
-        public void Fail(JobFailure error) => Change(_state.Failed(error, source._time.GetUtcNow()), "failed");
-
-        public void Stopped()
-        {
-            // Handed back on shutdown: Done re-queues it. Else a client canceled it.
-            if (!HandedBack) Change(_state.Canceled(source._time.GetUtcNow()), "canceled");
-        }
-
-        /// <summary>Waits for the progress writes under way; a failed one no longer matters once the job is done.</summary>
-        public void SettleProgress()
-        {
-            try { _progressWritten.GetAwaiter().GetResult(); }
-            catch (Exception e) when (e is BackendUnavailableException or RedisException or TimeoutException) { }
-        }
-
-        /// <summary>The job's end, after the progress written before it.</summary>
-        void Change(JobState next, string kind, IReadOnlyList<byte[]>? results = null)
-        {
-            _progressWritten.GetAwaiter().GetResult();
-            if (source._jobs.TransitionAsync(Spec, [JobStatus.Running], next, kind, requiredWorker: source._name, results: results).GetAwaiter().GetResult() > 0)
-            {
-                _state = next;
-                EndWritten = true;
-                return;
-            }
-            LoseClaim();
-        }
-
-        // Only this worker changes a job it runs: another worker claimed it, and this run is moot.
-        void LoseClaim()
-        {
-            Volatile.Write(ref _lostClaim, true);
-            _stop.Cancel();
-        }
-
-        public void Dispose()
+        public override void Dispose()
         {
             _renewal.Dispose();
-            foreach (var image in Sources) image.Dispose();
-            Relation.DisposeImages();
+            base.Dispose();
         }
-
-        public void Ended() => _ended.TrySetResult();
     }
 
     /// <summary>Claiming the entry again resets its idle time: other workers see this one alive.</summary>

@@ -61,24 +61,26 @@ public interface IRunningJob
     CancellationToken Cancellation { get; }
 
     void SetSize(int width, int height);
+    /// <summary>Never waits for the backend: a denoising step does not wait on storage.</summary>
     void ReportProgress(EditProgress progress);
-    /// <summary>The job's images, encoded, one per source in order.</summary>
-    void Succeed(EditOutput output, IReadOnlyList<byte[]> images);
-    void Fail(JobFailure error);
+    /// <summary>The job's images, encoded, one per result in order.</summary>
+    Task SucceedAsync(EditOutput output, IReadOnlyList<byte[]> images);
+    Task FailAsync(JobFailure error);
     /// <summary>The job stopped on its cancellation token.</summary>
-    void Stopped();
+    Task StoppedAsync();
 }
 
 /// <summary>Where the worker takes its work from: relation encodings and edit jobs.</summary>
 public interface IWorkSource
 {
-    bool TryTakeRelation(out RelationWork work);
+    /// <summary>The next exemplar pair to encode; null when none waits.</summary>
+    Task<RelationWork?> TakeRelationAsync(CancellationToken cancellation);
 
-    /// <summary>The next edit, already marked running under this worker's name; false when none waits.</summary>
-    bool TryTakeEdit(out IRunningJob job);
+    /// <summary>The next edit, already marked running under this worker's name; null when none waits.</summary>
+    Task<IRunningJob?> TakeEditAsync(CancellationToken cancellation);
 
     /// <summary>The taken edit reached its end (or could not start).</summary>
-    void Done(IRunningJob job);
+    Task DoneAsync(IRunningJob job);
 
     /// <summary>Completes when work may be waiting or the source closed.</summary>
     Task WaitAsync(CancellationToken cancellation);

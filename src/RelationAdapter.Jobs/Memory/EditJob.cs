@@ -1,49 +1,30 @@
-using System.Diagnostics;
 using System.Threading.Channels;
-using RelationAdapter.Core.Pipeline;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
 namespace RelationAdapter.Jobs.Memory;
 
 /// <summary>
-/// One edit from submission to result in this process's memory. State changes happen under a lock and are
-/// published to subscribers; <see cref="Completion"/> finishes when the job reaches a terminal state. The job
-/// owns its input images (the source at its edit size, the padded pair) and releases them on every terminal state.
+/// One job as the memory backend keeps it: its state, the count of its changes, its watchers, its inputs until a
+/// worker takes them (or it ends unrun) and its results. <see cref="Change"/> is the backend's compare-and-set;
+/// <see cref="Completion"/> finishes when the job reaches a terminal state.
 /// </summary>
-public sealed class EditJob : IRunningJob
+public sealed class EditJob(NewEditJob job)
 {
     readonly Lock _gate = new();
     readonly List<Channel<JobEvent>> _subscribers = [];
     readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    readonly TimeProvider _time;
-    readonly string _worker;
     long _changes;
     IReadOnlyList<byte[]>? _images;
+    NewEditJob? _inputs = job;
 
-    readonly Action<EditSpec, JobState>? _statusChanged;
-
-    public EditJob(NewEditJob job, TimeProvider time, string worker, Action<EditSpec, JobState>? statusChanged = null)
-    {
-        _statusChanged = statusChanged;
-        Spec = job.Spec;
-        Sources = job.Sources;
-        Relation = job.Relation;
-        _time = time;
-        _worker = worker;
-    }
-
-    public EditSpec Spec { get; }
+    public EditSpec Spec { get; } = job.Spec;
     public string Id => Spec.Id;
-    /// <summary>The sources at their edit sizes; released once the job finished.</summary>
-    public IReadOnlyList<Image<Rgb24>> Sources { get; }
-    public RelationInput Relation { get; private set; }
-    public ActivityContext ParentContext => Spec.ParentContext;
-    public CancellationTokenSource CancellationSource { get; } = new();
-    public CancellationToken Cancellation => CancellationSource.Token;
+    /// <summary>Canceled when a client cancels the running job, or when shutdown ends its grace period.</summary>
+    public CancellationTokenSource Stop { get; } = new();
     public Task Completion => _completion.Task;
 
-    /// <summary>The encoded images of a succeeded job, one per source.</summary>
+    /// <summary>The encoded images of a succeeded job, one per result.</summary>
     public IReadOnlyList<byte[]>? Images
     {
         get { lock (_gate) return _images; }
@@ -60,76 +41,44 @@ public sealed class EditJob : IRunningJob
 
     public JobStatus Status => Snapshot().Status;
 
-    /// <summary>Queued → Running; false when the job was canceled while waiting.</summary>
-    public bool TryStart() => Transition(JobStatus.Queued, "started", state => state.Started(_time.GetUtcNow(), _worker));
+    public (JobState State, long Version) Versioned()
+    {
+        lock (_gate) return (_state, _changes);
+    }
 
-    public void ReportProgress(EditProgress progress)
+    /// <summary>The compare-and-set of <see cref="IJobStore.ChangeAsync"/> for this job; the new version, or 0.</summary>
+    public long Change(JobStatus[] from, JobState next, string kind, string? requiredWorker, string? newWorker, IReadOnlyList<byte[]>? results)
     {
         lock (_gate)
         {
-            if (_state.Status != JobStatus.Running) return;
-            _state = _state.Progressed(progress);
-            PublishLocked("progress");
-        }
-    }
-
-    public void SetSize(int width, int height)
-    {
-        lock (_gate) _state = _state with { Width = width, Height = height };
-    }
-
-    public void Succeed(EditOutput output, IReadOnlyList<byte[]> images)
-    {
-        lock (_gate) _images = images;
-        Transition(JobStatus.Running, "succeeded", state => state.Succeeded(output, _time.GetUtcNow()));
-    }
-
-    public void Fail(JobFailure error) =>
-        Transition(JobStatus.Running, "failed", state => state.Failed(error, _time.GetUtcNow()));
-
-    /// <summary>Cancels a queued job at once, or asks a running one to stop at its next step.</summary>
-    public CancelOutcome RequestCancel()
-    {
-        if (TryCancelWaiting()) return CancelOutcome.RemovedFromQueue;
-        if (Status != JobStatus.Running) return CancelOutcome.AlreadyFinished;
-        CancellationSource.Cancel();
-        return CancelOutcome.StopRequested;
-    }
-
-    /// <summary>Queued → Canceled; false when the job already started or finished.</summary>
-    public bool TryCancelWaiting() =>
-        Transition(JobStatus.Queued, "canceled", state => state.Canceled(_time.GetUtcNow()));
-
-    /// <summary>A running job that stopped on its cancellation token.</summary>
-    public void Stopped() =>
-        Transition(JobStatus.Running, "canceled", state => state.Canceled(_time.GetUtcNow()));
-
-    bool Transition(JobStatus from, string kind, Func<JobState, JobState> change)
-    {
-        JobState changed;
-        lock (_gate)
-        {
-            if (_state.Status != from) return false;
-            changed = _state = change(_state);
+            if (!from.Contains(_state.Status) || (requiredWorker is not null && _state.Worker != requiredWorker)) return 0;
+            _state = newWorker is null ? next : next with { Worker = newWorker };
+            if (results is not null) _images = results;
             PublishLocked(kind);
             if (_state.IsFinished)
             {
-                ReleaseInputs();
+                ReleaseInputsLocked();
                 foreach (var subscriber in _subscribers) subscriber.Writer.TryComplete();
                 _subscribers.Clear();
+                _completion.TrySetResult();
             }
+            return _changes;
         }
-        _statusChanged?.Invoke(Spec, changed);
-        if (changed.IsFinished) _completion.TrySetResult();
-        return true;
     }
 
-    void ReleaseInputs()
+    /// <summary>The inputs the job holds while it waits (the sources at their edit sizes, the padded pair); null once taken or released.</summary>
+    public NewEditJob? Inputs
     {
-        foreach (var source in Sources) source.Dispose();
-        Relation.DisposeImages();
-        Relation = Relation with { PaddedPromptImage = null, PaddedReferenceImage = null, Cached = null };
+        get { lock (_gate) return _inputs; }
     }
+
+    /// <summary>The inputs go to the worker that started the job (it releases them); null when they were released.</summary>
+    public NewEditJob? TakeInputs()
+    {
+        lock (_gate) return Interlocked.Exchange(ref _inputs, null);
+    }
+
+    void ReleaseInputsLocked() => Interlocked.Exchange(ref _inputs, null)?.DisposeImages();
 
     /// <summary>Jobs ahead of this one left the queue: its watchers see its new position.</summary>
     public void QueueMoved()

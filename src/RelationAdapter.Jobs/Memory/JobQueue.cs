@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Options;
 using RelationAdapter.Jobs.Options;
-using RelationAdapter.Jobs.Telemetry;
 
 namespace RelationAdapter.Jobs.Memory;
 
@@ -14,17 +13,15 @@ public sealed class JobQueue
     readonly Lock _gate = new();
     readonly LinkedList<EditJob> _waiting = [];
     readonly int _capacity;
-    readonly ServiceTelemetry _telemetry;
     int _reserved;
     bool _closed;
     // Set in the same lock as the dequeue, so a shutdown closing the queue never misses a job just taken.
     EditJob? _taken;
     TaskCompletionSource _changed = NewSignal();
 
-    public JobQueue(IOptions<QueueOptions> options, ServiceTelemetry telemetry)
+    public JobQueue(IOptions<QueueOptions> options)
     {
         _capacity = options.Value.Capacity;
-        _telemetry = telemetry;
     }
 
     /// <summary>Jobs waiting to run.</summary>
@@ -120,39 +117,21 @@ public sealed class JobQueue
         }
     }
 
-    /// <summary>Cancels a job: a waiting one leaves the queue at once (its inputs are released), a running one is asked to stop.</summary>
-    public CancelOutcome Cancel(EditJob job)
-    {
-        var outcome = job.RequestCancel();
-        if (outcome == CancelOutcome.RemovedFromQueue) Removed(job);
-        return outcome;
-    }
-
-    /// <summary>Cancels the job only if it has not started; true when it was.</summary>
-    public bool CancelIfWaiting(EditJob job)
-    {
-        if (!job.TryCancelWaiting()) return false;
-        Removed(job);
-        return true;
-    }
-
-    void Removed(EditJob job)
+    /// <summary>The job left the queue (canceled while waiting); the jobs behind it move up.</summary>
+    public void Remove(EditJob job)
     {
         var moved = new List<EditJob>();
         lock (_gate)
         {
-            if (_waiting.Find(job) is { } node)
-            {
-                for (var behind = node.Next; behind is not null; behind = behind.Next) moved.Add(behind.Value);
-                _waiting.Remove(node);
-            }
+            if (_waiting.Find(job) is not { } node) return;
+            for (var behind = node.Next; behind is not null; behind = behind.Next) moved.Add(behind.Value);
+            _waiting.Remove(node);
         }
         foreach (var behind in moved) behind.QueueMoved();
-        _telemetry.CountJob("canceled", job.Spec.Owner);
     }
 
-    /// <summary>Stops taking jobs and cancels every waiting one.</summary>
-    public void Close()
+    /// <summary>Stops taking jobs; the jobs still waiting, for the caller to cancel.</summary>
+    public IReadOnlyList<EditJob> Close()
     {
         List<EditJob> waiting;
         TaskCompletionSource changed;
@@ -162,8 +141,8 @@ public sealed class JobQueue
             waiting = [.. _waiting];
             changed = Signal();
         }
-        foreach (var job in waiting) Cancel(job);
         changed.TrySetResult();
+        return waiting;
     }
 
     TaskCompletionSource Signal()

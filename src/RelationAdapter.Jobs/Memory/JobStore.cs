@@ -4,8 +4,11 @@ using RelationAdapter.Jobs.Options;
 
 namespace RelationAdapter.Jobs.Memory;
 
-/// <summary>Every job this process knows (memory backend); finished ones are evicted after the retention time or beyond the count.</summary>
-public sealed class JobStore(IOptions<QueueOptions> options, TimeProvider time, JobObservers observers)
+/// <summary>
+/// Every job this process knows (memory backend), and their one way of changing; finished ones are forgotten after
+/// the retention time or beyond the count.
+/// </summary>
+public sealed class JobStore(JobQueue queue, IOptions<QueueOptions> options, TimeProvider time, JobObservers observers) : IJobStore
 {
     readonly ConcurrentDictionary<string, EditJob> _jobs = new(StringComparer.Ordinal);
     long _sequence;
@@ -35,6 +38,31 @@ public sealed class JobStore(IOptions<QueueOptions> options, TimeProvider time, 
             .OrderByDescending(job => job.Spec.Sequence)
             .Take(count)
             .ToList();
+    }
+
+    public JobRecord Record(EditJob job, JobState state) => new(job.Spec, state, state.Status == JobStatus.Queued ? queue.PositionOf(job) : null);
+
+    public Task<StoredJob?> ReadAsync(string id)
+    {
+        if (Find(id) is not { } job) return Task.FromResult<StoredJob?>(null);
+        var (state, version) = job.Versioned();
+        return Task.FromResult<StoredJob?>(new StoredJob(Record(job, state), version, state.Worker));
+    }
+
+    public Task<long> ChangeAsync(EditSpec spec, JobStatus[] from, JobState next, string kind, string? requiredWorker = null, string? newWorker = null,
+        IReadOnlyList<byte[]>? results = null)
+    {
+        if (Find(spec.Id) is not { } job) return Task.FromResult(-1L);
+        var version = job.Change(from, next, kind, requiredWorker, newWorker, results);
+        if (version > 0 && next.Status != JobStatus.Queued) queue.Remove(job);
+        return Task.FromResult(version);
+    }
+
+    public Task<bool> AskToStopAsync(string id)
+    {
+        if (Find(id) is not { Status: JobStatus.Running } job) return Task.FromResult(false);
+        job.Stop.Cancel();
+        return Task.FromResult(true);
     }
 
     void Prune()

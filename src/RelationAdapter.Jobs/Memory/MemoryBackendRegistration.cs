@@ -10,6 +10,8 @@ public static class MemoryBackendRegistration
     {
         services.AddSingleton<JobObservers>();
         services.AddSingleton<JobStore>();
+        services.AddSingleton<IJobStore>(provider => provider.GetRequiredService<JobStore>());
+        services.AddSingleton<JobLifecycle>();
         services.AddSingleton<JobQueue>();
         services.AddSingleton<RelationEncoder>();
         services.AddSingleton<MemoryJobBoard>();

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Jobs.Options;
+using RelationAdapter.Jobs.Relations;
 using RelationAdapter.Jobs.Telemetry;
 
 namespace RelationAdapter.Jobs.Memory;
@@ -13,19 +14,17 @@ public sealed class MemoryJobBoard : IJobBoard, IWorkSource
 {
     readonly JobStore _store;
     readonly JobQueue _queue;
+    readonly JobLifecycle _lifecycle;
     readonly RelationEncoder _relations;
-    readonly TimeProvider _time;
     readonly string _worker;
-    readonly JobObservers _observers;
 
-    public MemoryJobBoard(JobStore store, JobQueue queue, RelationEncoder relations, ServiceTelemetry telemetry, TimeProvider time, IOptions<ServiceOptions> service,
-        JobObservers observers)
+    public MemoryJobBoard(JobStore store, JobQueue queue, JobLifecycle lifecycle, RelationEncoder relations, ServiceTelemetry telemetry,
+        IOptions<ServiceOptions> service)
     {
-        _observers = observers;
         _store = store;
         _queue = queue;
+        _lifecycle = lifecycle;
         _relations = relations;
-        _time = time;
         _worker = service.Value.InstanceName;
         telemetry.ObserveQueueDepth(() => queue.Depth);
     }
@@ -42,7 +41,7 @@ public sealed class MemoryJobBoard : IJobBoard, IWorkSource
 
     public Task<bool> EnqueueAsync(Place place, NewEditJob job, CancellationToken cancellation)
     {
-        var edit = new EditJob(job with { Spec = job.Spec with { Sequence = _store.NextSequence() } }, _time, _worker, StatusChanged);
+        var edit = new EditJob(job with { Spec = job.Spec with { Sequence = _store.NextSequence() } });
         _store.Add(edit);
         if (_queue.Enqueue(place, edit)) return Task.FromResult(true);
         _store.Remove(edit);
@@ -50,23 +49,14 @@ public sealed class MemoryJobBoard : IJobBoard, IWorkSource
     }
 
     public Task<JobRecord?> FindAsync(string id, CancellationToken cancellation) =>
-        Task.FromResult(_store.Find(id) is { } job ? Record(job, job.Snapshot()) : null);
+        Task.FromResult(_store.Find(id) is { } job ? _store.Record(job, job.Snapshot()) : null);
 
     public Task<IReadOnlyList<JobRecord>> NewestAsync(string? owner, JobStatus? status, long? before, int count, CancellationToken cancellation) =>
-        Task.FromResult<IReadOnlyList<JobRecord>>(_store.Newest(owner, status, before, count).Select(job => Record(job, job.Snapshot())).ToList());
+        Task.FromResult<IReadOnlyList<JobRecord>>(_store.Newest(owner, status, before, count).Select(job => _store.Record(job, job.Snapshot())).ToList());
 
-    public Task<(CancelOutcome Outcome, JobRecord? Job)> CancelAsync(string id, CancellationToken cancellation)
-    {
-        if (_store.Find(id) is not { } job) return Task.FromResult<(CancelOutcome, JobRecord?)>((CancelOutcome.AlreadyFinished, null));
-        var outcome = _queue.Cancel(job);
-        return Task.FromResult<(CancelOutcome, JobRecord?)>((outcome, Record(job, job.Snapshot())));
-    }
+    public Task<(CancelOutcome Outcome, JobRecord? Job)> CancelAsync(string id, CancellationToken cancellation) => _lifecycle.CancelAsync(id);
 
-    public Task CancelIfWaitingAsync(string id)
-    {
-        if (_store.Find(id) is { } job) _queue.CancelIfWaiting(job);
-        return Task.CompletedTask;
-    }
+    public Task CancelIfWaitingAsync(string id) => _lifecycle.CancelIfWaitingAsync(id);
 
     public Task<byte[]?> ReadResultAsync(string id, int index, CancellationToken cancellation) =>
         Task.FromResult(_store.Find(id)?.Images is { } images && index < images.Count ? images[index] : null);
@@ -87,30 +77,30 @@ public sealed class MemoryJobBoard : IJobBoard, IWorkSource
         }
     }
 
-    void StatusChanged(EditSpec job, JobState state) => _observers.StatusChanged(job, state);
-
-    JobRecord Record(EditJob job, JobState state) => new(job.Spec, state, state.Status == JobStatus.Queued ? _queue.PositionOf(job) : null);
-
     // The worker's side.
 
-    public bool TryTakeRelation(out RelationWork work) => _relations.TryTake(out work);
+    public Task<RelationWork?> TakeRelationAsync(CancellationToken cancellation) =>
+        Task.FromResult(_relations.TryTake(out var work) ? work : null);
 
-    public bool TryTakeEdit(out IRunningJob job)
+    public async Task<IRunningJob?> TakeEditAsync(CancellationToken cancellation)
     {
         while (_queue.TryDequeue(out var next))
         {
-            if (next.TryStart())
-            {
-                job = next;
-                return true;
-            }
+            if (await _lifecycle.StartAsync(next.Spec, _worker) is { } started && next.TakeInputs() is { } inputs)
+                return new MemoryRunningJob(next, _lifecycle, started, _worker, inputs);
             _queue.Done(next); // canceled while queued: its place was already given back
         }
-        job = null!;
-        return false;
+        return null;
     }
 
-    public void Done(IRunningJob job) => _queue.Done((EditJob)job);
+    public Task DoneAsync(IRunningJob job)
+    {
+        var running = (MemoryRunningJob)job;
+        running.Dispose();
+        _queue.Done(running.Stored);
+        running.Ended();
+        return Task.CompletedTask;
+    }
 
     // One pending wait per source at a time, so an idle source does not collect waiters.
     Task? _relationReady, _editReady;
@@ -129,15 +119,26 @@ public sealed class MemoryJobBoard : IJobBoard, IWorkSource
 
     public bool IsClosed => _queue.IsCompleted;
 
-    public void StopTaking() => _queue.Close();
+    public void StopTaking()
+    {
+        // The store changes in place: these complete at once.
+        foreach (var waiting in _queue.Close()) _lifecycle.CancelIfWaitingAsync(waiting.Id).GetAwaiter().GetResult();
+    }
 
     public async Task CloseAsync(TimeSpan grace)
     {
-        _queue.Close();
+        StopTaking();
         if (_queue.Taken is { } running)
         {
             var timeout = Task.Delay(grace, CancellationToken.None);
-            if (await Task.WhenAny(running.Completion, timeout) == timeout) running.RequestCancel();
+            if (await Task.WhenAny(running.Completion, timeout) == timeout) running.Stop.Cancel();
         }
+    }
+
+    /// <summary>A taken job with the record it came from: the queue knows the record as taken until the worker is done.</summary>
+    sealed class MemoryRunningJob(EditJob stored, JobLifecycle lifecycle, JobState started, string worker, NewEditJob inputs)
+        : RunningJob(lifecycle, stored.Spec, started, worker, inputs.Sources, inputs.Relation, stored.Stop)
+    {
+        public EditJob Stored { get; } = stored;
     }
 }

@@ -1,16 +1,16 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Jobs;
-using RelationAdapter.Jobs.Memory;
 using RelationAdapter.Jobs.Options;
+using RelationAdapter.Jobs.Relations;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Worker;
 
 /// <summary>
-/// The one owner of the models: loads them, then runs relation encodings and edit jobs one at a time on a
-/// dedicated thread, taking turns when both wait so neither starves the other. A failing job fails alone; on
+/// The one owner of the models: loads them, then runs relation encodings and edit jobs one at a time (each on a
+/// thread of its own), taking turns when both wait so neither starves the other. A failing job fails alone; on
 /// shutdown the work source stops handing out work and the running job gets a grace period.
 /// </summary>
 public sealed class InferenceWorker(
@@ -24,17 +24,11 @@ public sealed class InferenceWorker(
 {
     static readonly TimeSpan TakeRetryDelay = TimeSpan.FromSeconds(1);
 
-    // A dedicated thread: jobs run for seconds to minutes and must not hold a thread-pool thread.
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // At the first sign of shutdown, before the server stops answering: waiting clients hear of their jobs while they can.
         lifetime.ApplicationStopping.Register(work.StopTaking);
-        return Task.Factory.StartNew(() => WorkLoop(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-    }
-
-    void WorkLoop(CancellationToken stoppingToken)
-    {
-        host.Load();
+        await OnOwnThread(host.Load);
         host.SetWorkerAlive(host.State == ModelState.Ready);
         try
         {
@@ -44,22 +38,22 @@ public sealed class InferenceWorker(
             {
                 try
                 {
-                    if (relationsFirst && work.TryTakeRelation(out var relation)) { Encode(relation); relationsFirst = false; continue; }
-                    if (work.TryTakeEdit(out var job))
+                    if (relationsFirst && await work.TakeRelationAsync(stoppingToken) is { } first) { await EncodeAsync(first); relationsFirst = false; continue; }
+                    if (await work.TakeEditAsync(stoppingToken) is { } job)
                     {
-                        try { Execute(job); }
-                        finally { work.Done(job); }
+                        try { await RunAsync(job); }
+                        finally { await work.DoneAsync(job); }
                         relationsFirst = true;
                         continue;
                     }
-                    if (work.TryTakeRelation(out relation)) { Encode(relation); continue; }
-                    work.WaitAsync(stoppingToken).GetAwaiter().GetResult();
+                    if (await work.TakeRelationAsync(stoppingToken) is { } relation) { await EncodeAsync(relation); continue; }
+                    await work.WaitAsync(stoppingToken);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     // The source itself failed (Redis unreachable): the worker waits and tries again; it does not die.
                     logger.LogError(e, "Taking work failed; retrying in {Delay}", TakeRetryDelay);
-                    stoppingToken.WaitHandle.WaitOne(TakeRetryDelay);
+                    await Task.Delay(TakeRetryDelay, stoppingToken);
                 }
             }
         }
@@ -71,11 +65,16 @@ public sealed class InferenceWorker(
         }
     }
 
-    void Encode(RelationWork relation)
+    // Loading, encoding and denoising hold a thread for seconds to minutes: a thread of their own, not the pool's.
+    static Task OnOwnThread(Action run) => Task.Factory.StartNew(run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    static Task<T> OnOwnThread<T>(Func<T> run) => Task.Factory.StartNew(run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    async Task EncodeAsync(RelationWork relation)
     {
         try
         {
-            relation.Complete(runner.EncodeRelation(host.Models!.Pipeline, relation.Id, relation.PaddedPromptImage, relation.PaddedReferenceImage, shareRequired: true));
+            relation.Complete(await OnOwnThread(() => runner.EncodeRelation(host.Models!.Pipeline, relation.Id, relation.PaddedPromptImage, relation.PaddedReferenceImage, shareRequired: true)));
         }
         catch (Exception e)
         {
@@ -88,7 +87,7 @@ public sealed class InferenceWorker(
         }
     }
 
-    void Execute(IRunningJob job)
+    async Task RunAsync(IRunningJob job)
     {
         var clock = Stopwatch.StartNew();
         using var activity = ServiceTelemetry.ActivitySource.StartActivity("edit.job", ActivityKind.Internal, job.ParentContext);
@@ -97,13 +96,13 @@ public sealed class InferenceWorker(
         string? outcome = "failed";
         try
         {
-            var (output, images) = runner.Run(job, host.Models!.Pipeline, activity);
-            job.Succeed(output, images);
+            var (output, images) = await OnOwnThread(() => runner.Run(job, host.Models!.Pipeline, activity));
+            await job.SucceedAsync(output, images);
             outcome = "succeeded";
         }
         catch (OperationCanceledException) when (job.Cancellation.IsCancellationRequested)
         {
-            job.Stopped();
+            await job.StoppedAsync();
             outcome = "canceled";
         }
         catch (BackendUnavailableException e)
@@ -115,7 +114,7 @@ public sealed class InferenceWorker(
         catch (Exception e)
         {
             logger.LogError(e, "Edit {JobId} failed", job.Spec.Id);
-            job.Fail(JobFailure.From(e));
+            await job.FailAsync(JobFailure.From(e));
             activity?.SetStatus(ActivityStatusCode.Error, e.Message);
         }
         finally

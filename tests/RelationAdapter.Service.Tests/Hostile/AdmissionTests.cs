@@ -51,14 +51,16 @@ public class AdmissionTests
             source: Api.Png(1200, 900), before: Api.Png(1600, 1200, 3), after: Api.Png(1600, 1200, 90)));
 
         var job = factory.Services.GetRequiredService<JobStore>().Find(id)!;
-        var source = Assert.Single(job.Sources);
+        var inputs = job.Inputs!;
+        var source = Assert.Single(inputs.Sources);
         Assert.Equal((64, 48), (source.Width, source.Height));
-        Assert.Equal((512, 384), (job.Relation.PaddedPromptImage!.Width, job.Relation.PaddedPromptImage.Height));
-        Assert.Equal((512, 384), (job.Relation.PaddedReferenceImage!.Width, job.Relation.PaddedReferenceImage.Height));
+        Assert.Equal((512, 384), (inputs.Relation.PaddedPromptImage!.Width, inputs.Relation.PaddedPromptImage.Height));
+        Assert.Equal((512, 384), (inputs.Relation.PaddedReferenceImage!.Width, inputs.Relation.PaddedReferenceImage.Height));
 
         await client.DeleteAsync($"/v1/edits/{id}");
         Assert.Throws<ObjectDisposedException>(() => source.CloneAs<Rgb24>());
-        Assert.Null(job.Relation.PaddedPromptImage);
+        Assert.Throws<ObjectDisposedException>(() => inputs.Relation.PaddedPromptImage.CloneAs<Rgb24>());
+        Assert.Null(job.Inputs);
         await client.DeleteAsync($"/v1/edits/{running}");
     }
 

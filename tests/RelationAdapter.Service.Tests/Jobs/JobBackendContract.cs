@@ -64,7 +64,7 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (var job in _taken) Work.Done(job);
+        foreach (var job in _taken) await Work.DoneAsync(job);
         await _services.DisposeAsync();
     }
 
@@ -85,8 +85,8 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
         Assert.Equal(0, await Board.DepthAsync(default));
 
         job.ReportProgress(new EditProgress(EditStage.Denoise, 1, 2, TimeSpan.Zero));
-        job.Succeed(new EditOutput("image/png", [new EditedImage(40, 24, 7)], new Dictionary<EditStage, TimeSpan>(), []), [[1, 2, 3]]);
-        Finish(job);
+        await job.SucceedAsync(new EditOutput("image/png", [new EditedImage(40, 24, 7)], new Dictionary<EditStage, TimeSpan>(), []), [[1, 2, 3]]);
+        await FinishAsync(job);
 
         var done = await Board.FindAsync(id, default);
         Assert.Equal(JobStatus.Succeeded, done!.State.Status);
@@ -126,20 +126,42 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Cancel_storms_give_every_place_back_exactly_once()
+    {
+        var running = await SubmitAsync("alice");
+        var job = await TakeAsync();
+        for (var round = 0; round < 10; round++)
+        {
+            var waiting = new List<string>();
+            for (var i = 0; i < Capacity; i++) waiting.Add(await SubmitAsync("alice"));
+            Assert.Equal(Admission.Full, (await Board.TryReserveAsync(default)).Admission);
+            var outcomes = await Task.WhenAll(waiting.Concat(waiting).Select(id => Board.CancelAsync(id, default)));
+            Assert.Equal(Capacity, outcomes.Count(outcome => outcome.Outcome == CancelOutcome.RemovedFromQueue));
+            Assert.Equal(Capacity, outcomes.Count(outcome => outcome.Outcome == CancelOutcome.AlreadyFinished));
+            Assert.Equal(0, await Board.DepthAsync(default));
+        }
+        for (var i = 0; i < Capacity; i++) await SubmitAsync("alice");
+        Assert.Equal(CancelOutcome.StopRequested, (await Board.CancelAsync(running, default)).Outcome);
+        Assert.Equal(running, job.Spec.Id);
+    }
+
+    [Fact]
     public async Task A_queued_job_canceled_leaves_the_queue_at_once_and_never_runs()
     {
         var first = await SubmitAsync("alice");
         var second = await SubmitAsync("alice");
-        Assert.Equal(1, (await Board.FindAsync(second, default))!.QueuePosition);
+        var third = await SubmitAsync("alice");
+        Assert.Equal([0, 1, 2], await Task.WhenAll(new[] { first, second, third }.Select(async id => (await Board.FindAsync(id, default))!.QueuePosition)));
 
         var (outcome, canceled) = await Board.CancelAsync(first, default);
         Assert.Equal(CancelOutcome.RemovedFromQueue, outcome);
         Assert.Equal(JobStatus.Canceled, canceled!.State.Status);
-        Assert.Equal(0, (await Board.FindAsync(second, default))!.QueuePosition);
+        Assert.Equal([null, 0, 1], await Task.WhenAll(new[] { first, second, third }.Select(async id => (await Board.FindAsync(id, default))!.QueuePosition)));
         Assert.Equal(CancelOutcome.AlreadyFinished, (await Board.CancelAsync(first, default)).Outcome);
 
         Assert.Equal(second, (await TakeAsync()).Spec.Id);
-        Assert.False(Work.TryTakeEdit(out _));
+        Assert.Equal(third, (await TakeAsync()).Spec.Id);
+        Assert.Null(await Work.TakeEditAsync(default));
         await Api.UntilAsync(() => Observers.StatusesOf(first).SequenceEqual([JobStatus.Canceled]), "the observers heard the cancel");
     }
 
@@ -151,8 +173,8 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
         var (outcome, _) = await Board.CancelAsync(id, default);
         Assert.Equal(CancelOutcome.StopRequested, outcome);
         await Api.UntilAsync(() => job.Cancellation.IsCancellationRequested, "the running job's token was canceled");
-        job.Stopped();
-        Finish(job);
+        await job.StoppedAsync();
+        await FinishAsync(job);
         Assert.Equal(JobStatus.Canceled, (await Board.FindAsync(id, default))!.State.Status);
     }
 
@@ -164,8 +186,8 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
         {
             alice.Add(await SubmitAsync("alice"));
             var job = await TakeAsync();
-            job.Fail(new JobFailure(FailureKind.InvalidInput, "a test failure"));
-            Finish(job);
+            await job.FailAsync(new JobFailure(FailureKind.InvalidInput, "a test failure"));
+            await FinishAsync(job);
         }
         alice.Add(await SubmitAsync("alice"));
         alice.Add(await SubmitAsync("alice"));
@@ -192,8 +214,8 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
     {
         var id = await SubmitAsync("alice");
         var job = await TakeAsync();
-        job.Succeed(new EditOutput("image/png", [new EditedImage(40, 24, 7)], new Dictionary<EditStage, TimeSpan>(), []), [[1]]);
-        Finish(job);
+        await job.SucceedAsync(new EditOutput("image/png", [new EditedImage(40, 24, 7)], new Dictionary<EditStage, TimeSpan>(), []), [[1]]);
+        await FinishAsync(job);
         var kept = await SubmitAsync("alice");
 
         await PassAsync(Retention / 2);
@@ -241,9 +263,9 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
         var (second, joinedSecond) = await requests.EncodeAsync(new RelationWork("rel_contract", Image(), Image()), default);
         Assert.True(joinedSecond);
 
-        RelationWork work = null!;
-        await Api.UntilAsync(() => Work.TryTakeRelation(out work), "the worker took the pair");
-        Assert.Equal("rel_contract", work.Id);
+        RelationWork? work = null;
+        await Api.UntilAsync(async () => (work = await Work.TakeRelationAsync(default)) is not null, "the worker took the pair");
+        Assert.Equal("rel_contract", work!.Id);
         var tokens = new RelationTokens([.. Enumerable.Range(0, 8).Select(i => (float)i)], [1, 2, 4]);
         work.Complete(_services.GetRequiredService<RelationCache>().Store(work.Id, tokens, Time.GetUtcNow()));
         work.Finish();
@@ -254,7 +276,7 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
             Assert.Equal("rel_contract", relation.Id);
             Assert.Equal(tokens.Values, relation.Tokens.Values);
         }
-        Assert.False(Work.TryTakeRelation(out _));
+        Assert.Null(await Work.TakeRelationAsync(default));
     }
 
     [Fact]
@@ -310,16 +332,16 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
 
     async Task<IRunningJob> TakeAsync()
     {
-        IRunningJob job = null!;
-        await Api.UntilAsync(() => Work.TryTakeEdit(out job), "the worker took the next edit");
-        _taken.Add(job);
-        return job;
+        IRunningJob? job = null;
+        await Api.UntilAsync(async () => (job = await Work.TakeEditAsync(default)) is not null, "the worker took the next edit");
+        _taken.Add(job!);
+        return job!;
     }
 
-    void Finish(IRunningJob job)
+    async Task FinishAsync(IRunningJob job)
     {
         _taken.Remove(job);
-        Work.Done(job);
+        await Work.DoneAsync(job);
     }
 
     async Task<List<JobEvent>> WatchAll(string id)
