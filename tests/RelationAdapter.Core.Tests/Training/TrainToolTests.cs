@@ -58,10 +58,11 @@ public class TrainToolTests
     /// <summary>
     /// The check that training means what inference means, on the tiny preset: the loss falls, and the
     /// pipeline run with the checkpoint lands much closer to the targets' latents than the untrained model.
-    /// The tiny preset's DiT is random: it cannot denoise, and a rank-4 LoRA cannot teach a 32-wide random DiT
-    /// to (it learns the targets' mean, not to remove the noise), so the final latents keep the initial noise,
-    /// whose norm is ~5× the targets' here. That floor puts the best reachable ratio near 0.6 of the untrained
-    /// distance (measured: about 0.68), not the 0.5: the bound asserted is 0.8.
+    /// Training predicts exactly the velocity an edit steps with (<see cref="TrainingInferenceAgreementTests"/>), but
+    /// the 0.5 is out of the tiny preset's reach: its 32-wide DiT writes 64-channel tokens through a frozen
+    /// proj_out, so half of the latent space keeps the seed's noise whatever is trained, a floor of about 0.48 of the
+    /// untrained distance here (<see cref="TrainingInferenceAgreementTests.On_the_tiny_preset_training_cannot_move_the_latents_outside_the_output_projections_range"/>).
+    /// Measured: 0.69 after these 200 steps, 0.66 after 1000 (sampled or mean targets alike). The bound asserted is 0.8.
     /// </summary>
     [Fact]
     public async Task Training_on_the_tiny_preset_learns_the_edits_and_the_served_checkpoint_edits_as_validation_did()
