@@ -41,13 +41,24 @@ public static class GradientCheckpoint
             return function(inputs).ToList();
         }
 
+        /// <summary>
+        /// The gradients last handed back on this thread. The engine takes its own references as soon as
+        /// <see cref="backward"/> returns, so their wrappers are released on the thread's next call: on a device's
+        /// autograd thread no dispose scope would ever release them.
+        /// </summary>
+        [ThreadStatic] static List<Tensor>? _handedBack;
+
         public override List<Tensor> backward(AutogradContext ctx, List<Tensor> gradOutputs)
         {
+            if (_handedBack is { } previous)
+            {
+                foreach (var gradient in previous) gradient.Dispose();
+                previous.Clear();
+            }
             var function = (Func<IReadOnlyList<Tensor?>, IReadOnlyList<Tensor>>)ctx.get_data(FunctionKey);
-            // The gradients handed back outlive this scope: the engine reads them after this method returns.
+            using var scope = NewDisposeScope();
             var inputs = ctx.get_saved_variables()
                 .Select(saved => saved is null ? null : saved.detach().requires_grad_(saved.requires_grad)).ToList();
-            using (var scope = NewDisposeScope())
             using (enable_grad())
             {
                 var outputs = function(inputs);
@@ -55,7 +66,9 @@ public static class GradientCheckpoint
                 if (recorded.Count > 0)
                     autograd.backward(recorded.Select(pair => pair.First).ToList(), recorded.Select(pair => pair.Second).ToList());
             }
-            return [null!, null!, .. inputs.Select(input => input is { requires_grad: true } ? input.grad! : null!)];
+            var gradients = inputs.Select(input => input is { requires_grad: true } ? input.grad?.DetachFromDisposeScope() : null).ToList();
+            (_handedBack ??= []).AddRange(gradients.OfType<Tensor>());
+            return [null!, null!, .. gradients.Select(gradient => gradient!)];
         }
     }
 }

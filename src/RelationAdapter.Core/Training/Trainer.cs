@@ -37,6 +37,8 @@ public sealed class Trainer : IDisposable
     static readonly Meter Meter = new(MeterName);
     static readonly Histogram<double> LossMetric = Meter.CreateHistogram<double>("relation_adapter.train.loss", description: "Mean loss of an optimiser step");
     static readonly Counter<long> StepMetric = Meter.CreateCounter<long>("relation_adapter.train.steps", description: "Optimiser steps taken");
+    static readonly Histogram<double> StepDurationMetric = Meter.CreateHistogram<double>("relation_adapter.train.step.duration", unit: "s",
+        description: "Time of an optimiser step (forward, backward, update)");
     static readonly Histogram<double> ValidationMetric = Meter.CreateHistogram<double>("relation_adapter.train.validation.latent_rel_l2",
         description: "Relative L2 distance of validation edits' final latents to the targets'");
     static readonly Histogram<double> ClipMetric = Meter.CreateHistogram<double>("relation_adapter.train.validation.clip_i",
@@ -137,7 +139,9 @@ public sealed class Trainer : IDisposable
                 return TrainingOutcome.Interrupted;
             }
             var learningRate = _schedule.At(Step + 1);
+            var stepStart = clock.Elapsed;
             var loss = OptimizerStep(Step + 1, learningRate);
+            StepDurationMetric.Record((clock.Elapsed - stepStart).TotalSeconds);
             Step++;
             _lastLoss = loss;
             File.AppendAllText(Path.Combine(_output, LossFile), $"{Step},{Format(loss)},{Format(learningRate)}\n");

@@ -287,6 +287,8 @@ public class TrainToolTests
         var bodies = string.Join("\n", metrics.Select(r => System.Text.Encoding.UTF8.GetString(r.Body)));
         Assert.Contains("relation_adapter.train.loss", bodies);
         Assert.Contains("relation_adapter.train.steps", bodies);
+        Assert.Contains("relation_adapter.train.step.duration", bodies);
+        Assert.Contains("relation_adapter.train.validation.latent_rel_l2", bodies);
         Assert.Contains(Trainer.MeterName, bodies);
     }
 

@@ -93,6 +93,18 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Checkpointed_steps_keep_no_tensor_from_step_to_step()
+    {
+        var settings = Tiny with { Steps = 5, GradientCheckpointing = true };
+        using var temp = new TempFolder();
+        var live = new Dictionary<int, long>();
+        using (var run = new Run(settings))
+        using (var trainer = run.Trainer(settings, temp.Path, validate: false))
+            trainer.Run(new Synchronous<TrainingProgress>(p => live[p.Step] = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount));
+        Assert.Equal(live[2], live[5]);
+    }
+
+    [Fact]
     public void Fine_tuning_starts_from_the_files_of_a_checkpoint()
     {
         var settings = Tiny with { Steps = 2 };
