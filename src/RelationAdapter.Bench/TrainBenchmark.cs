@@ -26,17 +26,14 @@ public static class TrainBenchmark
         var rank = o.Int("rank", sizes.Name == "tiny" ? 4 : 128);
         var steps = o.Int("steps", 5);
         var train = Enum.Parse<TrainedParts>(o.String("train", "both"), ignoreCase: true);
-        if (o.Bool("checkpointing", false))
-        {
-            w.WriteLine("--checkpointing: gradient checkpointing per DiT block is not implemented yet.");
-            return 2;
-        }
+        var checkpointing = o.Bool("checkpointing", false);
         var device = onCuda ? CUDA : CPU;
         var options = new ModuleOptions(device, onCuda ? ScalarType.BFloat16 : ScalarType.Float32);
         using var memory = onCuda ? DeviceMemory.TryStart() : null;
 
         var load = Stopwatch.StartNew();
         using var transformer = ModelFactory.RandomizeByName(new FluxTransformer(sizes.Transformer, options), 1);
+        transformer.GradientCheckpointing = checkpointing;
         using var adapter = ModelFactory.RandomizeByName(new RelationAdapterModel(sizes.Adapter, options), 2);
         foreach (var (_, parameter) in adapter.named_parameters()) parameter.requires_grad = train != TrainedParts.Lora;
         using var lora = train == TrainedParts.Adapter ? null : new TransformerLora(transformer, rank, rank, new Generator(3));
@@ -54,6 +51,7 @@ public static class TrainBenchmark
         var objective = new FlowMatchingObjective(transformer, adapter, 3.5, TimestepSampling.LogitNormal);
         if (onCuda) cuda.synchronize();
         w.WriteLine($"train step: {sizes.Name} at {side}x{side} ({2 * tokens} image tokens + 512 text), {train}, rank {rank}, " +
+                    $"checkpointing {(checkpointing ? "on" : "off")}, " +
                     $"{trainable.Sum(p => p.Item2.NumberOfElements):N0} trainable parameters, on {device.type}; set up in {load.Elapsed.TotalSeconds:F1}s");
 
         var times = new List<double>();

@@ -3,7 +3,10 @@ using System.Security.Cryptography;
 using System.Text;
 using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Data;
+using RelationAdapter.Core.Layers;
+using RelationAdapter.Core.Metrics;
 using RelationAdapter.Core.Training;
+using RelationAdapter.Core.Vision;
 using RelationAdapter.Core.Weights;
 using Spectre.Console;
 
@@ -36,6 +39,8 @@ public static class TrainCommand
             stop.Cancel();
         }
 
+        using var metrics = options.OtlpEndpoint is { } endpoint ? TrainTelemetry.Start(endpoint) : null;
+        if (metrics is not null) Console.WriteLine($"metrics: OTLP to {options.OtlpEndpoint}");
         var settings = options.Settings;
         if (options.Threads > 0) TorchSharp.torch.set_num_threads(options.Threads);
         var runtime = RuntimeOptions.ForDevice(options.Device);
@@ -56,16 +61,20 @@ public static class TrainCommand
                 images.Add(loaded);
                 examples.Add(cache?.GetOrEncode(models.Models, loaded, settings.MaxSide) ?? ExampleEncoding.Encode(models.Models, loaded, settings.MaxSide));
             }
+            using var clip = options.ClipDirectory is { } clipDirectory ? VisionLoading.LoadClipVision(clipDirectory, ModuleOptions.CpuFloat32) : null;
+            var similarity = clip is null ? null
+                : new ClipImageSimilarity(clip, ClipImageProcessor.Read(Path.Combine(options.ClipDirectory!, "preprocessor_config.json")));
             var resume = ResumePoint(options);
             if (resume is not null) Console.WriteLine($"resuming from {resume} (step {TrainingCheckpoints.StepOf(resume)})");
             using var trainer = new Trainer(models.Models, settings, options.Output, examples.Take(training.Count).ToList(),
                 validation.Select((_, i) => new ValidationSample(images[training.Count + i], examples[training.Count + i])).ToList(),
-                DataHash(training), new TrainingStart(options.Adapter, options.Lora, resume));
+                DataHash(training), new TrainingStart(options.Adapter, options.Lora, resume), similarity);
             var outcome = Train(trainer, options, stop.Token);
             LossPlot.Write(options.Output);
             var scores = TrainingValidation.Read(options.Output);
             foreach (var score in scores.Where(s => s.Step == scores.Max(m => m.Step)))
-                Console.WriteLine($"validation {score.Id}: latent_rel_l2 {score.LatentRelativeL2:F4} (untrained {score.LatentRelativeL2Untrained:F4}), mse {score.PixelMse:F4}");
+                Console.WriteLine($"validation {score.Id}: latent_rel_l2 {score.LatentRelativeL2:F4} (untrained {score.LatentRelativeL2Untrained:F4}), mse {score.PixelMse:F4}" +
+                                  (score.ClipI is { } clipI ? $", clip_i {clipI:F4}" : ""));
             Console.WriteLine(outcome == TrainingOutcome.Completed
                 ? $"done: {Path.Combine(options.Output, TrainingCheckpoints.FinalName)}"
                 : $"stopped at step {trainer.Step}: {TrainingCheckpoints.Latest(options.Output)} (continue with --resume)");

@@ -23,6 +23,10 @@ public sealed record TrainOptions
     public string Device { get; init; } = "cpu";
     /// <summary>libtorch's CPU threads (0: its default). Tiny models on a busy machine run fastest on one.</summary>
     public int Threads { get; init; }
+    /// <summary>Where the training metrics go over OTLP (http/protobuf): <c>--otlp-endpoint</c>, else OTEL_EXPORTER_OTLP_ENDPOINT; null: nowhere.</summary>
+    public Uri? OtlpEndpoint { get; init; }
+    /// <summary>A CLIPModel folder (openai/clip-vit-large-patch14, as <c>eval score --clip-dir</c>): validation scores CLIP-I.</summary>
+    public string? ClipDirectory { get; init; }
 
     public const string Usage = """
         usage: dotnet run --project src/RelationAdapter.Train -- --data F.jsonl --out DIR --steps N [options]
@@ -34,11 +38,17 @@ public sealed record TrainOptions
           --lr 1e-4  --rank 128  --alpha RANK  --max-side 512  --seed 42  --train both|adapter|lora
           --timestep-sampling logit_normal|uniform  --guidance 3.5  --warmup 0  --schedule constant|cosine
           --accumulate 1  --max-grad-norm 1  --weight-decay 1e-4  --beta1 0.9  --beta2 0.999
+          --checkpointing            gradient checkpointing per DiT block (less memory, a second forward per step)
           --save-every 500  --validate-every 500  --validate-data F.jsonl|DIR  --validate-fraction 0  --validate-steps 24
           --cache-dir DIR            encoder outputs stored once, reused by later runs
+          --clip-dir DIR             a CLIPModel folder: validation records CLIP-I (as eval score)
           --target-latents sample|mean  --threads 0 (libtorch's CPU threads; 0: its default)
+          --otlp-endpoint URL        OpenTelemetry metrics over OTLP http/protobuf (URL/v1/metrics); default: OTEL_EXPORTER_OTLP_ENDPOINT
           model: --preset tiny|flux1-dev  --tiny-seed 1234  --flux-dir DIR  --siglip-dir DIR  --adapter FILE  --lora FILE  --device cpu|cuda|auto
         """;
+
+    /// <summary>Options that may stand alone: <c>--resume</c> (the latest checkpoint), <c>--checkpointing</c> (on).</summary>
+    static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "--resume", "--checkpointing" };
 
     /// <exception cref="ArgumentException">An unknown option, a missing value, or a value that does not parse, by name.</exception>
     public static TrainOptions Parse(IReadOnlyList<string> args)
@@ -54,7 +64,7 @@ public sealed record TrainOptions
                 continue;
             }
             var hasValue = i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal);
-            if (!hasValue && name != "--resume") throw new ArgumentException($"{name} needs a value.");
+            if (!hasValue && !Flags.Contains(name)) throw new ArgumentException($"{name} needs a value.");
             values[name] = hasValue ? args[++i] : "";
         }
         var known = new HashSet<string>(StringComparer.Ordinal)
@@ -62,7 +72,7 @@ public sealed record TrainOptions
             "--data", "--out", "--steps", "--resume", "--lr", "--rank", "--alpha", "--max-side", "--seed", "--train", "--timestep-sampling",
             "--guidance", "--warmup", "--schedule", "--accumulate", "--max-grad-norm", "--weight-decay", "--beta1", "--beta2",
             "--save-every", "--validate-every", "--validate-data", "--validate-fraction", "--validate-steps", "--cache-dir",
-            "--target-latents", "--threads", "--preset", "--tiny-seed", "--flux-dir", "--siglip-dir", "--adapter", "--lora", "--device",
+            "--target-latents", "--threads", "--checkpointing", "--otlp-endpoint", "--clip-dir", "--preset", "--tiny-seed", "--flux-dir", "--siglip-dir", "--adapter", "--lora", "--device",
         };
         var unknown = values.Keys.Where(k => !known.Contains(k)).ToList();
         if (unknown.Count > 0) throw new ArgumentException($"unknown option(s): {string.Join(", ", unknown)}.");
@@ -100,6 +110,12 @@ public sealed record TrainOptions
             SaveEvery = Number("--save-every", defaults.SaveEvery),
             ValidateEvery = Number("--validate-every", defaults.ValidateEvery),
             ValidationSteps = Number("--validate-steps", defaults.ValidationSteps),
+            GradientCheckpointing = Text("--checkpointing") switch
+            {
+                null or "false" => false,
+                "" or "true" => true,
+                var other => throw new ArgumentException($"--checkpointing takes no value or true/false (got '{other}')."),
+            },
         };
         settings.Validate();
         var options = new TrainOptions
@@ -119,7 +135,11 @@ public sealed record TrainOptions
             Lora = Text("--lora"),
             Device = Text("--device") ?? "cpu",
             Threads = Number("--threads", 0),
+            OtlpEndpoint = TrainTelemetry.Endpoint(Text("--otlp-endpoint")),
+            ClipDirectory = Text("--clip-dir"),
         };
+        if (options.ClipDirectory is { } clip && !File.Exists(Path.Combine(clip, "config.json")))
+            throw new ArgumentException($"--clip-dir: no CLIPModel folder (config.json) at {clip}.");
         if (options.Threads < 0) throw new ArgumentException($"--threads must be 0 or more (got {options.Threads}).");
         if (options.ValidateFraction is < 0 or >= 1) throw new ArgumentException($"--validate-fraction must be in [0, 1) (got {options.ValidateFraction}).");
         if (options.Preset is not ("tiny" or "flux1-dev")) throw new ArgumentException($"--preset '{options.Preset}' is not tiny or flux1-dev.");

@@ -25,6 +25,12 @@ public sealed class FluxTransformer : nn.Module
     public ScalarType DType { get; }
     public Device Device { get; private set; }
 
+    /// <summary>
+    /// Gradient checkpointing per block (training): while autograd records, each block keeps only its inputs and
+    /// runs again in the backward pass (<see cref="GradientCheckpoint"/>). Without autograd it changes nothing.
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
+
     public FluxTransformer(FluxTransformerConfig config, ModuleOptions options) : base(nameof(FluxTransformer))
     {
         Config = config;
@@ -98,7 +104,7 @@ public sealed class FluxTransformer : nn.Module
         using var activatedTemb = new SharedInput(nn.functional.silu(temb));
         var embedded = x_embedder.forward(hiddenStates.to(DType, Device));
 
-        var (image, context) = transformer_blocks[0].forward(embedded, job.Context, activatedTemb, job.Rope, job.RelationFor(0));
+        var (image, context) = DoubleBlock(0, embedded, job.Context, activatedTemb, job);
         Tensor final;
         if (cache is not null && cache.TryReuse(embedded, image) is { } reused)
         {
@@ -120,7 +126,7 @@ public sealed class FluxTransformer : nn.Module
         for (var i = 1; i < transformer_blocks.Count; i++)
         {
             using var step = NewDisposeScope();
-            var (nextImage, nextContext) = transformer_blocks[i].forward(image, context, activatedTemb, job.Rope, job.RelationFor(i));
+            var (nextImage, nextContext) = DoubleBlock(i, image, context, activatedTemb, job);
             image = nextImage.MoveToOuterDisposeScope();
             context = nextContext.MoveToOuterDisposeScope();
         }
@@ -130,11 +136,44 @@ public sealed class FluxTransformer : nn.Module
         for (var i = 0; i < single_transformer_blocks.Count; i++)
         {
             using var step = NewDisposeScope();
-            joint = single_transformer_blocks[i].forward(joint, activatedTemb, job.Rope, job.RelationFor(transformer_blocks.Count + i))
-                .MoveToOuterDisposeScope();
+            joint = SingleBlock(i, joint, activatedTemb, job).MoveToOuterDisposeScope();
         }
         return joint.narrow(1, textLength, joint.shape[1] - textLength).MoveToOuterDisposeScope();
     }
+
+    // A checkpointed block reads every tensor through its inputs: the recomputation in the backward pass runs
+    // after the job (its RoPE tables, relation keys and values) may have been disposed by its owner.
+    (Tensor Image, Tensor Context) DoubleBlock(int index, Tensor image, Tensor context, SharedInput activatedTemb, DenoiseContext job)
+    {
+        var block = transformer_blocks[index];
+        var relation = job.RelationFor(index);
+        if (!GradientCheckpointing) return block.forward(image, context, activatedTemb, job.Rope, relation);
+        var outputs = GradientCheckpoint.Run(inputs =>
+        {
+            using var temb = new SharedInput(inputs[2]!);
+            var (nextImage, nextContext) = block.forward(inputs[0]!, inputs[1]!, temb, new Rotary(inputs[3]!, inputs[4]!), Relation(inputs, 5));
+            return [nextImage, nextContext];
+        }, [image, context, activatedTemb.Value, job.Rope.Cos, job.Rope.Sin, .. RelationInputs(relation)]);
+        return (outputs[0], outputs[1]);
+    }
+
+    Tensor SingleBlock(int index, Tensor joint, SharedInput activatedTemb, DenoiseContext job)
+    {
+        var block = single_transformer_blocks[index];
+        var relation = job.RelationFor(transformer_blocks.Count + index);
+        if (!GradientCheckpointing) return block.forward(joint, activatedTemb, job.Rope, relation);
+        return GradientCheckpoint.Run(inputs =>
+        {
+            using var temb = new SharedInput(inputs[1]!);
+            return [block.forward(inputs[0]!, temb, new Rotary(inputs[2]!, inputs[3]!), Relation(inputs, 4))];
+        }, [joint, activatedTemb.Value, job.Rope.Cos, job.Rope.Sin, .. RelationInputs(relation)])[0];
+    }
+
+    static Tensor?[] RelationInputs(RelationKeysValues? relation) => [relation?.Key, relation?.Value, relation?.Scale];
+
+    /// <summary>The relation keys, values and scale among a checkpointed block's inputs from <paramref name="first"/> on (no keys: no relation).</summary>
+    static RelationKeysValues? Relation(IReadOnlyList<Tensor?> inputs, int first) =>
+        inputs[first] is null ? null : new RelationKeysValues(inputs[first]!, inputs[first + 1]!, inputs[first + 2]);
 }
 
 /// <summary>Everything about a job that stays the same across its denoising steps.</summary>

@@ -73,8 +73,9 @@ public sealed class FlowMatchingObjective(FluxTransformer transformer, RelationA
         return nn.functional.mse_loss(velocity, noise - target).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The DiT's output for every token of <paramref name="sequence"/> ([1, 2N, C]: noisy target, then the condition).</summary>
-    Tensor Predict(EncodedExample example, Tensor sequence, Tensor sigma)
+    /// <summary>The DiT's output for every token of <paramref name="sequence"/> ([1, 2N, C]: noisy target, then the condition) at
+    /// noise level <paramref name="sigma"/> ([1]), laid out as an edit's denoising step lays it out.</summary>
+    public Tensor Predict(EncodedExample example, Tensor sequence, Tensor sigma)
     {
         using var scope = NewDisposeScope();
         var pooled = example.ExemplarPooled;

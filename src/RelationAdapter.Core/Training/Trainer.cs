@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using RelationAdapter.Core.Flux;
+using RelationAdapter.Core.Metrics;
 using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Core.Weights;
 using static TorchSharp.torch;
@@ -31,11 +32,17 @@ public enum TrainingOutcome { Completed, Interrupted }
 public sealed class Trainer : IDisposable
 {
     public const string LossFile = "loss.csv";
-    static readonly Meter Meter = new("RelationAdapter.Train");
+    /// <summary>The meter of the training metrics (loss, steps, validation scores), for an exporter to listen to.</summary>
+    public const string MeterName = "RelationAdapter.Train";
+    static readonly Meter Meter = new(MeterName);
     static readonly Histogram<double> LossMetric = Meter.CreateHistogram<double>("relation_adapter.train.loss", description: "Mean loss of an optimiser step");
     static readonly Counter<long> StepMetric = Meter.CreateCounter<long>("relation_adapter.train.steps", description: "Optimiser steps taken");
+    static readonly Histogram<double> StepDurationMetric = Meter.CreateHistogram<double>("relation_adapter.train.step.duration", unit: "s",
+        description: "Time of an optimiser step (forward, backward, update)");
     static readonly Histogram<double> ValidationMetric = Meter.CreateHistogram<double>("relation_adapter.train.validation.latent_rel_l2",
         description: "Relative L2 distance of validation edits' final latents to the targets'");
+    static readonly Histogram<double> ClipMetric = Meter.CreateHistogram<double>("relation_adapter.train.validation.clip_i",
+        description: "CLIP-I of validation edits and their targets");
 
     readonly EditModels _models;
     readonly TrainingSettings _settings;
@@ -55,11 +62,14 @@ public sealed class Trainer : IDisposable
     public int Step { get; private set; }
     public TransformerLora? Lora => _lora;
     public IReadOnlyList<(string Name, Parameter Parameter)> TrainableParameters => _optimizer.Parameters;
+    /// <summary>What the optimiser updates: float32 master copies of bf16 / float16 parameters, else the parameters.</summary>
+    public IReadOnlyList<(string Name, Tensor Master)> MasterParameters => _optimizer.Masters;
 
     /// <param name="models">The loaded model (base DiT without a fused LoRA; the adapter to start from or to reinitialise).</param>
     /// <param name="dataHash">Identifies the training data; a resumed run must have the same.</param>
+    /// <param name="clip">Scores validation edits' CLIP-I; null: none.</param>
     public Trainer(EditModels models, TrainingSettings settings, string outputDirectory, IReadOnlyList<EncodedExample> examples,
-        IReadOnlyList<ValidationSample> validation, string dataHash, TrainingStart start)
+        IReadOnlyList<ValidationSample> validation, string dataHash, TrainingStart start, ClipImageSimilarity? clip = null)
     {
         settings.Validate();
         if (examples.Count == 0) throw new ArgumentException("no training samples.", nameof(examples));
@@ -71,7 +81,8 @@ public sealed class Trainer : IDisposable
         _dataHash = dataHash;
         _schedule = new LearningRateSchedule(settings.LearningRate, settings.WarmupSteps, settings.Steps, settings.Schedule);
         _objective = new FlowMatchingObjective(models.Transformer, models.Adapter, settings.Guidance, settings.TimestepSampling, settings.TargetLatents);
-        _validator = new TrainingValidation(models, settings, outputDirectory);
+        _validator = new TrainingValidation(models, settings, outputDirectory, clip);
+        models.Transformer.GradientCheckpointing = settings.GradientCheckpointing;
 
         var adapter = models.Adapter;
         adapter.Placement = null;
@@ -128,7 +139,9 @@ public sealed class Trainer : IDisposable
                 return TrainingOutcome.Interrupted;
             }
             var learningRate = _schedule.At(Step + 1);
+            var stepStart = clock.Elapsed;
             var loss = OptimizerStep(Step + 1, learningRate);
+            StepDurationMetric.Record((clock.Elapsed - stepStart).TotalSeconds);
             Step++;
             _lastLoss = loss;
             File.AppendAllText(Path.Combine(_output, LossFile), $"{Step},{Format(loss)},{Format(learningRate)}\n");
@@ -181,7 +194,11 @@ public sealed class Trainer : IDisposable
         if (_validation.Count == 0) return;
         var scores = _validator.Run(Step, _validation, _lora, _untrained);
         _validator.Append(scores);
-        foreach (var score in scores) ValidationMetric.Record(score.LatentRelativeL2);
+        foreach (var score in scores)
+        {
+            ValidationMetric.Record(score.LatentRelativeL2);
+            if (score.ClipI is { } clipI) ClipMetric.Record(clipI);
+        }
     }
 
     /// <summary>Writes the checkpoint <paramref name="name"/> (temporary folder, then renamed).</summary>
@@ -194,7 +211,7 @@ public sealed class Trainer : IDisposable
 
         var state = Directory.CreateDirectory(Path.Combine(folder, TrainingCheckpoints.StateFolder)).FullName;
         SafetensorsWriting.Write(Path.Combine(state, TrainingCheckpoints.ParametersFile),
-            _optimizer.Parameters.Select(p => (p.Name, (Tensor)p.Parameter)).ToList());
+            _optimizer.Masters);
         SafetensorsWriting.Write(Path.Combine(state, TrainingCheckpoints.OptimizerFile), _optimizer.State());
         var stateJson = new JsonObject
         {
@@ -234,12 +251,13 @@ public sealed class Trainer : IDisposable
             if (!expected.SetEquals(stored))
                 throw new CheckpointFormatException(parameters.ToString()!, "the checkpoint trained other parameters than these settings do (check --train and --rank).");
             using var _ = no_grad();
-            foreach (var (name, parameter) in _optimizer.Parameters)
+            foreach (var (name, master) in _optimizer.Masters)
             {
-                if (!parameters.Describe(name).Shape.SequenceEqual(parameter.shape))
-                    throw new CheckpointFormatException(parameters.ToString()!, $"'{name}' is {parameters.Describe(name).ShapeText}, the model's [{string.Join(", ", parameter.shape)}] (check --rank).");
-                parameters.CopyInto(name, parameter);
+                if (!parameters.Describe(name).Shape.SequenceEqual(master.shape))
+                    throw new CheckpointFormatException(parameters.ToString()!, $"'{name}' is {parameters.Describe(name).ShapeText}, the model's [{string.Join(", ", master.shape)}] (check --rank).");
+                parameters.CopyInto(name, master);
             }
+            _optimizer.RefreshParameters();
         }
         using (var optimizer = SafetensorsFile.Open(Path.Combine(statePath, TrainingCheckpoints.OptimizerFile)))
             _optimizer.Restore(optimizer, state["optimizer_steps"]!.GetValue<long>());

@@ -25,6 +25,8 @@ public sealed record TrainingSettings
     public double Beta1 { get; init; } = 0.9;
     public double Beta2 { get; init; } = 0.999;
     public double Epsilon { get; init; } = 1e-8;
+    /// <summary>Gradient checkpointing per DiT block: activations of a block are recomputed in the backward pass instead of kept.</summary>
+    public bool GradientCheckpointing { get; init; }
     /// <summary>Save a checkpoint every this many steps (0: only at the end).</summary>
     public int SaveEvery { get; init; } = 500;
     /// <summary>Validate every this many steps (0: only at the end).</summary>

@@ -3,6 +3,9 @@ using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Metrics;
 using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Core.Weights;
+using SixLabors.ImageSharp;
+using Size = SixLabors.ImageSharp.Size;
+using SixLabors.ImageSharp.PixelFormats;
 using static TorchSharp.torch;
 
 namespace RelationAdapter.Core.Training;
@@ -13,17 +16,27 @@ public sealed record ValidationSample(TrainingImages Images, EncodedExample Enco
 /// <summary>One validation edit's scores.</summary>
 /// <param name="LatentRelativeL2">‖final latents − target latents‖ / ‖target latents‖ (noise half after the last step vs the target's posterior mean).</param>
 /// <param name="PixelMse">The evaluation's MSE of the edited image and the target (<see cref="ImageMetrics.Mse"/>).</param>
-public sealed record ValidationScore(int Step, string Id, double LatentRelativeL2, double? LatentRelativeL2Untrained, double PixelMse, string ImagePath);
+/// <param name="ClipI">The evaluation's CLIP-I of the edited image and the target (<see cref="ClipImageSimilarity"/>), when a CLIP model is given.</param>
+public sealed record ValidationScore(int Step, string Id, double LatentRelativeL2, double? LatentRelativeL2Untrained, double PixelMse, string ImagePath,
+    double? ClipI = null);
 
 /// <summary>
 /// Edits every validation sample with the model as it stands, through the edit pipeline and the path the
 /// service takes: the adapter's weights as they are, the LoRA fused into the DiT from the very tensors a
 /// checkpoint stores (and unfused again afterwards, restoring the base weights bit for bit). Each edit
-/// draws from its own seed, never from the training's generators.
+/// draws from its own seed, never from the training's generators. Each validation also draws one picture,
+/// <c>validation/step-N.png</c>: a row per sample with A, A′, B, the target B′ and the edit.
 /// </summary>
-public sealed class TrainingValidation(EditModels models, TrainingSettings settings, string outputDirectory)
+/// <param name="clip">Scores CLIP-I as the evaluation does; null: no CLIP-I.</param>
+public sealed class TrainingValidation(EditModels models, TrainingSettings settings, string outputDirectory, ClipImageSimilarity? clip = null)
 {
     public const string FileName = "validation.jsonl";
+    /// <summary>The long side of a cell of the validation picture at most (smaller edits keep their size).</summary>
+    const int MaxCellSide = 256;
+
+    /// <summary>The picture of the validation at <paramref name="step"/>.</summary>
+    public static string RowImagePath(string outputDirectory, int step) =>
+        Path.Combine(outputDirectory, "validation", TrainingCheckpoints.StepName(step) + ".png");
 
     public IReadOnlyList<ValidationScore> Run(int step, IReadOnlyList<ValidationSample> samples, TransformerLora? lora,
         IReadOnlyDictionary<string, double>? untrained)
@@ -36,7 +49,17 @@ public sealed class TrainingValidation(EditModels models, TrainingSettings setti
             var pipeline = new RelationEditPipeline(models);
             var folder = Path.Combine(outputDirectory, "validation", TrainingCheckpoints.StepName(step));
             Directory.CreateDirectory(folder);
-            return samples.Select(sample => Edit(pipeline, step, sample, folder, untrained)).ToList();
+            var edits = new List<(ValidationScore Score, Image<Rgb24> Edited)>();
+            try
+            {
+                foreach (var sample in samples) edits.Add(Edit(pipeline, step, sample, folder, untrained));
+                WriteRow(step, samples, edits.Select(e => e.Edited).ToList());
+                return edits.Select(e => e.Score).ToList();
+            }
+            finally
+            {
+                foreach (var (_, edited) in edits) edited.Dispose();
+            }
         }
         finally
         {
@@ -44,7 +67,8 @@ public sealed class TrainingValidation(EditModels models, TrainingSettings setti
         }
     }
 
-    ValidationScore Edit(RelationEditPipeline pipeline, int step, ValidationSample sample, string folder, IReadOnlyDictionary<string, double>? untrained)
+    (ValidationScore Score, Image<Rgb24> Edited) Edit(RelationEditPipeline pipeline, int step, ValidationSample sample, string folder,
+        IReadOnlyDictionary<string, double>? untrained)
     {
         using var scope = NewDisposeScope();
         var images = sample.Images;
@@ -62,14 +86,31 @@ public sealed class TrainingValidation(EditModels models, TrainingSettings setti
         var relativeL2 = (linalg.vector_norm(final - target.to(ScalarType.Float64)) / linalg.vector_norm(target.to(ScalarType.Float64))).item<double>();
 
         var path = Path.Combine(folder, images.Id + ".png");
-        double mse;
-        using (var image = ImageTensors.FromUnitNchw(result.Image))
+        var image = ImageTensors.FromUnitNchw(result.Image);
+        try
         {
             File.WriteAllBytes(path, ImageCodec.Encode(image, OutputFormat.Png));
-            mse = ImageMetrics.Mse(image, images.Target);
+            var score = new ValidationScore(step, images.Id, relativeL2, untrained?.GetValueOrDefault(images.Id, double.NaN) ?? relativeL2,
+                ImageMetrics.Mse(image, images.Target), Path.GetRelativePath(outputDirectory, path).Replace('\\', '/'), clip?.Score(image, images.Target));
+            return (score, image);
         }
-        return new ValidationScore(step, images.Id, relativeL2, untrained?.GetValueOrDefault(images.Id, double.NaN) ?? relativeL2, mse,
-            Path.GetRelativePath(outputDirectory, path).Replace('\\', '/'));
+        catch
+        {
+            image.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The validation's picture: a row per sample (A, A′, B, B′, the edit), cells of the first edit's size.</summary>
+    void WriteRow(int step, IReadOnlyList<ValidationSample> samples, IReadOnlyList<Image<Rgb24>> edits)
+    {
+        var first = edits[0];
+        var scale = Math.Min(1.0, (double)MaxCellSide / Math.Max(first.Width, first.Height));
+        var cell = new Size(Math.Max(1, (int)Math.Round(first.Width * scale)), Math.Max(1, (int)Math.Round(first.Height * scale)));
+        var rows = samples.Select((sample, i) =>
+            (IReadOnlyList<Image<Rgb24>>)[sample.Images.PromptImage, sample.Images.ReferenceImage, sample.Images.Source, sample.Images.Target, edits[i]]).ToList();
+        using var picture = ImageGrid.Rows(rows, cell);
+        File.WriteAllBytes(RowImagePath(outputDirectory, step), ImageCodec.Encode(picture, OutputFormat.Png));
     }
 
     /// <summary>The settings of a validation edit: what the service would run for the same request and seed.</summary>
@@ -119,6 +160,7 @@ public sealed class TrainingValidation(EditModels models, TrainingSettings setti
             ["latent_rel_l2"] = s.LatentRelativeL2,
             ["latent_rel_l2_untrained"] = s.LatentRelativeL2Untrained,
             ["mse"] = s.PixelMse,
+            ["clip_i"] = s.ClipI,
             ["image"] = s.ImagePath,
         }.ToJsonString());
         File.AppendAllLines(Path.Combine(outputDirectory, FileName), lines);
@@ -133,7 +175,8 @@ public sealed class TrainingValidation(EditModels models, TrainingSettings setti
         {
             var row = JsonNode.Parse(line)!;
             return new ValidationScore(row["step"]!.GetValue<int>(), row["id"]!.GetValue<string>(), row["latent_rel_l2"]!.GetValue<double>(),
-                row["latent_rel_l2_untrained"]?.GetValue<double>(), row["mse"]!.GetValue<double>(), row["image"]!.GetValue<string>());
+                row["latent_rel_l2_untrained"]?.GetValue<double>(), row["mse"]!.GetValue<double>(), row["image"]!.GetValue<string>(),
+                row["clip_i"]?.GetValue<double>());
         }).ToList();
     }
 

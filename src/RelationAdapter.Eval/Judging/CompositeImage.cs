@@ -1,6 +1,6 @@
+using RelationAdapter.Core.Imaging;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
-using SixLabors.ImageSharp.Processing;
 
 namespace RelationAdapter.Eval.Judging;
 
@@ -69,11 +69,7 @@ public static class CompositeImage
 
     static void Place(Image<Rgb24> canvas, Image<Rgb24> image, Size cell, Point corner, string name)
     {
-        var scale = Math.Min((double)cell.Width / image.Width, (double)cell.Height / image.Height);
-        var size = new Size(Math.Max(1, (int)Math.Round(image.Width * scale)), Math.Max(1, (int)Math.Round(image.Height * scale)));
-        using var fitted = image.Clone(x => x.Resize(size, KnownResamplers.Bicubic, compand: false));
-        var offset = new Point(corner.X + (cell.Width - size.Width) / 2, corner.Y + (cell.Height - size.Height) / 2);
-        canvas.Mutate(x => x.DrawImage(fitted, offset, 1f));
-        Label(canvas, name, offset, LabelScale(cell));
+        var placed = ImageGrid.Place(canvas, image, cell, corner);
+        Label(canvas, name, placed.Location, LabelScale(cell));
     }
 }

@@ -58,10 +58,14 @@ public class TrainToolTests
     /// <summary>
     /// The check that training means what inference means, on the tiny preset: the loss falls, and the
     /// pipeline run with the checkpoint lands much closer to the targets' latents than the untrained model.
-    /// The tiny preset's DiT is random: it cannot denoise, and a rank-4 LoRA cannot teach a 32-wide random DiT
-    /// to (it learns the targets' mean, not to remove the noise), so the final latents keep the initial noise,
-    /// whose norm is ~5× the targets' here. That floor puts the best reachable ratio near 0.6 of the untrained
-    /// distance (measured: about 0.68), not the 0.5: the bound asserted is 0.8.
+    /// Training predicts exactly the velocity an edit steps with (<see cref="TrainingInferenceAgreementTests"/>), but
+    /// the 0.5 is out of the tiny preset's reach: its 32-wide DiT writes 64-channel tokens through a frozen
+    /// proj_out, so half of the latent space keeps the seed's noise whatever is trained, a floor of about 0.48 of the
+    /// untrained distance here (<see cref="TrainingInferenceAgreementTests.On_the_tiny_preset_training_cannot_move_the_latents_outside_the_output_projections_range"/>).
+    /// Nor does the rest come easily: the rank-4 LoRA mostly learns to quiet the random DiT's velocity, so the final
+    /// latents stay near the seed's noise (the loss stays above what predicting the target alone would give).
+    /// Measured: 0.69 after these 200 steps, 0.66 after 1000 (sampled or mean targets alike); a 64-wide variant of the
+    /// preset, without the floor, stays at 0.71-0.74 after 200 or 1000 steps. The bound asserted is 0.8.
     /// </summary>
     [Fact]
     public async Task Training_on_the_tiny_preset_learns_the_edits_and_the_served_checkpoint_edits_as_validation_did()
@@ -219,5 +223,122 @@ public class TrainToolTests
         Assert.Equal(2, code);
         Assert.Contains("labels.json", stderr);
         Assert.Contains("absent.png", stderr);
+    }
+
+    [Fact]
+    public async Task Gradient_checkpointing_trains_loss_for_loss_as_without_it()
+    {
+        using var temp = new TempFolder();
+        var data = WriteData(temp);
+        string[] common = ["--data", data, "--steps", "4", "--rank", "4", "--lr", "1e-3", "--validate-steps", "1", "--save-every", "0", "--threads", "1"];
+        var plain = temp.File("plain");
+        var checkpointed = temp.File("checkpointed");
+        var (code, stdout, stderr) = await RunAsync([.. common, "--out", plain]);
+        Assert.True(code == 0, $"exit code {code}: {stdout}\n{stderr}");
+        (code, stdout, stderr) = await RunAsync([.. common, "--out", checkpointed, "--checkpointing"]);
+        Assert.True(code == 0, $"exit code {code}: {stdout}\n{stderr}");
+
+        Assert.Equal(File.ReadAllLines(Path.Combine(plain, Trainer.LossFile)), File.ReadAllLines(Path.Combine(checkpointed, Trainer.LossFile)));
+        var settings = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(checkpointed, TrainingCheckpoints.FinalName, TrainingCheckpoints.InfoFile)))!["settings"]!;
+        Assert.True(settings["GradientCheckpointing"]!.GetValue<bool>(), "train.json records the setting");
+    }
+
+    [Fact]
+    public async Task Training_metrics_are_posted_to_an_OTLP_endpoint()
+    {
+        using var temp = new TempFolder();
+        var data = WriteData(temp, samples: 1);
+        var port = FreePort();
+        using var listener = new System.Net.HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        var requests = new System.Collections.Concurrent.ConcurrentQueue<(string Method, string Path, string? ContentType, byte[] Body)>();
+        var serving = Task.Run(async () =>
+        {
+            while (true)
+            {
+                System.Net.HttpListenerContext context;
+                try
+                {
+                    context = await listener.GetContextAsync();
+                }
+                catch (Exception e) when (e is System.Net.HttpListenerException or ObjectDisposedException)
+                {
+                    return;
+                }
+                using var body = new MemoryStream();
+                await context.Request.InputStream.CopyToAsync(body);
+                requests.Enqueue((context.Request.HttpMethod, context.Request.Url!.AbsolutePath, context.Request.ContentType, body.ToArray()));
+                context.Response.StatusCode = 200;
+                context.Response.Close();
+            }
+        });
+
+        var (code, stdout, stderr) = await RunAsync("--data", data, "--out", temp.File("run"), "--steps", "3", "--rank", "4", "--validate-steps", "1",
+            "--save-every", "0", "--threads", "1", "--otlp-endpoint", $"http://127.0.0.1:{port}");
+        listener.Stop();
+        await serving;
+        Assert.True(code == 0, $"exit code {code}: {stdout}\n{stderr}");
+
+        var metrics = requests.Where(r => r is { Method: "POST", Path: "/v1/metrics" }).ToList();
+        Assert.NotEmpty(metrics);
+        Assert.All(metrics, r => Assert.Equal("application/x-protobuf", r.ContentType));
+        // Protobuf keeps strings as UTF-8 bytes: the metric and meter names are readable in the body.
+        var bodies = string.Join("\n", metrics.Select(r => System.Text.Encoding.UTF8.GetString(r.Body)));
+        Assert.Contains("relation_adapter.train.loss", bodies);
+        Assert.Contains("relation_adapter.train.steps", bodies);
+        Assert.Contains("relation_adapter.train.step.duration", bodies);
+        Assert.Contains("relation_adapter.train.validation.latent_rel_l2", bodies);
+        Assert.Contains(Trainer.MeterName, bodies);
+    }
+
+    [Fact]
+    public async Task Validation_with_a_CLIP_model_records_CLIP_I_and_draws_a_row_per_sample()
+    {
+        using var temp = new TempFolder();
+        var data = WriteData(temp);
+        var output = temp.File("run");
+        var clipDirectory = GoldenSet.Resolve("clip");
+        var (code, stdout, stderr) = await RunAsync("--data", data, "--out", output, "--steps", "2", "--rank", "4", "--validate-steps", "1",
+            "--save-every", "0", "--threads", "1", "--clip-dir", clipDirectory);
+        Assert.True(code == 0, $"exit code {code}: {stdout}\n{stderr}");
+
+        var scores = TrainingValidation.Read(output);
+        Assert.Equal(4, scores.Count);
+        using var clip = Core.Vision.VisionLoading.LoadClipVision(clipDirectory, Core.Layers.ModuleOptions.CpuFloat32);
+        var similarity = new Core.Metrics.ClipImageSimilarity(clip, Core.Vision.ClipImageProcessor.Read(Path.Combine(clipDirectory, "preprocessor_config.json")));
+        foreach (var score in scores)
+        {
+            using var sample = TrainingData.Sample(score.Id, score.Id == "s0" ? 1 : 2);
+            using var edited = ImageCodec.Decode(File.ReadAllBytes(Path.Combine(output, score.ImagePath)));
+            Assert.NotNull(score.ClipI);
+            Assert.Equal(similarity.Score(edited, sample.Target), score.ClipI!.Value, 6);
+        }
+
+        foreach (var step in new[] { 0, 2 })
+        {
+            // A row per sample: A, A', B, B' and the edit, each in a cell of the edit's size.
+            using var picture = ImageCodec.Decode(File.ReadAllBytes(TrainingValidation.RowImagePath(output, step)));
+            var row = scores.Where(s => s.Step == step).ToList();
+            using var edit = ImageCodec.Decode(File.ReadAllBytes(Path.Combine(output, row[1].ImagePath)));
+            Assert.Equal((5 * edit.Width, 2 * edit.Height), (picture.Width, picture.Height));
+            using var sample = TrainingData.Sample(row[1].Id, 2);
+            using var lastRow = picture.Clone(x => x.Crop(new SixLabors.ImageSharp.Rectangle(0, edit.Height, 5 * edit.Width, edit.Height)));
+            SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>[] expected = [sample.PromptImage, sample.ReferenceImage, sample.Source, sample.Target, edit];
+            for (var column = 0; column < 5; column++)
+            {
+                using var cell = lastRow.Clone(x => x.Crop(new SixLabors.ImageSharp.Rectangle(column * edit.Width, 0, edit.Width, edit.Height)));
+                using var cellPixels = ImageTensors.ToHwcBytes(cell);
+                using var expectedPixels = ImageTensors.ToHwcBytes(expected[column]);
+                Assert.True(cellPixels.Same(expectedPixels), $"step {step}, column {column} of the second row is not its image");
+            }
+        }
+    }
+
+    static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

@@ -14,11 +14,15 @@ public class TrainerTests
 
     sealed class Run : IDisposable
     {
-        public LoadedModels Models { get; } = ModelFactory.CreateTiny(RuntimeOptions.Cpu, TinySeed);
+        public LoadedModels Models { get; }
         public List<TrainingImages> Images { get; } = [TrainingData.Sample("a", 1), TrainingData.Sample("b", 2)];
         public List<EncodedExample> Examples { get; }
 
-        public Run(TrainingSettings settings) => Examples = Images.Select(i => ExampleEncoding.Encode(Models.Models, i, settings.MaxSide)).ToList();
+        public Run(TrainingSettings settings, RuntimeOptions? runtime = null)
+        {
+            Models = ModelFactory.CreateTiny(runtime ?? RuntimeOptions.Cpu, TinySeed);
+            Examples = Images.Select(i => ExampleEncoding.Encode(Models.Models, i, settings.MaxSide)).ToList();
+        }
 
         public Trainer Trainer(TrainingSettings settings, string output, bool validate, TrainingStart? start = null) =>
             new(Models.Models, settings, output, Examples, validate ? Images.Zip(Examples, (i, e) => new ValidationSample(i, e)).ToList() : [],
@@ -89,6 +93,18 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Checkpointed_steps_keep_no_tensor_from_step_to_step()
+    {
+        var settings = Tiny with { Steps = 5, GradientCheckpointing = true };
+        using var temp = new TempFolder();
+        var live = new Dictionary<int, long>();
+        using (var run = new Run(settings))
+        using (var trainer = run.Trainer(settings, temp.Path, validate: false))
+            trainer.Run(new Synchronous<TrainingProgress>(p => live[p.Step] = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount));
+        Assert.Equal(live[2], live[5]);
+    }
+
+    [Fact]
     public void Fine_tuning_starts_from_the_files_of_a_checkpoint()
     {
         var settings = Tiny with { Steps = 2 };
@@ -133,5 +149,33 @@ public class TrainerTests
         var lora = Assert.Throws<CheckpointFormatException>(() => other.Trainer(settings with { Rank = 2 }, temp.Path, validate: false,
             new TrainingStart(LoraPath: Path.Combine(final, TrainingCheckpoints.LoraFile))));
         Assert.Contains("--rank", lora.Message);
+    }
+
+    [Fact]
+    public void Bf16_parameters_are_trained_through_float32_master_copies()
+    {
+        var settings = Tiny with { Steps = 2 };
+        using var temp = new TempFolder();
+        using var run = new Run(settings, new RuntimeOptions(CPU, ScalarType.BFloat16));
+        using var trainer = run.Trainer(settings, temp.Path, validate: false);
+        var halves = trainer.TrainableParameters.Where(p => p.Parameter.dtype == ScalarType.BFloat16).ToList();
+        Assert.Contains(halves, p => p.Name.StartsWith("ip_adapter.", StringComparison.Ordinal));
+        using var scope = NewDisposeScope();
+        var before = trainer.MasterParameters.ToDictionary(p => p.Name, p => p.Master.clone());
+
+        trainer.Run();
+
+        var masters = trainer.MasterParameters.ToDictionary(p => p.Name, p => p.Master);
+        foreach (var (name, parameter) in trainer.TrainableParameters)
+        {
+            Assert.True(masters[name].dtype is ScalarType.Float32 or ScalarType.Float64, $"{name}: the optimiser updates a {masters[name].dtype} copy");
+            Assert.True(parameter.detach().Same(masters[name].to(parameter.dtype)), $"{name}: the forward's weights are not the master's");
+        }
+        Assert.All(halves, p => Assert.False(masters[p.Name].Same(before[p.Name]), $"{p.Name} was not updated"));
+        // The masters keep what bf16 rounds away.
+        Assert.Contains(halves, p => !masters[p.Name].Same(p.Parameter.detach().to(ScalarType.Float32)));
+        // A resumed run continues from the masters, not from their bf16 rounding.
+        using var state = SafetensorsFile.Open(Path.Combine(temp.Path, TrainingCheckpoints.FinalName, TrainingCheckpoints.StateFolder, TrainingCheckpoints.ParametersFile));
+        Assert.All(halves, p => Assert.True(state.Read(p.Name).Same(masters[p.Name]), $"{p.Name}: the training state holds another copy"));
     }
 }

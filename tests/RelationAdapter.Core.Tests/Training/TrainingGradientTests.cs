@@ -133,4 +133,45 @@ public class TrainingGradientTests
         Assert.True(Close.RelativeL2(unfused, baseOutput) > 1e-2, "the LoRA changes the output");
         Close.AssertRelativeL2(unfused, fused, tolerance: 1e-5, what: "unfused vs fused");
     }
+
+    [Fact]
+    public void Gradient_checkpointing_per_block_gives_the_gradients_of_the_plain_backward()
+    {
+        var (transformer, adapter, lora) = TinyModel(ScalarType.Float64);
+        using var _t = transformer;
+        using var _a = adapter;
+        using var _l = lora;
+        using var example = RandomExample(ScalarType.Float64);
+        var objective = new FlowMatchingObjective(transformer, adapter, guidance: 3.5, TimestepSampling.LogitNormal);
+        var parameters = adapter.named_parameters().Select(p => (Name: p.name, Parameter: p.parameter))
+            .Concat(lora.NamedParameters().Select(p => (p.Name, p.Parameter))).ToList();
+        (double Loss, Dictionary<string, Tensor> Gradients) Backward(bool checkpointing)
+        {
+            transformer.GradientCheckpointing = checkpointing;
+            using var generator = new Generator(99);
+            using var loss = objective.Loss(example, generator);
+            loss.backward();
+            var gradients = parameters.ToDictionary(p => p.Name, p =>
+            {
+                using var gradient = p.Parameter.grad ?? throw new Xunit.Sdk.XunitException($"{p.Name} has no gradient (checkpointing {checkpointing}).");
+                var copy = gradient.clone();
+                gradient.zero_();
+                return copy;
+            });
+            return (loss.item<double>(), gradients);
+        }
+
+        var plain = Backward(checkpointing: false);
+        var checkpointed = Backward(checkpointing: true);
+        Assert.Equal(plain.Loss, checkpointed.Loss);
+        foreach (var (name, _) in parameters)
+        {
+            Assert.True(plain.Gradients[name].abs().max().item<double>() > 0, $"{name}: a zero gradient compares nothing");
+            var difference = (plain.Gradients[name] - checkpointed.Gradients[name]).abs().max().item<double>();
+            Assert.True(difference <= 1e-12 * Math.Max(1, plain.Gradients[name].abs().max().item<double>()), $"{name}: gradients differ by {difference}");
+        }
+        Assert.Contains(parameters, p => p.Name.StartsWith("transformer.transformer_blocks.0.", StringComparison.Ordinal));
+        Assert.All(transformer.named_parameters(), p => Assert.Null(p.parameter.grad));
+        foreach (var gradient in plain.Gradients.Values.Concat(checkpointed.Gradients.Values)) gradient.Dispose();
+    }
 }
