@@ -3,6 +3,7 @@ using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Core.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Bench;
 

@@ -1,4 +1,5 @@
 using RelationAdapter.Bench;
+using RelationAdapter.TestKit;
 
 // Benchmarks that print numbers (speed and memory targets live here, not in unit tests).
 var command = args.FirstOrDefault() ?? "help";

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Bench;
 
@@ -51,7 +52,7 @@ public static class ScaleBenchmark
         var rounds = o.Int("rounds", 3);
         var torchThreads = o.Int("torch-threads", 1);
         var redisPath = o.String("redis-server", RedisServerPath);
-        var serviceDll = o.String("service", Path.Combine(AppContext.BaseDirectory, ServiceProcess.Dll));
+        var serviceDll = o.String("service", ServiceProcess.FindDll() ?? ServiceProcess.Dll);
         if (!File.Exists(redisPath))
         {
             w.WriteLine($"scale: {redisPath} is missing (apt-get install redis-server), or name it with --redis-server.");
@@ -59,7 +60,7 @@ public static class ScaleBenchmark
         }
         if (!File.Exists(serviceDll))
         {
-            w.WriteLine($"scale: {serviceDll} is missing: build the Bench project (it references the service), or name the dll with --service.");
+            w.WriteLine($"scale: {serviceDll} is missing: build the service (dotnet build src/RelationAdapter.Service), or name the dll with --service.");
             return 2;
         }
 

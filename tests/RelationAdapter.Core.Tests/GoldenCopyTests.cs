@@ -1,5 +1,6 @@
 using RelationAdapter.Bench;
 using RelationAdapter.Core.Tests.Support;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Core.Tests;
 

@@ -1,7 +1,7 @@
-using RelationAdapter.Bench;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Eval.Tests.Support;
 using SixLabors.ImageSharp;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Eval.Tests;
 

@@ -1,12 +1,12 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using RelationAdapter.Bench;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Metrics;
 using RelationAdapter.Eval.Tests.Support;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Eval.Tests;
 

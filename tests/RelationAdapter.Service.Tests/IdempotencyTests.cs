@@ -2,6 +2,7 @@ using System.Net;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Service.Platform;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests;
 
@@ -117,7 +118,7 @@ public class IdempotencyTests
         using (var leave = new CancellationTokenSource())
         {
             var waiting = client.SendAsync(request, leave.Token);
-            await Api.UntilAsync(async () => await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.QueueDepth) == 1, "the waiting client's job is not queued");
+            await Poll.UntilAsync(async () => await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.QueueDepth) == 1, "the waiting client's job is not queued");
             leave.Cancel();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
         }

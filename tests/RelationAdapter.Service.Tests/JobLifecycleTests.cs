@@ -4,12 +4,12 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
-using RelationAdapter.Bench;
 using System.Text.Json;
 using System.Net;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Jobs.Options;
 using RelationAdapter.Service.Platform;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests;
 
@@ -112,7 +112,7 @@ public class JobLifecycleTests
             Assert.Equal("succeeded", (await Api.WaitForAsync(client, id, "succeeded", "failed", "canceled")).GetProperty("status").GetString());
         Assert.Equal(0, await Api.MetricAsync(client, "ra_queue_depth"));
         // A job is counted right after its end is stored.
-        await Api.UntilAsync(async () => await Api.MetricAsync(client, "ra_jobs_total") >= 50, "fewer than 50 jobs were counted", seconds: 10);
+        await Poll.UntilAsync(async () => await Api.MetricAsync(client, "ra_jobs_total") >= 50, "fewer than 50 jobs were counted", seconds: 10);
     }
 
     [Fact]
@@ -251,7 +251,7 @@ public class JobLifecycleTests
         using var leave = new CancellationTokenSource();
         var waiting = client.SendAsync(request, leave.Token);
         JsonElement running = default;
-        await Api.UntilAsync(async () => (running = await (await client.GetAsync("/v1/edits?status=running")).JsonAsync()).GetProperty("items").GetArrayLength() > 0,
+        await Poll.UntilAsync(async () => (running = await (await client.GetAsync("/v1/edits?status=running")).JsonAsync()).GetProperty("items").GetArrayLength() > 0,
             "the slow edit never ran");
         leave.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
@@ -261,7 +261,7 @@ public class JobLifecycleTests
         // It runs on: two more steps (or its end) after the client left, rather than a cancel.
         var stepWhenLeft = job.GetProperty("progress").GetProperty("step").GetInt32();
         JsonElement view = default;
-        await Api.UntilAsync(async () => (view = await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync()).GetProperty("status").GetString() != "running"
+        await Poll.UntilAsync(async () => (view = await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync()).GetProperty("status").GetString() != "running"
                                          || view.GetProperty("progress").GetProperty("step").GetInt32() >= stepWhenLeft + 2,
             "the edit neither advanced nor ended after its client left");
         Assert.Contains(view.GetProperty("status").GetString(), new[] { "running", "succeeded" });

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Service.Tests.Webhooks;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests;
 
@@ -88,7 +89,7 @@ public sealed class OutputsTests
         Assert.Equal("A-17", view.GetProperty("metadata").GetProperty("order").GetString());
         var listed = (await (await client.GetAsync("/v1/edits")).JsonAsync()).GetProperty("items")[0];
         Assert.Equal("acme", listed.GetProperty("metadata").GetProperty("customer").GetString());
-        await Api.UntilAsync(() => receiver.Received.Count >= 1, "the webhook never arrived");
+        await Poll.UntilAsync(() => receiver.Received.Count >= 1, "the webhook never arrived");
         var delivered = JsonDocument.Parse(receiver.Received[0].Body).RootElement;
         Assert.Equal("A-17", delivered.GetProperty("metadata").GetProperty("order").GetString());
 

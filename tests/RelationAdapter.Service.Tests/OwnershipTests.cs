@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Service.Platform;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests;
 
@@ -46,7 +47,7 @@ public class OwnershipTests
         Assert.Equal(id, (await (await alice.GetAsync("/v1/edits")).JsonAsync()).GetProperty("items")[0].GetProperty("id").GetString());
 
         // The key's name, not the key, labels the metrics (the job is counted right after its end is stored).
-        await Api.UntilAsync(async () => await Api.MetricAsync(alice, "ra_jobs_total", "api_key=\"alice\"") == 1, "alice's job was not counted under her key's name");
+        await Poll.UntilAsync(async () => await Api.MetricAsync(alice, "ra_jobs_total", "api_key=\"alice\"") == 1, "alice's job was not counted under her key's name");
         Assert.DoesNotContain("key-of-alice", await alice.GetStringAsync("/metrics"));
         Assert.True(done.GetProperty("expires_at").GetDateTimeOffset() > done.GetProperty("finished_at").GetDateTimeOffset());
     }
@@ -99,7 +100,7 @@ public class OwnershipTests
         var client = As(factory, "plain-key");
         var id = await Api.SubmitAsync(client, Api.EditForm());
         Assert.Equal("succeeded", (await Api.WaitForAsync(client, id, "succeeded")).GetProperty("status").GetString());
-        await Api.UntilAsync(async () => await Api.MetricAsync(client, "ra_jobs_total", "api_key=\"key-1\"") == 1, "the job was not counted under the key's generated name");
+        await Poll.UntilAsync(async () => await Api.MetricAsync(client, "ra_jobs_total", "api_key=\"key-1\"") == 1, "the job was not counted under the key's generated name");
     }
 
     [Fact]

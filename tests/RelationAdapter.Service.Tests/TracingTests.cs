@@ -3,6 +3,7 @@ using System.Diagnostics;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Service.Platform;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests;
 
@@ -30,7 +31,7 @@ public class TracingTests
         var id = (await response.JsonAsync()).GetProperty("id").GetString()!;
         await Api.WaitForAsync(client, id, "succeeded");
         // The job's span ends when the worker is done with it, just after its end is stored.
-        await Api.UntilAsync(() => spans.Any(s => s.OperationName == "edit.job" && (string?)s.GetTagItem("edit.id") == id), "the job's span never ended");
+        await Poll.UntilAsync(() => spans.Any(s => s.OperationName == "edit.job" && (string?)s.GetTagItem("edit.id") == id), "the job's span never ended");
 
         var job = spans.Single(s => s.OperationName == "edit.job" && (string?)s.GetTagItem("edit.id") == id);
         Assert.Equal(traceId, job.TraceId);

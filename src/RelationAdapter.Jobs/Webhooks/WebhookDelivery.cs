@@ -6,7 +6,7 @@ namespace RelationAdapter.Jobs.Webhooks;
 /// drop a repeat, and so the same event enqueued twice is delivered once.
 /// </summary>
 /// <param name="JobId">The job the event is of.</param>
-/// <param name="Url">Where to POST it, as checked by <see cref="WebhookTargets.Refusal"/>.</param>
+/// <param name="Url">Where to POST it, as the service checked it (<c>WebhookTargets.Refusal</c>).</param>
 /// <param name="Event">One of <see cref="WebhookEvents"/>.</param>
 /// <param name="Body">The JSON sent (the job as clients see it, at the event); not copied, so not to be changed after.</param>
 public sealed record WebhookDelivery(string JobId, string Url, string Event, byte[] Body)

@@ -8,8 +8,8 @@ using Swashbuckle.AspNetCore.SwaggerGen;
 namespace RelationAdapter.Service.Platform;
 
 /// <summary>
-/// Writes the configured limits into the OpenAPI document: the ranges and defaults <see cref="EditFormParser"/>
-/// enforces and the upload sizes <see cref="Http.ImageAdmission"/> enforces, all read from <see cref="LimitsOptions"/>,
+/// Writes the configured limits into the OpenAPI document: the ranges and defaults <c>EditFormParser</c>
+/// enforces and the upload sizes <see cref="ImageAdmission"/> enforces, all read from <see cref="LimitsOptions"/>,
 /// and the page sizes of the edit listing, so the document (and the clients generated from it) states what is enforced.
 /// </summary>
 public sealed class LimitsDocumentation(IOptions<LimitsOptions> options) : ISchemaFilter, IOperationFilter

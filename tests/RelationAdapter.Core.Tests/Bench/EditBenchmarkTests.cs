@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using RelationAdapter.Bench;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Core.Tests.Bench;
 

@@ -2,6 +2,7 @@ using RelationAdapter.Bench;
 using RelationAdapter.Core.Layers;
 using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Core.Weights;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Core.Tests.Support;
 

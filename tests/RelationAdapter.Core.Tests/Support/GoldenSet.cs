@@ -1,6 +1,7 @@
 using RelationAdapter.Bench;
 using RelationAdapter.Core.Weights;
 using static TorchSharp.torch;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Core.Tests.Support;
 

@@ -1,4 +1,5 @@
 using RelationAdapter.Bench;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Core.Tests.Training;
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using RelationAdapter.Client;
 using RelationAdapter.Service.Tests.Support;
 using SixLabors.ImageSharp;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests;
 
@@ -20,7 +21,7 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
 
     static async Task<EditView> WaitUntilFinishedAsync(RelationAdapterClient client, EditView job)
     {
-        await Api.UntilAsync(async () => (job = await client.GetEditAsync(job.Id)).Status is not (JobStatus.Queued or JobStatus.Running),
+        await Poll.UntilAsync(async () => (job = await client.GetEditAsync(job.Id)).Status is not (JobStatus.Queued or JobStatus.Running),
             $"edit {job.Id} never finished", seconds: 60);
         return job;
     }
@@ -135,7 +136,7 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
         // One slow job running (many steps on a large source), one waiting: a queue of one has no place for a third.
         var running = await client.CreateEditAsync([Photo(Api.Png(512, 512), "source.png")], "slow",
             promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 50, maxSide: 512);
-        await Api.UntilAsync(async () => (await client.GetEditAsync(running.Id)).Status != JobStatus.Queued, "the slow job never left the queue");
+        await Poll.UntilAsync(async () => (await client.GetEditAsync(running.Id)).Status != JobStatus.Queued, "the slow job never left the queue");
         var waiting = await client.CreateEditAsync([Photo(Api.Source, "source.png")], "wait",
             promptImage: Photo(Api.Before, "before.png"), referenceImage: Photo(Api.After, "after.png"), steps: 1);
         var full = await Assert.ThrowsAsync<ApiException<ApiProblem>>(() => client.CreateEditAsync([Photo(Api.Source, "source.png")], "no room",
@@ -164,7 +165,7 @@ public class GeneratedClientTests(ServiceFactory factory) : IClassFixture<Servic
         {
             await foreach (var item in client.GetEditEventsAsync(job.Id, timeout.Token)) lock (events) events.Add(item);
         });
-        await Api.UntilAsync(() => { lock (events) return events.Count > 0; }, "the event stream sent nothing");
+        await Poll.UntilAsync(() => { lock (events) return events.Count > 0; }, "the event stream sent nothing");
         await client.CancelEditAsync(busy);
         await reading;
 

@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using Microsoft.OpenApi;
 using RelationAdapter.Service.Tests.Support;
 using Xunit.Abstractions;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Contract;
 
@@ -167,7 +168,7 @@ public class ContractTests(ITestOutputHelper output)
         }
         // 200 with the job (two results); its one queue place may still be taken by the idempotency section's job.
         HttpResponseMessage? batch = null;
-        await Api.UntilAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             var batchForm = Api.EditForm();
             Api.AddFile(batchForm, "source_image", Api.Png(80, 64, 9));

@@ -11,6 +11,7 @@ using RelationAdapter.Jobs;
 using RelationAdapter.Jobs.Memory;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Service.Platform;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Hostile;
 
@@ -99,11 +100,11 @@ public class AdmissionTests
         request.Headers.Add("Prefer", "wait=60");
         using var leave = new CancellationTokenSource();
         var waiting = client.SendAsync(request, leave.Token);
-        await Api.UntilAsync(async () => await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.QueueDepth) == 1, "the waiting client's job is not queued");
+        await Poll.UntilAsync(async () => await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.QueueDepth) == 1, "the waiting client's job is not queued");
         leave.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
 
-        await Api.UntilAsync(async () => await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.Jobs, Canceled) >= 1, "the abandoned job was not canceled", seconds: 10);
+        await Poll.UntilAsync(async () => await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.Jobs, Canceled) >= 1, "the abandoned job was not canceled", seconds: 10);
         Assert.Equal(0, await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.QueueDepth));
         await client.DeleteAsync($"/v1/edits/{running}");
     }
@@ -153,7 +154,7 @@ public class AdmissionTests
         Assert.Single(responses, response => response.StatusCode == HttpStatusCode.Created);
         var id = Assert.Single(responses.Select(r => r.JsonAsync().Result.GetProperty("id").GetString()).Distinct());
         // An encoding's span ends just after its requests are answered.
-        await Api.UntilAsync(() => encodings.Any(activity => (string?)activity.GetTagItem("relation.id") == id), "the encoding's span never ended");
+        await Poll.UntilAsync(() => encodings.Any(activity => (string?)activity.GetTagItem("relation.id") == id), "the encoding's span never ended");
         Assert.Single(encodings, activity => (string?)activity.GetTagItem("relation.id") == id);
         await client.DeleteAsync($"/v1/edits/{running}");
     }
@@ -166,13 +167,13 @@ public class AdmissionTests
         var trickle = RawHttp.SendAsync(service.Address,
             "POST /v1/relations HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000",
             "--b\r\n"u8.ToArray(), timeout: TimeSpan.FromSeconds(30));
-        await Api.UntilAsync(() => service.Service<UploadAdmission>().InProgress == 1, "the trickling upload was never admitted");
+        await Poll.UntilAsync(() => service.Service<UploadAdmission>().InProgress == 1, "the trickling upload was never admitted");
         Assert.Equal(1, service.Service<RelationPlaces>().Free);
 
         // A pair waiting for the busy worker holds the only place.
         var running = await Api.BusyWorkerAsync(service.Client);
         var waiting = service.Client.PostAsync("/v1/relations", Pair(4));
-        await Api.UntilAsync(() => service.Service<RelationPlaces>().Free == 0, "the waiting pair never took the only place");
+        await Poll.UntilAsync(() => service.Service<RelationPlaces>().Free == 0, "the waiting pair never took the only place");
         var refused = await service.Client.PostAsync("/v1/relations", Pair(3));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
         Assert.Equal(ProblemPrefix + "queue-full", (await refused.JsonAsync()).GetProperty("type").GetString());
@@ -193,7 +194,7 @@ public class AdmissionTests
         var queuedEdit = await Api.SubmitAsync(client, Api.EditForm());
         var relations = Enumerable.Range(0, 4).Select(i => client.PostAsync("/v1/relations", Pair(20 + i))).ToList();
         var encoder = factory.Services.GetRequiredService<RelationEncoder>();
-        await Api.UntilAsync(() => encoder.Pending == 4, "the four pairs are not all waiting for the worker");
+        await Poll.UntilAsync(() => encoder.Pending == 4, "the four pairs are not all waiting for the worker");
         await client.DeleteAsync($"/v1/edits/{running}");
 
         var edit = await Api.WaitForAsync(client, queuedEdit, "succeeded");
@@ -224,7 +225,7 @@ public class AdmissionTests
         {
             var abandoned = client.PostAsync("/v1/relations", Pair(41), leave.Token);
             // The client leaves once its pair is handed over: a request that leaves earlier gives its place back.
-            await Api.UntilAsync(() => encoder.Pending == 1, "the pair was not handed over");
+            await Poll.UntilAsync(() => encoder.Pending == 1, "the pair was not handed over");
             leave.Cancel();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
         }
@@ -232,7 +233,7 @@ public class AdmissionTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.PostAsync("/v1/relations", Pair(42))).StatusCode);
         await client.DeleteAsync($"/v1/edits/{running}");
         HttpResponseMessage? later = null;
-        await Api.UntilAsync(async () => (later = await client.PostAsync("/v1/relations", Pair(42))).StatusCode != HttpStatusCode.ServiceUnavailable,
+        await Poll.UntilAsync(async () => (later = await client.PostAsync("/v1/relations", Pair(42))).StatusCode != HttpStatusCode.ServiceUnavailable,
             "the pair never found a place", seconds: 30);
         Assert.Equal(HttpStatusCode.Created, later!.StatusCode);
     }

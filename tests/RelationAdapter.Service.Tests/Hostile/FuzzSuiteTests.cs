@@ -7,6 +7,7 @@ using RelationAdapter.Service.Tests.Support;
 using Xunit.Abstractions;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Service.Platform;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Hostile;
 
@@ -80,7 +81,7 @@ public sealed class FuzzSuiteTests(ITestOutputHelper output)
 
         // Accepted jobs wait in the queue (each holding its edit-size images) until the worker gets to them:
         // that is the queue's bounded cost, not growth. Memory is compared once it has drained.
-        await Api.UntilAsync(async () => await Api.MetricAsync(service.Client, ServiceTelemetry.PrometheusNames.QueueDepth) == 0,
+        await Poll.UntilAsync(async () => await Api.MetricAsync(service.Client, ServiceTelemetry.PrometheusNames.QueueDepth) == 0,
             "the accepted jobs never drained from the queue", seconds: 180);
         var final = Rss();
         Report(outcomes, rss, baseline, final);

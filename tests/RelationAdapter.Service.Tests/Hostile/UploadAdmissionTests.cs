@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Service.Platform;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Hostile;
 
@@ -51,7 +52,7 @@ public class UploadAdmissionTests
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var trickles = Enumerable.Range(0, 16).Select(_ => TrickleAsync(service.Address, null, stop.Token)).ToList();
         var uploads = service.Service<UploadAdmission>();
-        await Api.UntilAsync(() => uploads.InProgress == 16, "the slow uploads were never admitted");
+        await Poll.UntilAsync(() => uploads.InProgress == 16, "the slow uploads were never admitted");
 
         // 16 slow uploads against a capacity of 8: normal submissions are taken all the same.
         for (var i = 0; i < 3; i++)
@@ -73,7 +74,7 @@ public class UploadAdmissionTests
         });
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var trickles = Enumerable.Range(0, 2).Select(_ => TrickleAsync(service.Address, "key-of-alice", stop.Token)).ToList();
-        await Api.UntilAsync(() => service.Service<UploadAdmission>().InProgress == 2, "alice's uploads were never admitted");
+        await Poll.UntilAsync(() => service.Service<UploadAdmission>().InProgress == 2, "alice's uploads were never admitted");
 
         using var alice = new HttpClient { BaseAddress = service.Address };
         alice.DefaultRequestHeaders.Authorization = new("Bearer", "key-of-alice");

@@ -1,8 +1,8 @@
 using System.Net;
-using RelationAdapter.Bench;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Service.Platform;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Hosting;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Net;
-using RelationAdapter.Bench;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Service.Platform;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Hosting;
 
@@ -29,7 +29,7 @@ public sealed class ShutdownDrainTests
 
         var clock = Stopwatch.StartNew();
         var exited = service.TerminateAsync(Drain + TimeSpan.FromSeconds(20));
-        await Api.UntilAsync(async () => (await client.GetAsync(HealthEndpoints.ReadyPath)).StatusCode == HttpStatusCode.ServiceUnavailable,
+        await Poll.UntilAsync(async () => (await client.GetAsync(HealthEndpoints.ReadyPath)).StatusCode == HttpStatusCode.ServiceUnavailable,
             "readiness never failed after SIGTERM", seconds: 3);
         var readiness = await client.GetAsync(HealthEndpoints.ReadyPath);
         Assert.Equal("shutting-down", (await readiness.JsonAsync()).GetProperty("status").GetString());

@@ -18,6 +18,7 @@ using RelationAdapter.Service.Tests.Scaling;
 using RelationAdapter.Service.Tests.Support;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Jobs;
 
@@ -100,7 +101,7 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
         Assert.Equal(events.Select(change => change.Id).Order(), events.Select(change => change.Id));
         Assert.Equal(1, events.Single(change => change.Kind == "progress").State.Step);
         // Observers hear status changes (not progress), whichever backend stored them.
-        await Api.UntilAsync(() => Observers.StatusesOf(id).SequenceEqual([JobStatus.Running, JobStatus.Succeeded]), "the observers heard the start and the end");
+        await Poll.UntilAsync(() => Observers.StatusesOf(id).SequenceEqual([JobStatus.Running, JobStatus.Succeeded]), "the observers heard the start and the end");
     }
 
     [Fact]
@@ -162,7 +163,7 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
         Assert.Equal(second, (await TakeAsync()).Spec.Id);
         Assert.Equal(third, (await TakeAsync()).Spec.Id);
         Assert.Null(await Work.TakeEditAsync(default));
-        await Api.UntilAsync(() => Observers.StatusesOf(first).SequenceEqual([JobStatus.Canceled]), "the observers heard the cancel");
+        await Poll.UntilAsync(() => Observers.StatusesOf(first).SequenceEqual([JobStatus.Canceled]), "the observers heard the cancel");
     }
 
     [Fact]
@@ -172,7 +173,7 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
         var job = await TakeAsync();
         var (outcome, _) = await Board.CancelAsync(id, default);
         Assert.Equal(CancelOutcome.StopRequested, outcome);
-        await Api.UntilAsync(() => job.Cancellation.IsCancellationRequested, "the running job's token was canceled");
+        await Poll.UntilAsync(() => job.Cancellation.IsCancellationRequested, "the running job's token was canceled");
         await job.StoppedAsync();
         await FinishAsync(job);
         Assert.Equal(JobStatus.Canceled, (await Board.FindAsync(id, default))!.State.Status);
@@ -221,11 +222,11 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
         await PassAsync(Retention / 2);
         Assert.NotNull(await Board.FindAsync(id, default));
         await PassAsync(Retention);
-        await Api.UntilAsync(async () => await Board.FindAsync(id, default) is null, "the finished job was dropped after its retention", seconds: 10);
+        await Poll.UntilAsync(async () => await Board.FindAsync(id, default) is null, "the finished job was dropped after its retention", seconds: 10);
         Assert.Null(await Board.ReadResultAsync(id, 0, default));
         Assert.Equal([kept], (await Board.NewestAsync("alice", null, null, 10, default)).Select(record => record.Id));
         Assert.NotNull(await Board.FindAsync(kept, default)); // a waiting job has no retention
-        await Api.UntilAsync(() => Observers.Forgotten.Contains(id), "the observers were told the job is forgotten", seconds: 10);
+        await Poll.UntilAsync(() => Observers.Forgotten.Contains(id), "the observers were told the job is forgotten", seconds: 10);
         Assert.DoesNotContain(kept, Observers.Forgotten);
     }
 
@@ -264,7 +265,7 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
         Assert.True(joinedSecond);
 
         RelationWork? work = null;
-        await Api.UntilAsync(async () => (work = await Work.TakeRelationAsync(default)) is not null, "the worker took the pair");
+        await Poll.UntilAsync(async () => (work = await Work.TakeRelationAsync(default)) is not null, "the worker took the pair");
         Assert.Equal("rel_contract", work!.Id);
         var tokens = new RelationTokens([.. Enumerable.Range(0, 8).Select(i => (float)i)], [1, 2, 4]);
         work.Complete(_services.GetRequiredService<RelationCache>().Store(work.Id, tokens, Time.GetUtcNow()));
@@ -333,7 +334,7 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
     async Task<IRunningJob> TakeAsync()
     {
         IRunningJob? job = null;
-        await Api.UntilAsync(async () => (job = await Work.TakeEditAsync(default)) is not null, "the worker took the next edit");
+        await Poll.UntilAsync(async () => (job = await Work.TakeEditAsync(default)) is not null, "the worker took the next edit");
         _taken.Add(job!);
         return job!;
     }

@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
-using RelationAdapter.Bench;
 using RelationAdapter.Service.Tests.Support;
 using StackExchange.Redis;
 using RelationAdapter.Jobs.Redis;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Service.Platform;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Scaling;
 
@@ -143,7 +143,7 @@ public sealed partial class RedisBackendTests(RedisServer redis) : IAsyncLifetim
         var form = () => Api.EditForm(new Dictionary<string, string?> { ["steps"] = "40", ["seed"] = "7", ["max_side"] = "256" }, source: Api.Png(256, 256));
         var id = await Api.SubmitAsync(front, form());
         JsonElement view = default;
-        await Api.UntilAsync(async () => (view = await (await front.GetAsync($"/v1/edits/{id}")).JsonAsync()).GetProperty("progress").GetProperty("step").GetInt32() >= 2,
+        await Poll.UntilAsync(async () => (view = await (await front.GetAsync($"/v1/edits/{id}")).JsonAsync()).GetProperty("progress").GetProperty("step").GetInt32() >= 2,
             "no worker got going", seconds: 60);
         var doomed = view.GetProperty("worker").GetString();
         await workers[doomed == "gpu-a" ? 0 : 1].KillAsync();
@@ -166,7 +166,7 @@ public sealed partial class RedisBackendTests(RedisServer redis) : IAsyncLifetim
 
         await ReplicaAsync("worker", "gpu-1");
         string? status = null;
-        await Api.UntilAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             // Until the api replica has reconnected to the restarted Redis, it answers with a problem (or not at all).
             try
@@ -250,7 +250,7 @@ public sealed partial class RedisBackendTests(RedisServer redis) : IAsyncLifetim
         await Api.WaitForAsync(front, id, "succeeded");
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         // The entry is acknowledged right after the job's end is stored.
-        await Api.UntilAsync(async () => Assert.Single(await connection.GetDatabase().StreamGroupInfoAsync(RedisKeys.EditStream), g => g.Name == RedisKeys.WorkerGroup)
+        await Poll.UntilAsync(async () => Assert.Single(await connection.GetDatabase().StreamGroupInfoAsync(RedisKeys.EditStream), g => g.Name == RedisKeys.WorkerGroup)
             .PendingMessageCount == 0, "the finished job's entry is still pending", seconds: 10);
         Assert.Contains("gpu-1", (await connection.GetDatabase().StreamConsumerInfoAsync(RedisKeys.EditStream, RedisKeys.WorkerGroup)).Select(c => (string)c.Name!));
     }
@@ -292,13 +292,13 @@ public sealed partial class RedisBackendTests(RedisServer redis) : IAsyncLifetim
         await server.ConfigSetAsync("maxmemory-policy", "noeviction");
         await server.ConfigSetAsync("maxmemory", "1");
         // Until Redis has refused a write (it counts its error replies by code: errorstat_OOM).
-        await Api.UntilAsync(async () => (await server.InfoRawAsync("errorstats"))?.Contains("errorstat_OOM:", StringComparison.Ordinal) == true,
+        await Poll.UntilAsync(async () => (await server.InfoRawAsync("errorstats"))?.Contains("errorstat_OOM:", StringComparison.Ordinal) == true,
             "Redis never refused a write", seconds: 30);
         await server.ConfigSetAsync("maxmemory", "0");
 
         var done = await Api.WaitForAsync(all, running, "succeeded", "failed", "canceled");
         Assert.Equal("succeeded", done.GetProperty("status").GetString());
-        await Api.UntilAsync(async () => (await admin.GetDatabase().StreamPendingAsync(RedisKeys.EditStream, RedisKeys.WorkerGroup)).PendingMessageCount == 0,
+        await Poll.UntilAsync(async () => (await admin.GetDatabase().StreamPendingAsync(RedisKeys.EditStream, RedisKeys.WorkerGroup)).PendingMessageCount == 0,
             "the finished job's entry is still pending", seconds: 10);
     }
 
@@ -316,7 +316,7 @@ public sealed partial class RedisBackendTests(RedisServer redis) : IAsyncLifetim
 
         // A worker that comes later encodes what waited; a retry of the first pair finds it.
         await ReplicaAsync("worker", "gpu-1");
-        await Api.UntilAsync(async () => (await front.PostAsync("/v1/relations", Api.PairForm())).StatusCode == HttpStatusCode.OK,
+        await Poll.UntilAsync(async () => (await front.PostAsync("/v1/relations", Api.PairForm())).StatusCode == HttpStatusCode.OK,
             "the queued pair was never encoded", seconds: 30);
     }
 }

@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
-using RelationAdapter.Bench;
 using RelationAdapter.Service.Tests.Support;
 using StackExchange.Redis;
 using RelationAdapter.Jobs.Redis;
 using RelationAdapter.Service.Platform;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Scaling;
 
@@ -83,7 +83,7 @@ public sealed partial class RedisBackendTests
             return await front.SendAsync(request);
         }).ToList();
         await using (var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
-            await Api.UntilAsync(async () => await connection.GetDatabase().SortedSetLengthAsync(RedisKeys.Queued) == 3, "the jobs were never queued");
+            await Poll.UntilAsync(async () => await connection.GetDatabase().SortedSetLengthAsync(RedisKeys.Queued) == 3, "the jobs were never queued");
         var stored = await (await front.GetAsync("/v1/edits")).JsonAsync();
         var id = stored.GetProperty("items")[0].GetProperty("id").GetString()!;
         using var stream = await front.GetAsync($"/v1/edits/{id}/events", HttpCompletionOption.ResponseHeadersRead);
@@ -111,7 +111,7 @@ public sealed partial class RedisBackendTests
         await ReplicaAsync("worker", "gpu-1");
         var ids = await Task.WhenAll(answers.Select(async answer => (await answer.JsonAsync()).GetProperty("id").GetString()!));
         foreach (var accepted in ids)
-            await Api.UntilAsync(async () => (await front.GetAsync($"/v1/edits/{accepted}")) is { StatusCode: HttpStatusCode.OK } found &&
+            await Poll.UntilAsync(async () => (await front.GetAsync($"/v1/edits/{accepted}")) is { StatusCode: HttpStatusCode.OK } found &&
                 (await found.JsonAsync()).GetProperty("status").GetString() == "succeeded", $"edit {accepted} never ran", seconds: 60);
     }
 

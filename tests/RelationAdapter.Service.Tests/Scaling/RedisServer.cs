@@ -1,6 +1,6 @@
-using RelationAdapter.Bench;
 using RelationAdapter.Service.Tests.Support;
 using StackExchange.Redis;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Scaling;
 

@@ -1,8 +1,8 @@
 using System.Net;
-using RelationAdapter.Bench;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Service.Platform;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Scaling;
 
@@ -28,7 +28,7 @@ public sealed class ShutdownTests
         var queued = await Api.SubmitAsync(client, Api.EditForm());
         using var eventsResponse = await client.GetAsync($"/v1/edits/{queued}/events", HttpCompletionOption.ResponseHeadersRead);
         var events = eventsResponse.Content.ReadAsStringAsync();
-        await Api.UntilAsync(async () => await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.QueueDepth) == 2, "the waiting client's job is not queued");
+        await Poll.UntilAsync(async () => await Api.MetricAsync(client, ServiceTelemetry.PrometheusNames.QueueDepth) == 2, "the waiting client's job is not queued");
         Assert.Equal("queued", (await (await client.GetAsync($"/v1/edits/{queued}")).JsonAsync()).GetProperty("status").GetString());
         Assert.Equal("running", (await (await client.GetAsync($"/v1/edits/{running}")).JsonAsync()).GetProperty("status").GetString());
 

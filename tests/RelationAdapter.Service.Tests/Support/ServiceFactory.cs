@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
-using RelationAdapter.Bench;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Support;
 
@@ -31,7 +31,7 @@ public class ServiceFactory : WebApplicationFactory<Program>
     public async Task<HttpClient> ReadyClientAsync()
     {
         var client = CreateClient();
-        await Api.UntilAsync(async () => (await client.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, "the service did not become ready", seconds: 60);
+        await Poll.UntilAsync(async () => (await client.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, "the service did not become ready", seconds: 60);
         return client;
     }
 }
@@ -110,7 +110,7 @@ public static class Api
     public static async Task<JsonElement> WaitForAsync(HttpClient client, string id, params string[] states)
     {
         JsonElement view = default;
-        await UntilAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             view = await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync();
             return states.Contains(view.GetProperty("status").GetString());
@@ -123,7 +123,7 @@ public static class Api
         int seconds = 60)
     {
         List<JsonElement> attempts = [];
-        await UntilAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             var view = await (await client.GetAsync($"/v1/edits/{id}")).JsonAsync();
             attempts = view.GetProperty("webhook").GetProperty("attempts").EnumerateArray().ToList();
@@ -138,19 +138,6 @@ public static class Api
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         return (await response.JsonAsync()).GetProperty("id").GetString()!;
     }
-
-    /// <summary>Polls until the condition holds; fails naming what never happened. The one polling loop of the tests.</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 30)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"after {seconds} s: {what}");
-            await Task.Delay(20);
-        }
-    }
-
-    public static Task UntilAsync(Func<bool> condition, string what, int seconds = 30) => UntilAsync(() => Task.FromResult(condition()), what, seconds);
 
     /// <summary>Reads one Prometheus sample (summed over its label sets, or those with the given label, e.g. <c>outcome="canceled"</c>).</summary>
     public static async Task<double> MetricAsync(HttpClient client, string name, string? label = null)

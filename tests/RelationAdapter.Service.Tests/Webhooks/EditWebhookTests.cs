@@ -7,6 +7,7 @@ using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Jobs.Options;
 using RelationAdapter.Service.Platform;
 using RelationAdapter.Service.Webhooks;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
 
@@ -30,7 +31,7 @@ public sealed class EditWebhookTests
 
     static async Task<List<ReceivedWebhook>> ReceivedAsync(WebhookReceiver receiver, int count)
     {
-        await Api.UntilAsync(() => receiver.Received.Count >= count, $"fewer than {count} webhooks arrived");
+        await Poll.UntilAsync(() => receiver.Received.Count >= count, $"fewer than {count} webhooks arrived");
         return [.. receiver.Received];
     }
 
@@ -106,11 +107,11 @@ public sealed class EditWebhookTests
         var id = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["webhook"] = receiver.Url.ToString() }));
         await ReceivedAsync(receiver, 1);
         var dispatcher = factory.Services.GetRequiredService<RelationAdapter.Service.Webhooks.WebhookDispatcher>();
-        await Api.UntilAsync(async () => (await dispatcher.AttemptsAsync(id)).Count > 0, "the delivered attempt was never recorded", seconds: 5);
+        await Poll.UntilAsync(async () => (await dispatcher.AttemptsAsync(id)).Count > 0, "the delivered attempt was never recorded", seconds: 5);
 
         // Past the retention: the next read of the store drops the job.
         time.Advance(factory.Services.GetRequiredService<IOptions<QueueOptions>>().Value.ResultRetention + TimeSpan.FromSeconds(1));
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/v1/edits/{id}")).StatusCode);
-        await Api.UntilAsync(async () => (await dispatcher.AttemptsAsync(id)).Count == 0, "the dropped job's attempts are still kept", seconds: 5);
+        await Poll.UntilAsync(async () => (await dispatcher.AttemptsAsync(id)).Count == 0, "the dropped job's attempts are still kept", seconds: 5);
     }
 }

@@ -5,6 +5,7 @@ using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Jobs.Webhooks;
 using RelationAdapter.Service.Webhooks;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
 
@@ -148,7 +149,7 @@ public class WebhookDeliveryTests
         var host = await WebhookDispatcherHost.StartAsync();
         var outbox = host.Outbox;
         await host.Dispatcher.EnqueueAsync(Delivery("ed_stop", receiver.Url));
-        await Api.UntilAsync(() => receiver.Received.Count == 1, "the receiver's first request never came");
+        await Poll.UntilAsync(() => receiver.Received.Count == 1, "the receiver's first request never came");
 
         await host.DisposeAsync();
 

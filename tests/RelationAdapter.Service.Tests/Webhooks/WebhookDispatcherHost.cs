@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Jobs.Webhooks;
 using RelationAdapter.Service.Webhooks;
+using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
 
@@ -63,7 +64,7 @@ public sealed class WebhookDispatcherHost : IAsyncDisposable
     public async Task<IReadOnlyList<WebhookAttempt>> AttemptsWhenAsync(string jobId, Func<IReadOnlyList<WebhookAttempt>, bool> done)
     {
         IReadOnlyList<WebhookAttempt> attempts = [];
-        await Api.UntilAsync(async () => done(attempts = await Dispatcher.AttemptsAsync(jobId)), $"the attempts of {jobId} never got there", seconds: 20);
+        await Poll.UntilAsync(async () => done(attempts = await Dispatcher.AttemptsAsync(jobId)), $"the attempts of {jobId} never got there", seconds: 20);
         return attempts;
     }
 

@@ -9,7 +9,7 @@ using SixLabors.ImageSharp.PixelFormats;
 
 // What the scale benchmark and the service tests (which link this file) both need to run the service as real
 // processes: the service, a redis-server, free ports and sample images. Nothing here depends on a test framework.
-namespace RelationAdapter.Bench;
+namespace RelationAdapter.TestKit;
 
 /// <summary>
 /// The service as its own process (the built RelationAdapter.Service.dll on the tiny preset), as a replica runs in a
@@ -44,14 +44,31 @@ public sealed class ServiceProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>
-    /// Starts the service dll (by default the one beside the running program) on a free loopback port (or
+    /// The service dll beside the running program (a test project that references the service), else the newest build
+    /// in the repository's <c>src/RelationAdapter.Service/bin</c> (the benchmarks); null when there is none.
+    /// </summary>
+    public static string? FindDll()
+    {
+        var beside = Path.Combine(AppContext.BaseDirectory, Dll);
+        if (File.Exists(beside)) return beside;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var bin = Path.Combine(dir.FullName, "src", "RelationAdapter.Service", "bin");
+            if (Directory.Exists(bin))
+                return Directory.GetFiles(bin, Dll, SearchOption.AllDirectories).OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault();
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Starts the service dll (by default <see cref="FindDll"/>'s) on a free loopback port (or
     /// <paramref name="port"/>) and waits until it is ready there. <paramref name="settings"/> are configuration keys
     /// ("Queue:Backend") or environment variables.
     /// </summary>
     public static async Task<ServiceProcess> StartAsync(IEnumerable<KeyValuePair<string, string>> settings, string? dll = null,
         string name = "service", TimeSpan? readyWithin = null, int? port = null)
     {
-        dll ??= Path.Combine(AppContext.BaseDirectory, Dll);
+        dll ??= FindDll() ?? throw new FileNotFoundException($"{Dll} is not built (dotnet build src/RelationAdapter.Service).");
         port ??= LoopbackPort.Free();
         var start = new ProcessStartInfo("dotnet", [dll])
         {

@@ -7,7 +7,7 @@ using RelationAdapter.Core.Vae;
 using RelationAdapter.Core.Weights;
 using static TorchSharp.torch;
 
-namespace RelationAdapter.Bench;
+namespace RelationAdapter.TestKit;
 
 /// <summary>Where the golden set is, as the parity benchmark and the Core tests look for it.</summary>
 public static class GoldenCases
