@@ -4,7 +4,6 @@ using Microsoft.Extensions.Options;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
 using StackExchange.Redis;
-using RelationAdapter.Jobs.Memory;
 using RelationAdapter.Jobs.Options;
 using RelationAdapter.Jobs.Relations;
 
@@ -122,7 +121,7 @@ public sealed class RedisRelationRequests : IRelationRequests, IDisposable
             await EnsureSubscribedAsync();
             var queued = (long)await RedisConnection.Call(() => _redis.Database.ScriptEvaluateAsync(QueueScript,
                 [RedisKeys.RelationPending(work.Id), RedisKeys.RelationStream],
-                [ImageCodec.Encode(work.PaddedPromptImage, OutputFormat.Png), ImageCodec.Encode(work.PaddedReferenceImage, OutputFormat.Png),
+                [ImageCodec.Encode(work.Pair.PaddedPromptImage!, OutputFormat.Png), ImageCodec.Encode(work.Pair.PaddedReferenceImage!, OutputFormat.Png),
                     (long)PendingLease.TotalSeconds, work.Id, RedisKeys.WorkChannel]));
             if (queued == 1 && announced.Task.IsCompleted)
             {

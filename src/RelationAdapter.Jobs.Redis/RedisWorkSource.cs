@@ -234,7 +234,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
                 before = ImageCodec.Decode((byte[])images[0]!);
                 var after = ImageCodec.Decode((byte[])images[1]!);
                 var renewal = new Timer(_ => Renew(RedisKeys.RelationStream, entryId), null, _options.ClaimTimeout / 4, _options.ClaimTimeout / 4);
-                return new RelationWork(id, before, after)
+                return new RelationWork(new RelationInput(id, null, before, after))
                 {
                     Finished = done =>
                     {

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using RelationAdapter.Core.Pipeline;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
-using RelationAdapter.Jobs.Memory;
 using RelationAdapter.Jobs.Relations;
 
 namespace RelationAdapter.Jobs;

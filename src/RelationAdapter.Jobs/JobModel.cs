@@ -3,6 +3,8 @@ using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using RelationAdapter.Jobs.Relations;
+using RelationAdapter.Jobs.Webhooks;
 
 namespace RelationAdapter.Jobs;
 
@@ -34,19 +36,6 @@ public sealed record EditSpec(string Id, long Sequence, string? Owner, EditSetti
 
     /// <summary>The source result <paramref name="index"/> was made from.</summary>
     public int SourceOf(int index) => index / OutputsPerSource;
-}
-
-/// <summary>
-/// The exemplar pair of a job: cached relation tokens, or the two images to encode (and cache under the id),
-/// already padded to the size the image encoder takes (<see cref="ImagePreprocessing.PadToRegularRatio"/>).
-/// </summary>
-public sealed record RelationInput(string Id, RelationTokens? Cached, Image<Rgb24>? PaddedPromptImage, Image<Rgb24>? PaddedReferenceImage)
-{
-    public void DisposeImages()
-    {
-        PaddedPromptImage?.Dispose();
-        PaddedReferenceImage?.Dispose();
-    }
 }
 
 /// <summary>A job being submitted: what it is and its admitted images (the sources at their edit sizes).</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using RelationAdapter.Core.Pipeline;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using RelationAdapter.Jobs.Relations;
 
 namespace RelationAdapter.Jobs;
 

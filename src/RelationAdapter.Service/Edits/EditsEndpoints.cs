@@ -12,7 +12,6 @@ using RelationAdapter.Jobs.Relations;
 using RelationAdapter.Service.Idempotency;
 using RelationAdapter.Service.Platform;
 using RelationAdapter.Service.Webhooks;
-using RelationAdapter.Service.Worker;
 
 namespace RelationAdapter.Service.Edits;
 
@@ -151,7 +150,7 @@ public static class EditsEndpoints
         var uploads = new List<CheckedUpload>();
         foreach (var file in submission.Sources)
         {
-            var (source, refused) = await images.ReadAsync(file, cancellation);
+            var (source, refused) = images.Read(file);
             if (refused is not null) return (null, refused);
             try
             {
@@ -207,7 +206,7 @@ public static class EditsEndpoints
     static async Task<(RelationInput? Relation, ProblemHttpResult? Problem)> ReadPairAsync(ImageAdmission images, IFormFile promptImage, IFormFile referenceImage,
         string adapterIdentity, RelationCache relations, string? owner, bool exemplarsTravel, CancellationToken cancellation)
     {
-        var (pair, refused) = await images.ReadPairAsync(promptImage, referenceImage, adapterIdentity, cancellation);
+        var (pair, refused) = images.ReadPair(promptImage, referenceImage, adapterIdentity);
         if (refused is not null) return (null, refused);
         var id = pair!.RelationId;
         await relations.GrantAsync(owner, id); // whoever holds the pair may use its relation by id

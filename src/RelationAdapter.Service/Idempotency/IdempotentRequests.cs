@@ -23,10 +23,10 @@ public sealed class IdempotentRequests(IIdempotencyKeys keys)
     /// <inheritdoc cref="IIdempotencyKeys.BeginAsync"/>
     public async Task<(IIdempotencyClaim? Claim, IdempotentOutcome? Replay, bool Reused)> BeginAsync(string scope, IFormCollection request,
         Func<IdempotentOutcome, Task<bool>> stillThere, CancellationToken cancellation) =>
-        await keys.BeginAsync(scope, await FingerprintAsync(request, cancellation), stillThere, cancellation);
+        await keys.BeginAsync(scope, Fingerprint(request), stillThere, cancellation);
 
-    /// <summary>The request as content: every field and every file's bytes (multipart boundaries and field order aside).</summary>
-    static async Task<string> FingerprintAsync(IFormCollection form, CancellationToken cancellation)
+    /// <summary>The request as content: every field and every file's hash, taken when admission read it (multipart boundaries and field order aside).</summary>
+    static string Fingerprint(IFormCollection form)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var (name, values) in form.OrderBy(field => field.Key, StringComparer.Ordinal))
@@ -34,8 +34,7 @@ public sealed class IdempotentRequests(IIdempotencyKeys keys)
         foreach (var file in form.Files.OrderBy(file => file.Name, StringComparer.Ordinal))
         {
             hash.AppendData(Encoding.UTF8.GetBytes($"file:{file.Name}:{file.Length}\n"));
-            await using var stream = file.OpenReadStream();
-            hash.AppendData(await SHA256.HashDataAsync(stream, cancellation));
+            hash.AppendData(ReadUpload.Of(file).Sha256);
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }

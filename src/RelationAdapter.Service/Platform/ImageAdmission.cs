@@ -24,7 +24,7 @@ public sealed class ImageAdmission(IOptions<LimitsOptions> options) : IDisposabl
     readonly LimitsOptions _limits = options.Value;
     readonly SemaphoreSlim _decoders = new(options.Value.ConcurrentDecodes);
 
-    public async Task<(CheckedUpload? Upload, ProblemHttpResult? Problem)> ReadAsync(IFormFile file, CancellationToken cancellation)
+    public (CheckedUpload? Upload, ProblemHttpResult? Problem) Read(IFormFile file)
     {
         var field = file.Name;
         if (file.Length > _limits.MaxFileBytes)
@@ -33,9 +33,7 @@ public sealed class ImageAdmission(IOptions<LimitsOptions> options) : IDisposabl
         if (file.Length == 0)
             return (null, InvalidImage(field, "the file is empty."));
 
-        var bytes = new byte[file.Length];
-        await using (var stream = file.OpenReadStream())
-            await stream.ReadExactlyAsync(bytes, cancellation);
+        var bytes = ReadUpload.Of(file).Bytes!;
 
         ImageHeader? header;
         try { header = ImageCodec.Identify(bytes); }
@@ -51,12 +49,11 @@ public sealed class ImageAdmission(IOptions<LimitsOptions> options) : IDisposabl
     }
 
     /// <summary>The exemplar pair of a request (both endpoints take it alike): both files read and checked, and the pair's content id.</summary>
-    public async Task<(UploadedPair? Pair, ProblemHttpResult? Problem)> ReadPairAsync(IFormFile promptImage, IFormFile referenceImage, string adapterIdentity,
-        CancellationToken cancellation)
+    public (UploadedPair? Pair, ProblemHttpResult? Problem) ReadPair(IFormFile promptImage, IFormFile referenceImage, string adapterIdentity)
     {
-        var (before, refused) = await ReadAsync(promptImage, cancellation);
+        var (before, refused) = Read(promptImage);
         if (refused is not null) return (null, refused);
-        var (after, refusedAfter) = await ReadAsync(referenceImage, cancellation);
+        var (after, refusedAfter) = Read(referenceImage);
         if (refusedAfter is not null) return (null, refusedAfter);
         return (new UploadedPair(before!, after!, RelationCache.IdFor(before!.Bytes, after!.Bytes, adapterIdentity)), null);
     }

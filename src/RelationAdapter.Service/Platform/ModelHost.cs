@@ -2,7 +2,6 @@ using Microsoft.Extensions.Options;
 using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Vae;
 using RelationAdapter.Jobs.Options;
-using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Platform;
 

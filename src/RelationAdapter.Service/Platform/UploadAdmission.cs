@@ -46,9 +46,10 @@ public sealed class UploadAdmission(IOptions<LimitsOptions> options, IOptions<Qu
             deadline.CancelAfter(_limits.UploadTimeout);
             try
             {
-                return JsonForms.IsJson(http.Request)
+                var (form, refused) = JsonForms.IsJson(http.Request)
                     ? await JsonForms.ReadAsync(http.Request, remoteImages, deadline.Token)
                     : (await http.Request.ReadFormAsync(deadline.Token), null);
+                return form is null ? (null, refused) : (await ReadUpload.ReadAllAsync(form, _limits.MaxFileBytes, deadline.Token), null);
             }
             catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellation.IsCancellationRequested)
             {

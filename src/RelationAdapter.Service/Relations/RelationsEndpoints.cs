@@ -2,13 +2,11 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Jobs;
 using RelationAdapter.Jobs.Idempotency;
-using RelationAdapter.Jobs.Memory;
 using RelationAdapter.Jobs.Options;
 using RelationAdapter.Jobs.Relations;
 using RelationAdapter.Service.Edits;
 using RelationAdapter.Service.Idempotency;
 using RelationAdapter.Service.Platform;
-using RelationAdapter.Service.Worker;
 
 namespace RelationAdapter.Service.Relations;
 
@@ -66,7 +64,7 @@ public static class RelationsEndpoints
         if (after is null) EditFormParser.Add(errors, EditFormParser.ReferenceImage, "is required.");
         if (errors.Count > 0) return Problems.Validation(errors);
 
-        var (pair, refused) = await images.ReadPairAsync(before!, after!, host.AdapterIdentity, cancellation);
+        var (pair, refused) = images.ReadPair(before!, after!, host.AdapterIdentity);
         if (refused is not null) return refused;
         var id = pair!.RelationId;
         // With API keys, a relation is each key's own: a key's first upload of a pair is its creation (201), whoever
@@ -86,7 +84,7 @@ public static class RelationsEndpoints
         // In memory the place stays taken until the pair is encoded, even when this client leaves: the queue of
         // encodings is bounded by the places, not by the requests still waiting. (In Redis the pair waits there,
         // and the place is held while its request waits.)
-        var (done, joined) = await encoder.EncodeAsync(new RelationWork(id, paddedBefore!, paddedAfter!, place.HandOver()), cancellation);
+        var (done, joined) = await encoder.EncodeAsync(new RelationWork(new RelationInput(id, null, paddedBefore, paddedAfter), place.HandOver()), cancellation);
         return await AnswerAsync(done, joined);
 
         async Task<int> StatusForAsync(bool created)

@@ -1,6 +1,6 @@
-using RelationAdapter.Jobs.Webhooks;
 using System.Diagnostics.CodeAnalysis;
 using RelationAdapter.Jobs.Options;
+using RelationAdapter.Jobs.Webhooks;
 using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Webhooks;

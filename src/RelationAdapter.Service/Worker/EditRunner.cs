@@ -15,16 +15,17 @@ namespace RelationAdapter.Service.Worker;
 public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemetry, TimeProvider time)
 {
     /// <summary>Encodes an exemplar pair and stores its relation; <paramref name="shareRequired"/>: fail unless the shared store took it too.</summary>
-    public CachedRelation EncodeRelation(RelationEditPipeline pipeline, string id, Image<Rgb24> paddedBefore, Image<Rgb24> paddedAfter, bool shareRequired)
+    public CachedRelation EncodeRelation(RelationEditPipeline pipeline, RelationInput pair, bool shareRequired)
     {
-        using var tokens = Encode(pipeline, id, paddedBefore, paddedAfter);
-        return relations.Store(id, RelationTokens.From(tokens), time.GetUtcNow(), shareRequired);
+        using var tokens = Encode(pipeline, pair);
+        return relations.Store(pair.Id, RelationTokens.From(tokens), time.GetUtcNow(), shareRequired);
     }
 
-    static Tensor Encode(RelationEditPipeline pipeline, string id, Image<Rgb24> paddedBefore, Image<Rgb24> paddedAfter)
+    static Tensor Encode(RelationEditPipeline pipeline, RelationInput pair)
     {
-        using var activity = ServiceTelemetry.ActivitySource.StartActivity("relation.encode")?.SetTag("relation.id", id);
-        return pipeline.EncodePaddedRelation(paddedBefore, paddedAfter);
+        if (pair is not { PaddedPromptImage: { } before, PaddedReferenceImage: { } after }) throw new RelationUnavailableException(pair.Id);
+        using var activity = ServiceTelemetry.ActivitySource.StartActivity("relation.encode")?.SetTag("relation.id", pair.Id);
+        return pipeline.EncodePaddedRelation(before, after);
     }
 
     /// <summary>
@@ -35,8 +36,7 @@ public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemet
     Tensor RelationTokensOf(RelationInput relation, RelationEditPipeline pipeline)
     {
         if ((relation.Cached ?? relations.PeekAsync(relation.Id).GetAwaiter().GetResult()?.Tokens) is { } cached) return cached.ToTensor();
-        if (relation is not { PaddedPromptImage: { } before, PaddedReferenceImage: { } after }) throw new RelationUnavailableException(relation.Id);
-        var tokens = Encode(pipeline, relation.Id, before, after);
+        var tokens = Encode(pipeline, relation);
         relations.Store(relation.Id, RelationTokens.From(tokens), time.GetUtcNow(), shareRequired: false);
         return tokens;
     }

@@ -74,7 +74,7 @@ public sealed class InferenceWorker(
     {
         try
         {
-            relation.Complete(await OnOwnThread(() => runner.EncodeRelation(host.Models!.Pipeline, relation.Id, relation.PaddedPromptImage, relation.PaddedReferenceImage, shareRequired: true)));
+            relation.Complete(await OnOwnThread(() => runner.EncodeRelation(host.Models!.Pipeline, relation.Pair, shareRequired: true)));
         }
         catch (Exception e)
         {

@@ -13,7 +13,7 @@ public class ProjectGraphTests
         Directory.GetFiles(Path.Combine(Root, "src"), "*.csproj", SearchOption.AllDirectories)
             .Concat(Directory.GetFiles(Path.Combine(Root, "tests"), "*.csproj", SearchOption.AllDirectories))
             .Where(path => !path.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}"))
-            .ToDictionary(Path.GetFileNameWithoutExtension, path => XDocument.Load(path).Descendants("ProjectReference")
+            .ToDictionary(path => Path.GetFileNameWithoutExtension(path), path => XDocument.Load(path).Descendants("ProjectReference")
                 .Select(reference => Path.GetFileNameWithoutExtension(reference.Attribute("Include")!.Value.Replace('\\', '/'))).ToArray())!;
 
     static HashSet<string> Closure(Dictionary<string, string[]> graph, string project)

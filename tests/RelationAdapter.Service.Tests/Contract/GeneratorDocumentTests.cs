@@ -1,9 +1,8 @@
-using RelationAdapter.Jobs.Webhooks;
 using System.Net;
 using System.Text.Json;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Jobs.Webhooks;
 using RelationAdapter.Service.Platform;
-using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Contract;
 

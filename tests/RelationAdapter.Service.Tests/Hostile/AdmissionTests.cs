@@ -7,11 +7,11 @@ using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
+using RelationAdapter.TestKit;
 using RelationAdapter.Jobs;
 using RelationAdapter.Jobs.Memory;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Service.Platform;
-using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Hostile;
 

@@ -5,9 +5,9 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using RelationAdapter.Service.Tests.Support;
 using Xunit.Abstractions;
+using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Service.Platform;
-using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Hostile;
 

@@ -2,8 +2,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using RelationAdapter.Service.Tests.Support;
-using RelationAdapter.Service.Platform;
 using RelationAdapter.TestKit;
+using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Hostile;
 

@@ -6,6 +6,11 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
+using RelationAdapter.Service.Tests.Scaling;
+using RelationAdapter.Service.Tests.Support;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using RelationAdapter.TestKit;
 using RelationAdapter.Jobs;
 using RelationAdapter.Jobs.Idempotency;
 using RelationAdapter.Jobs.Memory;
@@ -14,11 +19,6 @@ using RelationAdapter.Jobs.Redis;
 using RelationAdapter.Jobs.Relations;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Jobs.Webhooks;
-using RelationAdapter.Service.Tests.Scaling;
-using RelationAdapter.Service.Tests.Support;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
-using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Jobs;
 
@@ -259,9 +259,9 @@ public abstract class JobBackendContract(DateTimeOffset start) : IAsyncLifetime
     public async Task Requests_for_one_pair_share_one_encoding_and_every_requester_gets_the_relation()
     {
         var requests = _services.GetRequiredService<IRelationRequests>();
-        var (first, joined) = await requests.EncodeAsync(new RelationWork("rel_contract", Image(), Image()), default);
+        var (first, joined) = await requests.EncodeAsync(new RelationWork(new RelationInput("rel_contract", null, Image(), Image())), default);
         Assert.False(joined);
-        var (second, joinedSecond) = await requests.EncodeAsync(new RelationWork("rel_contract", Image(), Image()), default);
+        var (second, joinedSecond) = await requests.EncodeAsync(new RelationWork(new RelationInput("rel_contract", null, Image(), Image())), default);
         Assert.True(joinedSecond);
 
         RelationWork? work = null;

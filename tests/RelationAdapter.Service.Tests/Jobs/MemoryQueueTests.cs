@@ -1,12 +1,13 @@
 using Microsoft.Extensions.DependencyInjection;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
 using RelationAdapter.Jobs;
 using RelationAdapter.Jobs.Memory;
 using RelationAdapter.Jobs.Options;
+using RelationAdapter.Jobs.Relations;
 using RelationAdapter.Jobs.Telemetry;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
 
 namespace RelationAdapter.Service.Tests.Jobs;
 

@@ -3,10 +3,10 @@ using System.Net;
 using System.Text.Json;
 using RelationAdapter.Service.Tests.Support;
 using StackExchange.Redis;
+using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Redis;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Service.Platform;
-using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Scaling;
 

@@ -9,7 +9,6 @@ using RelationAdapter.Jobs.Options;
 using RelationAdapter.Jobs.Redis;
 using RelationAdapter.Jobs.Webhooks;
 using RelationAdapter.Service.Platform;
-using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Scaling;
 

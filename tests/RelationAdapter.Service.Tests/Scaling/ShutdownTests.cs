@@ -1,8 +1,8 @@
 using System.Net;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Service.Platform;
-using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Scaling;
 

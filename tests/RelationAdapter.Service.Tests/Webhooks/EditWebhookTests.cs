@@ -4,10 +4,10 @@ using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using System.Text.Json;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Options;
 using RelationAdapter.Service.Platform;
 using RelationAdapter.Service.Webhooks;
-using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
 

@@ -1,5 +1,4 @@
 using RelationAdapter.Jobs.Webhooks;
-using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
 

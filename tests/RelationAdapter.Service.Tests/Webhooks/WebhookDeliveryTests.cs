@@ -2,10 +2,10 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Text;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Jobs.Webhooks;
 using RelationAdapter.Service.Webhooks;
-using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
 

@@ -1,5 +1,5 @@
-using RelationAdapter.Jobs.Webhooks;
 using RelationAdapter.Jobs.Options;
+using RelationAdapter.Jobs.Webhooks;
 using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Webhooks;

@@ -1,10 +1,10 @@
 using System.Net;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Service.Platform;
-using RelationAdapter.TestKit;
 
-namespace RelationAdapter.Service.Tests.Hosting;
+namespace RelationAdapter.Service.Tests.Platform;
 
 /// <summary>
 /// Management:Port on the real process (WebApplicationFactory has no second Kestrel port): /metrics, whose labels

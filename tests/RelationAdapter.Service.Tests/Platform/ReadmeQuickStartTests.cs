@@ -1,8 +1,9 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Service.Platform;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Platform;
 
 /// <summary>The README's quick start works as written: its sample images, its curl commands, bare <c>Prefer: wait</c>.</summary>
 [Trait("Category", "Service")]

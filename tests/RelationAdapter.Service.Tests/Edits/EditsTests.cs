@@ -1,8 +1,9 @@
 using System.Net;
 using RelationAdapter.Service.Tests.Support;
 using SixLabors.ImageSharp;
+using RelationAdapter.Service.Platform;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Edits;
 
 [Trait("Category", "Service")]
 public class EditsTests(ServiceFactory factory) : IClassFixture<ServiceFactory>

@@ -3,8 +3,9 @@ using System.IO.Hashing;
 using System.Net;
 using System.Text;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Service.Platform;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Edits;
 
 [Trait("Category", "Service")]
 public class ValidationTests(ServiceFactory factory) : IClassFixture<ServiceFactory>

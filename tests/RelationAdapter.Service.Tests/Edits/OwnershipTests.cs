@@ -1,10 +1,10 @@
 using System.Net;
 using System.Net.Http.Headers;
 using RelationAdapter.Service.Tests.Support;
-using RelationAdapter.Service.Platform;
 using RelationAdapter.TestKit;
+using RelationAdapter.Service.Platform;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Edits;
 
 /// <summary>With named API keys, a job belongs to the key that created it; the key's name, never the key, shows up elsewhere.</summary>
 [Trait("Category", "Service")]

@@ -5,9 +5,8 @@ using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Jobs;
 using RelationAdapter.Jobs.Memory;
 using RelationAdapter.Service.Platform;
-using RelationAdapter.Service.Worker;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Worker;
 
 [Trait("Category", "Service")]
 public class WorkerTests

@@ -8,8 +8,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Service.Platform;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Edits;
 
 /// <summary>
 /// JSON bodies on POST /v1/edits and /v1/relations: the form's fields with images as data: URIs or URLs that the

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Configuration;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Service.Platform;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Platform;
 
 [Trait("Category", "Service")]
 public class HostingConventionsTests

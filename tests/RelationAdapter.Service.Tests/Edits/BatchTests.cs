@@ -2,8 +2,9 @@ using System.Net;
 using RelationAdapter.Service.Tests.Support;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using RelationAdapter.Service.Platform;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Edits;
 
 /// <summary>One exemplar pair applied to several sources in one job: one DiT batch, a seed and a result per source.</summary>
 [Trait("Category", "Service")]

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using RelationAdapter.Service.Tests.Support;
-using RelationAdapter.Service.Platform;
 using RelationAdapter.TestKit;
+using RelationAdapter.Service.Platform;
 
-namespace RelationAdapter.Service.Tests.Hosting;
+namespace RelationAdapter.Service.Tests.Platform;
 
 /// <summary>
 /// Queue:DrainPeriod on the real process: after SIGTERM readiness fails and the API answers 503 shutting-down

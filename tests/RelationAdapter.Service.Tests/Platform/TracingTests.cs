@@ -1,11 +1,11 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Service.Platform;
-using RelationAdapter.TestKit;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Platform;
 
 [Trait("Category", "Service")]
 public class TracingTests

@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Service.Platform;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Platform;
 
 /// <summary>
 /// The limits are stated once (<see cref="LimitsOptions"/>): the OpenAPI document states the configured ones,

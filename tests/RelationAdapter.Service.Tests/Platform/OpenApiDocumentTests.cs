@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Service.Platform;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Platform;
 
 /// <summary>The committed OpenAPI documents are what the service serves (the build exports them; CI does not).</summary>
 [Trait("Category", "Service")]

@@ -7,11 +7,11 @@ using Microsoft.Extensions.Time.Testing;
 using System.Text.Json;
 using System.Net;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Options;
 using RelationAdapter.Service.Platform;
-using RelationAdapter.TestKit;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Edits;
 
 [Trait("Category", "Service")]
 public class JobLifecycleTests

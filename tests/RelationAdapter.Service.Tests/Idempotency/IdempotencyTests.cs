@@ -1,10 +1,10 @@
 using System.Net;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Service.Platform;
-using RelationAdapter.TestKit;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Idempotency;
 
 /// <summary>Idempotency-Key on POST /v1/edits and /v1/relations: a retried request makes nothing new.</summary>
 [Trait("Category", "Service")]

@@ -1,7 +1,8 @@
 using System.Net;
 using RelationAdapter.Service.Tests.Support;
+using RelationAdapter.Service.Platform;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Relations;
 
 [Trait("Category", "Service")]
 public class RelationsTests

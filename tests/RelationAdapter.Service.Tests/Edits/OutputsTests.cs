@@ -5,8 +5,9 @@ using Microsoft.Extensions.Time.Testing;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Service.Tests.Webhooks;
 using RelationAdapter.TestKit;
+using RelationAdapter.Service.Platform;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Edits;
 
 /// <summary>What a job gives back: several outputs per source (<c>n</c>), the caller's <c>metadata</c>, and absolute result links signed to work without a key.</summary>
 [Trait("Category", "Service")]

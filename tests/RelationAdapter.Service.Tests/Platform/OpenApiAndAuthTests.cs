@@ -4,7 +4,7 @@ using System.Text.Json;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Service.Platform;
 
-namespace RelationAdapter.Service.Tests;
+namespace RelationAdapter.Service.Tests.Platform;
 
 [Trait("Category", "Service")]
 public class OpenApiAndAuthTests
