@@ -106,7 +106,6 @@ public class RunningJob(JobLifecycle lifecycle, EditSpec spec, JobState started,
     {
         foreach (var image in Sources) image.Dispose();
         Relation.DisposeImages();
-        GC.SuppressFinalize(this);
     }
 
     public void Ended() => _ended.TrySetResult();

@@ -75,10 +75,19 @@ public sealed class EditJob(NewEditJob job)
     /// <summary>The inputs go to the worker that started the job (it releases them); null when they were released.</summary>
     public NewEditJob? TakeInputs()
     {
-        lock (_gate) return Interlocked.Exchange(ref _inputs, null);
+        lock (_gate)
+        {
+            var inputs = _inputs;
+            _inputs = null;
+            return inputs;
+        }
     }
 
-    void ReleaseInputsLocked() => Interlocked.Exchange(ref _inputs, null)?.DisposeImages();
+    void ReleaseInputsLocked()
+    {
+        _inputs?.DisposeImages();
+        _inputs = null;
+    }
 
     /// <summary>Jobs ahead of this one left the queue: its watchers see its new position.</summary>
     public void QueueMoved()

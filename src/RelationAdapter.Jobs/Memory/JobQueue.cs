@@ -5,7 +5,7 @@ namespace RelationAdapter.Jobs.Memory;
 
 /// <summary>
 /// The bounded queue between the endpoints and the worker, in submission order. Capacity counts waiting
-/// jobs plus places reserved by requests still uploading; a job canceled while waiting leaves the list at
+/// jobs plus places reserved by admitted requests about to enqueue; a job canceled while waiting leaves the list at
 /// once, so every place is returned exactly once whatever the mix of submits and cancels.
 /// </summary>
 public sealed class JobQueue
