@@ -179,7 +179,12 @@ $("cancel").addEventListener("click", async () => {
   $("status-line").textContent = "Canceling…";
   try {
     const response = await fetch(following.links.self, { method: "DELETE", headers: headers() });
-    if (response.status === 202) setProgress(await response.json());
+    // A queued job's answer is final; a running job's end comes by the stream, which may have told it already
+    // (its "canceled" must not be overwritten by this older "running").
+    if (response.status === 202) {
+      const job = await response.json();
+      if (finished.has(job.status)) setProgress(job);
+    }
     else if (response.status !== 409) showError(await problemOf(response)); // 409: it finished meanwhile, as the stream tells
   } catch (problem) {
     showError({ title: problem.message });

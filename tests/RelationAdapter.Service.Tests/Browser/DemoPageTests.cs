@@ -160,6 +160,38 @@ public sealed class DemoPageTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_cancel_answer_that_arrives_after_the_stream_said_canceled_does_not_undo_it()
+    {
+        Skip.If(Chromium.Unavailable is not null, Chromium.Unavailable);
+        var page = await OpenAsync();
+        var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // The DELETE's answer (the job still running, asked to stop) is held back until the stream has told the page
+        // the job was canceled: the order a busy network can produce.
+        await page.RouteAsync("**/v1/edits/*", async route =>
+        {
+            if (route.Request.Method != "DELETE")
+            {
+                await route.ContinueAsync();
+                return;
+            }
+            var answer = await route.FetchAsync();
+            await Assertions.Expect(page.Locator("#status-line")).ToHaveTextAsync("Canceled", new() { Timeout = 60_000 });
+            await route.FulfillAsync(new() { Response = answer });
+            answered.SetResult();
+        });
+        await FillAsync(page, [Png("large.png", Api.Png(1024, 1024))], ("steps", MaxSteps.ToString(CultureInfo.InvariantCulture)), ("max_side", "1024"));
+        await page.Locator("#submit").ClickAsync();
+        await Assertions.Expect(page.Locator("#status-line")).ToContainTextAsync("Running", new() { Timeout = 60_000 });
+        await page.Locator("#cancel").ClickAsync();
+
+        await answered.Task.WaitAsync(TimeSpan.FromSeconds(90));
+        await page.EvaluateAsync("() => new Promise(done => setTimeout(done, 200))"); // the page has read the late answer
+        Assert.Equal("Canceled", await page.Locator("#status-line").TextContentAsync());
+        await Assertions.Expect(page.Locator("#cancel")).ToBeHiddenAsync();
+        await Assertions.Expect(page.Locator("#error")).ToBeHiddenAsync();
+    }
+
+    [SkippableFact]
     public async Task A_failed_submit_clears_the_last_success_and_shows_the_problem()
     {
         Skip.If(Chromium.Unavailable is not null, Chromium.Unavailable);
