@@ -95,7 +95,9 @@ public class UploadAdmissionTests
     {
         await using var factory = new ServiceFactory { Settings = { ["Queue:Capacity"] = "1" } };
         var client = await factory.ReadyClientAsync();
-        var running = await Api.BusyWorkerAsync(client);
+        // The largest edit the limits allow keeps the worker busy well past the 30 retries, even on a loaded machine.
+        var running = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["steps"] = "50", ["max_side"] = "1024" }, source: Api.Png(1024, 1024)));
+        await Api.WaitForAsync(client, running, "running");
         HttpRequestMessage Keyed() => new(HttpMethod.Post, "/v1/edits") { Content = Api.EditForm(), Headers = { { "Idempotency-Key", "order-7" } } };
         var original = await client.SendAsync(Keyed());
         Assert.Equal(HttpStatusCode.Accepted, original.StatusCode);
@@ -107,6 +109,7 @@ public class UploadAdmissionTests
             Assert.Equal(HttpStatusCode.Accepted, retry.StatusCode);
             Assert.Equal(id, (await retry.JsonAsync()).GetProperty("id").GetString());
         }
+        Assert.Equal("queued", (await Api.WaitForAsync(client, id!, "queued", "running", "succeeded")).GetProperty("status").GetString());
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.PostAsync("/v1/edits", Api.EditForm())).StatusCode);
         await client.DeleteAsync($"/v1/edits/{running}");
     }
