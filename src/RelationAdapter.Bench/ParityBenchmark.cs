@@ -1,7 +1,6 @@
 using RelationAdapter.Core.Layers;
 using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Core.Weights;
-using TorchSharp;
 using static TorchSharp.torch;
 using RelationAdapter.TestKit;
 

@@ -1,5 +1,4 @@
 using RelationAdapter.Bench;
-using RelationAdapter.TestKit;
 
 // Benchmarks that print numbers (speed and memory targets live here, not in unit tests).
 var command = args.FirstOrDefault() ?? "help";

@@ -3,7 +3,6 @@ using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Flux;
 using RelationAdapter.Core.Layers;
 using RelationAdapter.Core.Training;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelationAdapter.Bench;

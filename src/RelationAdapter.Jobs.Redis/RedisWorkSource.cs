@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using RelationAdapter.Core.Imaging;
-using RelationAdapter.Core.Pipeline;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using StackExchange.Redis;

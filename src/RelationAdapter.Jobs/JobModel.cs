@@ -4,7 +4,6 @@ using RelationAdapter.Core.Pipeline;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using RelationAdapter.Jobs.Relations;
-using RelationAdapter.Jobs.Webhooks;
 
 namespace RelationAdapter.Jobs;
 

@@ -1,4 +1,3 @@
-using RelationAdapter.Bench;
 using RelationAdapter.Core.Tests.Support;
 using RelationAdapter.TestKit;
 

@@ -1,6 +1,4 @@
 using System.Threading.Channels;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
 
 namespace RelationAdapter.Jobs.Memory;
 

@@ -42,9 +42,11 @@ public sealed class JobStore(JobQueue queue, IOptions<QueueOptions> options, Tim
 
     public JobRecord Record(EditJob job, JobState state) => new(job.Spec, state, state.Status == JobStatus.Queued ? queue.PositionOf(job) : null);
 
+    // The lifecycle's reads and changes (a progress write per denoising step among them) look the job up without
+    // pruning: forgetting runs on the way of submissions and client reads.
     public Task<StoredJob?> ReadAsync(string id)
     {
-        if (Find(id) is not { } job) return Task.FromResult<StoredJob?>(null);
+        if (!_jobs.TryGetValue(id, out var job)) return Task.FromResult<StoredJob?>(null);
         var (state, version) = job.Versioned();
         return Task.FromResult<StoredJob?>(new StoredJob(Record(job, state), version, state.Worker));
     }
@@ -52,7 +54,7 @@ public sealed class JobStore(JobQueue queue, IOptions<QueueOptions> options, Tim
     public Task<long> ChangeAsync(EditSpec spec, JobStatus[] from, JobState next, string kind, string? requiredWorker = null, string? newWorker = null,
         IReadOnlyList<byte[]>? results = null)
     {
-        if (Find(spec.Id) is not { } job) return Task.FromResult(-1L);
+        if (!_jobs.TryGetValue(spec.Id, out var job)) return Task.FromResult(-1L);
         var version = job.Change(from, next, kind, requiredWorker, newWorker, results);
         if (version > 0 && next.Status != JobStatus.Queued) queue.Remove(job);
         return Task.FromResult(version);
@@ -60,7 +62,7 @@ public sealed class JobStore(JobQueue queue, IOptions<QueueOptions> options, Tim
 
     public Task<bool> AskToStopAsync(string id)
     {
-        if (Find(id) is not { Status: JobStatus.Running } job) return Task.FromResult(false);
+        if (!_jobs.TryGetValue(id, out var job) || job.Status != JobStatus.Running) return Task.FromResult(false);
         job.Stop.Cancel();
         return Task.FromResult(true);
     }

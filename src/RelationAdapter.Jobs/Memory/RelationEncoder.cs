@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
 using RelationAdapter.Jobs.Relations;
 
 namespace RelationAdapter.Jobs.Memory;

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.Extensions.Options;
 using RelationAdapter.Jobs.Idempotency;
 using RelationAdapter.Service.Platform;
 

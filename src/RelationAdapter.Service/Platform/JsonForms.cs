@@ -72,7 +72,7 @@ public static class JsonForms
             if (refusal is var (status, detail))
                 return (null, Problems.Problem(status, status == StatusCodes.Status413PayloadTooLarge ? Problems.Types.RequestTooLarge : Problems.Types.InvalidImage,
                     "An image could not be read.", $"'{field}': {detail}", new Dictionary<string, object?> { ["field"] = field }));
-            files.Add(new FormFile(new MemoryStream(bytes!), 0, bytes!.Length, field, FileName(reference)) { Headers = new HeaderDictionary() });
+            files.Add(ReadUpload.FromBytes(field, FileName(reference), bytes!));
         }
         return (new FormCollection(fields, files), null);
     }

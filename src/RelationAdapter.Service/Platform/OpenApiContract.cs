@@ -1,6 +1,5 @@
 using Microsoft.OpenApi;
 using Swashbuckle.AspNetCore.SwaggerGen;
-using RelationAdapter.Jobs;
 using RelationAdapter.Jobs.Webhooks;
 
 namespace RelationAdapter.Service.Platform;

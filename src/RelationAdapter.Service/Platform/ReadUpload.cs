@@ -18,6 +18,10 @@ public sealed class ReadUpload : IFormFile
         Sha256 = sha256;
     }
 
+    /// <summary>An image a JSON body carried (a <c>data:</c> URI or a fetched URL), already read within the limits.</summary>
+    public static ReadUpload FromBytes(string field, string fileName, byte[] bytes) =>
+        new(new FormFile(Stream.Null, 0, bytes.Length, field, fileName) { Headers = new HeaderDictionary() }, bytes, SHA256.HashData(bytes));
+
     /// <summary>The file's bytes; null when it is larger than the limit (it is refused, never decoded).</summary>
     public byte[]? Bytes { get; }
     public byte[] Sha256 { get; }
@@ -41,7 +45,7 @@ public sealed class ReadUpload : IFormFile
     public static async Task<IFormCollection> ReadAllAsync(IFormCollection form, long maxFileBytes, CancellationToken cancellation)
     {
         var files = new FormFileCollection();
-        foreach (var file in form.Files) files.Add(await ReadAsync(file, maxFileBytes, cancellation));
+        foreach (var file in form.Files) files.Add(file as ReadUpload ?? await ReadAsync(file, maxFileBytes, cancellation));
         return new FormCollection(form.Keys.ToDictionary(key => key, key => form[key], StringComparer.Ordinal), files);
     }
 

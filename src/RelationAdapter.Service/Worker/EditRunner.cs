@@ -4,7 +4,6 @@ using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
 using SixLabors.ImageSharp;
 using Tensor = TorchSharp.torch.Tensor;
-using SixLabors.ImageSharp.PixelFormats;
 using RelationAdapter.Jobs;
 using RelationAdapter.Jobs.Relations;
 using RelationAdapter.Jobs.Telemetry;

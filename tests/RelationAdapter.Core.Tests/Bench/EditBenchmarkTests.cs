@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using RelationAdapter.Bench;
-using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Core.Tests.Bench;
 

@@ -3,7 +3,6 @@ using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Pipeline;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
-using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Core.Tests.Composition;
 

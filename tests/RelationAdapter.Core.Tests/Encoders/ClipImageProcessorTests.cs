@@ -1,4 +1,3 @@
-using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Vision;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;

@@ -3,7 +3,6 @@ using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Layers;
 using RelationAdapter.Core.Tests.Support;
 using static TorchSharp.torch;
-using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Core.Tests.Gpu;
 

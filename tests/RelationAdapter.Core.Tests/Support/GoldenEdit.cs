@@ -1,4 +1,3 @@
-using RelationAdapter.Bench;
 using RelationAdapter.Core.Layers;
 using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Core.Weights;

@@ -1,5 +1,4 @@
 using RelationAdapter.Bench;
-using RelationAdapter.TestKit;
 
 namespace RelationAdapter.Core.Tests.Training;
 

@@ -38,15 +38,31 @@ public class TrainingGradientTests
             Draw(1, tokens, Config.InChannels).abs() * 0.1, latentHeight: 4, latentWidth: 4);
     }
 
+    /// <summary>The tiny model in float64 with its LoRA, a random example and the objective over them.</summary>
+    sealed record Float64Objective(FluxTransformer Transformer, RelationAdapterModel Adapter, TransformerLora Lora, EncodedExample Example,
+        FlowMatchingObjective Objective) : IDisposable
+    {
+        public static Float64Objective Create()
+        {
+            var (transformer, adapter, lora) = TinyModel(ScalarType.Float64);
+            return new(transformer, adapter, lora, RandomExample(ScalarType.Float64),
+                new FlowMatchingObjective(transformer, adapter, guidance: 3.5, TimestepSampling.LogitNormal));
+        }
+
+        public void Dispose()
+        {
+            Example.Dispose();
+            Lora.Dispose();
+            Adapter.Dispose();
+            Transformer.Dispose();
+        }
+    }
+
     [Fact]
     public void Gradients_of_every_trainable_kind_agree_with_finite_differences_in_float64()
     {
-        var (transformer, adapter, lora) = TinyModel(ScalarType.Float64);
-        using var _t = transformer;
-        using var _a = adapter;
-        using var _l = lora;
-        using var example = RandomExample(ScalarType.Float64);
-        var objective = new FlowMatchingObjective(transformer, adapter, guidance: 3.5, TimestepSampling.LogitNormal);
+        using var setup = Float64Objective.Create();
+        var (transformer, adapter, lora, example, objective) = setup;
         double Loss()
         {
             using var generator = new Generator(99);
@@ -137,12 +153,8 @@ public class TrainingGradientTests
     [Fact]
     public void Gradient_checkpointing_per_block_gives_the_gradients_of_the_plain_backward()
     {
-        var (transformer, adapter, lora) = TinyModel(ScalarType.Float64);
-        using var _t = transformer;
-        using var _a = adapter;
-        using var _l = lora;
-        using var example = RandomExample(ScalarType.Float64);
-        var objective = new FlowMatchingObjective(transformer, adapter, guidance: 3.5, TimestepSampling.LogitNormal);
+        using var setup = Float64Objective.Create();
+        var (transformer, adapter, lora, example, objective) = setup;
         var parameters = adapter.named_parameters().Select(p => (Name: p.name, Parameter: p.parameter))
             .Concat(lora.NamedParameters().Select(p => (p.Name, p.Parameter))).ToList();
         (double Loss, Dictionary<string, Tensor> Gradients) Backward(bool checkpointing)

@@ -2,7 +2,6 @@ using System.Net;
 using RelationAdapter.Service.Tests.Support;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
-using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Edits;
 

@@ -1,7 +1,6 @@
 using System.Net;
 using RelationAdapter.Service.Tests.Support;
 using SixLabors.ImageSharp;
-using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Edits;
 

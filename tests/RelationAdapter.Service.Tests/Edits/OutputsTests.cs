@@ -1,11 +1,9 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Service.Tests.Webhooks;
 using RelationAdapter.TestKit;
-using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Edits;
 

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.TestKit;
-using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Edits;
 

@@ -3,7 +3,6 @@ using System.IO.Hashing;
 using System.Net;
 using System.Text;
 using RelationAdapter.Service.Tests.Support;
-using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Edits;
 

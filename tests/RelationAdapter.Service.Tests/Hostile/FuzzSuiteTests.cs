@@ -1,13 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using RelationAdapter.Service.Tests.Support;
 using Xunit.Abstractions;
 using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Telemetry;
-using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Hostile;
 

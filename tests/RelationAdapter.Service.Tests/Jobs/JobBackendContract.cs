@@ -7,7 +7,6 @@ using Microsoft.Extensions.Time.Testing;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Service.Tests.Scaling;
-using RelationAdapter.Service.Tests.Support;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using RelationAdapter.TestKit;

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using RelationAdapter.Service.Tests.Support;
-using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Platform;
 

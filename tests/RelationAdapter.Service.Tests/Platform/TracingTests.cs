@@ -3,7 +3,6 @@ using System.Diagnostics;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Telemetry;
-using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Platform;
 

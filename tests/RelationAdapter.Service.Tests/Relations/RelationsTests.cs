@@ -1,6 +1,5 @@
 using System.Net;
 using RelationAdapter.Service.Tests.Support;
-using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Relations;
 

@@ -6,7 +6,6 @@ using StackExchange.Redis;
 using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Redis;
 using RelationAdapter.Jobs.Telemetry;
-using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Scaling;
 

@@ -1,12 +1,10 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text.Json;
 using RelationAdapter.Service.Tests.Edits;
 using RelationAdapter.Service.Tests.Support;
 using StackExchange.Redis;
 using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Redis;
-using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Scaling;
 

@@ -8,7 +8,6 @@ using OptionsOf = Microsoft.Extensions.Options.Options;
 using RelationAdapter.Jobs.Options;
 using RelationAdapter.Jobs.Redis;
 using RelationAdapter.Jobs.Webhooks;
-using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Scaling;
 

@@ -2,7 +2,6 @@ using System.Net;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Telemetry;
-using RelationAdapter.Service.Platform;
 
 namespace RelationAdapter.Service.Tests.Scaling;
 

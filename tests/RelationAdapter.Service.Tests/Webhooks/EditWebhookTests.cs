@@ -6,8 +6,6 @@ using System.Text.Json;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Options;
-using RelationAdapter.Service.Platform;
-using RelationAdapter.Service.Webhooks;
 
 namespace RelationAdapter.Service.Tests.Webhooks;
 

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Text;
-using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Telemetry;
 using RelationAdapter.Jobs.Webhooks;

@@ -2,7 +2,6 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Webhooks;
 using RelationAdapter.Service.Webhooks;

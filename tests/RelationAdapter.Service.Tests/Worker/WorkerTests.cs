@@ -1,6 +1,5 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 using RelationAdapter.Service.Tests.Support;
 using RelationAdapter.Jobs;
 using RelationAdapter.Jobs.Memory;
