@@ -209,8 +209,12 @@ public sealed class RedisJobBoard : IJobBoard
                 if (!message.IsNull && ((string)message!).Split('\n', 3) is [var number, var kind, var json] && long.TryParse(number, out var changed))
                 {
                     if (changed <= version) continue;
+                    var wasQueued = state.Status == JobStatus.Queued;
                     (version, state) = (changed, JsonSerializer.Deserialize<JobState>(json, RedisConnection.Json)!);
-                    position = state.Status == JobStatus.Queued ? position : null;
+                    // Back in the queue (a worker handed it back): the change carries no place, the queue does.
+                    position = state.Status != JobStatus.Queued ? null
+                        : wasQueued ? position
+                        : (await _jobs.ReadAsync(id))?.Record.QueuePosition;
                     yield return new JobEvent(version, kind, state, position);
                     continue;
                 }

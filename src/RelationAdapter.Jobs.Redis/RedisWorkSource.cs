@@ -193,7 +193,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         redis.call('XADD', KEYS[3], '*', 'job', ARGV[3])
         redis.call('XACK', KEYS[3], ARGV[4], ARGV[5])
         redis.call('XDEL', KEYS[3], ARGV[5])
-        redis.call('PUBLISH', ARGV[6], version .. '\n' .. 'requeued' .. '\n' .. ARGV[2])
+        redis.call('PUBLISH', ARGV[6], version .. '\n' .. 'status' .. '\n' .. ARGV[2])
         redis.call('PUBLISH', ARGV[7], 'edit')
         return version
         """;

@@ -247,6 +247,7 @@ public static class EditsEndpoints
             }
             if (job.State.Status == JobStatus.Succeeded && format == ResponseFormat.B64Json && await InlineAsync(jobs, job) is { } inline)
             {
+                AddResultHeaders(http.Response, job.Spec, 0);
                 http.Response.Headers["Content-Location"] = $"/v1/edits/{job.Id}";
                 return TypedResults.Ok(new EditImagesView(inline, EditView.From(job, Links(http))));
             }
@@ -316,7 +317,7 @@ public static class EditsEndpoints
         await jobs.FindAsync(id, cancellation) is { } job && (job.Spec.Owner is null || job.Spec.Owner == ApiKeyFilter.Caller(http)) ? job : null;
 
     static async Task<Results<Ok<EditPage>, ValidationProblem>> List(HttpContext http, IJobBoard jobs, ResultLinks links, CancellationToken cancellation,
-        string? status = null, int? limit = null, string? cursor = null)
+        string? status = null, string? limit = null, string? cursor = null)
     {
         var errors = new Dictionary<string, string[]>();
         JobStatus? wanted = null;
@@ -325,7 +326,10 @@ public static class EditsEndpoints
             if (EditFormParser.TryParseName<JobStatus>(status, out var named)) wanted = named;
             else EditFormParser.Add(errors, "status", "must be one of queued, running, succeeded, failed or canceled.");
         }
-        if (limit is < 1 or > EditPage.MaxLimit) EditFormParser.Add(errors, "limit", $"must be between 1 and {EditPage.MaxLimit}.");
+        // Read here rather than bound as an int, so that "abc" or a repeated limit is named in errors like any other mistake.
+        var size = EditPage.DefaultLimit;
+        if (limit is not null && !(int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out size) && size is >= 1 and <= EditPage.MaxLimit))
+            EditFormParser.Add(errors, "limit", $"must be one whole number between 1 and {EditPage.MaxLimit}.");
         long? before = null;
         if (cursor is not null)
         {
@@ -334,7 +338,6 @@ public static class EditsEndpoints
         }
         if (errors.Count > 0) return Problems.Validation(errors);
 
-        var size = limit ?? EditPage.DefaultLimit;
         var page = await jobs.NewestAsync(ApiKeyFilter.Caller(http), wanted, before, size + 1, cancellation);
         var items = page.Take(size).Select(job => EditView.From(job, links)).ToList();
         var next = page.Count > size ? page[size - 1].Spec.Sequence.ToString(CultureInfo.InvariantCulture) : null;
@@ -412,8 +415,11 @@ public static class EditsEndpoints
             {
                 var (name, argument) = part.IndexOf('=') is var equals and >= 0 ? (part[..equals].Trim(), part[(equals + 1)..].Trim()) : (part, "");
                 if (!name.Equals("wait", StringComparison.OrdinalIgnoreCase)) continue;
+                argument = argument.Trim('"');
+                // A wait past int's range is still a wait: the cap applies, as to any long one.
                 var seconds = argument.Length == 0 ? options.DefaultWaitSeconds
-                    : int.TryParse(argument, NumberStyles.None, CultureInfo.InvariantCulture, out var asked) ? asked : 0;
+                    : !argument.All(char.IsAsciiDigit) ? 0
+                    : int.TryParse(argument, NumberStyles.None, CultureInfo.InvariantCulture, out var asked) ? asked : int.MaxValue;
                 if (seconds > 0) return TimeSpan.FromSeconds(Math.Min(seconds, options.MaxWaitSeconds));
             }
         return TimeSpan.Zero;

@@ -18,7 +18,10 @@ public sealed class LimitsDocumentation(IOptions<LimitsOptions> options) : ISche
     {
         if (operation.OperationId != "ListEdits") return;
         var limit = operation.Parameters!.Single(parameter => parameter.Name == "limit");
-        Range(limit.Schema!, new Bounds<int>(1, EditPage.MaxLimit, EditPage.DefaultLimit));
+        // Bound as text (a bad value is a validation error naming it); an integer to its clients.
+        var schema = Concrete(limit.Schema!);
+        (schema.Type, schema.Format) = (JsonSchemaType.Integer, "int32");
+        Range(schema, new Bounds<int>(1, EditPage.MaxLimit, EditPage.DefaultLimit));
     }
 
     public void Apply(IOpenApiSchema schema, SchemaFilterContext context)

@@ -105,7 +105,35 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
         var unauthorized = Problem("With Auth:ApiKeys set: no or an unknown bearer key.", context);
         unauthorized.Headers = new Dictionary<string, IOpenApiHeader> { ["WWW-Authenticate"] = Header("WWW-Authenticate") };
         operation.Responses.TryAdd("401", unauthorized);
+        // Any /v1 request that carries a link's signature is checked as a link (ApiKeyFilter).
+        operation.Responses.TryAdd("403", Problem($"invalid-link: the request's `{ResultLinks.SignatureParameter}` does not match its path and `{ResultLinks.ExpiresParameter}`, or has expired.", context));
         operation.Responses.TryAdd("500", Problem("An unexpected error.", context));
+        // Every operation reads or writes the job backend, which may be away (Queue:Backend redis).
+        if (!operation.Responses.ContainsKey("503"))
+        {
+            var outage = Problem("backend-unavailable: the job backend cannot be reached.", context);
+            outage.Headers = new Dictionary<string, IOpenApiHeader> { ["Retry-After"] = Header("Retry-After") };
+            operation.Responses.Add("503", outage);
+        }
+
+        if (id == ApiKeyFilter.SignedRoute)
+        {
+            // A signed link (as `links` and webhooks give it) stands in for the bearer key on this route.
+            operation.Security.Add(new OpenApiSecurityRequirement());
+            operation.Parameters ??= [];
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = ResultLinks.ExpiresParameter, In = ParameterLocation.Query, Required = false,
+                Description = "A signed link's expiry (Unix seconds), as the service wrote it into the link.",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int64" },
+            });
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = ResultLinks.SignatureParameter, In = ParameterLocation.Query, Required = false,
+                Description = "A signed link's signature: with it the link needs no bearer key until it expires.",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+            });
+        }
     }
 
     /// <summary>

@@ -178,6 +178,13 @@ public class ContractTests(ITestOutputHelper output)
         var batchId = (await batch!.JsonAsync()).GetProperty("id").GetString();
         await client.GetAsync($"/v1/edits/{batchId}/results/1");
         await client.GetAsync($"/v1/edits/{batchId}/results/2");                                // 404: two sources only
+        await client.GetAsync($"/v1/edits/{batchId}/results/0?expires=1&signature=00");         // 403: not a link the service signed
+        using (var inline = new HttpRequestMessage(HttpMethod.Post, "/v1/edits")
+                   { Content = Api.EditForm(new Dictionary<string, string?> { ["response_format"] = "b64_json" }) })
+        {
+            inline.Headers.Add("Prefer", "wait=60");
+            await client.SendAsync(inline);                                                    // 200: the images inline
+        }
         var busy = await Api.BusyWorkerAsync(client);
         var queued = await Api.SubmitAsync(client, Api.EditForm(new Dictionary<string, string?> { ["output_format"] = "webp", ["cache_threshold"] = "0.1" }));
         await client.PostAsync("/v1/edits", Api.EditForm());                                   // 503: the one place is taken

@@ -233,11 +233,13 @@ public class JobLifecycleTests
         Assert.Equal(0, queued.GetProperty("items").GetArrayLength());
         Assert.Equal(JsonValueKind.Null, queued.GetProperty("next_cursor").ValueKind);
 
-        foreach (var bad in new[] { "limit=0", "limit=101", "status=done", "cursor=xyz" })
+        foreach (var bad in new[] { "limit=0", "limit=101", "limit=abc", "limit=1&limit=2", "status=done", "status=queued&status=running", "cursor=xyz" })
         {
             var response = await client.GetAsync($"/v1/edits?{bad}");
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-            Assert.Equal("urn:relation-adapter:problem:validation", (await response.JsonAsync()).GetProperty("type").GetString());
+            var problem = await response.JsonAsync();
+            Assert.Equal("urn:relation-adapter:problem:validation", problem.GetProperty("type").GetString());
+            Assert.True(problem.GetProperty("errors").TryGetProperty(bad.Split('=')[0], out _), $"{bad}: {problem}");
         }
     }
 

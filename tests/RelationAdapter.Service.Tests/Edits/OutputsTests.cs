@@ -63,6 +63,9 @@ public sealed class OutputsTests
         var body = await response.JsonAsync();
         var edit = body.GetProperty("edit");
         Assert.Equal("succeeded", edit.GetProperty("status").GetString());
+        // The headers every 200 of the operation carries (its OpenAPI marks them required).
+        Assert.Equal(edit.GetProperty("id").GetString(), response.Headers.GetValues("X-Edit-Id").Single());
+        Assert.Equal("7", response.Headers.GetValues("X-Seed").Single());
         var data = body.GetProperty("data").EnumerateArray().ToList();
         Assert.Equal([7L, 8], data.Select(image => image.GetProperty("seed").GetInt64()));
         foreach (var image in data)

@@ -56,16 +56,20 @@ public class ReadmeQuickStartTests
             Assert.Equal(File.ReadAllBytes(Repository.File("samples", name)), File.ReadAllBytes(Path.Combine(directory, name)));
     }
 
-    [Fact]
-    public async Task A_bare_prefer_wait_waits_the_default_and_answers_the_image()
+    /// <summary>A bare wait takes the default; any longer wait, even past int's range, is capped at Queue:MaxWaitSeconds.</summary>
+    [Theory]
+    [InlineData("wait", "wait=60")]
+    [InlineData("wait=2147483648", "wait=120")]
+    [InlineData("respond-async, wait=\"30\"", "wait=30")]
+    public async Task Prefer_wait_waits_and_answers_the_image(string prefer, string applied)
     {
         await using var factory = new ServiceFactory();
         var client = await factory.ReadyClientAsync();
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/edits") { Content = Api.EditForm() };
-        request.Headers.Add("Prefer", "wait");
+        request.Headers.TryAddWithoutValidation("Prefer", prefer);
         var response = await client.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("image/png", response.Content.Headers.ContentType!.MediaType);
-        Assert.Equal("wait=60", response.Headers.GetValues("Preference-Applied").Single());
+        Assert.Equal(applied, response.Headers.GetValues("Preference-Applied").Single());
     }
 }

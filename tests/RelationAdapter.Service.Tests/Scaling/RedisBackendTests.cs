@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using RelationAdapter.Service.Edits;
 using RelationAdapter.Service.Tests.Support;
 using StackExchange.Redis;
 using RelationAdapter.TestKit;
@@ -187,6 +188,7 @@ public sealed partial class RedisBackendTests(RedisServer redis) : IAsyncLifetim
         var running = await Api.BusyWorkerAsync(all);
         var waiting = await Api.SubmitAsync(all, Api.EditForm());
         var (_, front) = await ReplicaAsync("api", "api-1");
+        using var stream = await front.GetAsync($"/v1/edits/{running}/events", HttpCompletionOption.ResponseHeadersRead);
 
         var clock = Stopwatch.StartNew();
         await leaving.DisposeAsync();
@@ -200,6 +202,13 @@ public sealed partial class RedisBackendTests(RedisServer redis) : IAsyncLifetim
         await ReplicaAsync("worker", "gpu-2");
         await Api.WaitForAsync(front, waiting, "succeeded");
         Assert.Equal("gpu-2", (await Api.WaitForAsync(front, running, "running", "succeeded")).GetProperty("worker").GetString());
+        // The stream told the hand-back with an event its contract names, and where in the queue the job went.
+        var events = Sse.Parse(await stream.Content.ReadAsStringAsync());
+        Assert.All(events, e => Assert.Contains(e.Kind, EditEventStream.ChangeEvents));
+        var requeued = events.SkipWhile(e => e.Data.GetProperty("status").GetString() != "running")
+            .First(e => e.Data.GetProperty("status").GetString() == "queued");
+        Assert.Equal(("status", 1), (requeued.Kind, requeued.Data.GetProperty("queue_position").GetInt32()));
+        Assert.Equal("succeeded", events[^1].Kind);
         await front.DeleteAsync($"/v1/edits/{running}");
     }
 
