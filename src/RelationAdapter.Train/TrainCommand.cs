@@ -15,27 +15,41 @@ namespace RelationAdapter.Train;
 /// <summary>Reads the data, composes the model as the service does, trains, and shows it going.</summary>
 public static class TrainCommand
 {
-    /// <summary>0: finished; 2: bad data or settings; 3: stopped by a signal (a checkpoint was saved).</summary>
+    /// <summary>0: finished; 2: bad data, settings or files, or training diverged; 3: stopped by a signal (a checkpoint was saved).</summary>
     public static int Run(TrainOptions options)
     {
-        IReadOnlyList<RelationSample> training, validation;
         try
         {
-            (training, validation) = ReadData(options);
+            return Execute(options);
         }
-        catch (InvalidDataException e)
+        catch (Exception e)
         {
+            // Every failure the user can act on (data, settings, files, devices) is a message, not a stack trace.
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;
         }
+    }
+
+    static int Execute(TrainOptions options)
+    {
+        if (File.Exists(options.Output)) throw new InvalidDataException($"--out {options.Output} is a file, not a folder.");
+        if (options.Resume is null && (TrainingCheckpoints.Latest(options.Output) is not null || File.Exists(Path.Combine(options.Output, Trainer.LossFile))))
+            throw new InvalidDataException($"{options.Output} already holds a run: continue it with --resume, or train into another --out.");
+        var (training, validation) = ReadData(options);
 
         using var stop = new CancellationTokenSource();
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         void Stop(PosixSignalContext context)
         {
+            // A second signal is the way out of a long validation or encoding: the process ends at once.
+            if (stop.IsCancellationRequested)
+            {
+                Console.Error.WriteLine("stopping now, without a checkpoint of the current step");
+                return;
+            }
             context.Cancel = true;
-            if (!stop.IsCancellationRequested) Console.Error.WriteLine("stopping: saving a checkpoint after the current step…");
+            Console.Error.WriteLine("stopping: saving a checkpoint after the current step… (signal again to stop at once)");
             stop.Cancel();
         }
 
@@ -54,7 +68,7 @@ public static class TrainCommand
         var examples = new List<EncodedExample>();
         try
         {
-            var cache = options.CacheDirectory is null ? null : new EncodedExampleCache(options.CacheDirectory, models.Description);
+            var cache = options.CacheDirectory is null ? null : new EncodedExampleCache(options.CacheDirectory, $"{models.Description} | {BaseModel(options)}");
             foreach (var sample in training.Concat(validation))
             {
                 var loaded = TrainingImages.Load(sample);
@@ -68,22 +82,17 @@ public static class TrainCommand
             if (resume is not null) Console.WriteLine($"resuming from {resume} (step {TrainingCheckpoints.StepOf(resume)})");
             using var trainer = new Trainer(models.Models, settings, options.Output, examples.Take(training.Count).ToList(),
                 validation.Select((_, i) => new ValidationSample(images[training.Count + i], examples[training.Count + i])).ToList(),
-                DataHash(training), new TrainingStart(options.Adapter, options.Lora, resume), similarity);
+                DataHash(training), new TrainingStart(options.Adapter, options.Lora, resume, BaseModel(options)), similarity);
             var outcome = Train(trainer, options, stop.Token);
             LossPlot.Write(options.Output);
             var scores = TrainingValidation.Read(options.Output);
             foreach (var score in scores.Where(s => s.Step == scores.Max(m => m.Step)))
-                Console.WriteLine($"validation {score.Id}: latent_rel_l2 {score.LatentRelativeL2:F4} (untrained {score.LatentRelativeL2Untrained:F4}), mse {score.PixelMse:F4}" +
+                Console.WriteLine($"validation {score.Id}: latent_rel_l2 {score.LatentRelativeL2:F4} (untrained {score.LatentRelativeL2Untrained?.ToString("F4") ?? "not measured in this folder"}), mse {score.PixelMse:F4}" +
                                   (score.ClipI is { } clipI ? $", clip_i {clipI:F4}" : ""));
             Console.WriteLine(outcome == TrainingOutcome.Completed
                 ? $"done: {Path.Combine(options.Output, TrainingCheckpoints.FinalName)}"
-                : $"stopped at step {trainer.Step}: {TrainingCheckpoints.Latest(options.Output)} (continue with --resume)");
+                : $"stopped at step {trainer.Step}: {Path.Combine(options.Output, TrainingCheckpoints.StepName(trainer.Step))} (continue with --resume)");
             return outcome == TrainingOutcome.Completed ? 0 : 3;
-        }
-        catch (Exception e) when (e is InvalidDataException or CheckpointFormatException or ArgumentException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 2;
         }
         finally
         {
@@ -172,6 +181,11 @@ public static class TrainCommand
         if (set.Samples.Count == 0) throw new InvalidDataException($"{path} has no samples.");
         return set.Samples;
     }
+
+    /// <summary>What the run trains over: the preset and its seed, or the model folders (the starting files are compared apart).</summary>
+    static string BaseModel(TrainOptions options) => options.Preset == "tiny"
+        ? $"tiny preset, seed {options.TinySeed}"
+        : $"flux1-dev: {Path.GetFullPath(options.FluxDirectory!)}, {Path.GetFullPath(options.SiglipDirectory!)}";
 
     static string? ResumePoint(TrainOptions options)
     {

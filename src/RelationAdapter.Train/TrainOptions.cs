@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using RelationAdapter.Core.Training;
 
 namespace RelationAdapter.Train;
@@ -58,14 +59,18 @@ public sealed record TrainOptions
         {
             var name = args[i];
             if (!name.StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"unexpected argument '{name}'.");
+            void Set(string option, string value)
+            {
+                if (!values.TryAdd(option, value)) throw new ArgumentException($"{option} is given twice.");
+            }
             if (name.IndexOf('=') is var equals and > 0)
             {
-                values[name[..equals]] = name[(equals + 1)..];
+                Set(name[..equals], name[(equals + 1)..]);
                 continue;
             }
             var hasValue = i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal);
             if (!hasValue && !Flags.Contains(name)) throw new ArgumentException($"{name} needs a value.");
-            values[name] = hasValue ? args[++i] : "";
+            Set(name, hasValue ? args[++i] : "");
         }
         var known = new HashSet<string>(StringComparer.Ordinal)
         {
@@ -79,8 +84,9 @@ public sealed record TrainOptions
 
         string? Text(string name) => values.GetValueOrDefault(name);
         string Required(string name) => Text(name) ?? throw new ArgumentException($"{name} is required.");
-        T Number<T>(string name, T fallback) where T : IParsable<T> =>
-            Text(name) is { } text ? T.TryParse(text, CultureInfo.InvariantCulture, out var value) ? value
+        // No thousands separators: "1,5" is a mistake, not 15.
+        T Number<T>(string name, T fallback) where T : INumberBase<T> =>
+            Text(name) is { } text ? T.TryParse(text, typeof(T) == typeof(double) ? NumberStyles.Float : NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value
                 : throw new ArgumentException($"{name} '{text}' is not a number.") : fallback;
         T Choice<T>(string name, T fallback) where T : struct, Enum =>
             Text(name) is { } text ? Enum.TryParse<T>(text.Replace("_", ""), ignoreCase: true, out var value) ? value
@@ -140,7 +146,8 @@ public sealed record TrainOptions
         };
         if (options.ClipDirectory is { } clip && !File.Exists(Path.Combine(clip, "config.json")))
             throw new ArgumentException($"--clip-dir: no CLIPModel folder (config.json) at {clip}.");
-        if (options.Threads < 0) throw new ArgumentException($"--threads must be 0 or more (got {options.Threads}).");
+        if (options.Threads < 0 || options.Threads > Environment.ProcessorCount)
+            throw new ArgumentException($"--threads must be between 0 and this machine's {Environment.ProcessorCount} cores (got {options.Threads}).");
         if (options.ValidateFraction is < 0 or >= 1) throw new ArgumentException($"--validate-fraction must be in [0, 1) (got {options.ValidateFraction}).");
         if (options.Preset is not ("tiny" or "flux1-dev")) throw new ArgumentException($"--preset '{options.Preset}' is not tiny or flux1-dev.");
         if (options.Preset == "flux1-dev" && (options.FluxDirectory is null || options.SiglipDirectory is null || options.Adapter is null))

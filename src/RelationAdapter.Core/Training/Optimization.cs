@@ -120,7 +120,7 @@ public sealed class AdamW : IDisposable
 
 public enum LearningRateScheduleKind { Constant, Cosine }
 
-/// <summary>Linear warmup over the first steps, then constant or cosine decay to 0 at the last step.</summary>
+/// <summary>Linear warmup over the first steps, then constant or cosine decay toward 0 (diffusers' curve: the last step still learns).</summary>
 public sealed record LearningRateSchedule(double Peak, int WarmupSteps, int TotalSteps, LearningRateScheduleKind Kind)
 {
     /// <param name="step">The optimiser step about to be taken, 1-based.</param>
@@ -128,7 +128,7 @@ public sealed record LearningRateSchedule(double Peak, int WarmupSteps, int Tota
     {
         if (step <= WarmupSteps) return Peak * step / WarmupSteps;
         if (Kind == LearningRateScheduleKind.Constant) return Peak;
-        var progress = (double)(step - WarmupSteps) / Math.Max(1, TotalSteps - WarmupSteps);
+        var progress = (double)(step - 1 - WarmupSteps) / Math.Max(1, TotalSteps - WarmupSteps);
         return Peak * 0.5 * (1 + Math.Cos(Math.PI * Math.Min(1, progress)));
     }
 }

@@ -16,7 +16,9 @@ namespace RelationAdapter.Core.Training;
 /// <param name="AdapterPath">An adapter checkpoint (.bin or .safetensors) to start from; null: the adapter is initialised afresh when trained.</param>
 /// <param name="LoraPath">A LoRA in the released layout to start from (trained) or to fuse (frozen).</param>
 /// <param name="ResumeFrom">A checkpoint folder of this run to continue exactly.</param>
-public sealed record TrainingStart(string? AdapterPath = null, string? LoraPath = null, string? ResumeFrom = null);
+/// <param name="BaseModel">What the run trains over (a preset and its seed, or the model folders), kept in each checkpoint:
+/// a resume over another base is refused.</param>
+public sealed record TrainingStart(string? AdapterPath = null, string? LoraPath = null, string? ResumeFrom = null, string? BaseModel = null);
 
 /// <summary>A finished optimiser step, for progress displays.</summary>
 public sealed record TrainingProgress(int Step, int TotalSteps, double Loss, double LearningRate, TimeSpan Elapsed, int StartStep);
@@ -50,6 +52,7 @@ public sealed class Trainer : IDisposable
     readonly IReadOnlyList<EncodedExample> _examples;
     readonly IReadOnlyList<ValidationSample> _validation;
     readonly string _dataHash;
+    readonly TrainingStart _start;
     readonly TransformerLora? _lora;
     readonly string? _frozenLoraPath;
     readonly AdamW _optimizer;
@@ -79,6 +82,7 @@ public sealed class Trainer : IDisposable
         _examples = examples;
         _validation = validation;
         _dataHash = dataHash;
+        _start = start;
         _schedule = new LearningRateSchedule(settings.LearningRate, settings.WarmupSteps, settings.Steps, settings.Schedule);
         _objective = new FlowMatchingObjective(models.Transformer, models.Adapter, settings.Guidance, settings.TimestepSampling, settings.TargetLatents);
         _validator = new TrainingValidation(models, settings, outputDirectory, clip);
@@ -141,6 +145,9 @@ public sealed class Trainer : IDisposable
             var learningRate = _schedule.At(Step + 1);
             var stepStart = clock.Elapsed;
             var loss = OptimizerStep(Step + 1, learningRate);
+            // Nothing of a diverged step is saved: the newest checkpoint on disk stays the last good one.
+            if (!double.IsFinite(loss))
+                throw new InvalidDataException($"the loss is {loss} at step {Step + 1}: training diverged (lower --lr, or check --alpha and --guidance).");
             StepDurationMetric.Record((clock.Elapsed - stepStart).TotalSeconds);
             Step++;
             _lastLoss = loss;
@@ -220,6 +227,7 @@ public sealed class Trainer : IDisposable
             ["seed"] = _settings.Seed,
             ["rng"] = "every generator is seeded from (seed, stream, step or epoch): nothing else to restore",
             ["data_hash"] = _dataHash,
+            ["start"] = StartIdentity(),
         };
         File.WriteAllText(Path.Combine(state, TrainingCheckpoints.StateFile), stateJson.ToJsonString(TrainingCheckpoints.Json));
         var info = new JsonObject
@@ -244,6 +252,9 @@ public sealed class Trainer : IDisposable
             throw new InvalidDataException($"{checkpoint} was trained on other data (hash {hash}, now {_dataHash}): resume with the same --data.");
         if (step > _settings.Steps)
             throw new ArgumentException($"{checkpoint} is at step {step}, beyond --steps {_settings.Steps}.");
+        var startedFrom = state["start"]?.ToJsonString();
+        if (startedFrom is not null && startedFrom != StartIdentity().ToJsonString())
+            throw new ArgumentException($"{checkpoint} was trained over {startedFrom}, this run over {StartIdentity().ToJsonString()}: resume with the same model options (--preset, --tiny-seed, --flux-dir, --siglip-dir, --adapter, --lora).");
         using (var parameters = SafetensorsFile.Open(Path.Combine(statePath, TrainingCheckpoints.ParametersFile)))
         {
             var expected = _optimizer.Parameters.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
@@ -259,9 +270,13 @@ public sealed class Trainer : IDisposable
             }
             _optimizer.RefreshParameters();
         }
+        var changed = ChangedSettings(Path.Combine(checkpoint, TrainingCheckpoints.InfoFile));
+        if (changed.Count > 0)
+            throw new ArgumentException($"{checkpoint} was trained with other settings ({string.Join("; ", changed)}): a resumed run continues exactly, so only --steps, --save-every, --validate-every, --validate-steps and --checkpointing may change.");
         using (var optimizer = SafetensorsFile.Open(Path.Combine(statePath, TrainingCheckpoints.OptimizerFile)))
             _optimizer.Restore(optimizer, state["optimizer_steps"]!.GetValue<long>());
         Step = step;
+        Directory.CreateDirectory(_output); // a checkpoint of another folder may start this one
         TruncateLossAfter(step);
         TrainingValidation.TruncateAfter(_output, step);
         _untrained = TrainingValidation.Read(_output).Where(s => s.Step == 0).ToDictionary(s => s.Id, s => s.LatentRelativeL2);
@@ -270,10 +285,32 @@ public sealed class Trainer : IDisposable
     void TruncateLossAfter(int step)
     {
         var path = Path.Combine(_output, LossFile);
+        // A line that does not parse is one a killed run left half written.
         var kept = File.Exists(path)
-            ? File.ReadLines(path).Skip(1).Where(l => l.Length > 0 && int.Parse(l.Split(',')[0], CultureInfo.InvariantCulture) <= step).ToList()
+            ? File.ReadLines(path).Skip(1).Where(l => l.Split(',') is [var at, _, _] && int.TryParse(at, NumberStyles.None, CultureInfo.InvariantCulture, out var s) && s <= step).ToList()
             : [];
         File.WriteAllLines(path, ["step,loss,lr", .. kept]);
+    }
+
+    /// <summary>What the run trains over and starts from, as its checkpoints record it.</summary>
+    JsonObject StartIdentity() => new()
+    {
+        ["base_model"] = _start.BaseModel,
+        ["adapter"] = _start.AdapterPath is null ? null : Path.GetFullPath(_start.AdapterPath),
+        ["lora"] = _start.LoraPath is null ? null : Path.GetFullPath(_start.LoraPath),
+    };
+
+    /// <summary>Settings recorded in the checkpoint's <c>train.json</c> that differ now, as "key: then → now".</summary>
+    List<string> ChangedSettings(string infoPath)
+    {
+        if (!File.Exists(infoPath)) return [];
+        var stored = JsonNode.Parse(File.ReadAllText(infoPath))?["settings"] as JsonObject;
+        var current = JsonSerializer.SerializeToNode(_settings, SettingsJson)!.AsObject();
+        string[] mayChange = [nameof(TrainingSettings.Steps), nameof(TrainingSettings.SaveEvery), nameof(TrainingSettings.ValidateEvery),
+            nameof(TrainingSettings.ValidationSteps), nameof(TrainingSettings.GradientCheckpointing)];
+        return stored is null ? [] : current.Where(p => !mayChange.Contains(p.Key))
+            .Where(p => stored[p.Key]?.ToJsonString() != p.Value?.ToJsonString())
+            .Select(p => $"{p.Key}: {stored[p.Key]?.ToJsonString() ?? "none"} → {p.Value?.ToJsonString() ?? "none"}").ToList();
     }
 
     /// <summary>

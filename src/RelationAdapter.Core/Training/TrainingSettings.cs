@@ -53,13 +53,14 @@ public sealed record TrainingSettings
         Check(Rank >= 1, $"--rank must be at least 1 (got {Rank})");
         Check(Alpha is null || (Alpha > 0 && double.IsFinite(Alpha.Value)), $"--alpha must be positive (got {Alpha})");
         Check(MaxSide >= 16, $"--max-side must be at least 16 (got {MaxSide})");
-        Check(Guidance >= 0 && double.IsFinite(Guidance), $"--guidance must be 0 or more (got {Guidance})");
+        Check(Guidance is >= Pipeline.EditSettings.MinGuidance and <= Pipeline.EditSettings.MaxGuidance,
+            $"--guidance must be between {Pipeline.EditSettings.MinGuidance} and {Pipeline.EditSettings.MaxGuidance}, as for an edit (got {Guidance})");
         Check(WarmupSteps >= 0 && WarmupSteps <= Steps, $"--warmup must be between 0 and --steps (got {WarmupSteps})");
         Check(Accumulate >= 1, $"--accumulate must be at least 1 (got {Accumulate})");
-        Check(MaxGradientNorm > 0, $"--max-grad-norm must be positive (got {MaxGradientNorm})");
-        Check(WeightDecay >= 0, $"--weight-decay must be 0 or more (got {WeightDecay})");
+        Check(MaxGradientNorm > 0 && double.IsFinite(MaxGradientNorm), $"--max-grad-norm must be a positive number (got {MaxGradientNorm})");
+        Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), $"--weight-decay must be 0 or more (got {WeightDecay})");
         Check(Beta1 is >= 0 and < 1 && Beta2 is >= 0 and < 1, $"--beta1 and --beta2 must be in [0, 1) (got {Beta1}, {Beta2})");
-        Check(Epsilon > 0, $"--epsilon must be positive (got {Epsilon})");
+        Check(Epsilon > 0 && double.IsFinite(Epsilon), $"--epsilon must be positive (got {Epsilon})");
         Check(SaveEvery >= 0, $"--save-every must be 0 or more (got {SaveEvery})");
         Check(ValidateEvery >= 0, $"--validate-every must be 0 or more (got {ValidateEvery})");
         Check(ValidationSteps is >= Pipeline.EditSettings.MinSteps and <= Pipeline.EditSettings.MaxSteps,

@@ -90,7 +90,11 @@ public sealed class TrainingValidation(EditModels models, TrainingSettings setti
         try
         {
             File.WriteAllBytes(path, ImageCodec.Encode(image, OutputFormat.Png));
-            var score = new ValidationScore(step, images.Id, relativeL2, untrained?.GetValueOrDefault(images.Id, double.NaN) ?? relativeL2,
+            if (!double.IsFinite(relativeL2))
+                throw new InvalidDataException($"validation of '{images.Id}' at step {step}: the edit's latents are not finite (the model overflows: check --guidance, --alpha and --lr).");
+            // Untrained: this edit at step 0; a run resumed into another folder never saw step 0, so it records none.
+            double? untrainedDistance = untrained is null ? relativeL2 : untrained.TryGetValue(images.Id, out var before) ? before : null;
+            var score = new ValidationScore(step, images.Id, relativeL2, untrainedDistance,
                 ImageMetrics.Mse(image, images.Target), Path.GetRelativePath(outputDirectory, path).Replace('\\', '/'), clip?.Score(image, images.Target));
             return (score, image);
         }
@@ -171,13 +175,23 @@ public sealed class TrainingValidation(EditModels models, TrainingSettings setti
     {
         var path = Path.Combine(outputDirectory, FileName);
         if (!File.Exists(path)) return [];
-        return File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(line =>
+        return File.ReadLines(path).Select(Parse).OfType<ValidationScore>().ToList();
+    }
+
+    /// <summary>A row, or null for a blank or torn one (a run killed while appending leaves its last line half written).</summary>
+    static ValidationScore? Parse(string line)
+    {
+        try
         {
-            var row = JsonNode.Parse(line)!;
+            if (string.IsNullOrWhiteSpace(line) || JsonNode.Parse(line) is not JsonObject row) return null;
             return new ValidationScore(row["step"]!.GetValue<int>(), row["id"]!.GetValue<string>(), row["latent_rel_l2"]!.GetValue<double>(),
                 row["latent_rel_l2_untrained"]?.GetValue<double>(), row["mse"]!.GetValue<double>(), row["image"]!.GetValue<string>(),
                 row["clip_i"]?.GetValue<double>());
-        }).ToList();
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException or FormatException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Keeps the rows up to <paramref name="step"/> (a resumed run rewrites what came after its checkpoint).</summary>
@@ -185,7 +199,7 @@ public sealed class TrainingValidation(EditModels models, TrainingSettings setti
     {
         var path = Path.Combine(outputDirectory, FileName);
         if (!File.Exists(path)) return;
-        var kept = File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l) && JsonNode.Parse(l)!["step"]!.GetValue<int>() <= step).ToList();
+        var kept = File.ReadLines(path).Where(l => Parse(l) is { } row && row.Step <= step).ToList();
         File.WriteAllLines(path, kept);
     }
 }

@@ -174,6 +174,80 @@ public class TrainToolTests
         (code, _, error) = await RunAsync("--data", data, "--out", temp.File("run"), "--steps", "3", "--colour", "red");
         Assert.Equal(2, code);
         Assert.Contains("--colour", error);
+
+        // Mistakes a parser could take for something else, and failures past parsing: each one line, no stack trace.
+        data = WriteData(temp, samples: 1);
+        foreach (var (arguments, expected) in new (string[], string)[]
+        {
+            (["--lr", "1,5"], "--lr '1,5' is not a number"),
+            (["--steps", "4"], "--steps is given twice"),
+            (["--threads", "100000"], "--threads must be between 0 and"),
+            (["--guidance", "1e308"], "--guidance must be between"),
+            (["--device", "foo"], "unknown device 'foo'"),
+            (["--out", data], "is a file, not a folder"),
+        })
+        {
+            (code, _, error) = await RunAsync(["--data", data, "--steps", "3", "--rank", "4", .. arguments,
+                .. arguments.Contains("--out") ? Array.Empty<string>() : ["--out", temp.File("run")]]);
+            Assert.True(code == 2, $"{string.Join(' ', arguments)}: exit code {code}: {error}");
+            Assert.Contains(expected, error);
+            Assert.DoesNotContain("   at ", error);
+        }
+    }
+
+    [Fact]
+    public async Task A_diverging_run_stops_with_the_step_and_leaves_no_checkpoint_of_it()
+    {
+        using var temp = new TempFolder();
+        var data = WriteData(temp, samples: 1);
+        var output = temp.File("run");
+        var (code, _, error) = await RunAsync("--data", data, "--out", output, "--steps", "20", "--rank", "4", "--lr", "1e30",
+            "--validate-steps", "2", "--validate-every", "0", "--save-every", "0", "--threads", "1");
+        Assert.True(code == 2, $"exit code {code}: {error}");
+        Assert.Matches("the loss is NaN at step [0-9]+: training diverged", error);
+        Assert.Null(TrainingCheckpoints.Latest(output));
+    }
+
+    /// <summary>
+    /// A resume continues one run exactly: a fresh run does not take over a used folder, a resume that changes what
+    /// the run computes is refused by name, and a checkpoint can start another folder (which never measured step 0).
+    /// </summary>
+    [Fact]
+    public async Task Resuming_refuses_other_settings_and_another_base_and_a_checkpoint_can_continue_in_another_folder()
+    {
+        using var temp = new TempFolder();
+        var data = WriteData(temp, samples: 1);
+        var first = temp.File("first");
+        string[] common = ["--data", data, "--rank", "4", "--validate-steps", "2", "--validate-every", "0", "--save-every", "0", "--threads", "1"];
+        var (code, _, error) = await RunAsync([.. common, "--out", first, "--steps", "3", "--lr", "1e-3"]);
+        Assert.True(code == 0, error);
+
+        (code, _, error) = await RunAsync([.. common, "--out", first, "--steps", "6", "--lr", "1e-3", "--seed", "5"]);
+        Assert.Equal(2, code);
+        Assert.Contains("already holds a run", error);
+        (code, _, error) = await RunAsync([.. common, "--out", first, "--steps", "6", "--lr", "5e-4", "--resume"]);
+        Assert.Equal(2, code);
+        Assert.Contains("LearningRate: 0.001 → 0.0005", error);
+        (code, _, error) = await RunAsync([.. common, "--out", first, "--steps", "6", "--lr", "1e-3", "--tiny-seed", "9", "--resume"]);
+        Assert.Equal(2, code);
+        Assert.Contains("seed 9", error);
+
+        var second = temp.File("second");
+        (code, _, error) = await RunAsync([.. common, "--out", second, "--steps", "6", "--lr", "1e-3", "--resume",
+            Path.Combine(first, TrainingCheckpoints.FinalName)]);
+        Assert.True(code == 0, error);
+        Assert.Equal(6, TrainingCheckpoints.StepOf(Path.Combine(second, TrainingCheckpoints.FinalName)));
+        Assert.Equal([4, 5, 6], File.ReadLines(Path.Combine(second, Trainer.LossFile)).Skip(1).Select(l => int.Parse(l.Split(',')[0])));
+        var last = Assert.Single(TrainingValidation.Read(second));
+        Assert.Null(last.LatentRelativeL2Untrained);
+
+        // A run killed while appending leaves a torn last line; resuming reads past it.
+        File.AppendAllText(Path.Combine(second, TrainingValidation.FileName), "{\"step\":6,\"id\":\"s0\",\"laten");
+        File.AppendAllText(Path.Combine(second, Trainer.LossFile), "7,0.12");
+        (code, _, error) = await RunAsync([.. common, "--out", second, "--steps", "8", "--lr", "1e-3", "--resume"]);
+        Assert.True(code == 0, error);
+        Assert.Equal([4, 5, 6, 7, 8], File.ReadLines(Path.Combine(second, Trainer.LossFile)).Skip(1).Select(l => int.Parse(l.Split(',')[0])));
+        Assert.Equal([6, 8], TrainingValidation.Read(second).Select(s => s.Step));
     }
 
     /// <summary>Raw Relation252K: one task folder whose Group1/labels.json lists side-by-side pairs (before left, edited right).</summary>

@@ -128,6 +128,18 @@ public class TrainerTests
     }
 
     [Fact]
+    public void The_cosine_schedule_warms_up_to_the_peak_then_decays_and_its_last_step_still_learns()
+    {
+        var schedule = new LearningRateSchedule(1e-3, WarmupSteps: 2, TotalSteps: 10, LearningRateScheduleKind.Cosine);
+        var rates = Enumerable.Range(1, 10).Select(schedule.At).ToArray();
+        Assert.Equal([5e-4, 1e-3, 1e-3], rates[..3]);
+        Assert.All(rates.Zip(rates.Skip(1)).Skip(2), pair => Assert.True(pair.Second < pair.First, $"{pair.First} then {pair.Second}"));
+        // diffusers' curve: the rate of the last step is that of 7/8 of the decay, not 0.
+        Assert.Equal(1e-3 * 0.5 * (1 + Math.Cos(Math.PI * 7 / 8)), rates[^1], 12);
+        Assert.Equal(1e-3, new LearningRateSchedule(1e-3, 0, 10, LearningRateScheduleKind.Constant).At(10));
+    }
+
+    [Fact]
     public void Bad_settings_and_mismatched_checkpoints_are_clear_errors()
     {
         var bad = Assert.Throws<ArgumentException>(() => (Tiny with { Steps = 0, LearningRate = -1, Accumulate = 0 }).Validate());
