@@ -64,7 +64,9 @@ public static class EditFormParser
         foreach (var field in Fields.Where(field => form[field].Count > 1)) Add(errors, field, "must be given once.");
         var prompt = form[nameof(EditForm.prompt)].ToString();
         if (string.IsNullOrWhiteSpace(prompt)) Add(errors, nameof(EditForm.prompt), "is required.");
-        else if (prompt.Length > limits.MaxPromptLength) Add(errors, nameof(EditForm.prompt), $"is {prompt.Length} characters; the limit is {limits.MaxPromptLength}.");
+        // Characters as JSON Schema's maxLength counts them (code points), so an emoji is one, not two UTF-16 units.
+        else if (prompt.EnumerateRunes().Count() is var characters && characters > limits.MaxPromptLength)
+            Add(errors, nameof(EditForm.prompt), $"is {characters} characters; the limit is {limits.MaxPromptLength}.");
 
         var settings = new EditSettings
         {
@@ -126,7 +128,7 @@ public static class EditFormParser
     {
         // The API spells names in snake_case (b64_json); the plain name is taken too.
         var named = Enum.GetValues<TEnum>().Where(candidate => candidate.ToString().Equals(text, StringComparison.OrdinalIgnoreCase) ||
-            System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(candidate.ToString()).Equals(text, StringComparison.Ordinal)).ToList();
+            System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(candidate.ToString()).Equals(text, StringComparison.OrdinalIgnoreCase)).ToList();
         value = named.Count == 1 ? named[0] : default;
         return named.Count == 1;
     }

@@ -55,6 +55,21 @@ public class ValidationTests(ServiceFactory factory) : IClassFixture<ServiceFact
     }
 
     [Fact]
+    public async Task A_prompt_is_measured_in_characters_and_names_are_read_in_any_case()
+    {
+        var client = await factory.ReadyClientAsync();
+        var emoji = string.Concat(Enumerable.Repeat("😀", 1500)); // 1500 characters, 3000 UTF-16 units
+        var accepted = await client.PostAsync("/v1/edits", Api.EditForm(new Dictionary<string, string?>
+            { ["prompt"] = emoji, ["response_format"] = "B64_JSON", ["output_format"] = "PNG" }));
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        await client.DeleteAsync(accepted.Headers.Location);
+
+        var refused = await client.PostAsync("/v1/edits", Api.EditForm(new Dictionary<string, string?> { ["prompt"] = emoji + emoji }));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("is 3000 characters; the limit is 2000.", (await refused.JsonAsync()).GetProperty("errors").GetProperty("prompt")[0].GetString());
+    }
+
+    [Fact]
     public async Task Every_missing_field_is_listed_at_once()
     {
         var client = await factory.ReadyClientAsync();
