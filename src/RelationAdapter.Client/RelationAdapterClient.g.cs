@@ -2385,6 +2385,12 @@ namespace RelationAdapter.Client
         public string? Field { get; set; } = default!;
 
         /// <summary>
+        /// A problem with a source_image: which one (0-based, in upload order).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("index")]
+        public int? Index { get; set; } = default!;
+
+        /// <summary>
         /// result-not-available: the job's state.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("job_status")]
@@ -2485,6 +2491,12 @@ namespace RelationAdapter.Client
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("field")]
         public string? Field { get; set; } = default!;
+
+        /// <summary>
+        /// A problem with a source_image: which one (0-based, in upload order).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("index")]
+        public int? Index { get; set; } = default!;
 
         /// <summary>
         /// result-not-available: the job's state.

@@ -148,17 +148,17 @@ public static class EditsEndpoints
     {
         var images = services.Images;
         var uploads = new List<CheckedUpload>();
-        foreach (var file in submission.Sources)
+        foreach (var (file, index) in submission.Sources.Select((file, index) => (file, index)))
         {
             var (source, refused) = images.Read(file);
-            if (refused is not null) return (null, refused);
+            if (refused is not null) return (null, OfSource(refused, index));
             try
             {
                 ImagePreprocessing.SourceSize(source!.Header.Width, source.Header.Height, submission.Settings.MaxSide);
             }
             catch (ArgumentException e)
             {
-                return (null, Problems.InvalidField(EditFormParser.SourceImage, e.Message));
+                return (null, OfSource(Problems.InvalidField(EditFormParser.SourceImage, e.Message), index));
             }
             uploads.Add(source);
         }
@@ -181,10 +181,10 @@ public static class EditsEndpoints
         var sources = new List<Image<Rgb24>>();
         try
         {
-            foreach (var upload in uploads)
+            foreach (var (upload, index) in uploads.Select((upload, index) => (upload, index)))
             {
                 var (decoded, undecodable) = await images.DecodeAsync(upload, ImageAdmission.ToEditSize(submission.Settings.MaxSide), cancellation);
-                if (undecodable is not null) return (null, undecodable);
+                if (undecodable is not null) return (null, OfSource(undecodable, index));
                 sources.Add(decoded!);
             }
         }
@@ -200,6 +200,13 @@ public static class EditsEndpoints
             services.QueueOptions.Value.ResultRetention, submission.Webhook?.Url, submission.Webhook?.Events.Events, sources.Count,
             System.Diagnostics.Activity.Current?.Id, submission.Outputs, submission.Metadata, baseUrl);
         return (new NewEditJob(spec, sources, relation), null);
+    }
+
+    /// <summary>A source's problem says which source it is: a batch's parts all have one field name.</summary>
+    static ProblemHttpResult OfSource(ProblemHttpResult problem, int index)
+    {
+        problem.ProblemDetails.Extensions["index"] = index;
+        return problem;
     }
 
     /// <summary>The exemplar pair: cached tokens when its content id is known, else both images decoded and padded.</summary>

@@ -221,6 +221,11 @@ public sealed class OpenApiContract : IOperationFilter, IDocumentFilter
             Type = JsonSchemaType.String,
             Description = "invalid-image, image-too-large, request-too-large: the form (or JSON) field whose image it is.",
         };
+        problem.Properties["index"] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Integer, Format = "int32",
+            Description = "A problem with a source_image: which one (0-based, in upload order).",
+        };
         problem.Properties["job_status"] = new OpenApiSchema
         {
             AllOf = [new OpenApiSchemaReference("JobStatus", document)],

@@ -90,4 +90,16 @@ public sealed class BatchTests
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Contains("Limits:MaxSourcesPerEdit", (await refused.JsonAsync()).GetProperty("errors").GetProperty("source_image")[0].GetString());
     }
+
+    [Fact]
+    public async Task A_bad_source_of_a_batch_is_named_by_its_index()
+    {
+        await using var factory = new ServiceFactory();
+        var client = await factory.ReadyClientAsync();
+        var refused = await client.PostAsync("/v1/edits", Form(1, First, Second, "not an image"u8.ToArray()));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        var problem = await refused.JsonAsync();
+        Assert.Equal(("urn:relation-adapter:problem:invalid-image", "source_image", 2),
+            (problem.GetProperty("type").GetString(), problem.GetProperty("field").GetString(), problem.GetProperty("index").GetInt32()));
+    }
 }
