@@ -72,7 +72,7 @@ public static class EditsEndpoints
         [AsParameters] EditServices services, CancellationToken cancellation)
     {
         if (!services.Host.Status.Ready) return Problems.NotReady(http.Response, services.Host.LoadError, services.QueueOptions.Value.RetryAfterSeconds);
-        if (!UploadAdmission.IsAccepted(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
+        if (UploadAdmission.MediaTypeRefusal(http.Request) is { } unsupported) return unsupported;
         var jobs = services.Jobs;
         var owner = ApiKeyFilter.Caller(http);
         var key = http.Request.Headers[IdempotencyKey.Header].ToString();

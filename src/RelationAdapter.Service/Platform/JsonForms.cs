@@ -38,13 +38,22 @@ public static class JsonForms
         var errors = new Dictionary<string, string[]>();
         var fields = new Dictionary<string, StringValues>(StringComparer.Ordinal);
         var wanted = new List<(string Field, string Reference)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var property in document.RootElement.EnumerateObject())
         {
             var (name, value) = (property.Name, property.Value);
+            // As a repeated form field is refused: the parser would otherwise keep the last value without a word.
+            if (!seen.Add(name))
+            {
+                errors[name] = ["is given twice."];
+                continue;
+            }
             if (ImageFields.Contains(name))
             {
                 var references = value.ValueKind == JsonValueKind.Array ? value.EnumerateArray().ToList() : [value];
-                if (references.Count == 0 || references.Any(reference => reference.ValueKind != JsonValueKind.String))
+                if (references.Count == 0)
+                    errors[name] = ["needs at least one image URL."];
+                else if (references.Any(reference => reference.ValueKind != JsonValueKind.String))
                     errors[name] = ["must be an image URL (http, https or data:) or, for source_image, an array of them."];
                 else wanted.AddRange(references.Select(reference => (name, reference.GetString()!)));
                 continue;

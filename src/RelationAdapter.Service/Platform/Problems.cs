@@ -61,6 +61,12 @@ public static class Problems
             StatusCodes.Status431RequestHeaderFieldsTooLarge => Types.HeadersTooLarge,
             _ => Types.Internal,
         };
+        // Routing refuses a media type the endpoint does not accept before any handler runs: the same words as a handler's refusal.
+        if (problem.Status == StatusCodes.Status415UnsupportedMediaType && problem.Detail is null)
+        {
+            var words = NotMultipart(context.HttpContext.Request.ContentType).ProblemDetails;
+            (problem.Title, problem.Detail) = (words.Title, words.Detail);
+        }
     }
 
     public static ProblemHttpResult Problem(int status, string type, string title, string? detail = null,
@@ -91,6 +97,10 @@ public static class Problems
     public static ProblemHttpResult RelationNotFound(string id) =>
         Problem(StatusCodes.Status404NotFound, Types.RelationNotFound, "No such relation.",
             $"Relation '{id}' is not cached (unknown or evicted): upload the exemplar pair again.");
+
+    public static ProblemHttpResult Compressed(string encoding) =>
+        Problem(StatusCodes.Status415UnsupportedMediaType, Types.UnsupportedMediaType, "The body must not be compressed.",
+            $"Content-Encoding '{encoding}' is not accepted: send the body uncompressed.");
 
     public static ProblemHttpResult NotMultipart(string? contentType) =>
         Problem(StatusCodes.Status415UnsupportedMediaType, Types.UnsupportedMediaType, "The body must be multipart/form-data or application/json.",

@@ -13,10 +13,19 @@ namespace RelationAdapter.Service.Platform;
 /// </summary>
 public sealed class UploadAdmission(IOptions<LimitsOptions> options, IOptions<QueueOptions> queue, RemoteImages remoteImages)
 {
-    /// <summary>The bodies the POST endpoints take: a multipart form, or JSON with the same fields (images by URL).</summary>
-    public static bool IsAccepted(HttpRequest request) =>
-        JsonForms.IsJson(request) ||
-        request.HasFormContentType && request.ContentType!.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase);
+    /// <summary>
+    /// Null for a body the POST endpoints take (a multipart form, or JSON with the same fields, images by URL), else
+    /// the 415 to answer. Bodies are not decompressed: a compressed one would be read as garbage.
+    /// </summary>
+    public static ProblemHttpResult? MediaTypeRefusal(HttpRequest request)
+    {
+        var encoding = request.Headers.ContentEncoding.ToString();
+        if (encoding.Length > 0 && !encoding.Equals("identity", StringComparison.OrdinalIgnoreCase)) return Problems.Compressed(encoding);
+        return JsonForms.IsJson(request) ||
+               request.HasFormContentType && request.ContentType!.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase)
+            ? null
+            : Problems.NotMultipart(request.ContentType);
+    }
 
     readonly LimitsOptions _limits = options.Value;
     readonly Lock _gate = new();

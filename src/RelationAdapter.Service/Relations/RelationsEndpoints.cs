@@ -39,7 +39,7 @@ public static class RelationsEndpoints
         UploadAdmission uploads, IdempotentRequests idempotency, IOptions<QueueOptions> queueOptions, CancellationToken cancellation)
     {
         if (!host.Status.Ready) return Problems.NotReady(http.Response, host.LoadError, queueOptions.Value.RetryAfterSeconds);
-        if (!UploadAdmission.IsAccepted(http.Request)) return Problems.NotMultipart(http.Request.ContentType);
+        if (UploadAdmission.MediaTypeRefusal(http.Request) is { } unsupported) return unsupported;
         var key = http.Request.Headers[IdempotencyKey.Header].ToString();
         if (Problems.InvalidIdempotencyKey(key) is { } tooLong) return tooLong;
         var (form, unread) = await uploads.ReadFormAsync(http, cancellation);

@@ -150,6 +150,12 @@ public sealed class JsonRequestsTests : IAsyncLifetime
         Assert.True(errors.TryGetProperty("source_image", out _));
         Assert.True(errors.TryGetProperty("prompt", out _));
 
+        var repeated = await client.PostAsync("/v1/edits", new StringContent("{\"prompt\": \"a\", \"prompt\": \"b\", \"source_image\": []}",
+            System.Text.Encoding.UTF8, "application/json"));
+        errors = (await repeated.JsonAsync()).GetProperty("errors");
+        Assert.Equal("is given twice.", errors.GetProperty("prompt")[0].GetString());
+        Assert.Equal("needs at least one image URL.", errors.GetProperty("source_image")[0].GetString());
+
         // Well-formed: the form's own validation, field by field.
         var invalid = await client.PostAsJsonAsync("/v1/edits", new Dictionary<string, object?>(Edit(DataUri(Api.Before), DataUri(Api.After), DataUri(Api.Source))) { ["steps"] = 500 });
         Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);

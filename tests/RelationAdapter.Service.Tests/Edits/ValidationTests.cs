@@ -94,8 +94,22 @@ public class ValidationTests(ServiceFactory factory) : IClassFixture<ServiceFact
     public async Task Neither_multipart_nor_json_is_an_unsupported_media_type()
     {
         var client = await factory.ReadyClientAsync();
-        var response = await client.PostAsync("/v1/edits", new StringContent("prompt=x", Encoding.UTF8, "application/x-www-form-urlencoded"));
-        await AssertProblem(response, HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+        foreach (var mediaType in new[] { "application/x-www-form-urlencoded", "text/plain", "multipart/mixed" })
+        {
+            var response = await client.PostAsync("/v1/edits", new StringContent("prompt=x", Encoding.UTF8, mediaType));
+            await AssertProblem(response, HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+            // Whether routing or the handler refused it, the same words.
+            var problem = await response.JsonAsync();
+            Assert.Equal("The body must be multipart/form-data or application/json.", problem.GetProperty("title").GetString());
+            Assert.StartsWith($"The Content-Type is '{mediaType}", problem.GetProperty("detail").GetString());
+        }
+
+        var compressed = new ByteArrayContent([0x1f, 0x8b, 0x08, 0x00]);
+        compressed.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        compressed.Headers.ContentEncoding.Add("gzip");
+        var refused = await client.PostAsync("/v1/edits", compressed);
+        await AssertProblem(refused, HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+        Assert.Contains("Content-Encoding 'gzip'", (await refused.JsonAsync()).GetProperty("detail").GetString());
     }
 
     [Fact]
