@@ -148,7 +148,11 @@ public sealed record TrainOptions
             throw new ArgumentException($"--clip-dir: no CLIPModel folder (config.json) at {clip}.");
         if (options.Threads < 0 || options.Threads > Environment.ProcessorCount)
             throw new ArgumentException($"--threads must be between 0 and this machine's {Environment.ProcessorCount} cores (got {options.Threads}).");
-        if (options.ValidateFraction is < 0 or >= 1) throw new ArgumentException($"--validate-fraction must be in [0, 1) (got {options.ValidateFraction}).");
+        if (!(options.ValidateFraction is >= 0 and < 1)) throw new ArgumentException($"--validate-fraction must be in [0, 1) (got {options.ValidateFraction}).");
+        if (options.ValidateFraction > 0 && options.ValidateData is not null)
+            throw new ArgumentException("--validate-fraction and --validate-data both choose the validation samples: give one.");
+        if (options.Preset == "tiny" && (options.FluxDirectory ?? options.SiglipDirectory) is not null)
+            throw new ArgumentException("--flux-dir and --siglip-dir are for --preset flux1-dev; the tiny preset is built in.");
         if (options.Preset is not ("tiny" or "flux1-dev")) throw new ArgumentException($"--preset '{options.Preset}' is not tiny or flux1-dev.");
         if (options.Preset == "flux1-dev" && (options.FluxDirectory is null || options.SiglipDirectory is null || options.Adapter is null))
             throw new ArgumentException("--preset flux1-dev needs --flux-dir, --siglip-dir and --adapter (the adapter to start from).");

@@ -18,7 +18,18 @@ public sealed class EncodedExampleCache(string directory, string modelIdentity)
     {
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, Key(sample, maxSide) + ".safetensors");
-        if (File.Exists(path)) return Read(path, sample.Id);
+        if (File.Exists(path))
+        {
+            try
+            {
+                return Read(path, sample.Id);
+            }
+            catch (Exception e) when (e is CheckpointFormatException or IOException or KeyNotFoundException or FormatException or ArgumentException)
+            {
+                // A damaged entry (a run killed by the disk filling up, say) is encoded again, not a dead end.
+                Console.Error.WriteLine($"cache: {path} is unreadable ({e.Message}); encoding '{sample.Id}' again");
+            }
+        }
         var example = ExampleEncoding.Encode(models, sample, maxSide);
         var temporary = path + $".tmp-{Guid.NewGuid():N}";
         SafetensorsWriting.Write(temporary, example.Tensors.ToList(), new Dictionary<string, string>

@@ -185,6 +185,9 @@ public class TrainToolTests
             (["--guidance", "1e308"], "--guidance must be between"),
             (["--device", "foo"], "unknown device 'foo'"),
             (["--out", data], "is a file, not a folder"),
+            (["--validate-fraction", "0.5", "--validate-data", data], "give one"),
+            (["--validate-fraction", "NaN"], "--validate-fraction must be in [0, 1)"),
+            (["--flux-dir", temp.Path], "are for --preset flux1-dev"),
         })
         {
             (code, _, error) = await RunAsync(["--data", data, "--steps", "3", "--rank", "4", .. arguments,
