@@ -89,6 +89,40 @@ public sealed class EndToEndTests : IDisposable
         Assert.Contains("all 3 predictions are scored", await Cli.SucceedAsync("score", run, "--clip-dir", clip));
     }
 
+    /// <summary>A folder holds the predictions of one data set: other records or other image content at the same ids are refused.</summary>
+    [Fact]
+    public async Task A_rerun_over_other_data_is_refused_and_the_same_data_elsewhere_resumes()
+    {
+        var data = Fixture.WriteJsonl(_root);
+        var run = P("runs", "first");
+        await Cli.SucceedAsync(Tiny(data, run));
+        var manifest = File.ReadAllText(Path.Combine(run, "run.json"));
+        var samples = Relation252KJsonl.Read(data).Samples;
+
+        // The same ids over other images, and one more sample.
+        var other = P("jsonl", "other.jsonl");
+        Relation252KJsonl.Write(other, [.. samples.Select(s => s with { Source = s.Target, Target = s.Source }), samples[0] with { Id = "s4" }]);
+        var (exit, refused) = await Cli.RunAsync(Tiny(other, run));
+        Assert.Equal(2, exit);
+        Assert.Contains("over other data", refused);
+        Assert.Contains("set.jsonl (3 sample(s))", refused);
+        Assert.Contains("other.jsonl (4 sample(s))", refused);
+        Assert.Contains("use another --out", refused);
+        Assert.False(File.Exists(Path.Combine(run, "pred", "s4.png")));
+        Assert.Equal(manifest, File.ReadAllText(Path.Combine(run, "run.json")));
+
+        // The same records and images under another name resume.
+        var copy = P("jsonl", "copy.jsonl");
+        File.Copy(data, copy);
+        Assert.Contains("all 3 predictions are there", await Cli.SucceedAsync(Tiny(copy, run)));
+
+        // An image rewritten in place changes the data though every record stays the same.
+        using (var changed = Fixture.Picture(64, 48, 999)) Fixture.SavePng(changed, samples[0].Source);
+        (exit, refused) = await Cli.RunAsync(Tiny(copy, run));
+        Assert.Equal(2, exit);
+        Assert.Contains("over other data", refused);
+    }
+
     [Fact]
     public async Task Raw_layout_builds_runs_twice_scores_judges_and_reports_numbers_that_match_results_csv()
     {

@@ -40,6 +40,14 @@ public sealed record RunManifest
     public required RunSettings Settings { get; init; }
     public required string Model { get; init; }
     public required string ModelIdentity { get; init; }
+
+    /// <summary><see cref="RunIdentity.OfModel"/>: a rerun with other weight files at the same paths is refused.</summary>
+    public string? ModelFingerprint { get; init; }
+
+    /// <summary><see cref="RunIdentity.OfData"/> and the sample count: a rerun over other data is refused.</summary>
+    public string? DataFingerprint { get; init; }
+
+    public int? DataSamples { get; init; }
     public DateTimeOffset Started { get; init; }
     public DateTimeOffset Updated { get; init; }
 

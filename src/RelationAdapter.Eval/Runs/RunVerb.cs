@@ -22,6 +22,13 @@ public sealed class RunVerb(IAnsiConsole console)
             console.MarkupLineInterpolated($"[red]{folder.Path} holds a run with other settings[/] ({previous.Settings}); use another --out.");
             return 2;
         }
+        var modelFingerprint = RunIdentity.OfModel(settings);
+        var dataFingerprint = RunIdentity.OfData(data.Samples);
+        if (Difference(previous, dataPath, data.Samples.Count, modelFingerprint, dataFingerprint) is { } difference)
+        {
+            console.MarkupLineInterpolated($"[red]{folder.Path} holds a run {difference}[/]; its predictions would be stale: use another --out.");
+            return 2;
+        }
 
         var todo = data.Samples.Where(s => !File.Exists(folder.Prediction(s.Id))).ToList();
         var already = data.Samples.Count - todo.Count;
@@ -39,6 +46,9 @@ public sealed class RunVerb(IAnsiConsole console)
             Settings = settings,
             Model = predictor.Model,
             ModelIdentity = predictor.ModelIdentity,
+            ModelFingerprint = modelFingerprint,
+            DataFingerprint = dataFingerprint,
+            DataSamples = data.Samples.Count,
             Started = previous?.Started ?? now,
             Updated = now,
             SampleSeconds = previous?.SampleSeconds ?? [],
@@ -83,5 +93,17 @@ public sealed class RunVerb(IAnsiConsole console)
         console.MarkupLineInterpolated(
             $"{todo.Count - failed} predicted, {already} already there, {failed} failed, {data.Issues.Count} bad line(s) skipped; {folder.Path}");
         return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>What differs from the run already in the folder, or null (a folder made before fingerprints were recorded is taken as is).</summary>
+    static string? Difference(RunManifest? previous, string dataPath, int samples, string modelFingerprint, string dataFingerprint)
+    {
+        if (previous is null) return null;
+        if (previous.ModelFingerprint is not null && previous.ModelFingerprint != modelFingerprint)
+            return $"of another model: the weight files ({previous.Model}) changed since it was made";
+        if (previous.DataFingerprint is not null && previous.DataFingerprint != dataFingerprint)
+            return $"over other data: it was made from {previous.Data} ({previous.DataSamples} sample(s)), this is {Path.GetFullPath(dataPath)} " +
+                   $"({samples} sample(s)) with other records or images";
+        return null;
     }
 }
