@@ -92,6 +92,21 @@ public sealed class Relation252KDataTests : IDisposable
     }
 
     [Fact]
+    public void Task_folders_whose_names_collide_as_file_names_are_refused_naming_both_before_anything_is_written()
+    {
+        WriteRawTask("a b", pairs: 3, offset: 0);
+        WriteRawTask("a_b", pairs: 3, offset: 100);
+        WriteRawTask("c", pairs: 3, offset: 200);
+        var output = Path.Combine(_root, "out", "data.jsonl");
+
+        var refusal = Assert.Throws<InvalidDataException>(() => Relation252KRawBuilder.Build(new RawBuildOptions(Path.Combine(_root, "raw"), output)));
+
+        Assert.Contains("'a b', 'a_b' all become 'a_b'", refusal.Message);
+        Assert.DoesNotContain("'c'", refusal.Message);
+        Assert.False(Directory.Exists(Path.Combine(_root, "out")));
+    }
+
+    [Fact]
     public void Per_task_limit_and_seed_choose_a_reproducible_subset()
     {
         WriteRawTask("style", pairs: 6, offset: 0);
