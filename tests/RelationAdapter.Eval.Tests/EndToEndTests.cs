@@ -123,6 +123,39 @@ public sealed class EndToEndTests : IDisposable
         Assert.Contains("over other data", refused);
     }
 
+    /// <summary>Input that cannot make a run is refused up front with a message, before the folder is tied to it.</summary>
+    [Fact]
+    public async Task A_folder_as_data_an_empty_data_file_and_settings_out_of_range_are_refused_before_the_folder_is_made()
+    {
+        var data = Fixture.WriteJsonl(_root);
+        var run = P("runs", "refused");
+        async Task<string> RefusedAsync(params string[] args)
+        {
+            var (exit, output) = await Cli.RunAsync(args);
+            Assert.True(exit == 2, $"exited {exit}:\n{output}");
+            Assert.False(File.Exists(Path.Combine(run, "run.json")), output);
+            return output;
+        }
+
+        var folder = await RefusedAsync(Tiny(Path.GetDirectoryName(data)!, run));
+        Assert.Contains("is a folder", folder);
+        Assert.Contains("eval build --raw", folder);
+        Assert.DoesNotContain("   at ", folder);
+
+        var empty = P("empty.jsonl");
+        File.WriteAllText(empty, "");
+        Assert.Contains("has no usable sample", await RefusedAsync(Tiny(empty, run)));
+
+        var ranges = await RefusedAsync("run", "--data", data, "--out", run, "--preset", "tiny", "--device", "cpu",
+            "--steps", "0", "--max-side", "0", "--guidance", "-1", "--cache-threshold", "NaN");
+        foreach (var expected in new[] { "--steps must be between 1 and 1000 (got 0)", "--max-side must be at least 16 (got 0)", "--guidance must be between", "--cache-threshold must be between" })
+            Assert.Contains(expected, ranges);
+        Assert.False(Directory.Exists(Path.Combine(run, "pred")));
+
+        // The same folder still takes a run with valid settings afterwards.
+        Assert.Contains("3 predicted", await Cli.SucceedAsync(Tiny(data, run)));
+    }
+
     [Fact]
     public async Task Raw_layout_builds_runs_twice_scores_judges_and_reports_numbers_that_match_results_csv()
     {

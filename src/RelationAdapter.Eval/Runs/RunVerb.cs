@@ -13,8 +13,13 @@ public sealed class RunVerb(IAnsiConsole console)
 {
     public async Task<int> RunAsync(string dataPath, RunFolder folder, RunSettings settings, Func<IPredictor> createPredictor, CancellationToken cancellation)
     {
+        settings.Validate();
+        if (Directory.Exists(dataPath))
+            throw new ArgumentException($"--data {dataPath} is a folder: eval run reads a JSON Lines file ('eval build --raw {dataPath} --out F.jsonl' makes one of raw task folders).");
         var data = Relation252KJsonl.Read(dataPath);
         ConsoleProgress.ReportIssues(console, data.Issues.ToList());
+        if (data.Samples.Count == 0)
+            throw new InvalidDataException($"{dataPath} has no usable sample ({data.Issues.Count} bad line(s) skipped): nothing to predict.");
         Directory.CreateDirectory(folder.PredictionDirectory);
         var previous = File.Exists(folder.ManifestPath) ? folder.ReadManifest() : null;
         if (previous is not null && previous.Settings != settings)
