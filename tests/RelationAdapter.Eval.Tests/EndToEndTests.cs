@@ -156,6 +156,38 @@ public sealed class EndToEndTests : IDisposable
         Assert.Contains("3 predicted", await Cli.SucceedAsync(Tiny(data, run)));
     }
 
+    /// <summary>The report counts the samples each summary averages over and warns when a Δ compares different samples.</summary>
+    [Fact]
+    public async Task Report_counts_scored_samples_and_warns_when_runs_cover_different_samples()
+    {
+        var data = Fixture.WriteJsonl(_root);
+        var subset = P("jsonl", "subset.jsonl");
+        Relation252KJsonl.Write(subset, Relation252KJsonl.Read(data).Samples.Take(2));
+        await Cli.SucceedAsync(Tiny(data, P("runs", "all")));
+        await Cli.SucceedAsync(Tiny(subset, P("runs", "subset")));
+        await Cli.SucceedAsync(Tiny(data, P("runs", "partial")));
+        File.Delete(P("runs", "partial", "pred", "s3.png")); // s3 (the only t-unseen sample) cannot be scored
+        foreach (var run in new[] { "all", "subset", "partial" }) await Cli.SucceedAsync("score", P("runs", run));
+
+        // Alone, a run is compared with nothing.
+        await Cli.SucceedAsync("report", P("runs", "all"), "--out", P("alone"));
+        Assert.DoesNotContain("Warning", File.ReadAllText(P("alone", "report.md")));
+
+        var printed = await Cli.SucceedAsync("report", P("runs", "all"), P("runs", "subset"), P("runs", "partial"), "--out", P("report"));
+        var markdown = File.ReadAllText(P("report", "report.md"));
+        Assert.Contains("| group | run | tasks | scored samples |", markdown);
+        Assert.Contains("| all | all | 2 | 3 |", markdown);
+        Assert.Contains("| all | partial | 1 | 2 |", markdown);
+        var warnings = markdown.Split('\n').Where(l => l.StartsWith("> **Warning:**", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, warnings.Count);
+        Assert.Contains("'subset' was made over other data", warnings[0]);
+        Assert.Contains("subset.jsonl", warnings[0]);
+        Assert.Contains("'partial' and 'all' have different scored samples (0 only in 'partial', 1 only in 'all')", warnings[1]);
+        Assert.Contains("warning: 'subset' was made over other data", printed);
+        Assert.Contains("<strong>Warning:</strong> ", File.ReadAllText(P("report", "report.html")));
+        Assert.Contains("have different scored samples", File.ReadAllText(P("report", "report.html")));
+    }
+
     [Fact]
     public async Task Raw_layout_builds_runs_twice_scores_judges_and_reports_numbers_that_match_results_csv()
     {
