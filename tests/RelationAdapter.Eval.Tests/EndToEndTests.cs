@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using RelationAdapter.Core.Data;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Eval.Reporting;
+using RelationAdapter.Eval.Runs;
 using RelationAdapter.Eval.Tests.Support;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
@@ -186,6 +188,46 @@ public sealed class EndToEndTests : IDisposable
         Assert.Contains("warning: 'subset' was made over other data", printed);
         Assert.Contains("<strong>Warning:</strong> ", File.ReadAllText(P("report", "report.html")));
         Assert.Contains("have different scored samples", File.ReadAllText(P("report", "report.html")));
+    }
+
+    /// <summary>Ctrl-C (SIGINT to the tool's own process) stops the run, keeps what was predicted and says how to resume.</summary>
+    [Fact]
+    public async Task Ctrl_c_mid_run_keeps_the_predictions_made_and_says_how_to_resume()
+    {
+        var sample = Relation252KJsonl.Read(Fixture.WriteJsonl(_root)).Samples[0];
+        var data = P("jsonl", "many.jsonl");
+        const int count = 20;
+        Relation252KJsonl.Write(data, Enumerable.Range(0, count).Select(i => sample with { Id = $"c{i}" }));
+        var run = P("runs", "stopped");
+        var predictions = Path.Combine(run, "pred");
+        // Steps enough that the second sample takes seconds, far longer than the signal needs to arrive.
+        string[] arguments = ["run", "--data", data, "--out", run, "--preset", "tiny", "--device", "cpu", "--steps", "200"];
+        // A shell starts the tool (the apphost: the signal must reach the process that predicts), waits for the first
+        // prediction and sends SIGINT, as Ctrl-C in a terminal does; the shell's exit code is the tool's. A program the
+        // shell starts in the background inherits SIGINT ignored: env gives it back the default a foreground program has.
+        var script = "env --default-signal=INT \"$0\" \"$@\" & pid=$!; " +
+                     $"while [ -z \"$(ls '{predictions}' 2>/dev/null | grep '\\.png$')\" ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done; " +
+                     "kill -INT $pid; wait $pid";
+        var start = new ProcessStartInfo("/bin/sh")
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var argument in (string[])["-c", script, Path.Combine(AppContext.BaseDirectory, "RelationAdapter.Eval"), .. arguments])
+            start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5))) await process.WaitForExitAsync(timeout.Token);
+        var printed = await output + await error;
+
+        Assert.True(process.ExitCode == RunVerb.Interrupted, $"exit code {process.ExitCode}: {printed}");
+        var kept = Directory.GetFiles(predictions, "*.png").Length;
+        Assert.InRange(kept, 1, count - 1);
+        Assert.Contains($"stopped: {kept} predicted now, {kept} of {count} predictions kept in {predictions}", printed);
+        Assert.Contains($"run the same 'eval run' command again (same --data, --out and settings) to make the {count - kept} left", printed);
+        Assert.DoesNotContain("   at ", printed);
+        Assert.Empty(Directory.GetFiles(predictions, "*.tmp"));
     }
 
     [Fact]

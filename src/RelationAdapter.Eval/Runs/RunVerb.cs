@@ -11,6 +11,9 @@ namespace RelationAdapter.Eval.Runs;
 /// </summary>
 public sealed class RunVerb(IAnsiConsole console)
 {
+    /// <summary>128 + SIGINT, what a shell reports for a program stopped by Ctrl-C.</summary>
+    public const int Interrupted = 130;
+
     public async Task<int> RunAsync(string dataPath, RunFolder folder, RunSettings settings, Func<IPredictor> createPredictor, CancellationToken cancellation)
     {
         settings.Validate();
@@ -62,7 +65,24 @@ public sealed class RunVerb(IAnsiConsole console)
         folder.WriteManifest(manifest);
         var gate = new Lock();
         var failed = 0;
-        await ConsoleProgress.RunAsync(console, "run", todo.Count, async progress =>
+        try
+        {
+            await Predict();
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            foreach (var torn in Directory.EnumerateFiles(folder.PredictionDirectory, "*.tmp")) File.Delete(torn);
+            var kept = data.Samples.Count(s => File.Exists(folder.Prediction(s.Id)));
+            var left = data.Samples.Count - kept;
+            console.MarkupLineInterpolated(
+                $"[yellow]stopped:[/] {kept - already} predicted now, {kept} of {data.Samples.Count} predictions kept in {folder.PredictionDirectory}; run the same 'eval run' command again (same --data, --out and settings) to make the {left} left.");
+            return Interrupted;
+        }
+        console.MarkupLineInterpolated(
+            $"{todo.Count - failed} predicted, {already} already there, {failed} failed, {data.Issues.Count} bad line(s) skipped; {folder.Path}");
+        return failed == 0 ? 0 : 1;
+
+        Task Predict() => ConsoleProgress.RunAsync(console, "run", todo.Count, async progress =>
         {
             await Parallel.ForEachAsync(todo, new ParallelOptions { MaxDegreeOfParallelism = predictor.Parallelism, CancellationToken = cancellation },
                 async (sample, token) =>
@@ -95,9 +115,6 @@ public sealed class RunVerb(IAnsiConsole console)
                     }
                 });
         });
-        console.MarkupLineInterpolated(
-            $"{todo.Count - failed} predicted, {already} already there, {failed} failed, {data.Issues.Count} bad line(s) skipped; {folder.Path}");
-        return failed == 0 ? 0 : 1;
     }
 
     /// <summary>What differs from the run already in the folder, or null (a folder made before fingerprints were recorded is taken as is).</summary>
