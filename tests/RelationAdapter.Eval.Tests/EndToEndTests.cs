@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using RelationAdapter.Core.Data;
 using RelationAdapter.Core.Imaging;
 using RelationAdapter.Eval.Reporting;
+using RelationAdapter.Eval.Runs;
 using RelationAdapter.Eval.Tests.Support;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
@@ -87,6 +89,145 @@ public sealed class EndToEndTests : IDisposable
         using (var prediction = Load(predictions[2]))
             Assert.NotEqual(target.Size(), prediction.Size()); // the resized case is among them
         Assert.Contains("all 3 predictions are scored", await Cli.SucceedAsync("score", run, "--clip-dir", clip));
+    }
+
+    /// <summary>A folder holds the predictions of one data set: other records or other image content at the same ids are refused.</summary>
+    [Fact]
+    public async Task A_rerun_over_other_data_is_refused_and_the_same_data_elsewhere_resumes()
+    {
+        var data = Fixture.WriteJsonl(_root);
+        var run = P("runs", "first");
+        await Cli.SucceedAsync(Tiny(data, run));
+        var manifest = File.ReadAllText(Path.Combine(run, "run.json"));
+        var samples = Relation252KJsonl.Read(data).Samples;
+
+        // The same ids over other images, and one more sample.
+        var other = P("jsonl", "other.jsonl");
+        Relation252KJsonl.Write(other, [.. samples.Select(s => s with { Source = s.Target, Target = s.Source }), samples[0] with { Id = "s4" }]);
+        var (exit, refused) = await Cli.RunAsync(Tiny(other, run));
+        Assert.Equal(2, exit);
+        Assert.Contains("over other data", refused);
+        Assert.Contains("set.jsonl (3 sample(s))", refused);
+        Assert.Contains("other.jsonl (4 sample(s))", refused);
+        Assert.Contains("use another --out", refused);
+        Assert.False(File.Exists(Path.Combine(run, "pred", "s4.png")));
+        Assert.Equal(manifest, File.ReadAllText(Path.Combine(run, "run.json")));
+
+        // The same records and images under another name resume.
+        var copy = P("jsonl", "copy.jsonl");
+        File.Copy(data, copy);
+        Assert.Contains("all 3 predictions are there", await Cli.SucceedAsync(Tiny(copy, run)));
+
+        // An image rewritten in place changes the data though every record stays the same.
+        using (var changed = Fixture.Picture(64, 48, 999)) Fixture.SavePng(changed, samples[0].Source);
+        (exit, refused) = await Cli.RunAsync(Tiny(copy, run));
+        Assert.Equal(2, exit);
+        Assert.Contains("over other data", refused);
+    }
+
+    /// <summary>Input that cannot make a run is refused up front with a message, before the folder is tied to it.</summary>
+    [Fact]
+    public async Task A_folder_as_data_an_empty_data_file_and_settings_out_of_range_are_refused_before_the_folder_is_made()
+    {
+        var data = Fixture.WriteJsonl(_root);
+        var run = P("runs", "refused");
+        async Task<string> RefusedAsync(params string[] args)
+        {
+            var (exit, output) = await Cli.RunAsync(args);
+            Assert.True(exit == 2, $"exited {exit}:\n{output}");
+            Assert.False(File.Exists(Path.Combine(run, "run.json")), output);
+            return output;
+        }
+
+        var folder = await RefusedAsync(Tiny(Path.GetDirectoryName(data)!, run));
+        Assert.Contains("is a folder", folder);
+        Assert.Contains("eval build --raw", folder);
+        Assert.DoesNotContain("   at ", folder);
+
+        var empty = P("empty.jsonl");
+        File.WriteAllText(empty, "");
+        Assert.Contains("has no usable sample", await RefusedAsync(Tiny(empty, run)));
+
+        var ranges = await RefusedAsync("run", "--data", data, "--out", run, "--preset", "tiny", "--device", "cpu",
+            "--steps", "0", "--max-side", "0", "--guidance", "-1", "--cache-threshold", "NaN");
+        foreach (var expected in new[] { "--steps must be between 1 and 1000 (got 0)", "--max-side must be at least 16 (got 0)", "--guidance must be between", "--cache-threshold must be between" })
+            Assert.Contains(expected, ranges);
+        Assert.False(Directory.Exists(Path.Combine(run, "pred")));
+
+        // The same folder still takes a run with valid settings afterwards.
+        Assert.Contains("3 predicted", await Cli.SucceedAsync(Tiny(data, run)));
+    }
+
+    /// <summary>The report counts the samples each summary averages over and warns when a Δ compares different samples.</summary>
+    [Fact]
+    public async Task Report_counts_scored_samples_and_warns_when_runs_cover_different_samples()
+    {
+        var data = Fixture.WriteJsonl(_root);
+        var subset = P("jsonl", "subset.jsonl");
+        Relation252KJsonl.Write(subset, Relation252KJsonl.Read(data).Samples.Take(2));
+        await Cli.SucceedAsync(Tiny(data, P("runs", "all")));
+        await Cli.SucceedAsync(Tiny(subset, P("runs", "subset")));
+        await Cli.SucceedAsync(Tiny(data, P("runs", "partial")));
+        File.Delete(P("runs", "partial", "pred", "s3.png")); // s3 (the only t-unseen sample) cannot be scored
+        foreach (var run in new[] { "all", "subset", "partial" }) await Cli.SucceedAsync("score", P("runs", run));
+
+        // Alone, a run is compared with nothing.
+        await Cli.SucceedAsync("report", P("runs", "all"), "--out", P("alone"));
+        Assert.DoesNotContain("Warning", File.ReadAllText(P("alone", "report.md")));
+
+        var printed = await Cli.SucceedAsync("report", P("runs", "all"), P("runs", "subset"), P("runs", "partial"), "--out", P("report"));
+        var markdown = File.ReadAllText(P("report", "report.md"));
+        Assert.Contains("| group | run | tasks | scored samples |", markdown);
+        Assert.Contains("| all | all | 2 | 3 |", markdown);
+        Assert.Contains("| all | partial | 1 | 2 |", markdown);
+        var warnings = markdown.Split('\n').Where(l => l.StartsWith("> **Warning:**", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, warnings.Count);
+        Assert.Contains("'subset' was made over other data", warnings[0]);
+        Assert.Contains("subset.jsonl", warnings[0]);
+        Assert.Contains("'partial' and 'all' have different scored samples (0 only in 'partial', 1 only in 'all')", warnings[1]);
+        Assert.Contains("warning: 'subset' was made over other data", printed);
+        Assert.Contains("<strong>Warning:</strong> ", File.ReadAllText(P("report", "report.html")));
+        Assert.Contains("have different scored samples", File.ReadAllText(P("report", "report.html")));
+    }
+
+    /// <summary>Ctrl-C (SIGINT to the tool's own process) stops the run, keeps what was predicted and says how to resume.</summary>
+    [Fact]
+    public async Task Ctrl_c_mid_run_keeps_the_predictions_made_and_says_how_to_resume()
+    {
+        var sample = Relation252KJsonl.Read(Fixture.WriteJsonl(_root)).Samples[0];
+        var data = P("jsonl", "many.jsonl");
+        const int count = 20;
+        Relation252KJsonl.Write(data, Enumerable.Range(0, count).Select(i => sample with { Id = $"c{i}" }));
+        var run = P("runs", "stopped");
+        var predictions = Path.Combine(run, "pred");
+        // Steps enough that the second sample takes seconds, far longer than the signal needs to arrive.
+        string[] arguments = ["run", "--data", data, "--out", run, "--preset", "tiny", "--device", "cpu", "--steps", "200"];
+        // A shell starts the tool (the apphost: the signal must reach the process that predicts), waits for the first
+        // prediction and sends SIGINT, as Ctrl-C in a terminal does; the shell's exit code is the tool's. A program the
+        // shell starts in the background inherits SIGINT ignored: env gives it back the default a foreground program has.
+        var script = "env --default-signal=INT \"$0\" \"$@\" & pid=$!; " +
+                     $"while [ -z \"$(ls '{predictions}' 2>/dev/null | grep '\\.png$')\" ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done; " +
+                     "kill -INT $pid; wait $pid";
+        var start = new ProcessStartInfo("/bin/sh")
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var argument in (string[])["-c", script, Path.Combine(AppContext.BaseDirectory, "RelationAdapter.Eval"), .. arguments])
+            start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5))) await process.WaitForExitAsync(timeout.Token);
+        var printed = await output + await error;
+
+        Assert.True(process.ExitCode == RunVerb.Interrupted, $"exit code {process.ExitCode}: {printed}");
+        var kept = Directory.GetFiles(predictions, "*.png").Length;
+        Assert.InRange(kept, 1, count - 1);
+        Assert.Contains($"stopped: {kept} predicted now, {kept} of {count} predictions kept in {predictions}", printed);
+        Assert.Contains($"run the same 'eval run' command again (same --data, --out and settings) to make the {count - kept} left", printed);
+        Assert.DoesNotContain("   at ", printed);
+        Assert.Empty(Directory.GetFiles(predictions, "*.tmp"));
     }
 
     [Fact]

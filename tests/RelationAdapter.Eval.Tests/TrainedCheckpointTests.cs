@@ -45,6 +45,40 @@ public sealed class TrainedCheckpointTests : IDisposable
         Assert.Contains(Path.GetFileName(trained.Lora), model);
     }
 
+    /// <summary>Another checkpoint written over the same paths makes the folder's predictions stale: the rerun is refused, not resumed.</summary>
+    [Fact]
+    public async Task A_rerun_after_the_checkpoint_files_were_overwritten_is_refused_and_the_same_files_resume()
+    {
+        var trained = TrainedCheckpoint.Create(Path.Combine(_root, "training"));
+        var other = TrainedCheckpoint.Create(Path.Combine(_root, "other-training"), seed: TrainedCheckpoint.Settings.Seed + 1);
+        Assert.NotEqual(File.ReadAllBytes(trained.Adapter), File.ReadAllBytes(other.Adapter));
+        var checkpoint = Path.Combine(_root, "ckpt");
+        Directory.CreateDirectory(checkpoint);
+        var (adapter, lora) = (Path.Combine(checkpoint, "adapter.safetensors"), Path.Combine(checkpoint, "pytorch_lora_weights.safetensors"));
+        void Install(TrainedCheckpoint source)
+        {
+            File.Copy(source.Adapter, adapter, overwrite: true);
+            File.Copy(source.Lora, lora, overwrite: true);
+        }
+        var output = Path.Combine(_root, "runs", "trained");
+        string[] Run() => ["run", "--data", trained.Data, "--out", output, "--preset", "tiny", "--device", "cpu", "--steps", "2", "--adapter", adapter, "--lora", lora];
+
+        Install(trained);
+        Assert.Contains("2 predicted", await Cli.SucceedAsync(Run()));
+        var prediction = Path.Combine(output, "pred", trained.SampleId + ".png");
+        var predicted = File.ReadAllBytes(prediction);
+
+        Install(other);
+        var (exit, refused) = await Cli.RunAsync(Run());
+        Assert.Equal(2, exit);
+        Assert.Contains("another model", refused);
+        Assert.Contains("use another --out", refused);
+        Assert.Equal(predicted, File.ReadAllBytes(prediction));
+
+        Install(trained); // the same content again, written anew: the run resumes
+        Assert.Contains("all 2 predictions are there", await Cli.SucceedAsync(Run()));
+    }
+
     /// <summary>
     /// The service as a process with <c>Model:Preset=tiny</c> and the checkpoint's files as <c>Model:AdapterPath</c> and
     /// <c>Model:LoraPath</c>, edited over real HTTP with the validation's inputs and settings, draws the validation image.

@@ -7,7 +7,8 @@ namespace RelationAdapter.Core.Data;
 /// <summary>
 /// The run-ready Relation252K layout: one JSON object per line with <c>cond1</c>, <c>cond2</c>, <c>source</c>,
 /// <c>target</c>, <c>text</c> and optional <c>id</c> (default: the line number), <c>task</c>, <c>category</c>,
-/// <c>split</c>. Bad lines are reported and skipped, never thrown.
+/// <c>split</c>, all strings (the id may be a number). Bad lines (bad JSON, a key twice, a field of the wrong kind, a missing
+/// or undecodable image, a duplicate id) are reported and skipped, never thrown.
 /// </summary>
 public static class Relation252KJsonl
 {
@@ -38,11 +39,14 @@ public static class Relation252KJsonl
 
     static (RelationSample? Sample, string? Reason) Parse(string line, int lineNumber, string directory)
     {
-        JsonObject json;
+        var json = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
         try
         {
-            if (JsonNode.Parse(line) is not JsonObject parsed) return (null, "not a JSON object");
-            json = parsed;
+            using var document = JsonDocument.Parse(line);
+            if (document.RootElement.ValueKind != JsonValueKind.Object) return (null, "not a JSON object");
+            // JSON allows a key twice, but which value is meant is a guess: the line is refused rather than one of them taken.
+            foreach (var property in document.RootElement.EnumerateObject())
+                if (!json.TryAdd(property.Name, property.Value.Clone())) return (null, $"duplicate key '{property.Name}'");
         }
         catch (JsonException e)
         {
@@ -52,27 +56,45 @@ public static class Relation252KJsonl
         var paths = new string[ImageKeys.Length];
         for (var i = 0; i < ImageKeys.Length; i++)
         {
-            var relative = Text(json, ImageKeys[i]);
+            var (relative, notText) = Text(json, ImageKeys[i]);
+            if (notText is not null) return (null, notText);
             if (string.IsNullOrEmpty(relative)) return (null, $"missing '{ImageKeys[i]}'");
             paths[i] = Path.GetFullPath(Path.Combine(directory, relative));
             var problem = ImageProblem(paths[i]);
             if (problem is not null) return (null, $"'{ImageKeys[i]}' {problem}");
         }
-        var text = Text(json, "text");
-        if (text is null) return (null, "missing 'text'");
-        var id = Text(json, "id") ?? lineNumber.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var fields = new Dictionary<string, string?>();
+        foreach (var key in new[] { "text", "task", "category", "split" })
+        {
+            var (value, notText) = Text(json, key);
+            if (notText is not null) return (null, notText);
+            fields[key] = value;
+        }
+        if (fields["text"] is not { } text) return (null, "missing 'text'");
+        // A number is a fine id (it is what the line number gives too); other kinds are not.
+        var id = json.TryGetValue("id", out var idValue) && idValue.ValueKind == JsonValueKind.Number ? idValue.GetRawText() : Text(json, "id") switch
+        {
+            (_, { } notText) => null,
+            (var value, _) => value ?? lineNumber.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        if (id is null) return (null, "'id' is neither a string nor a number");
         if (!IsSafeId(id)) return (null, $"id '{id}' is not a plain file name");
-        var split = Text(json, "split");
+        var split = fields["split"];
         if (split is not (null or "seen" or "unseen")) return (null, $"split '{split}' is neither 'seen' nor 'unseen'");
-        return (new RelationSample(id, paths[0], paths[1], paths[2], paths[3], text, Text(json, "task"), Text(json, "category"), split), null);
+        return (new RelationSample(id, paths[0], paths[1], paths[2], paths[3], text, fields["task"], fields["category"], split), null);
     }
 
-    static string? Text(JsonObject json, string key) => json[key] switch
-    {
-        null => null,
-        JsonValue value when value.TryGetValue<string>(out var s) => s,
-        var other => other.ToJsonString(),
-    };
+    /// <summary>The string at <paramref name="key"/> (null when absent or JSON null), or why it is not one.</summary>
+    static (string? Value, string? NotText) Text(Dictionary<string, JsonElement> json, string key) =>
+        !json.TryGetValue(key, out var value) ? (null, null) : value.ValueKind switch
+        {
+            JsonValueKind.String => (value.GetString(), null),
+            JsonValueKind.Null => (null, null),
+            JsonValueKind.Number => (null, $"'{key}' is a number, not a string"),
+            JsonValueKind.True or JsonValueKind.False => (null, $"'{key}' is a boolean, not a string"),
+            JsonValueKind.Array => (null, $"'{key}' is an array, not a string"),
+            _ => (null, $"'{key}' is an object, not a string"),
+        };
 
     /// <summary>Null when the file exists and its header is a decodable image format.</summary>
     internal static string? ImageProblem(string path)

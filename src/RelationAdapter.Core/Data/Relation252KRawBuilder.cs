@@ -55,7 +55,10 @@ public static class Relation252KRawBuilder
         var test = new List<RelationSample>();
         var tasks = 0;
         var pairCount = 0;
-        foreach (var taskDirectory in Directory.GetDirectories(options.RawDirectory).Order(StringComparer.Ordinal))
+        var taskDirectories = Directory.GetDirectories(options.RawDirectory).Order(StringComparer.Ordinal).ToList();
+        RefuseCollidingTaskNames(options.RawDirectory, taskDirectories);
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var taskDirectory in taskDirectories)
         {
             var labelFiles = Directory.GetDirectories(taskDirectory, "Group*").Order(StringComparer.Ordinal)
                 .Select(group => Path.Combine(group, "labels.json")).Where(File.Exists).ToList();
@@ -63,7 +66,6 @@ public static class Relation252KRawBuilder
             tasks++;
             var task = Path.GetFileName(taskDirectory);
             var imageDirectory = Path.Combine(outputDirectory, "images", SafeName(task));
-            var ids = new HashSet<string>(StringComparer.Ordinal);
             var pairs = labelFiles.SelectMany(file => ReadPairs(file, task, imageDirectory, ids, issues)).ToList();
             pairCount += pairs.Count;
             if (options.Seed is { } seed) new Random(unchecked(seed * 31 + StableHash(task))).Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pairs));
@@ -76,6 +78,22 @@ public static class Relation252KRawBuilder
         Relation252KJsonl.Write(options.OutputPath, train);
         Relation252KJsonl.Write(options.TestOutputPath, test);
         return new RawBuildResult(tasks, pairCount, train, test, issues);
+    }
+
+    /// <summary>
+    /// Task folders whose names sanitise alike ("a b" and "a_b") would share an image folder and ids, one task's
+    /// halves overwriting the other's: refused before anything is written.
+    /// </summary>
+    static void RefuseCollidingTaskNames(string rawDirectory, IEnumerable<string> taskDirectories)
+    {
+        var collisions = taskDirectories.Select(Path.GetFileName).OfType<string>().GroupBy(SafeName, StringComparer.Ordinal)
+            .Where(g => g.Count() > 1)
+            .Select(g => $"{string.Join(", ", g.Select(name => $"'{name}'"))} all become '{g.Key}'")
+            .ToList();
+        if (collisions.Count > 0)
+            throw new InvalidDataException(
+                $"task folders of {rawDirectory} collide once made safe as file names " +
+                $"(letters, digits, '-', '_', '.'): {string.Join("; ", collisions)}. Rename one of each.");
     }
 
     static (List<Pair> Kept, List<Pair> HeldOut) Split(List<Pair> pairs, int heldOut) =>
@@ -129,7 +147,7 @@ public static class Relation252KRawBuilder
         if (instruction is null) return (null, "missing 'edit_instruction'");
         var imagePath = Path.GetFullPath(Path.Combine(groupDirectory, imageName));
         var id = SafeName($"{task}-{group}-{Path.GetFileNameWithoutExtension(imageName)}");
-        if (ids.Contains(id)) return (null, $"duplicate id '{id}' (the same image listed twice)");
+        if (ids.Contains(id)) return (null, $"duplicate id '{id}' (the same image listed twice, or names that differ only in characters a file name cannot hold)");
         if (!File.Exists(imagePath)) return (null, $"file not found: {imagePath}");
 
         Image<Rgb24> image;

@@ -34,10 +34,12 @@ public static class HtmlReport
             button.sort.active{background:#333;color:#fff}
             dl{margin:4px 0 0;display:grid;grid-template-columns:auto auto;gap:0 6px;font-size:12px}
             dt{color:#666}dd{margin:0;text-align:right}
+            p.warning{background:#fff3cd;border:1px solid #e0c36c;padding:6px 8px}
             </style></head><body>
             <h1>Evaluation report</h1>
             """);
         html.Append($"<p>Runs: {string.Join(", ", results.Runs.Select(r => $"<code>{E(r)}</code>"))}. Cells are mean ± std over tasks; Δ is the difference of the mean to the first run.</p>\n");
+        foreach (var warning in results.Warnings) html.Append($"<p class=\"warning\"><strong>Warning:</strong> {E(warning)}</p>\n");
         foreach (var table in tables)
         {
             html.Append($"<h2>{E(table.Title)}</h2>\n");

@@ -10,6 +10,7 @@ public static class MarkdownReport
         md.Append($"Runs: {string.Join(", ", results.Runs.Select(r => $"`{r}`"))} (Δ: difference of the mean to `{results.Runs[0]}`). ");
         md.Append("Cells are mean ± standard deviation over tasks, each task the mean of its samples, as in the paper. ");
         md.Append("MSE of RGB in [0, 1]; CLIP-I under the CLIP model given to `eval score`; GPT-C / GPT-A from `eval judge` (1–5, both orders averaged).\n");
+        foreach (var warning in results.Warnings) md.Append($"\n> **Warning:** {warning}\n");
         foreach (var table in tables)
         {
             md.Append($"\n## {table.Title}\n\n");

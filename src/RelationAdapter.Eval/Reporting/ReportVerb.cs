@@ -16,6 +16,7 @@ public sealed class ReportVerb(IAnsiConsole console)
         File.WriteAllText(Path.Combine(outDirectory, "results.csv"), results.ToCsv());
         File.WriteAllText(Path.Combine(outDirectory, "report.md"), MarkdownReport.Render(results, tables));
         File.WriteAllText(Path.Combine(outDirectory, "report.html"), HtmlReport.Render(results, tables));
+        foreach (var warning in results.Warnings) console.MarkupLineInterpolated($"[yellow]warning:[/] {warning}");
         console.WriteLine($"{results.Rows.Count} row(s) of {runs.Count} run(s): {Path.GetFullPath(outDirectory)}/report.md, report.html, results.csv");
         return 0;
     }

@@ -72,7 +72,13 @@ public sealed class Results
     public required IReadOnlyList<string> Runs { get; init; }
     public required IReadOnlyList<ResultRow> Rows { get; init; }
 
+    /// <summary>Why runs side by side may not compare like with like (other data, other scored samples); empty when they do.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     public IEnumerable<ResultRow> Of(string run) => Rows.Where(r => r.Run == run);
+
+    /// <summary>A row with at least one measurement: what the summaries average over.</summary>
+    public static bool IsScored(ResultRow row) => Metrics.All.Any(m => row.Value(m) is not null);
 
     public static Results Load(IReadOnlyList<RunFolder> runs, IReadOnlyList<string> judgeDirectories)
     {
@@ -81,9 +87,10 @@ public sealed class Results
             .GroupBy(x => (x.Run, x.Id))
             .ToDictionary(g => g.Key, g => g.Last().Scores);
         var rows = new List<ResultRow>();
-        foreach (var run in runs)
+        var manifests = runs.Select(r => r.ReadManifest()).ToList();
+        foreach (var (run, manifest) in runs.Zip(manifests))
         {
-            var data = Relation252KJsonl.Read(run.ReadManifest().Data);
+            var data = Relation252KJsonl.Read(manifest.Data);
             var scores = run.ReadScores();
             foreach (var sample in data.Samples)
             {
@@ -93,7 +100,34 @@ public sealed class Results
                 rows.Add(new ResultRow(run.Name, sample, File.Exists(prediction) ? prediction : null, score?.Mse, score?.ClipI, judged?.GptC, judged?.GptA));
             }
         }
-        return new Results { Runs = runs.Select(r => r.Name).ToList(), Rows = rows };
+        return new Results { Runs = runs.Select(r => r.Name).ToList(), Rows = rows, Warnings = Comparability(runs, manifests, rows) };
+    }
+
+    /// <summary>Each later run against the first, the reference of every Δ.</summary>
+    static List<string> Comparability(IReadOnlyList<RunFolder> runs, IReadOnlyList<RunManifest> manifests, List<ResultRow> rows)
+    {
+        var warnings = new List<string>();
+        var (reference, referenceManifest) = (runs[0].Name, manifests[0]);
+        var referenceScored = ScoredIds(reference);
+        foreach (var (run, manifest) in runs.Zip(manifests).Skip(1))
+        {
+            var sameData = referenceManifest.DataFingerprint is { } fingerprint && manifest.DataFingerprint is { } other
+                ? fingerprint == other
+                : referenceManifest.Data == manifest.Data;
+            if (!sameData)
+            {
+                warnings.Add($"'{run.Name}' was made over other data ({manifest.Data}) than '{reference}' ({referenceManifest.Data}): " +
+                             "its Δ compares different samples.");
+                continue;
+            }
+            var scored = ScoredIds(run.Name);
+            if (!scored.SetEquals(referenceScored))
+                warnings.Add($"'{run.Name}' and '{reference}' have different scored samples ({scored.Except(referenceScored).Count()} only in '{run.Name}', " +
+                             $"{referenceScored.Except(scored).Count()} only in '{reference}'): its Δ compares different sample sets.");
+        }
+        return warnings;
+
+        HashSet<string> ScoredIds(string run) => rows.Where(r => r.Run == run && IsScored(r)).Select(r => r.Sample.Id).ToHashSet(StringComparer.Ordinal);
     }
 
     public const string CsvHeader = "run,id,task,category,split,mse,clip_i,gpt_c,gpt_a";

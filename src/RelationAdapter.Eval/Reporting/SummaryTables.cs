@@ -28,7 +28,7 @@ public static class SummaryTables
     static Table Grouped(Results results, string title, string? note, IReadOnlyList<string> groups, Func<string, Func<ResultRow, bool>> member,
         Func<string, PaperResults.Row?> paper)
     {
-        string[] header = ["group", "run", "tasks", "samples", .. Metrics.All.Select(Metrics.Label)];
+        string[] header = ["group", "run", "tasks", "scored samples", .. Metrics.All.Select(Metrics.Label)];
         var rows = new List<IReadOnlyList<string>>();
         foreach (var group in groups)
         {
@@ -37,7 +37,7 @@ public static class SummaryTables
             Summary?[]? first = null;
             foreach (var run in results.Runs)
             {
-                var rowsOfGroup = results.Of(run).Where(member(group)).ToList();
+                var rowsOfGroup = results.Of(run).Where(member(group)).Where(Results.IsScored).ToList();
                 var summaries = Metrics.All.Select(m => Metrics.OverTasks(rowsOfGroup, m)).ToArray();
                 first ??= summaries;
                 var cells = summaries.Select((s, i) => Metrics.Format(s) + Difference(s, first[i], ReferenceEquals(first, summaries)));

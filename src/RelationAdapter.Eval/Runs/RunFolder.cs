@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RelationAdapter.Core.Pipeline;
 using System.Text.Json.Serialization;
 
 namespace RelationAdapter.Eval.Runs;
@@ -40,6 +41,14 @@ public sealed record RunManifest
     public required RunSettings Settings { get; init; }
     public required string Model { get; init; }
     public required string ModelIdentity { get; init; }
+
+    /// <summary><see cref="RunIdentity.OfModel"/>: a rerun with other weight files at the same paths is refused.</summary>
+    public string? ModelFingerprint { get; init; }
+
+    /// <summary><see cref="RunIdentity.OfData"/> and the sample count: a rerun over other data is refused.</summary>
+    public string? DataFingerprint { get; init; }
+
+    public int? DataSamples { get; init; }
     public DateTimeOffset Started { get; init; }
     public DateTimeOffset Updated { get; init; }
 
@@ -68,6 +77,30 @@ public sealed record RunSettings
     public double AdapterScale { get; init; }
     public long Seed { get; init; }
     public int MaxSide { get; init; }
+
+    /// <summary>
+    /// The edit limits Core defines, checked before anything is read or written: out of range, every sample would fail
+    /// alike and the folder would be tied to settings that cannot run.
+    /// </summary>
+    public void Validate()
+    {
+        var problems = new List<string>();
+        Check(Steps is >= EditSettings.MinSteps and <= EditSettings.MaxSteps, $"--steps must be between {EditSettings.MinSteps} and {EditSettings.MaxSteps} (got {Steps})");
+        Check(Guidance is >= EditSettings.MinGuidance and <= EditSettings.MaxGuidance,
+            $"--guidance must be between {EditSettings.MinGuidance} and {EditSettings.MaxGuidance} (got {Guidance})");
+        Check(AdapterScale is >= EditSettings.MinAdapterScale and <= EditSettings.MaxAdapterScale,
+            $"--adapter-scale must be between {EditSettings.MinAdapterScale} and {EditSettings.MaxAdapterScale} (got {AdapterScale})");
+        Check(Seed is >= 0 and <= EditSettings.MaxSeed, $"--seed must be between 0 and {EditSettings.MaxSeed} (got {Seed})");
+        Check(MaxSide >= EditSettings.MinMaxSide, $"--max-side must be at least {EditSettings.MinMaxSide} (got {MaxSide})");
+        Check(CacheThreshold is >= 0 and <= EditSettings.MaxCacheThreshold,
+            $"--cache-threshold must be between 0 and {EditSettings.MaxCacheThreshold} (got {CacheThreshold})");
+        if (problems.Count > 0) throw new ArgumentException(string.Join("; ", problems) + ".");
+
+        void Check(bool valid, string problem)
+        {
+            if (!valid) problems.Add(problem);
+        }
+    }
 }
 
 /// <summary>One line of <c>scores.jsonl</c>.</summary>

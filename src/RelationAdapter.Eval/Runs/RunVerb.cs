@@ -11,15 +11,30 @@ namespace RelationAdapter.Eval.Runs;
 /// </summary>
 public sealed class RunVerb(IAnsiConsole console)
 {
+    /// <summary>128 + SIGINT, what a shell reports for a program stopped by Ctrl-C.</summary>
+    public const int Interrupted = 130;
+
     public async Task<int> RunAsync(string dataPath, RunFolder folder, RunSettings settings, Func<IPredictor> createPredictor, CancellationToken cancellation)
     {
+        settings.Validate();
+        if (Directory.Exists(dataPath))
+            throw new ArgumentException($"--data {dataPath} is a folder: eval run reads a JSON Lines file ('eval build --raw {dataPath} --out F.jsonl' makes one of raw task folders).");
         var data = Relation252KJsonl.Read(dataPath);
         ConsoleProgress.ReportIssues(console, data.Issues.ToList());
+        if (data.Samples.Count == 0)
+            throw new InvalidDataException($"{dataPath} has no usable sample ({data.Issues.Count} bad line(s) skipped): nothing to predict.");
         Directory.CreateDirectory(folder.PredictionDirectory);
         var previous = File.Exists(folder.ManifestPath) ? folder.ReadManifest() : null;
         if (previous is not null && previous.Settings != settings)
         {
             console.MarkupLineInterpolated($"[red]{folder.Path} holds a run with other settings[/] ({previous.Settings}); use another --out.");
+            return 2;
+        }
+        var modelFingerprint = RunIdentity.OfModel(settings);
+        var dataFingerprint = RunIdentity.OfData(data.Samples);
+        if (Difference(previous, dataPath, data.Samples.Count, modelFingerprint, dataFingerprint) is { } difference)
+        {
+            console.MarkupLineInterpolated($"[red]{folder.Path} holds a run {difference}[/]; its predictions would be stale: use another --out.");
             return 2;
         }
 
@@ -39,6 +54,9 @@ public sealed class RunVerb(IAnsiConsole console)
             Settings = settings,
             Model = predictor.Model,
             ModelIdentity = predictor.ModelIdentity,
+            ModelFingerprint = modelFingerprint,
+            DataFingerprint = dataFingerprint,
+            DataSamples = data.Samples.Count,
             Started = previous?.Started ?? now,
             Updated = now,
             SampleSeconds = previous?.SampleSeconds ?? [],
@@ -47,7 +65,24 @@ public sealed class RunVerb(IAnsiConsole console)
         folder.WriteManifest(manifest);
         var gate = new Lock();
         var failed = 0;
-        await ConsoleProgress.RunAsync(console, "run", todo.Count, async progress =>
+        try
+        {
+            await Predict();
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            foreach (var torn in Directory.EnumerateFiles(folder.PredictionDirectory, "*.tmp")) File.Delete(torn);
+            var kept = data.Samples.Count(s => File.Exists(folder.Prediction(s.Id)));
+            var left = data.Samples.Count - kept;
+            console.MarkupLineInterpolated(
+                $"[yellow]stopped:[/] {kept - already} predicted now, {kept} of {data.Samples.Count} predictions kept in {folder.PredictionDirectory}; run the same 'eval run' command again (same --data, --out and settings) to make the {left} left.");
+            return Interrupted;
+        }
+        console.MarkupLineInterpolated(
+            $"{todo.Count - failed} predicted, {already} already there, {failed} failed, {data.Issues.Count} bad line(s) skipped; {folder.Path}");
+        return failed == 0 ? 0 : 1;
+
+        Task Predict() => ConsoleProgress.RunAsync(console, "run", todo.Count, async progress =>
         {
             await Parallel.ForEachAsync(todo, new ParallelOptions { MaxDegreeOfParallelism = predictor.Parallelism, CancellationToken = cancellation },
                 async (sample, token) =>
@@ -80,8 +115,17 @@ public sealed class RunVerb(IAnsiConsole console)
                     }
                 });
         });
-        console.MarkupLineInterpolated(
-            $"{todo.Count - failed} predicted, {already} already there, {failed} failed, {data.Issues.Count} bad line(s) skipped; {folder.Path}");
-        return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>What differs from the run already in the folder, or null (a folder made before fingerprints were recorded is taken as is).</summary>
+    static string? Difference(RunManifest? previous, string dataPath, int samples, string modelFingerprint, string dataFingerprint)
+    {
+        if (previous is null) return null;
+        if (previous.ModelFingerprint is not null && previous.ModelFingerprint != modelFingerprint)
+            return $"of another model: the weight files ({previous.Model}) changed since it was made";
+        if (previous.DataFingerprint is not null && previous.DataFingerprint != dataFingerprint)
+            return $"over other data: it was made from {previous.Data} ({previous.DataSamples} sample(s)), this is {Path.GetFullPath(dataPath)} " +
+                   $"({samples} sample(s)) with other records or images";
+        return null;
     }
 }

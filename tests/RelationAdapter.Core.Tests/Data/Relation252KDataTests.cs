@@ -92,6 +92,21 @@ public sealed class Relation252KDataTests : IDisposable
     }
 
     [Fact]
+    public void Task_folders_whose_names_collide_as_file_names_are_refused_naming_both_before_anything_is_written()
+    {
+        WriteRawTask("a b", pairs: 3, offset: 0);
+        WriteRawTask("a_b", pairs: 3, offset: 100);
+        WriteRawTask("c", pairs: 3, offset: 200);
+        var output = Path.Combine(_root, "out", "data.jsonl");
+
+        var refusal = Assert.Throws<InvalidDataException>(() => Relation252KRawBuilder.Build(new RawBuildOptions(Path.Combine(_root, "raw"), output)));
+
+        Assert.Contains("'a b', 'a_b' all become 'a_b'", refusal.Message);
+        Assert.DoesNotContain("'c'", refusal.Message);
+        Assert.False(Directory.Exists(Path.Combine(_root, "out")));
+    }
+
+    [Fact]
     public void Per_task_limit_and_seed_choose_a_reproducible_subset()
     {
         WriteRawTask("style", pairs: 6, offset: 0);
@@ -145,6 +160,20 @@ public sealed class Relation252KDataTests : IDisposable
         Assert.StartsWith("duplicate id 'x'", set.Issues[3].Reason);
         Assert.Contains("not a plain file name", set.Issues[4].Reason);
         Assert.Contains("split", set.Issues[5].Reason);
+
+
+        // Keys twice and instructions that are not text are bad lines too, with their line and reason; a number is a fine id.
+        var strict = Path.Combine(dataDirectory, "strict.jsonl");
+        var good = Line("g");
+        File.WriteAllLines(strict, [
+            good[..^1] + ",\"text\":\"b\"}", good.Replace("\"text\":\"do it\"", "\"text\":5"), good.Replace("\"text\":\"do it\"", "\"text\":{\"a\":1}"),
+            good.Replace("\"id\":\"g\"", "\"id\":7"), good.Replace("\"id\":\"g\"", "\"id\":[1]"), good[..^1] + ",\"task\":true}", good,
+        ]);
+        var checkedSet = Relation252KJsonl.Read(strict);
+        Assert.Equal(["7", "g"], checkedSet.Samples.Select(s => s.Id));
+        Assert.Equal([1, 2, 3, 5, 6], checkedSet.Issues.Select(i => i.Line));
+        Assert.Equal(["duplicate key 'text'", "'text' is a number, not a string", "'text' is an object, not a string",
+            "'id' is neither a string nor a number", "'task' is a boolean, not a string"], checkedSet.Issues.Select(i => i.Reason));
 
         var copy = Path.Combine(_root, "elsewhere", "copy.jsonl");
         Relation252KJsonl.Write(copy, set.Samples);

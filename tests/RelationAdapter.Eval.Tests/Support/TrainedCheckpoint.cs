@@ -17,8 +17,10 @@ public sealed record TrainedCheckpoint(string Data, string Adapter, string Lora,
         Rank = 4, LearningRate = 1e-2, Steps = 4, Seed = 7, SaveEvery = 0, ValidateEvery = 0, ValidationSteps = 2,
     };
 
-    public static TrainedCheckpoint Create(string folder)
+    /// <param name="seed">Another seed trains another checkpoint on the same samples.</param>
+    public static TrainedCheckpoint Create(string folder, long? seed = null)
     {
+        var settings = seed is null ? Settings : Settings with { Seed = seed.Value };
         Directory.CreateDirectory(folder);
         var output = Path.Combine(folder, "run");
         var images = new[] { TrainingData.Sample("s0", 1), TrainingData.Sample("s1", 2) };
@@ -29,7 +31,7 @@ public sealed record TrainedCheckpoint(string Data, string Adapter, string Lora,
             File.WriteAllLines(data, images.Select(sample => TrainingData.WriteRecord(folder, sample)));
             using var models = ModelFactory.CreateTiny(RuntimeOptions.Cpu, ModelFactory.DefaultTinySeed);
             examples.AddRange(images.Select(sample => ExampleEncoding.Encode(models.Models, sample, Settings.MaxSide)));
-            using (var trainer = new Trainer(models.Models, Settings, output, examples, [new ValidationSample(images[0], examples[0])],
+            using (var trainer = new Trainer(models.Models, settings, output, examples, [new ValidationSample(images[0], examples[0])],
                        "synthetic", new TrainingStart()))
                 Assert.Equal(TrainingOutcome.Completed, trainer.Run());
 
