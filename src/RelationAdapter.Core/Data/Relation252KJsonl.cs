@@ -71,6 +71,8 @@ public static class Relation252KJsonl
             fields[key] = value;
         }
         if (fields["text"] is not { } text) return (null, "missing 'text'");
+        // The edit pipeline refuses an empty instruction: caught here, with its line, not in the middle of a run.
+        if (string.IsNullOrWhiteSpace(text)) return (null, "'text' is empty");
         // A number is a fine id (it is what the line number gives too); other kinds are not.
         var id = json.TryGetValue("id", out var idValue) && idValue.ValueKind == JsonValueKind.Number ? idValue.GetRawText() : Text(json, "id") switch
         {

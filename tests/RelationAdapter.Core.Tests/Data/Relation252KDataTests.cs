@@ -168,12 +168,13 @@ public sealed class Relation252KDataTests : IDisposable
         File.WriteAllLines(strict, [
             good[..^1] + ",\"text\":\"b\"}", good.Replace("\"text\":\"do it\"", "\"text\":5"), good.Replace("\"text\":\"do it\"", "\"text\":{\"a\":1}"),
             good.Replace("\"id\":\"g\"", "\"id\":7"), good.Replace("\"id\":\"g\"", "\"id\":[1]"), good[..^1] + ",\"task\":true}", good,
+            good.Replace("\"text\":\"do it\"", "\"text\":\"  \""),
         ]);
         var checkedSet = Relation252KJsonl.Read(strict);
         Assert.Equal(["7", "g"], checkedSet.Samples.Select(s => s.Id));
-        Assert.Equal([1, 2, 3, 5, 6], checkedSet.Issues.Select(i => i.Line));
+        Assert.Equal([1, 2, 3, 5, 6, 8], checkedSet.Issues.Select(i => i.Line));
         Assert.Equal(["duplicate key 'text'", "'text' is a number, not a string", "'text' is an object, not a string",
-            "'id' is neither a string nor a number", "'task' is a boolean, not a string"], checkedSet.Issues.Select(i => i.Reason));
+            "'id' is neither a string nor a number", "'task' is a boolean, not a string", "'text' is empty"], checkedSet.Issues.Select(i => i.Reason));
 
         var copy = Path.Combine(_root, "elsewhere", "copy.jsonl");
         Relation252KJsonl.Write(copy, set.Samples);
