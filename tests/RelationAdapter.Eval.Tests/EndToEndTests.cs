@@ -123,6 +123,11 @@ public sealed class EndToEndTests : IDisposable
         (exit, refused) = await Cli.RunAsync(Tiny(copy, run));
         Assert.Equal(2, exit);
         Assert.Contains("over other data", refused);
+        // Nor are its predictions scored against the changed data.
+        (exit, refused) = await Cli.RunAsync("score", run);
+        Assert.Equal(2, exit);
+        Assert.Contains("changed since the predictions", refused);
+        Assert.False(File.Exists(Path.Combine(run, "scores.jsonl")));
     }
 
     /// <summary>Input that cannot make a run is refused up front with a message, before the folder is tied to it.</summary>

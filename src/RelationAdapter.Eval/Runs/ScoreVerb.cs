@@ -18,6 +18,12 @@ public sealed class ScoreVerb(IAnsiConsole console)
     {
         var manifest = folder.ReadManifest();
         var data = Relation252KJsonl.Read(manifest.Data);
+        // Targets changed since the predictions were made would score them against what they never aimed at.
+        if (manifest.DataFingerprint is { } fingerprint && fingerprint != RunIdentity.OfData(data.Samples))
+        {
+            console.MarkupLineInterpolated($"[red]{manifest.Data} changed since the predictions in {folder.Path} were made[/]: predict again into another --out, then score that.");
+            return 2;
+        }
         var scored = folder.ReadScores();
         var todo = data.Samples.Where(s => File.Exists(folder.Prediction(s.Id))
                                            && !(scored.TryGetValue(s.Id, out var score) && (clipDirectory is null || score.ClipI is not null))).ToList();
