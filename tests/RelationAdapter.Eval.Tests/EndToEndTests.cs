@@ -106,27 +106,25 @@ public sealed class EndToEndTests : IDisposable
         Relation252KJsonl.Write(other, [.. samples.Select(s => s with { Source = s.Target, Target = s.Source }), samples[0] with { Id = "s4" }]);
         var (exit, refused) = await Cli.RunAsync(Tiny(other, run));
         Assert.Equal(2, exit);
-        Assert.Contains("over other data", refused);
-        Assert.Contains("set.jsonl (3 sample(s))", refused);
-        Assert.Contains("other.jsonl (4 sample(s))", refused);
+        Assert.Contains("holds predictions of 3 sample(s) that changed since", refused);
         Assert.Contains("use another --out", refused);
         Assert.False(File.Exists(Path.Combine(run, "pred", "s4.png")));
         Assert.Equal(manifest, File.ReadAllText(Path.Combine(run, "run.json")));
 
-        // The same records and images under another name resume.
+        // The same records and images under another name, in another order, resume; a sample added is predicted alone.
         var copy = P("jsonl", "copy.jsonl");
-        File.Copy(data, copy);
-        Assert.Contains("all 3 predictions are there", await Cli.SucceedAsync(Tiny(copy, run)));
+        Relation252KJsonl.Write(copy, [samples[2], samples[0], samples[1], samples[0] with { Id = "s4" }]);
+        Assert.Contains("1 predicted, 3 already there", await Cli.SucceedAsync(Tiny(copy, run)));
 
-        // An image rewritten in place changes the data though every record stays the same.
-        using (var changed = Fixture.Picture(64, 48, 999)) Fixture.SavePng(changed, samples[0].Source);
+        // An image rewritten in place changes its sample though every record stays the same.
+        using (var changed = Fixture.Picture(80, 60, 999)) Fixture.SavePng(changed, samples[2].Target); // s3's alone
         (exit, refused) = await Cli.RunAsync(Tiny(copy, run));
         Assert.Equal(2, exit);
-        Assert.Contains("over other data", refused);
-        // Nor are its predictions scored against the changed data.
+        Assert.Contains($"1 sample(s) that changed since ({samples[2].Id})", refused);
+        // Nor is its prediction scored against the changed sample.
         (exit, refused) = await Cli.RunAsync("score", run);
         Assert.Equal(2, exit);
-        Assert.Contains("changed since the predictions", refused);
+        Assert.Contains($"1 sample(s) of {Path.GetFullPath(copy)} changed since their predictions", refused);
         Assert.False(File.Exists(Path.Combine(run, "scores.jsonl")));
     }
 

@@ -45,8 +45,11 @@ public sealed record RunManifest
     /// <summary><see cref="RunIdentity.OfModel"/>: a rerun with other weight files at the same paths is refused.</summary>
     public string? ModelFingerprint { get; init; }
 
-    /// <summary><see cref="RunIdentity.OfData"/> and the sample count: a rerun over other data is refused.</summary>
+    /// <summary><see cref="RunIdentity.OfData"/> of <see cref="SampleFingerprints"/>: reports tell runs over other data apart.</summary>
     public string? DataFingerprint { get; init; }
+
+    /// <summary><see cref="RunIdentity.OfSamples"/> of every sample the folder has seen: a prediction whose sample changed since is refused.</summary>
+    public Dictionary<string, string>? SampleFingerprints { get; init; }
 
     public int? DataSamples { get; init; }
     public DateTimeOffset Started { get; init; }

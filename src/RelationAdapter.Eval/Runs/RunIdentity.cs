@@ -11,8 +11,9 @@ namespace RelationAdapter.Eval.Runs;
 public static class RunIdentity
 {
     /// <summary>
-    /// The adapter and LoRA files hashed by content; the FLUX and SigLIP folders (tens of gigabytes) by their files'
-    /// names, sizes and write times. A service is known by its address only.
+    /// The adapter and LoRA files hashed by content; the FLUX and SigLIP folders (tens of gigabytes) by the names and
+    /// sizes of their files, hidden ones aside (a git or download tool's own files, and times a copy or checkout
+    /// changes, are not the model). A service is known by its address only.
     /// </summary>
     public static string OfModel(RunSettings settings)
     {
@@ -24,28 +25,42 @@ public static class RunIdentity
         return Hash(parts.ToString());
     }
 
-    /// <summary>Every sample's fields (ids, texts, task, category, split) and the content of every image it names.</summary>
-    public static string OfData(IReadOnlyList<RelationSample> samples)
+    /// <summary>
+    /// Each sample's fingerprint by id: its fields (text, task, category, split) and the content of every image it
+    /// names. Per sample, so a data file may gain samples or have a bad line mended and still resume.
+    /// </summary>
+    public static Dictionary<string, string> OfSamples(IReadOnlyList<RelationSample> samples)
     {
         var images = new Dictionary<string, string>(StringComparer.Ordinal);
-        var parts = new StringBuilder();
-        foreach (var sample in samples)
+        return samples.ToDictionary(sample => sample.Id, sample =>
         {
-            parts.AppendJoin('\u001f', sample.Id, sample.Text, sample.Task ?? "", sample.Category ?? "", sample.Split ?? "");
+            var parts = new StringBuilder().AppendJoin('\u001f', sample.Text, sample.Task ?? "", sample.Category ?? "", sample.Split ?? "");
             foreach (var image in sample.ImagePaths)
             {
                 if (!images.TryGetValue(image, out var hash)) images[image] = hash = HashFile(image);
                 parts.Append('\u001f').Append(hash);
             }
-            parts.Append('\u001e');
-        }
-        return Hash(parts.ToString());
+            return Hash(parts.ToString());
+        }, StringComparer.Ordinal);
     }
 
-    static string ListingOf(string directory) => string.Join(';',
-        new DirectoryInfo(directory).EnumerateFiles("*", SearchOption.AllDirectories)
-            .Select(f => $"{Path.GetRelativePath(directory, f.FullName)}:{f.Length}:{f.LastWriteTimeUtc.Ticks}")
+    /// <summary>One fingerprint of a whole data set, whatever the order of its lines.</summary>
+    public static string OfData(IReadOnlyDictionary<string, string> samples) =>
+        Hash(string.Join('\n', samples.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => $"{s.Key}={s.Value}")));
+
+    /// <summary>The ids whose sample differs from the one <paramref name="recorded"/> holds for them (ids it lacks are new, not changed).</summary>
+    public static List<string> Changed(IReadOnlyDictionary<string, string>? recorded, IReadOnlyDictionary<string, string> now, Func<string, bool> concerned) =>
+        recorded is null ? [] : now.Where(s => concerned(s.Key) && recorded.TryGetValue(s.Key, out var then) && then != s.Value).Select(s => s.Key).ToList();
+
+    static string ListingOf(string directory)
+    {
+        var root = new DirectoryInfo(directory);
+        return string.Join(';', root.EnumerateFiles("*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(root.FullName, f.FullName))
+            .Where(relative => !relative.Split(Path.DirectorySeparatorChar).Any(part => part.StartsWith('.')))
+            .Select(relative => $"{relative}:{new FileInfo(Path.Combine(root.FullName, relative)).Length}")
             .Order(StringComparer.Ordinal));
+    }
 
     static string HashFile(string path)
     {

@@ -31,12 +31,21 @@ public sealed class RunVerb(IAnsiConsole console)
             return 2;
         }
         var modelFingerprint = RunIdentity.OfModel(settings);
-        var dataFingerprint = RunIdentity.OfData(data.Samples);
-        if (Difference(previous, dataPath, data.Samples.Count, modelFingerprint, dataFingerprint) is { } difference)
+        var samples = RunIdentity.OfSamples(data.Samples);
+        if (previous?.ModelFingerprint is { } madeWith && madeWith != modelFingerprint)
         {
-            console.MarkupLineInterpolated($"[red]{folder.Path} holds a run {difference}[/]; its predictions would be stale: use another --out.");
+            console.MarkupLineInterpolated($"[red]{folder.Path} holds a run of another model: the weight files ({previous.Model}) changed since it was made[/]; its predictions would be stale: use another --out.");
             return 2;
         }
+        var changed = RunIdentity.Changed(previous?.SampleFingerprints, samples, id => File.Exists(folder.Prediction(id)));
+        if (changed.Count > 0)
+        {
+            console.MarkupLineInterpolated($"[red]{folder.Path} holds predictions of {changed.Count} sample(s) that changed since ({string.Join(", ", changed.Take(5))}{(changed.Count > 5 ? ", …" : "")})[/]; their predictions would be stale: use another --out.");
+            return 2;
+        }
+        // Every sample the folder has seen, so samples dropped from the data keep theirs.
+        var seen = new Dictionary<string, string>(previous?.SampleFingerprints ?? [], StringComparer.Ordinal);
+        foreach (var (id, fingerprint) in samples) seen[id] = fingerprint;
 
         var todo = data.Samples.Where(s => !File.Exists(folder.Prediction(s.Id))).ToList();
         var already = data.Samples.Count - todo.Count;
@@ -55,7 +64,8 @@ public sealed class RunVerb(IAnsiConsole console)
             Model = predictor.Model,
             ModelIdentity = predictor.ModelIdentity,
             ModelFingerprint = modelFingerprint,
-            DataFingerprint = dataFingerprint,
+            DataFingerprint = RunIdentity.OfData(samples),
+            SampleFingerprints = seen,
             DataSamples = data.Samples.Count,
             Started = previous?.Started ?? now,
             Updated = now,
@@ -115,17 +125,5 @@ public sealed class RunVerb(IAnsiConsole console)
                     }
                 });
         });
-    }
-
-    /// <summary>What differs from the run already in the folder, or null (a folder made before fingerprints were recorded is taken as is).</summary>
-    static string? Difference(RunManifest? previous, string dataPath, int samples, string modelFingerprint, string dataFingerprint)
-    {
-        if (previous is null) return null;
-        if (previous.ModelFingerprint is not null && previous.ModelFingerprint != modelFingerprint)
-            return $"of another model: the weight files ({previous.Model}) changed since it was made";
-        if (previous.DataFingerprint is not null && previous.DataFingerprint != dataFingerprint)
-            return $"over other data: it was made from {previous.Data} ({previous.DataSamples} sample(s)), this is {Path.GetFullPath(dataPath)} " +
-                   $"({samples} sample(s)) with other records or images";
-        return null;
     }
 }
