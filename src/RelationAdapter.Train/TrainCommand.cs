@@ -15,18 +15,25 @@ namespace RelationAdapter.Train;
 /// <summary>Reads the data, composes the model as the service does, trains, and shows it going.</summary>
 public static class TrainCommand
 {
-    /// <summary>0: finished; 2: bad data, settings or files, or training diverged; 3: stopped by a signal (a checkpoint was saved).</summary>
+    /// <summary>0: finished; 1: an unexpected failure (with its stack trace); 2: bad data, settings or files, or training diverged;
+    /// 3: stopped by a signal (a checkpoint was saved).</summary>
     public static int Run(TrainOptions options)
     {
         try
         {
             return Execute(options);
         }
-        catch (Exception e)
+        // What the user can act on (data, settings, files, devices) is a message, not a stack trace.
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or CheckpointFormatException or IOException or UnauthorizedAccessException
+                                      or System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
         {
-            // Every failure the user can act on (data, settings, files, devices) is a message, not a stack trace.
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"error: {e}");
+            return 1;
         }
     }
 
@@ -68,7 +75,7 @@ public static class TrainCommand
         var examples = new List<EncodedExample>();
         try
         {
-            var cache = options.CacheDirectory is null ? null : new EncodedExampleCache(options.CacheDirectory, $"{models.Description} | {BaseModel(options)}");
+            var cache = options.CacheDirectory is null ? null : new EncodedExampleCache(options.CacheDirectory, $"{models.Description} | {BaseModel(options)}", Console.Error.WriteLine);
             foreach (var sample in training.Concat(validation))
             {
                 var loaded = TrainingImages.Load(sample);
@@ -83,6 +90,7 @@ public static class TrainCommand
             using var trainer = new Trainer(models.Models, settings, options.Output, examples.Take(training.Count).ToList(),
                 validation.Select((_, i) => new ValidationSample(images[training.Count + i], examples[training.Count + i])).ToList(),
                 DataHash(training), new TrainingStart(options.Adapter, options.Lora, resume, BaseModel(options)), similarity);
+            foreach (var change in trainer.ResumedWith) Console.WriteLine($"resuming with {change}");
             var outcome = Train(trainer, options, stop.Token);
             LossPlot.Write(options.Output);
             var scores = TrainingValidation.Read(options.Output);
@@ -182,10 +190,11 @@ public static class TrainCommand
         return set.Samples;
     }
 
-    /// <summary>What the run trains over: the preset and its seed, or the model folders (the starting files are compared apart).</summary>
+    /// <summary>What the run trains over: the preset and its seed, or the model folders' files (the starting files are compared apart).</summary>
     static string BaseModel(TrainOptions options) => options.Preset == "tiny"
         ? $"tiny preset, seed {options.TinySeed}"
-        : $"flux1-dev: {Path.GetFullPath(options.FluxDirectory!)}, {Path.GetFullPath(options.SiglipDirectory!)}";
+        : "flux1-dev: " + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
+            ModelFiles.FolderFingerprint(options.FluxDirectory!) + "|" + ModelFiles.FolderFingerprint(options.SiglipDirectory!))));
 
     static string? ResumePoint(TrainOptions options)
     {

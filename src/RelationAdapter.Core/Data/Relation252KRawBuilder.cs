@@ -55,14 +55,15 @@ public static class Relation252KRawBuilder
         var test = new List<RelationSample>();
         var tasks = 0;
         var pairCount = 0;
-        var taskDirectories = Directory.GetDirectories(options.RawDirectory).Order(StringComparer.Ordinal).ToList();
-        RefuseCollidingTaskNames(options.RawDirectory, taskDirectories);
+        // Only folders with labels are tasks: a stray folder neither counts nor collides.
+        var taskDirectories = Directory.GetDirectories(options.RawDirectory).Order(StringComparer.Ordinal)
+            .Select(directory => (Directory: directory, Labels: Directory.GetDirectories(directory, "Group*").Order(StringComparer.Ordinal)
+                .Select(group => Path.Combine(group, "labels.json")).Where(File.Exists).ToList()))
+            .Where(task => task.Labels.Count > 0).ToList();
+        RefuseCollidingTaskNames(options.RawDirectory, taskDirectories.Select(task => task.Directory).ToList());
         var ids = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var taskDirectory in taskDirectories)
+        foreach (var (taskDirectory, labelFiles) in taskDirectories)
         {
-            var labelFiles = Directory.GetDirectories(taskDirectory, "Group*").Order(StringComparer.Ordinal)
-                .Select(group => Path.Combine(group, "labels.json")).Where(File.Exists).ToList();
-            if (labelFiles.Count == 0) continue;
             tasks++;
             var task = Path.GetFileName(taskDirectory);
             var imageDirectory = Path.Combine(outputDirectory, "images", SafeName(task));

@@ -12,7 +12,8 @@ namespace RelationAdapter.Core.Training;
 /// the DiT. The key hashes the images' pixels, the instruction, the working size and the model's identity:
 /// a changed input or model never reads a stale entry.
 /// </summary>
-public sealed class EncodedExampleCache(string directory, string modelIdentity)
+/// <param name="warn">Told of a damaged entry that is encoded again; null: nobody.</param>
+public sealed class EncodedExampleCache(string directory, string modelIdentity, Action<string>? warn = null)
 {
     public EncodedExample GetOrEncode(EditModels models, TrainingImages sample, int maxSide)
     {
@@ -24,10 +25,10 @@ public sealed class EncodedExampleCache(string directory, string modelIdentity)
             {
                 return Read(path, sample.Id);
             }
-            catch (Exception e) when (e is CheckpointFormatException or IOException or KeyNotFoundException or FormatException or ArgumentException)
+            catch (Exception e) when (e is CheckpointFormatException or IOException or KeyNotFoundException or FormatException)
             {
                 // A damaged entry (a run killed by the disk filling up, say) is encoded again, not a dead end.
-                Console.Error.WriteLine($"cache: {path} is unreadable ({e.Message}); encoding '{sample.Id}' again");
+                warn?.Invoke($"cache: {path} is unreadable ({e.Message}); encoding '{sample.Id}' again");
             }
         }
         var example = ExampleEncoding.Encode(models, sample, maxSide);
@@ -43,10 +44,14 @@ public sealed class EncodedExampleCache(string directory, string modelIdentity)
 
     static EncodedExample Read(string path, string id)
     {
+        // Whatever was read before a damaged part fails is freed with the scope.
+        using var scope = TorchSharp.torch.NewDisposeScope();
         using var file = SafetensorsFile.Open(path);
-        return new EncodedExample(id, file.Read("prompt_hidden_states"), file.Read("prompt_pooled"), file.Read("exemplar_pooled"),
+        var example = new EncodedExample(id, file.Read("prompt_hidden_states"), file.Read("prompt_pooled"), file.Read("exemplar_pooled"),
             file.Read("source_mean"), file.Read("source_std"), file.Read("target_mean"), file.Read("target_std"),
             long.Parse(file.Metadata["latent_height"], CultureInfo.InvariantCulture), long.Parse(file.Metadata["latent_width"], CultureInfo.InvariantCulture));
+        foreach (var (_, tensor) in example.Tensors) tensor.MoveToOuterDisposeScope();
+        return example;
     }
 
     string Key(TrainingImages sample, int maxSide)

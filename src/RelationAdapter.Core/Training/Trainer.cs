@@ -63,6 +63,8 @@ public sealed class Trainer : IDisposable
     double _lastLoss = double.NaN;
 
     public int Step { get; private set; }
+    /// <summary>The optimiser settings a resume changed ("key: then → now"); the run goes on from the checkpoint with them.</summary>
+    public IReadOnlyList<string> ResumedWith { get; private set; } = [];
     public TransformerLora? Lora => _lora;
     public IReadOnlyList<(string Name, Parameter Parameter)> TrainableParameters => _optimizer.Parameters;
     /// <summary>What the optimiser updates: float32 master copies of bf16 / float16 parameters, else the parameters.</summary>
@@ -147,7 +149,7 @@ public sealed class Trainer : IDisposable
             var loss = OptimizerStep(Step + 1, learningRate);
             // Nothing of a diverged step is saved: the newest checkpoint on disk stays the last good one.
             if (!double.IsFinite(loss))
-                throw new InvalidDataException($"the loss is {loss} at step {Step + 1}: training diverged (lower --lr, or check --alpha and --guidance).");
+                throw new InvalidDataException($"the loss is {loss} at step {Step + 1}: training diverged. Resume from the last checkpoint with a lower --lr, or start afresh.");
             StepDurationMetric.Record((clock.Elapsed - stepStart).TotalSeconds);
             Step++;
             _lastLoss = loss;
@@ -157,11 +159,12 @@ public sealed class Trainer : IDisposable
             progress?.Report(new TrainingProgress(Step, _settings.Steps, loss, learningRate, clock.Elapsed, startStep));
 
             if (Step == _settings.Steps) break;
-            if (_settings.ValidateEvery > 0 && Step % _settings.ValidateEvery == 0) Validate();
+            // Saved first: a validation that fails loses no training.
             if (_settings.SaveEvery > 0 && Step % _settings.SaveEvery == 0) SaveCheckpoint(TrainingCheckpoints.StepName(Step));
+            if (_settings.ValidateEvery > 0 && Step % _settings.ValidateEvery == 0) Validate();
         }
-        Validate();
         SaveCheckpoint(TrainingCheckpoints.FinalName);
+        Validate();
         return TrainingOutcome.Completed;
     }
 
@@ -271,8 +274,12 @@ public sealed class Trainer : IDisposable
             _optimizer.RefreshParameters();
         }
         var changed = ChangedSettings(Path.Combine(checkpoint, TrainingCheckpoints.InfoFile));
-        if (changed.Count > 0)
-            throw new ArgumentException($"{checkpoint} was trained with other settings ({string.Join("; ", changed)}): a resumed run continues exactly, so only --steps, --save-every, --validate-every, --validate-steps and --checkpointing may change.");
+        var refused = changed.Where(c => !OptimiserSettings.Contains(c.Key)).ToList();
+        if (refused.Count > 0)
+            throw new ArgumentException($"{checkpoint} was trained with other settings ({string.Join("; ", refused.Select(c => c.Text))}): a resume keeps what is " +
+                                        "trained and how (rank, alpha, parts, seed, size, guidance, noise levels); only the optimiser's settings, --steps, " +
+                                        "--save-every, --validate-every, --validate-steps and --checkpointing may change.");
+        ResumedWith = changed.Select(c => c.Text).ToList();
         using (var optimizer = SafetensorsFile.Open(Path.Combine(statePath, TrainingCheckpoints.OptimizerFile)))
             _optimizer.Restore(optimizer, state["optimizer_steps"]!.GetValue<long>());
         Step = step;
@@ -293,15 +300,24 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>What the run trains over and starts from, as its checkpoints record it.</summary>
+    /// Files by content, so moving them elsewhere keeps a run resumable.
     JsonObject StartIdentity() => new()
     {
         ["base_model"] = _start.BaseModel,
-        ["adapter"] = _start.AdapterPath is null ? null : Path.GetFullPath(_start.AdapterPath),
-        ["lora"] = _start.LoraPath is null ? null : Path.GetFullPath(_start.LoraPath),
+        ["adapter"] = _start.AdapterPath is null ? null : ModelFiles.FileFingerprint(_start.AdapterPath),
+        ["lora"] = _start.LoraPath is null ? null : ModelFiles.FileFingerprint(_start.LoraPath),
     };
 
-    /// <summary>Settings recorded in the checkpoint's <c>train.json</c> that differ now, as "key: then → now".</summary>
-    List<string> ChangedSettings(string infoPath)
+    /// <summary>What a resume may change and still continue the same run (after a divergence, a lower rate is the remedy).</summary>
+    static readonly string[] OptimiserSettings =
+    [
+        nameof(TrainingSettings.LearningRate), nameof(TrainingSettings.WarmupSteps), nameof(TrainingSettings.Schedule), nameof(TrainingSettings.Accumulate),
+        nameof(TrainingSettings.MaxGradientNorm), nameof(TrainingSettings.WeightDecay), nameof(TrainingSettings.Beta1), nameof(TrainingSettings.Beta2),
+        nameof(TrainingSettings.Epsilon),
+    ];
+
+    /// <summary>Settings recorded in the checkpoint's <c>train.json</c> that differ now, with "key: then → now".</summary>
+    List<(string Key, string Text)> ChangedSettings(string infoPath)
     {
         if (!File.Exists(infoPath)) return [];
         var stored = JsonNode.Parse(File.ReadAllText(infoPath))?["settings"] as JsonObject;
@@ -310,7 +326,7 @@ public sealed class Trainer : IDisposable
             nameof(TrainingSettings.ValidationSteps), nameof(TrainingSettings.GradientCheckpointing)];
         return stored is null ? [] : current.Where(p => !mayChange.Contains(p.Key))
             .Where(p => stored[p.Key]?.ToJsonString() != p.Value?.ToJsonString())
-            .Select(p => $"{p.Key}: {stored[p.Key]?.ToJsonString() ?? "none"} → {p.Value?.ToJsonString() ?? "none"}").ToList();
+            .Select(p => (p.Key, $"{p.Key}: {stored[p.Key]?.ToJsonString() ?? "none"} → {p.Value?.ToJsonString() ?? "none"}")).ToList();
     }
 
     /// <summary>

@@ -85,13 +85,13 @@ public sealed class TrainingValidation(EditModels models, TrainingSettings setti
         var final = result.PackedLatents.narrow(1, 0, target.shape[1]).to(ScalarType.Float64);
         var relativeL2 = (linalg.vector_norm(final - target.to(ScalarType.Float64)) / linalg.vector_norm(target.to(ScalarType.Float64))).item<double>();
 
+        if (!double.IsFinite(relativeL2))
+            throw new InvalidDataException($"validation of '{images.Id}' at step {step}: the edit's latents are not finite (the model overflows: check --guidance, --alpha and --lr).");
         var path = Path.Combine(folder, images.Id + ".png");
         var image = ImageTensors.FromUnitNchw(result.Image);
         try
         {
             File.WriteAllBytes(path, ImageCodec.Encode(image, OutputFormat.Png));
-            if (!double.IsFinite(relativeL2))
-                throw new InvalidDataException($"validation of '{images.Id}' at step {step}: the edit's latents are not finite (the model overflows: check --guidance, --alpha and --lr).");
             // Untrained: this edit at step 0; a run resumed into another folder never saw step 0, so it records none.
             double? untrainedDistance = untrained is null ? relativeL2 : untrained.TryGetValue(images.Id, out var before) ? before : null;
             var score = new ValidationScore(step, images.Id, relativeL2, untrainedDistance,

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using RelationAdapter.Core.Data;
+using RelationAdapter.Core.Weights;
 
 namespace RelationAdapter.Eval.Runs;
 
@@ -10,18 +11,14 @@ namespace RelationAdapter.Eval.Runs;
 /// </summary>
 public static class RunIdentity
 {
-    /// <summary>
-    /// The adapter and LoRA files hashed by content; the FLUX and SigLIP folders (tens of gigabytes) by the names and
-    /// sizes of their files, hidden ones aside (a git or download tool's own files, and times a copy or checkout
-    /// changes, are not the model). A service is known by its address only.
-    /// </summary>
+    /// <summary>The adapter and LoRA files and the FLUX and SigLIP folders (<see cref="ModelFiles"/>); a service by its address only.</summary>
     public static string OfModel(RunSettings settings)
     {
         var parts = new StringBuilder(settings.Mode).Append('|').Append(settings.Preset ?? settings.Service);
         foreach (var file in new[] { settings.Adapter, settings.Lora })
-            parts.Append('|').Append(file is not null && File.Exists(file) ? HashFile(file) : "-");
+            parts.Append('|').Append(file is not null && File.Exists(file) ? ModelFiles.FileFingerprint(file) : "-");
         foreach (var directory in new[] { settings.FluxDirectory, settings.SiglipDirectory })
-            parts.Append('|').Append(directory is not null && Directory.Exists(directory) ? ListingOf(directory) : "-");
+            parts.Append('|').Append(directory is not null && Directory.Exists(directory) ? ModelFiles.FolderFingerprint(directory) : "-");
         return Hash(parts.ToString());
     }
 
@@ -37,7 +34,7 @@ public static class RunIdentity
             var parts = new StringBuilder().AppendJoin('\u001f', sample.Text, sample.Task ?? "", sample.Category ?? "", sample.Split ?? "");
             foreach (var image in sample.ImagePaths)
             {
-                if (!images.TryGetValue(image, out var hash)) images[image] = hash = HashFile(image);
+                if (!images.TryGetValue(image, out var hash)) images[image] = hash = ModelFiles.FileFingerprint(image);
                 parts.Append('\u001f').Append(hash);
             }
             return Hash(parts.ToString());
@@ -51,22 +48,6 @@ public static class RunIdentity
     /// <summary>The ids whose sample differs from the one <paramref name="recorded"/> holds for them (ids it lacks are new, not changed).</summary>
     public static List<string> Changed(IReadOnlyDictionary<string, string>? recorded, IReadOnlyDictionary<string, string> now, Func<string, bool> concerned) =>
         recorded is null ? [] : now.Where(s => concerned(s.Key) && recorded.TryGetValue(s.Key, out var then) && then != s.Value).Select(s => s.Key).ToList();
-
-    static string ListingOf(string directory)
-    {
-        var root = new DirectoryInfo(directory);
-        return string.Join(';', root.EnumerateFiles("*", SearchOption.AllDirectories)
-            .Select(f => Path.GetRelativePath(root.FullName, f.FullName))
-            .Where(relative => !relative.Split(Path.DirectorySeparatorChar).Any(part => part.StartsWith('.')))
-            .Select(relative => $"{relative}:{new FileInfo(Path.Combine(root.FullName, relative)).Length}")
-            .Order(StringComparer.Ordinal));
-    }
-
-    static string HashFile(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
 
     static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 }

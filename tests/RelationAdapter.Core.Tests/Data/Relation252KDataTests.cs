@@ -104,6 +104,11 @@ public sealed class Relation252KDataTests : IDisposable
         Assert.Contains("'a b', 'a_b' all become 'a_b'", refusal.Message);
         Assert.DoesNotContain("'c'", refusal.Message);
         Assert.False(Directory.Exists(Path.Combine(_root, "out")));
+
+        // A folder without labels is no task: it neither collides nor counts.
+        Directory.Delete(Path.Combine(_root, "raw", "a b"), recursive: true);
+        Directory.CreateDirectory(Path.Combine(_root, "raw", "a b", "notes"));
+        Assert.Equal(2, Relation252KRawBuilder.Build(new RawBuildOptions(Path.Combine(_root, "raw"), output)).Tasks);
     }
 
     [Fact]

@@ -212,8 +212,9 @@ public class TrainToolTests
     }
 
     /// <summary>
-    /// A resume continues one run exactly: a fresh run does not take over a used folder, a resume that changes what
-    /// the run computes is refused by name, and a checkpoint can start another folder (which never measured step 0).
+    /// A resume continues one run: a fresh run does not take over a used folder, a resume that changes what is trained
+    /// is refused by name (the optimiser's settings may change: a lower rate after a divergence), and a checkpoint can
+    /// start another folder (which never measured step 0).
     /// </summary>
     [Fact]
     public async Task Resuming_refuses_other_settings_and_another_base_and_a_checkpoint_can_continue_in_another_folder()
@@ -228,17 +229,18 @@ public class TrainToolTests
         (code, _, error) = await RunAsync([.. common, "--out", first, "--steps", "6", "--lr", "1e-3", "--seed", "5"]);
         Assert.Equal(2, code);
         Assert.Contains("already holds a run", error);
-        (code, _, error) = await RunAsync([.. common, "--out", first, "--steps", "6", "--lr", "5e-4", "--resume"]);
+        (code, _, error) = await RunAsync([.. common, "--out", first, "--steps", "6", "--lr", "1e-3", "--guidance", "2", "--resume"]);
         Assert.Equal(2, code);
-        Assert.Contains("LearningRate: 0.001 → 0.0005", error);
+        Assert.Contains("Guidance: 3.5 → 2", error);
         (code, _, error) = await RunAsync([.. common, "--out", first, "--steps", "6", "--lr", "1e-3", "--tiny-seed", "9", "--resume"]);
         Assert.Equal(2, code);
         Assert.Contains("seed 9", error);
 
         var second = temp.File("second");
-        (code, _, error) = await RunAsync([.. common, "--out", second, "--steps", "6", "--lr", "1e-3", "--resume",
+        var (resumed, output, _) = await RunAsync([.. common, "--out", second, "--steps", "6", "--lr", "5e-4", "--resume",
             Path.Combine(first, TrainingCheckpoints.FinalName)]);
-        Assert.True(code == 0, error);
+        Assert.True(resumed == 0, output);
+        Assert.Contains("resuming with LearningRate: 0.001 → 0.0005", output);
         Assert.Equal(6, TrainingCheckpoints.StepOf(Path.Combine(second, TrainingCheckpoints.FinalName)));
         Assert.Equal([4, 5, 6], File.ReadLines(Path.Combine(second, Trainer.LossFile)).Skip(1).Select(l => int.Parse(l.Split(',')[0])));
         var last = Assert.Single(TrainingValidation.Read(second));
@@ -247,7 +249,7 @@ public class TrainToolTests
         // A run killed while appending leaves a torn last line; resuming reads past it.
         File.AppendAllText(Path.Combine(second, TrainingValidation.FileName), "{\"step\":6,\"id\":\"s0\",\"laten");
         File.AppendAllText(Path.Combine(second, Trainer.LossFile), "7,0.12");
-        (code, _, error) = await RunAsync([.. common, "--out", second, "--steps", "8", "--lr", "1e-3", "--resume"]);
+        (code, _, error) = await RunAsync([.. common, "--out", second, "--steps", "8", "--lr", "5e-4", "--resume"]);
         Assert.True(code == 0, error);
         Assert.Equal([4, 5, 6, 7, 8], File.ReadLines(Path.Combine(second, Trainer.LossFile)).Skip(1).Select(l => int.Parse(l.Split(',')[0])));
         Assert.Equal([6, 8], TrainingValidation.Read(second).Select(s => s.Step));
