@@ -292,10 +292,17 @@ public sealed class Trainer : IDisposable
     void TruncateLossAfter(int step)
     {
         var path = Path.Combine(_output, LossFile);
-        // A line that does not parse is one a killed run left half written.
-        var kept = File.Exists(path)
-            ? File.ReadLines(path).Skip(1).Where(l => l.Split(',') is [var at, _, _] && int.TryParse(at, NumberStyles.None, CultureInfo.InvariantCulture, out var s) && s <= step).ToList()
-            : [];
+        var rows = File.Exists(path) ? File.ReadLines(path).Skip(1).Where(l => l.Length > 0).ToList() : [];
+        var kept = new List<string>();
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (rows[i].Split(',') is [var at, _, _] && int.TryParse(at, NumberStyles.None, CultureInfo.InvariantCulture, out var rowStep))
+            {
+                if (rowStep <= step) kept.Add(rows[i]);
+            }
+            // A last line that does not parse is one a killed run left half written; any other is an error.
+            else if (i < rows.Count - 1) throw new InvalidDataException($"{path}: line {i + 2} is not 'step,loss,lr'.");
+        }
         File.WriteAllLines(path, ["step,loss,lr", .. kept]);
     }
 

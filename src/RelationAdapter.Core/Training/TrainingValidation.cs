@@ -171,35 +171,48 @@ public sealed class TrainingValidation(EditModels models, TrainingSettings setti
     }
 
     /// <summary>The rows of <see cref="FileName"/> (an absent file has none).</summary>
-    public static IReadOnlyList<ValidationScore> Read(string outputDirectory)
-    {
-        var path = Path.Combine(outputDirectory, FileName);
-        if (!File.Exists(path)) return [];
-        return File.ReadLines(path).Select(Parse).OfType<ValidationScore>().ToList();
-    }
-
-    /// <summary>A row, or null for a blank or torn one (a run killed while appending leaves its last line half written).</summary>
-    static ValidationScore? Parse(string line)
-    {
-        try
-        {
-            if (string.IsNullOrWhiteSpace(line) || JsonNode.Parse(line) is not JsonObject row) return null;
-            return new ValidationScore(row["step"]!.GetValue<int>(), row["id"]!.GetValue<string>(), row["latent_rel_l2"]!.GetValue<double>(),
-                row["latent_rel_l2_untrained"]?.GetValue<double>(), row["mse"]!.GetValue<double>(), row["image"]!.GetValue<string>(),
-                row["clip_i"]?.GetValue<double>());
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException or FormatException)
-        {
-            return null;
-        }
-    }
+    public static IReadOnlyList<ValidationScore> Read(string outputDirectory) => Rows(outputDirectory).Select(r => r.Score).ToList();
 
     /// <summary>Keeps the rows up to <paramref name="step"/> (a resumed run rewrites what came after its checkpoint).</summary>
     public static void TruncateAfter(string outputDirectory, int step)
     {
         var path = Path.Combine(outputDirectory, FileName);
-        if (!File.Exists(path)) return;
-        var kept = File.ReadLines(path).Where(l => Parse(l) is { } row && row.Step <= step).ToList();
-        File.WriteAllLines(path, kept);
+        if (File.Exists(path)) File.WriteAllLines(path, Rows(outputDirectory).Where(r => r.Score.Step <= step).Select(r => r.Line));
+    }
+
+    /// <summary>
+    /// The rows with their lines. A last line that is not a row is one a run killed while appending left half written,
+    /// and is passed over; any other is an error, never silently dropped.
+    /// </summary>
+    static List<(string Line, ValidationScore Score)> Rows(string outputDirectory)
+    {
+        var path = Path.Combine(outputDirectory, FileName);
+        if (!File.Exists(path)) return [];
+        var lines = File.ReadAllLines(path).Where(line => !string.IsNullOrWhiteSpace(line)).ToList();
+        var rows = new List<(string, ValidationScore)>();
+        for (var i = 0; i < lines.Count; i++)
+        {
+            if (Parse(lines[i]) is { } score) rows.Add((lines[i], score));
+            else if (i < lines.Count - 1) throw new InvalidDataException($"{path}: line {i + 1} is not a validation row.");
+        }
+        return rows;
+    }
+
+    static ValidationScore? Parse(string line)
+    {
+        JsonObject? row;
+        try
+        {
+            row = JsonNode.Parse(line) as JsonObject;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+        if (row?["step"] is not JsonValue step || row["id"] is not JsonValue id || row["latent_rel_l2"] is not JsonValue distance
+            || row["mse"] is not JsonValue mse || row["image"] is not JsonValue image)
+            return null;
+        return new ValidationScore(step.GetValue<int>(), id.GetValue<string>(), distance.GetValue<double>(), row["latent_rel_l2_untrained"]?.GetValue<double>(),
+            mse.GetValue<double>(), image.GetValue<string>(), row["clip_i"]?.GetValue<double>());
     }
 }
