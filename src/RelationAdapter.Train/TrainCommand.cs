@@ -43,6 +43,10 @@ public static class TrainCommand
         if (options.Resume is null && (TrainingCheckpoints.Latest(options.Output) is not null || File.Exists(Path.Combine(options.Output, Trainer.LossFile))))
             throw new InvalidDataException($"{options.Output} already holds a run: continue it with --resume, or train into another --out.");
         var (training, validation) = ReadData(options);
+        // A resume that would be refused is refused now, before minutes of loading and encoding.
+        var resume = ResumePoint(options);
+        var dataHash = DataHash(training);
+        if (resume is not null) Trainer.CheckResumable(resume, options.Settings, Start(options, resume), dataHash);
 
         using var stop = new CancellationTokenSource();
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
@@ -85,11 +89,10 @@ public static class TrainCommand
             using var clip = options.ClipDirectory is { } clipDirectory ? VisionLoading.LoadClipVision(clipDirectory, ModuleOptions.CpuFloat32) : null;
             var similarity = clip is null ? null
                 : new ClipImageSimilarity(clip, ClipImageProcessor.Read(Path.Combine(options.ClipDirectory!, "preprocessor_config.json")));
-            var resume = ResumePoint(options);
             if (resume is not null) Console.WriteLine($"resuming from {resume} (step {TrainingCheckpoints.StepOf(resume)})");
             using var trainer = new Trainer(models.Models, settings, options.Output, examples.Take(training.Count).ToList(),
                 validation.Select((_, i) => new ValidationSample(images[training.Count + i], examples[training.Count + i])).ToList(),
-                DataHash(training), new TrainingStart(options.Adapter, options.Lora, resume, BaseModel(options)), similarity);
+                dataHash, Start(options, resume), similarity);
             foreach (var change in trainer.ResumedWith) Console.WriteLine($"resuming with {change}");
             var outcome = Train(trainer, options, stop.Token);
             LossPlot.Write(options.Output);
@@ -195,6 +198,8 @@ public static class TrainCommand
         ? $"tiny preset, seed {options.TinySeed}"
         : "flux1-dev: " + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
             ModelFiles.FolderFingerprint(options.FluxDirectory!) + "|" + ModelFiles.FolderFingerprint(options.SiglipDirectory!))));
+
+    static TrainingStart Start(TrainOptions options, string? resume) => new(options.Adapter, options.Lora, resume, BaseModel(options));
 
     static string? ResumePoint(TrainOptions options)
     {

@@ -230,7 +230,7 @@ public sealed class Trainer : IDisposable
             ["seed"] = _settings.Seed,
             ["rng"] = "every generator is seeded from (seed, stream, step or epoch): nothing else to restore",
             ["data_hash"] = _dataHash,
-            ["start"] = StartIdentity(),
+            ["start"] = StartIdentity(_start),
         };
         File.WriteAllText(Path.Combine(state, TrainingCheckpoints.StateFile), stateJson.ToJsonString(TrainingCheckpoints.Json));
         var info = new JsonObject
@@ -245,19 +245,49 @@ public sealed class Trainer : IDisposable
         File.WriteAllText(Path.Combine(folder, TrainingCheckpoints.InfoFile), info.ToJsonString(TrainingCheckpoints.Json));
     });
 
+    /// <summary>
+    /// Refuses a resume from <paramref name="checkpoint"/> that would not continue its run (other data, steps already
+    /// past, another base or start files, settings that change what is trained): for a tool to call before it loads and
+    /// encodes anything. Returns the optimiser settings the resume changes, as "key: then → now".
+    /// </summary>
+    public static IReadOnlyList<string> CheckResumable(string checkpoint, TrainingSettings settings, TrainingStart start, string dataHash)
+    {
+        CheckOrigin(checkpoint, settings, start, dataHash);
+        return CheckSettings(checkpoint, settings);
+    }
+
+    static void CheckOrigin(string checkpoint, TrainingSettings settings, TrainingStart start, string dataHash)
+    {
+        var step = TrainingCheckpoints.StepOf(checkpoint);
+        var state = JsonNode.Parse(File.ReadAllText(Path.Combine(checkpoint, TrainingCheckpoints.StateFolder, TrainingCheckpoints.StateFile)))!;
+        var hash = state["data_hash"]?.GetValue<string>();
+        if (hash != dataHash)
+            throw new InvalidDataException($"{checkpoint} was trained on other data (hash {hash}, now {dataHash}): resume with the same --data.");
+        if (step > settings.Steps)
+            throw new ArgumentException($"{checkpoint} is at step {step}, beyond --steps {settings.Steps}.");
+        var startedFrom = state["start"]?.ToJsonString();
+        var now = StartIdentity(start).ToJsonString();
+        if (startedFrom is not null && startedFrom != now)
+            throw new ArgumentException($"{checkpoint} was trained over {startedFrom}, this run over {now}: resume with the same model options (--preset, --tiny-seed, --flux-dir, --siglip-dir, --adapter, --lora).");
+    }
+
+    static List<string> CheckSettings(string checkpoint, TrainingSettings settings)
+    {
+        var changed = ChangedSettings(Path.Combine(checkpoint, TrainingCheckpoints.InfoFile), settings);
+        var refused = changed.Where(c => !OptimiserSettings.Contains(c.Key)).ToList();
+        if (refused.Count > 0)
+            throw new ArgumentException($"{checkpoint} was trained with other settings ({string.Join("; ", refused.Select(c => c.Text))}): a resume keeps what is " +
+                                        "trained and how (rank, alpha, parts, seed, size, guidance, noise levels); only the optimiser's settings, --steps, " +
+                                        "--save-every, --validate-every, --validate-steps and --checkpointing may change.");
+        return changed.Select(c => c.Text).ToList();
+    }
+
     void Resume(string checkpoint)
     {
+        CheckOrigin(checkpoint, _settings, _start, _dataHash);
         var step = TrainingCheckpoints.StepOf(checkpoint);
         var statePath = Path.Combine(checkpoint, TrainingCheckpoints.StateFolder);
         var state = JsonNode.Parse(File.ReadAllText(Path.Combine(statePath, TrainingCheckpoints.StateFile)))!;
-        var hash = state["data_hash"]?.GetValue<string>();
-        if (hash != _dataHash)
-            throw new InvalidDataException($"{checkpoint} was trained on other data (hash {hash}, now {_dataHash}): resume with the same --data.");
-        if (step > _settings.Steps)
-            throw new ArgumentException($"{checkpoint} is at step {step}, beyond --steps {_settings.Steps}.");
-        var startedFrom = state["start"]?.ToJsonString();
-        if (startedFrom is not null && startedFrom != StartIdentity().ToJsonString())
-            throw new ArgumentException($"{checkpoint} was trained over {startedFrom}, this run over {StartIdentity().ToJsonString()}: resume with the same model options (--preset, --tiny-seed, --flux-dir, --siglip-dir, --adapter, --lora).");
         using (var parameters = SafetensorsFile.Open(Path.Combine(statePath, TrainingCheckpoints.ParametersFile)))
         {
             var expected = _optimizer.Parameters.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
@@ -273,13 +303,7 @@ public sealed class Trainer : IDisposable
             }
             _optimizer.RefreshParameters();
         }
-        var changed = ChangedSettings(Path.Combine(checkpoint, TrainingCheckpoints.InfoFile));
-        var refused = changed.Where(c => !OptimiserSettings.Contains(c.Key)).ToList();
-        if (refused.Count > 0)
-            throw new ArgumentException($"{checkpoint} was trained with other settings ({string.Join("; ", refused.Select(c => c.Text))}): a resume keeps what is " +
-                                        "trained and how (rank, alpha, parts, seed, size, guidance, noise levels); only the optimiser's settings, --steps, " +
-                                        "--save-every, --validate-every, --validate-steps and --checkpointing may change.");
-        ResumedWith = changed.Select(c => c.Text).ToList();
+        ResumedWith = CheckSettings(checkpoint, _settings);
         using (var optimizer = SafetensorsFile.Open(Path.Combine(statePath, TrainingCheckpoints.OptimizerFile)))
             _optimizer.Restore(optimizer, state["optimizer_steps"]!.GetValue<long>());
         Step = step;
@@ -308,11 +332,11 @@ public sealed class Trainer : IDisposable
 
     /// <summary>What the run trains over and starts from, as its checkpoints record it.</summary>
     /// Files by content, so moving them elsewhere keeps a run resumable.
-    JsonObject StartIdentity() => new()
+    static JsonObject StartIdentity(TrainingStart start) => new()
     {
-        ["base_model"] = _start.BaseModel,
-        ["adapter"] = _start.AdapterPath is null ? null : ModelFiles.FileFingerprint(_start.AdapterPath),
-        ["lora"] = _start.LoraPath is null ? null : ModelFiles.FileFingerprint(_start.LoraPath),
+        ["base_model"] = start.BaseModel,
+        ["adapter"] = start.AdapterPath is null ? null : ModelFiles.FileFingerprint(start.AdapterPath),
+        ["lora"] = start.LoraPath is null ? null : ModelFiles.FileFingerprint(start.LoraPath),
     };
 
     /// <summary>What a resume may change and still continue the same run (after a divergence, a lower rate is the remedy).</summary>
@@ -324,11 +348,11 @@ public sealed class Trainer : IDisposable
     ];
 
     /// <summary>Settings recorded in the checkpoint's <c>train.json</c> that differ now, with "key: then → now".</summary>
-    List<(string Key, string Text)> ChangedSettings(string infoPath)
+    static List<(string Key, string Text)> ChangedSettings(string infoPath, TrainingSettings settings)
     {
         if (!File.Exists(infoPath)) return [];
         var stored = JsonNode.Parse(File.ReadAllText(infoPath))?["settings"] as JsonObject;
-        var current = JsonSerializer.SerializeToNode(_settings, SettingsJson)!.AsObject();
+        var current = JsonSerializer.SerializeToNode(settings, SettingsJson)!.AsObject();
         string[] mayChange = [nameof(TrainingSettings.Steps), nameof(TrainingSettings.SaveEvery), nameof(TrainingSettings.ValidateEvery),
             nameof(TrainingSettings.ValidationSteps), nameof(TrainingSettings.GradientCheckpointing)];
         return stored is null ? [] : current.Where(p => !mayChange.Contains(p.Key))

@@ -229,9 +229,10 @@ public class TrainToolTests
         (code, _, error) = await RunAsync([.. common, "--out", first, "--steps", "6", "--lr", "1e-3", "--seed", "5"]);
         Assert.Equal(2, code);
         Assert.Contains("already holds a run", error);
-        (code, _, error) = await RunAsync([.. common, "--out", first, "--steps", "6", "--lr", "1e-3", "--guidance", "2", "--resume"]);
+        (code, var refusedOutput, error) = await RunAsync([.. common, "--out", first, "--steps", "6", "--lr", "1e-3", "--guidance", "2", "--resume"]);
         Assert.Equal(2, code);
         Assert.Contains("Guidance: 3.5 → 2", error);
+        Assert.DoesNotContain("model:", refusedOutput); // refused before the model is loaded and the data encoded
         (code, _, error) = await RunAsync([.. common, "--out", first, "--steps", "6", "--lr", "1e-3", "--tiny-seed", "9", "--resume"]);
         Assert.Equal(2, code);
         Assert.Contains("seed 9", error);
