@@ -13,10 +13,7 @@ public static class RedisRegistration
     public static IServiceCollection AddRedisJobBackend(this IServiceCollection services, string connection, bool runsWorker)
     {
         services.AddSingleton(provider => new RedisConnection(connection, provider.GetRequiredService<ILogger<RedisConnection>>()));
-        services.AddSingleton<JobObservers>();
-        services.AddSingleton<RedisJobs>();
-        services.AddSingleton<IJobStore>(provider => provider.GetRequiredService<RedisJobs>());
-        services.AddSingleton<JobLifecycle>();
+        services.AddJobLifecycle<RedisJobs>();
         services.AddSingleton<ISharedRelationStore, RedisRelationStore>();
         services.AddSingleton<IRelationRequests, RedisRelationRequests>();
         services.AddSingleton<IWebhookOutbox, RedisWebhookOutbox>();

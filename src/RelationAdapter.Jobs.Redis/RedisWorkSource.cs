@@ -21,7 +21,6 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     readonly RedisJobs _jobs;
     readonly JobLifecycle _lifecycle;
     readonly QueueOptions _options;
-    readonly TimeProvider _time;
     readonly ILogger<RedisWorkSource> _logger;
     readonly string _name;
     readonly Lock _gate = new();
@@ -31,14 +30,13 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     bool _subscribed, _groupsReady;
     volatile bool _closed;
 
-    public RedisWorkSource(RedisConnection redis, RedisJobs jobs, JobLifecycle lifecycle, IOptions<QueueOptions> options, IOptions<ServiceOptions> service, TimeProvider time,
+    public RedisWorkSource(RedisConnection redis, RedisJobs jobs, JobLifecycle lifecycle, IOptions<QueueOptions> options, IOptions<ServiceOptions> service,
         ILogger<RedisWorkSource> logger)
     {
         _redis = redis;
         _jobs = jobs;
         _lifecycle = lifecycle;
         _options = options.Value;
-        _time = time;
         _logger = logger;
         _name = service.Value.InstanceName;
         _onWork = (_, _) => Signal();

@@ -34,8 +34,6 @@ public interface IJobStore
 /// </summary>
 public sealed class JobLifecycle(IJobStore store, JobObservers observers, ServiceTelemetry telemetry, TimeProvider time)
 {
-    public Task<StoredJob?> ReadAsync(string id) => store.ReadAsync(id);
-
     /// <summary>
     /// Queued → running under <paramref name="worker"/> (with <paramref name="reclaim"/>, also a running job whose
     /// worker went silent): the started state, or null when the job is not there to start (canceled, finished, gone).

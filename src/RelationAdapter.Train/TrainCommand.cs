@@ -3,10 +3,8 @@ using System.Security.Cryptography;
 using System.Text;
 using RelationAdapter.Core.Composition;
 using RelationAdapter.Core.Data;
-using RelationAdapter.Core.Layers;
 using RelationAdapter.Core.Metrics;
 using RelationAdapter.Core.Training;
-using RelationAdapter.Core.Vision;
 using RelationAdapter.Core.Weights;
 using Spectre.Console;
 
@@ -86,9 +84,7 @@ public static class TrainCommand
                 images.Add(loaded);
                 examples.Add(cache?.GetOrEncode(models.Models, loaded, settings.MaxSide) ?? ExampleEncoding.Encode(models.Models, loaded, settings.MaxSide));
             }
-            using var clip = options.ClipDirectory is { } clipDirectory ? VisionLoading.LoadClipVision(clipDirectory, ModuleOptions.CpuFloat32) : null;
-            var similarity = clip is null ? null
-                : new ClipImageSimilarity(clip, ClipImageProcessor.Read(Path.Combine(options.ClipDirectory!, "preprocessor_config.json")));
+            using var similarity = options.ClipDirectory is { } clipDirectory ? ClipImageSimilarity.Load(clipDirectory) : null;
             if (resume is not null) Console.WriteLine($"resuming from {resume} (step {TrainingCheckpoints.StepOf(resume)})");
             using var trainer = new Trainer(models.Models, settings, options.Output, examples.Take(training.Count).ToList(),
                 validation.Select((_, i) => new ValidationSample(images[training.Count + i], examples[training.Count + i])).ToList(),

@@ -1,3 +1,4 @@
+using RelationAdapter.Core.Layers;
 using RelationAdapter.Core.Vision;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
@@ -7,10 +8,19 @@ namespace RelationAdapter.Core.Metrics;
 
 /// <summary>
 /// CLIP-I: the cosine similarity of two images' projected CLIP image embeddings (the paper uses
-/// openai/clip-vit-large-patch14). The model stays owned by the caller.
+/// openai/clip-vit-large-patch14). A model passed in stays owned by the caller; one <see cref="Load"/> read is freed with this.
 /// </summary>
-public sealed class ClipImageSimilarity(ClipVisionModel model, ClipImageProcessor processor)
+public sealed class ClipImageSimilarity(ClipVisionModel model, ClipImageProcessor processor, bool ownsModel = false) : IDisposable
 {
+    /// <summary>A CLIPModel folder's vision tower and preprocessing, on the CPU in float32: what the evaluation and training score CLIP-I with.</summary>
+    public static ClipImageSimilarity Load(string clipDirectory) =>
+        new(VisionLoading.LoadClipVision(clipDirectory, ModuleOptions.CpuFloat32), ClipImageProcessor.Read(Path.Combine(clipDirectory, "preprocessor_config.json")), ownsModel: true);
+
+    public void Dispose()
+    {
+        if (ownsModel) model.Dispose();
+    }
+
     /// <summary>Unit-length image embeddings [N, E] (float32, on the CPU).</summary>
     public Tensor Embed(IEnumerable<Image<Rgb24>> images)
     {

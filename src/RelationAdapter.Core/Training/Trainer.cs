@@ -52,7 +52,8 @@ public sealed class Trainer : IDisposable
     readonly IReadOnlyList<EncodedExample> _examples;
     readonly IReadOnlyList<ValidationSample> _validation;
     readonly string _dataHash;
-    readonly TrainingStart _start;
+    /// <summary>What the run trains over and starts from, as each checkpoint records it: the start files are hashed once, not per save.</summary>
+    readonly string _startIdentity;
     readonly TransformerLora? _lora;
     readonly string? _frozenLoraPath;
     readonly AdamW _optimizer;
@@ -84,7 +85,7 @@ public sealed class Trainer : IDisposable
         _examples = examples;
         _validation = validation;
         _dataHash = dataHash;
-        _start = start;
+        _startIdentity = StartIdentity(start);
         _schedule = new LearningRateSchedule(settings.LearningRate, settings.WarmupSteps, settings.Steps, settings.Schedule);
         _objective = new FlowMatchingObjective(models.Transformer, models.Adapter, settings.Guidance, settings.TimestepSampling, settings.TargetLatents);
         _validator = new TrainingValidation(models, settings, outputDirectory, clip);
@@ -230,7 +231,7 @@ public sealed class Trainer : IDisposable
             ["seed"] = _settings.Seed,
             ["rng"] = "every generator is seeded from (seed, stream, step or epoch): nothing else to restore",
             ["data_hash"] = _dataHash,
-            ["start"] = StartIdentity(_start),
+            ["start"] = JsonNode.Parse(_startIdentity),
         };
         File.WriteAllText(Path.Combine(state, TrainingCheckpoints.StateFile), stateJson.ToJsonString(TrainingCheckpoints.Json));
         var info = new JsonObject
@@ -252,11 +253,11 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public static IReadOnlyList<string> CheckResumable(string checkpoint, TrainingSettings settings, TrainingStart start, string dataHash)
     {
-        CheckOrigin(checkpoint, settings, start, dataHash);
+        CheckOrigin(checkpoint, settings, StartIdentity(start), dataHash);
         return CheckSettings(checkpoint, settings);
     }
 
-    static void CheckOrigin(string checkpoint, TrainingSettings settings, TrainingStart start, string dataHash)
+    static void CheckOrigin(string checkpoint, TrainingSettings settings, string startIdentity, string dataHash)
     {
         var step = TrainingCheckpoints.StepOf(checkpoint);
         var state = JsonNode.Parse(File.ReadAllText(Path.Combine(checkpoint, TrainingCheckpoints.StateFolder, TrainingCheckpoints.StateFile)))!;
@@ -266,9 +267,8 @@ public sealed class Trainer : IDisposable
         if (step > settings.Steps)
             throw new ArgumentException($"{checkpoint} is at step {step}, beyond --steps {settings.Steps}.");
         var startedFrom = state["start"]?.ToJsonString();
-        var now = StartIdentity(start).ToJsonString();
-        if (startedFrom is not null && startedFrom != now)
-            throw new ArgumentException($"{checkpoint} was trained over {startedFrom}, this run over {now}: resume with the same model options (--preset, --tiny-seed, --flux-dir, --siglip-dir, --adapter, --lora).");
+        if (startedFrom is not null && startedFrom != startIdentity)
+            throw new ArgumentException($"{checkpoint} was trained over {startedFrom}, this run over {startIdentity}: resume with the same model options (--preset, --tiny-seed, --flux-dir, --siglip-dir, --adapter, --lora).");
     }
 
     static List<string> CheckSettings(string checkpoint, TrainingSettings settings)
@@ -284,7 +284,7 @@ public sealed class Trainer : IDisposable
 
     void Resume(string checkpoint)
     {
-        CheckOrigin(checkpoint, _settings, _start, _dataHash);
+        CheckOrigin(checkpoint, _settings, _startIdentity, _dataHash);
         var step = TrainingCheckpoints.StepOf(checkpoint);
         var statePath = Path.Combine(checkpoint, TrainingCheckpoints.StateFolder);
         var state = JsonNode.Parse(File.ReadAllText(Path.Combine(statePath, TrainingCheckpoints.StateFile)))!;
@@ -330,14 +330,13 @@ public sealed class Trainer : IDisposable
         File.WriteAllLines(path, ["step,loss,lr", .. kept]);
     }
 
-    /// <summary>What the run trains over and starts from, as its checkpoints record it.</summary>
-    /// Files by content, so moving them elsewhere keeps a run resumable.
-    static JsonObject StartIdentity(TrainingStart start) => new()
+    /// <summary>What the run trains over and starts from, as its checkpoints record it; files by content, so moving them keeps a run resumable.</summary>
+    static string StartIdentity(TrainingStart start) => new JsonObject
     {
         ["base_model"] = start.BaseModel,
         ["adapter"] = start.AdapterPath is null ? null : ModelFiles.FileFingerprint(start.AdapterPath),
         ["lora"] = start.LoraPath is null ? null : ModelFiles.FileFingerprint(start.LoraPath),
-    };
+    }.ToJsonString();
 
     /// <summary>What a resume may change and still continue the same run (after a divergence, a lower rate is the remedy).</summary>
     static readonly string[] OptimiserSettings =

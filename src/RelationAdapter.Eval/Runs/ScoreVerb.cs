@@ -1,8 +1,6 @@
 using RelationAdapter.Core.Data;
 using RelationAdapter.Core.Imaging;
-using RelationAdapter.Core.Layers;
 using RelationAdapter.Core.Metrics;
-using RelationAdapter.Core.Vision;
 using RelationAdapter.Eval.Terminal;
 using Spectre.Console;
 
@@ -35,8 +33,7 @@ public sealed class ScoreVerb(IAnsiConsole console)
             return 0;
         }
 
-        using var clip = clipDirectory is null ? null : VisionLoading.LoadClipVision(clipDirectory, ModuleOptions.CpuFloat32);
-        var similarity = clip is null ? null : new ClipImageSimilarity(clip, ClipImageProcessor.Read(Path.Combine(clipDirectory!, "preprocessor_config.json")));
+        using var similarity = clipDirectory is null ? null : ClipImageSimilarity.Load(clipDirectory);
         var failed = 0;
         await ConsoleProgress.RunAsync(console, "score", todo.Count, progress =>
         {
@@ -58,7 +55,7 @@ public sealed class ScoreVerb(IAnsiConsole console)
             }
             return Task.CompletedTask;
         });
-        console.MarkupLineInterpolated($"{todo.Count - failed} scored{(clip is null ? " (MSE only: no --clip-dir)" : "")}, {scored.Count} already, {missing} without a prediction.");
+        console.MarkupLineInterpolated($"{todo.Count - failed} scored{(similarity is null ? " (MSE only: no --clip-dir)" : "")}, {scored.Count} already, {missing} without a prediction.");
         return failed == 0 ? 0 : 1;
     }
 }

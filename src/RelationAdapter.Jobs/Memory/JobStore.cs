@@ -56,7 +56,8 @@ public sealed class JobStore(JobQueue queue, IOptions<QueueOptions> options, Tim
     {
         if (!_jobs.TryGetValue(spec.Id, out var job)) return Task.FromResult(-1L);
         var version = job.Change(from, next, kind, requiredWorker, newWorker, results);
-        if (version > 0 && next.Status != JobStatus.Queued) queue.Remove(job);
+        // Only a change from queued can take a job out of the queue: a running job's per-step progress never scans it.
+        if (version > 0 && next.Status != JobStatus.Queued && from.Contains(JobStatus.Queued)) queue.Remove(job);
         return Task.FromResult(version);
     }
 

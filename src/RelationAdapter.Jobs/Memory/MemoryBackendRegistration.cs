@@ -8,10 +8,7 @@ public static class MemoryBackendRegistration
     /// <summary>The embedded backend: jobs, queue, relation encodings, idempotency keys and webhook deliveries in this process.</summary>
     public static IServiceCollection AddMemoryJobBackend(this IServiceCollection services)
     {
-        services.AddSingleton<JobObservers>();
-        services.AddSingleton<JobStore>();
-        services.AddSingleton<IJobStore>(provider => provider.GetRequiredService<JobStore>());
-        services.AddSingleton<JobLifecycle>();
+        services.AddJobLifecycle<JobStore>();
         services.AddSingleton<JobQueue>();
         services.AddSingleton<RelationEncoder>();
         services.AddSingleton<MemoryJobBoard>();

@@ -4,6 +4,7 @@ using RelationAdapter.Core.Imaging;
 using RelationAdapter.Core.Pipeline;
 using RelationAdapter.Core.Tests.Support;
 using RelationAdapter.Core.Training;
+using RelationAdapter.TestKit;
 using SixLabors.ImageSharp.Processing;
 
 namespace RelationAdapter.Core.Tests.Training;
@@ -332,7 +333,7 @@ public class TrainToolTests
     {
         using var temp = new TempFolder();
         var data = WriteData(temp, samples: 1);
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         using var listener = new System.Net.HttpListener();
         listener.Prefixes.Add($"http://127.0.0.1:{port}/");
         listener.Start();
@@ -417,12 +418,5 @@ public class TrainToolTests
                 Assert.True(cellPixels.Same(expectedPixels), $"step {step}, column {column} of the second row is not its image");
             }
         }
-    }
-
-    static int FreePort()
-    {
-        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        probe.Start();
-        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

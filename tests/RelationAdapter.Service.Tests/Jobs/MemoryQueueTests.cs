@@ -23,7 +23,6 @@ public sealed class MemoryQueueTests : IDisposable
         .AddMetrics()
         .AddSingleton(TimeProvider.System)
         .AddSingleton<ServiceTelemetry>()
-        .AddSingleton<IJobObserver>(new NoObserver())
         .Configure<QueueOptions>(queue => queue.Capacity = 3)
         .AddMemoryJobBackend()
         .BuildServiceProvider();
@@ -103,9 +102,4 @@ public sealed class MemoryQueueTests : IDisposable
     }
 
     public void Dispose() => _services.Dispose();
-
-    sealed class NoObserver : IJobObserver
-    {
-        public void StatusChanged(EditSpec job, JobState state) { }
-    }
 }
