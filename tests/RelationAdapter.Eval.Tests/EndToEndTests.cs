@@ -128,6 +128,48 @@ public sealed class EndToEndTests : IDisposable
         Assert.False(File.Exists(Path.Combine(run, "scores.jsonl")));
     }
 
+    /// <summary>A judgement folder belongs to its two runs and its judge model; predictions made for other inputs are not judged.</summary>
+    [Fact]
+    public async Task Judging_refuses_stale_predictions_and_a_judgement_folder_of_other_runs_or_another_judge()
+    {
+        var data = Fixture.WriteJsonl(_root);
+        await Cli.SucceedAsync(Tiny(data, P("runs", "a")));
+        await Cli.SucceedAsync(Tiny(data, P("runs", "b"), "--seed", "7"));
+        await using var server = await StandInJudge.StartAsync((_, context) => StandInJudge.AnswerAsync(context, StandInJudge.Scores(5, 4, 3, 2)));
+        Environment.SetEnvironmentVariable("OPENAI_API_KEY", "test-key");
+        string[] Judge(string first, string second, string output, string model = "stand-in") =>
+            ["judge", P("runs", first), P("runs", second), "--out", P(output), "--judge-url", server.Endpoint.ToString(), "--judge-model", model, "--retry-delay", "0.05"];
+
+        Assert.Contains("3 judged", await Cli.SucceedAsync(Judge("a", "b", "j")));
+        var judged = File.ReadAllText(P("j", "judgments.jsonl"));
+        var asked = server.Requests.Count;
+
+        // Resuming into the same folder needs the same two runs, in the same order, and the same judge model.
+        var (exit, refused) = await Cli.RunAsync(Judge("b", "a", "j"));
+        Assert.Equal(2, exit);
+        Assert.Contains($"{P("j")} holds judgements of other runs or by another judge model (a vs b by stand-in): judge into another --out", refused);
+        (exit, refused) = await Cli.RunAsync(Judge("a", "b", "j", model: "another-model"));
+        Assert.Equal(2, exit);
+        Assert.Contains("holds judgements of other runs", refused);
+        // A run folder made again in the same place holds other predictions.
+        Directory.Delete(P("runs", "b"), recursive: true);
+        await Cli.SucceedAsync(Tiny(data, P("runs", "b"), "--seed", "8"));
+        (exit, refused) = await Cli.RunAsync(Judge("a", "b", "j"));
+        Assert.Equal(2, exit);
+        Assert.Contains("holds judgements of other runs", refused);
+        Assert.Equal(judged, File.ReadAllText(P("j", "judgments.jsonl")));
+        Assert.Equal(asked, server.Requests.Count);
+
+        // A sample changed since both runs predicted it: neither run's picture of it is judged, in any folder.
+        var changedSample = Relation252KJsonl.Read(data).Samples[2]; // s3, whose source no other sample shows
+        using (var changed = Fixture.Picture(80, 60, 999)) Fixture.SavePng(changed, changedSample.Source);
+        (exit, refused) = await Cli.RunAsync(Judge("a", "b", "fresh"));
+        Assert.Equal(2, exit);
+        Assert.Contains($"{P("runs", "a")} holds predictions of 1 sample(s) that {data} now holds otherwise ({changedSample.Id})", refused);
+        Assert.False(Directory.Exists(P("fresh")));
+        Assert.Equal(asked, server.Requests.Count);
+    }
+
     /// <summary>Input that cannot make a run is refused up front with a message, before the folder is tied to it.</summary>
     [Fact]
     public async Task A_folder_as_data_an_empty_data_file_and_settings_out_of_range_are_refused_before_the_folder_is_made()

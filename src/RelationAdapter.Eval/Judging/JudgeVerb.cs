@@ -28,7 +28,14 @@ public sealed record Judgement
 }
 
 /// <summary>What <c>J/judge.json</c> records about a judgement folder.</summary>
-public sealed record JudgeManifest(string[] Runs, string[] RunNames, string Model, string Endpoint, string PromptSha256);
+/// <param name="RunsStarted">When each run folder was made (<see cref="RunManifest.Started"/>): one made again in the same place holds other predictions.</param>
+public sealed record JudgeManifest(string[] Runs, string[] RunNames, string Model, string Endpoint, string PromptSha256, DateTimeOffset[]? RunsStarted = null)
+{
+    /// <summary>Whether judgements made under <paramref name="other"/> judge what this one judges (the endpoint may change: a model is a model).</summary>
+    public bool JudgesTheSameAs(JudgeManifest other) =>
+        Runs.SequenceEqual(other.Runs) && Model == other.Model && PromptSha256 == other.PromptSha256
+        && (RunsStarted is null || other.RunsStarted is null || RunsStarted.SequenceEqual(other.RunsStarted));
+}
 
 /// <summary>
 /// <c>eval judge DIR_A DIR_B --out J</c>: the paper's pairwise protocol over the samples both runs predicted, each
@@ -41,16 +48,26 @@ public sealed class JudgeVerb(IAnsiConsole console)
     public async Task<int> RunAsync(RunFolder first, RunFolder second, string outDirectory, JudgeOptions options, int parallelism, CancellationToken cancellation)
     {
         if (first.Name == second.Name) throw new ArgumentException($"both runs are named '{first.Name}': the report tells runs apart by their folder names.");
-        Directory.CreateDirectory(outDirectory);
-        var judgmentsPath = Path.Combine(outDirectory, JudgmentsFile);
-        Json.WriteAtomically(Path.Combine(outDirectory, ManifestFile), new JudgeManifest(
-            [first.Path, second.Path], [first.Name, second.Name], options.Model, options.Endpoint.ToString(),
-            PairwiseJudge.CacheKey([], JudgePrompt.Text, "")));
+        var (firstRun, secondRun) = (first.ReadManifest(), second.ReadManifest());
+        if (firstRun.Data != secondRun.Data)
+            console.MarkupLineInterpolated($"[yellow]the runs were made from different files[/] ({firstRun.Data}, {secondRun.Data}): samples are matched by id.");
+        var data = Relation252KJsonl.Read(firstRun.Data);
+        // Both runs' pictures are judged beside the first run's data: a prediction made for another version of a sample would be judged unfairly.
+        var samples = RunIdentity.OfSamples(data.Samples);
+        foreach (var (run, manifest) in new[] { (first, firstRun), (second, secondRun) })
+            if (RunIdentity.StalePredictions(run, manifest, samples) is { Count: > 0 } stale)
+                throw new InvalidDataException($"{run.Path} holds predictions of {stale.Count} sample(s) that {firstRun.Data} now holds otherwise " +
+                                               $"({RunIdentity.Some(stale)}): predict them again into another run folder, then judge that.");
 
-        var (firstData, secondData) = (first.ReadManifest().Data, second.ReadManifest().Data);
-        if (firstData != secondData)
-            console.MarkupLineInterpolated($"[yellow]the runs were made from different files[/] ({firstData}, {secondData}): samples are matched by id.");
-        var data = Relation252KJsonl.Read(firstData);
+        var identity = new JudgeManifest([first.Path, second.Path], [first.Name, second.Name], options.Model, options.Endpoint.ToString(),
+            PairwiseJudge.CacheKey([], JudgePrompt.Text, ""), [firstRun.Started, secondRun.Started]);
+        var manifestPath = Path.Combine(outDirectory, ManifestFile);
+        if (File.Exists(manifestPath) && Json.Read<JudgeManifest>(manifestPath) is { } previous && !previous.JudgesTheSameAs(identity))
+            throw new ArgumentException($"{outDirectory} holds judgements of other runs or by another judge model " +
+                                        $"({string.Join(" vs ", previous.RunNames)} by {previous.Model}): judge into another --out.");
+        Directory.CreateDirectory(outDirectory);
+        Json.WriteAtomically(manifestPath, identity);
+        var judgmentsPath = Path.Combine(outDirectory, JudgmentsFile);
         var done = ReadJudgements(outDirectory).Where(j => j.Value.Complete).Select(j => j.Key).ToHashSet();
         var todo = data.Samples.Where(s => !done.Contains(s.Id) && File.Exists(first.Prediction(s.Id)) && File.Exists(second.Prediction(s.Id))).ToList();
         var judge = new PairwiseJudge(options);

@@ -127,6 +127,8 @@ static class Json
         File.Move(temporary, path, overwrite: true);
     }
 
+    public static T? Read<T>(string path) => JsonSerializer.Deserialize<T>(File.ReadAllText(path), Options);
+
     /// <summary>The complete lines of a JSON Lines file (a torn last line from a killed run is ignored).</summary>
     public static IEnumerable<T> ReadLines<T>(string path)
     {

@@ -49,5 +49,15 @@ public static class RunIdentity
     public static List<string> Changed(IReadOnlyDictionary<string, string>? recorded, IReadOnlyDictionary<string, string> now, Func<string, bool> concerned) =>
         recorded is null ? [] : now.Where(s => concerned(s.Key) && recorded.TryGetValue(s.Key, out var then) && then != s.Value).Select(s => s.Key).ToList();
 
+    /// <summary>
+    /// The samples <paramref name="folder"/> has a prediction of that was made for another version of the sample than
+    /// <paramref name="samples"/> holds: scoring or judging it would measure it against what it never aimed at.
+    /// </summary>
+    public static List<string> StalePredictions(RunFolder folder, RunManifest manifest, IReadOnlyDictionary<string, string> samples) =>
+        Changed(manifest.SampleFingerprints, samples, id => File.Exists(folder.Prediction(id)));
+
+    /// <summary>The first few ids, for a message.</summary>
+    public static string Some(IReadOnlyCollection<string> ids) => string.Join(", ", ids.Take(5)) + (ids.Count > 5 ? ", …" : "");
+
     static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 }

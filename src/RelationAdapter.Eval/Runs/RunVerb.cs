@@ -40,7 +40,7 @@ public sealed class RunVerb(IAnsiConsole console)
         var changed = RunIdentity.Changed(previous?.SampleFingerprints, samples, id => File.Exists(folder.Prediction(id)));
         if (changed.Count > 0)
         {
-            console.MarkupLineInterpolated($"[red]{folder.Path} holds predictions of {changed.Count} sample(s) that changed since ({string.Join(", ", changed.Take(5))}{(changed.Count > 5 ? ", …" : "")})[/]; their predictions would be stale: use another --out.");
+            console.MarkupLineInterpolated($"[red]{folder.Path} holds predictions of {changed.Count} sample(s) that changed since ({RunIdentity.Some(changed)})[/]; their predictions would be stale: use another --out.");
             return 2;
         }
         // Every sample the folder has seen, so samples dropped from the data keep theirs.

@@ -17,10 +17,10 @@ public sealed class ScoreVerb(IAnsiConsole console)
         var manifest = folder.ReadManifest();
         var data = Relation252KJsonl.Read(manifest.Data);
         // Samples changed since their predictions were made would score them against what they never aimed at.
-        var changed = RunIdentity.Changed(manifest.SampleFingerprints, RunIdentity.OfSamples(data.Samples), id => File.Exists(folder.Prediction(id)));
+        var changed = RunIdentity.StalePredictions(folder, manifest, RunIdentity.OfSamples(data.Samples));
         if (changed.Count > 0)
         {
-            console.MarkupLineInterpolated($"[red]{changed.Count} sample(s) of {manifest.Data} changed since their predictions in {folder.Path} were made ({string.Join(", ", changed.Take(5))}{(changed.Count > 5 ? ", …" : "")})[/]: predict again into another --out, then score that.");
+            console.MarkupLineInterpolated($"[red]{changed.Count} sample(s) of {manifest.Data} changed since their predictions in {folder.Path} were made ({RunIdentity.Some(changed)})[/]: predict again into another --out, then score that.");
             return 2;
         }
         var scored = folder.ReadScores();
