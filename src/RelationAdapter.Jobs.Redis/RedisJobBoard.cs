@@ -206,13 +206,14 @@ public sealed class RedisJobBoard : IJobBoard
                 {
                     message = RedisValue.Null;
                 }
-                if (!message.IsNull && ((string)message!).Split('\n', 3) is [var number, var kind, var json] && long.TryParse(number, out var changed))
+                // A change: version, kind, state, and for a job handed back to the queue its place there.
+                if (!message.IsNull && ((string)message!).Split('\n') is [var number, var kind, var json, .. var place] && long.TryParse(number, out var changed))
                 {
                     if (changed <= version) continue;
                     var wasQueued = state.Status == JobStatus.Queued;
                     (version, state) = (changed, JsonSerializer.Deserialize<JobState>(json, RedisConnection.Json)!);
-                    // Back in the queue (a worker handed it back): the change carries no place, the queue does.
                     position = state.Status != JobStatus.Queued ? null
+                        : place is [var rank] && int.TryParse(rank, out var handedBackTo) ? handedBackTo
                         : wasQueued ? position
                         : (await _jobs.ReadAsync(id))?.Record.QueuePosition;
                     yield return new JobEvent(version, kind, state, position);

@@ -180,9 +180,9 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         }
     }
 
-    /// <summary>Back to the queue in its old place (its sequence), for another worker.</summary>
     // KEYS: job, queued, edit stream, sequence. ARGV: worker, queued state json, job id, group, old entry id, events channel, work channel.
-    // All at once, so a crash half-way neither loses the job nor leaves two entries that would run it twice.
+    // All at once, so a crash half-way neither loses the job nor leaves two entries that would run it twice. The event
+    // carries the job's place: a watcher reading it afterwards may find the job already taken by another worker.
     const string RequeueScript = """
         if redis.call('HGET', KEYS[1], 'status') ~= 'running' or redis.call('HGET', KEYS[1], 'worker') ~= ARGV[1] then return 0 end
         redis.call('HSET', KEYS[1], 'status', 'queued', 'state', ARGV[2], 'worker', '-')
@@ -191,7 +191,7 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         redis.call('XADD', KEYS[3], '*', 'job', ARGV[3])
         redis.call('XACK', KEYS[3], ARGV[4], ARGV[5])
         redis.call('XDEL', KEYS[3], ARGV[5])
-        redis.call('PUBLISH', ARGV[6], version .. '\n' .. 'status' .. '\n' .. ARGV[2])
+        redis.call('PUBLISH', ARGV[6], version .. '\n' .. 'status' .. '\n' .. ARGV[2] .. '\n' .. redis.call('ZRANK', KEYS[2], ARGV[3]))
         redis.call('PUBLISH', ARGV[7], 'edit')
         return version
         """;

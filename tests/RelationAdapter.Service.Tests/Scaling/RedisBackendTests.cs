@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using RelationAdapter.Jobs;
 using RelationAdapter.Service.Edits;
 using RelationAdapter.Service.Tests.Support;
 using StackExchange.Redis;
@@ -210,6 +212,27 @@ public sealed partial class RedisBackendTests(RedisServer redis) : IAsyncLifetim
         Assert.Equal(("status", 1), (requeued.Kind, requeued.Data.GetProperty("queue_position").GetInt32()));
         Assert.Equal("succeeded", events[^1].Kind);
         await front.DeleteAsync($"/v1/edits/{running}");
+    }
+
+    [Fact]
+    public async Task A_job_handed_back_and_taken_by_another_worker_before_its_watcher_reads_on_is_announced_with_its_place()
+    {
+        var (leaving, all) = await ReplicaAsync("all", "gpu-1", grace: "00:00:00.500");
+        var running = await Api.BusyWorkerAsync(all);
+        var (front, api) = await ReplicaAsync("api", "api-1");
+        await ReplicaAsync("worker", "gpu-2"); // idle: the queue is empty until the hand-back
+        // A watcher that reads on only after gpu-2 has taken the job: what it heard meanwhile waits for it.
+        await using var watch = front.Services.GetRequiredService<IJobBoard>().WatchAsync(running, null, CancellationToken.None).GetAsyncEnumerator();
+        Assert.True(await watch.MoveNextAsync());
+        Assert.Equal(JobStatus.Running, watch.Current.State.Status);
+
+        await leaving.DisposeAsync();
+        await Api.WaitForAsync(api, running, "running", "succeeded");
+        JobEvent handedBack;
+        do Assert.True(await watch.MoveNextAsync());
+        while ((handedBack = watch.Current).State.Status != JobStatus.Queued);
+        // The place comes with the change: a read after it finds the job running on gpu-2, with no place.
+        Assert.Equal(("status", 0), (handedBack.Kind, handedBack.QueuePosition));
     }
 
     [Fact]
