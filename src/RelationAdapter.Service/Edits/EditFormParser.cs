@@ -46,6 +46,8 @@ public static class EditFormParser
         var responseFormatText = form[nameof(EditForm.response_format)].ToString();
         if (responseFormatText.Length > 0 && !TryParseName(responseFormatText, out responseFormat))
             Add(errors, nameof(EditForm.response_format), "must be image or b64_json.");
+        // A repeated field is read as its values joined by commas ("4,5"): its repetition is its one problem, not what that reading makes of it.
+        foreach (var field in Fields.Where(field => form[field].Count > 1)) errors[field] = ["must be given once."];
         return errors.Count > 0
             ? (null, Problems.Validation(errors))
             : (new EditSubmission(settings, format, sources, promptImage, referenceImage, relationId.Length > 0 ? relationId : null, webhook, outputs, metadata,
@@ -60,8 +62,6 @@ public static class EditFormParser
     /// <summary>The settings and output format; defaults and ranges are the limits' (<see cref="LimitsOptions"/>).</summary>
     static (EditSettings Settings, OutputFormat Format) Parse(IFormCollection form, LimitsOptions limits, Dictionary<string, string[]> errors)
     {
-        // A repeated field would otherwise be read as its values joined by commas ("jpeg,webp").
-        foreach (var field in Fields.Where(field => form[field].Count > 1)) Add(errors, field, "must be given once.");
         var prompt = form[nameof(EditForm.prompt)].ToString();
         if (string.IsNullOrWhiteSpace(prompt)) Add(errors, nameof(EditForm.prompt), "is required.");
         // Characters as JSON Schema's maxLength counts them (code points), so an emoji is one, not two UTF-16 units.

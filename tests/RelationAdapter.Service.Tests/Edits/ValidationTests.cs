@@ -69,6 +69,22 @@ public class ValidationTests(ServiceFactory factory) : IClassFixture<ServiceFact
         Assert.Equal("is 3000 characters; the limit is 2000.", (await refused.JsonAsync()).GetProperty("errors").GetProperty("prompt")[0].GetString());
     }
 
+    [Theory]
+    [InlineData("steps", "4", "5")]
+    [InlineData("output_format", "png", "jpeg")]
+    [InlineData("prompt", "first", "second")]
+    [InlineData("relation_id", "rel_a", "rel_b")]
+    public async Task A_repeated_field_is_reported_once_as_repeated(string field, string first, string second)
+    {
+        var client = await factory.ReadyClientAsync();
+        var form = Api.EditForm(new Dictionary<string, string?> { [field] = first });
+        form.Add(new StringContent(second), field);
+        var response = await client.PostAsync("/v1/edits", form);
+        await AssertProblem(response, HttpStatusCode.BadRequest, "validation");
+        var errors = (await response.JsonAsync()).GetProperty("errors");
+        Assert.Equal(["must be given once."], errors.GetProperty(field).EnumerateArray().Select(e => e.GetString()));
+    }
+
     [Fact]
     public async Task Every_missing_field_is_listed_at_once()
     {
