@@ -95,13 +95,14 @@ public static class ModelFactory
             var generator = new Generator((ulong)seed);
             T Random<T>(T module) where T : nn.Module => onCuda ? RandomizeByName(module, seed) : Randomize(module, generator);
 
-            var transformer = Own(owned, RandomTransformer(sizes.Transformer, runtime, seed, generator, loraPath));
+            var transformer = Own(owned, RandomTransformer(sizes, runtime, seed, generator, loraPath));
             var adapter = Own(owned, Random(new RelationAdapterModel(sizes.Adapter, encoderOptions)));
             if (adapterPath is not null)
                 using (var checkpoint = FluxLoading.OpenAdapterCheckpoint(adapterPath))
                     StateDictLoader.Load(adapter, checkpoint);
             adapter.Placement = placement;
             var vae = Own(owned, Random(new AutoencoderKL(sizes.Vae, new ModuleOptions(runtime.Device, ScalarType.Float32))));
+            if (sizes.StartsInContext) InContextStart.TightenPosterior(vae);
             var clip = sizes.Clip;
             var t5 = sizes.T5;
             var prompts = Own(owned, new FluxPromptEncoder(
@@ -132,20 +133,25 @@ public static class ModelFactory
         return $"{file.Name}:{file.Length}:{file.LastWriteTimeUtc.Ticks}";
     }
 
-    static FluxTransformer RandomTransformer(FluxTransformerConfig config, RuntimeOptions runtime, long seed, Generator generator, string? loraPath)
+    static FluxTransformer RandomTransformer(RandomModelSizes sizes, RuntimeOptions runtime, long seed, Generator generator, string? loraPath)
     {
-        if (runtime.Device.type != DeviceType.CUDA)
+        var config = sizes.Transformer;
+        void Finish(FluxTransformer model, bool quantize)
         {
-            var model = Randomize(new FluxTransformer(config, new ModuleOptions(runtime.Device, runtime.DType)), generator);
-            return ModelLoading.DisposeOnFailure(model, m =>
-            {
-                FuseLora(m, loraPath);
-                if (runtime.Precision == DitPrecision.Fp8) m.QuantizeToFp8(runtime.Device);
-            });
+            if (sizes.StartsInContext) InContextStart.Apply(model, seed);
+            FuseLora(model, loraPath);
+            if (quantize) model.QuantizeToFp8(runtime.Device);
         }
+        if (runtime.Device.type != DeviceType.CUDA)
+            return ModelLoading.DisposeOnFailure(Randomize(new FluxTransformer(config, new ModuleOptions(runtime.Device, runtime.DType)), generator),
+                model => Finish(model, runtime.Precision == DitPrecision.Fp8));
         if (runtime.Precision != DitPrecision.Fp8)
             return ModelLoading.DisposeOnFailure(RandomizeByName(new FluxTransformer(config, new ModuleOptions(runtime.Device, runtime.DType)), seed),
-                m => FuseLora(m, loraPath));
+                model => Finish(model, quantize: false));
+        // A small model set up in context is drawn whole on the host and quantised onto the device.
+        if (sizes.StartsInContext)
+            return ModelLoading.DisposeOnFailure(RandomizeByName(new FluxTransformer(config, new ModuleOptions(CPU, runtime.DType)), seed),
+                model => Finish(model, quantize: true));
         if (loraPath is not null)
             throw new NotSupportedException("a LoRA over a random preset in float8 on CUDA is not supported: use bf16.");
 

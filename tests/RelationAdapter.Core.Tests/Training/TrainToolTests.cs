@@ -58,19 +58,11 @@ public class TrainToolTests
 
     /// <summary>
     /// The check that training means what inference means, on the tiny preset: the loss falls, and the
-    /// pipeline run with the checkpoint lands much closer to the targets' latents than the untrained model.
-    /// Training predicts exactly the velocity an edit steps with (<see cref="TrainingInferenceAgreementTests"/>), but
-    /// the 0.5 is out of the tiny preset's reach: its 32-wide DiT writes 64-channel tokens through a frozen
-    /// proj_out, so half of the latent space keeps the seed's noise whatever is trained, a floor of about 0.48 of the
-    /// untrained distance here (<see cref="TrainingInferenceAgreementTests.On_the_tiny_preset_training_cannot_move_the_latents_outside_the_output_projections_range"/>).
-    /// Nor does the rest come easily: the rank-4 LoRA mostly learns to quiet the random DiT's velocity, so the final
-    /// latents stay near the seed's noise (the loss stays above what predicting the target alone would give).
-    /// Measured: 0.69 after these 200 steps, 0.66 after 1000 (sampled or mean targets alike); a 64-wide variant of the
-    /// preset, without the floor, stays at 0.71-0.74 after 200 or 1000 steps. What is missing is a base that already
-    /// denoises: where an edit lands is set by its first steps, and from pure noise the trained model's estimate of the
-    /// target latents stays 0.86-0.99 of their norm away from them. A variant made to start as a denoiser (64 wide,
-    /// proj_out the inverse of x_embedder, unit-variance latents from a near-deterministic VAE) still ends at 0.85-0.9 of
-    /// its untrained distance, on these patterns and on flat colours alike. The bound asserted is 0.8.
+    /// pipeline run with the checkpoint lands much closer to the targets' latents than the untrained model (at most
+    /// half the distance; here about 0.4). The preset starts in context (<see cref="InContextStart"/>), as the paper's
+    /// training starts from a pretrained in-context editor: a random DiT could not get there (0.7 at best, below which
+    /// a 32-wide one could not go at all), while from an untrained edit that lands near its source the adapter and the
+    /// LoRA learn the edit itself.
     /// </summary>
     [Fact]
     public async Task Training_on_the_tiny_preset_learns_the_edits_and_the_served_checkpoint_edits_as_validation_did()
@@ -93,7 +85,7 @@ public class TrainToolTests
         Assert.Equal(["s0", "s1"], scores.Where(s => s.Step == 0).Select(s => s.Id));
         var final = scores.Where(s => s.Step == 200).ToList();
         Assert.Equal(["s0", "s1"], final.Select(s => s.Id));
-        Assert.All(final, s => Assert.True(s.LatentRelativeL2 <= 0.8 * s.LatentRelativeL2Untrained!.Value,
+        Assert.All(final, s => Assert.True(s.LatentRelativeL2 <= 0.5 * s.LatentRelativeL2Untrained!.Value,
             $"{s.Id}: latent relative L2 {s.LatentRelativeL2:F4}, untrained {s.LatentRelativeL2Untrained:F4}"));
 
         // The checkpoint over the tiny preset, composed as the service composes Model:Preset=tiny with
