@@ -15,8 +15,10 @@ public sealed class KestrelService : IAsyncDisposable
 
     public static async Task<KestrelService> StartAsync(Dictionary<string, string?>? settings = null)
     {
-        var factory = new ServiceFactory { Settings = settings ?? [] };
-        factory.UseKestrel(0);
+        // A free port through the urls setting, not UseKestrel(0): that one rewrites the server's addresses after the host
+        // is built, racing Kestrel's bind, which then throws "cannot be modified after the server has started" (dotnet/aspnetcore#67714).
+        var factory = new ServiceFactory { Settings = new(settings ?? []) { ["urls"] = "http://127.0.0.1:0" } };
+        factory.UseKestrel();
         factory.StartServer();
         var address = new Uri(factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         await factory.ReadyClientAsync();
