@@ -82,6 +82,12 @@ public sealed class RedisJobBoard : IJobBoard
     // Listing keeps at most this many jobs per owner (newest); older ones have expired long before in any real use.
     const int ListedPerOwner = 10_000;
 
+    /// <summary>How long a relation's pair outlives the last job queued with it: a queue does not stay full longer.</summary>
+    TimeSpan PairRetention => _options.ResultRetention;
+
+    public async Task<bool> HoldsExemplarsAsync(string relationId, CancellationToken cancellation) =>
+        await RedisConnection.Call(() => Db.KeyExpireAsync(RedisKeys.RelationPair(relationId), PairRetention));
+
     public async Task<bool> EnqueueAsync(Place place, NewEditJob job, CancellationToken cancellation)
     {
         await ForgetExpiredAsync();
@@ -89,12 +95,11 @@ public sealed class RedisJobBoard : IJobBoard
         var sequence = await RedisConnection.Call(() => Db.StringIncrementAsync(RedisKeys.Sequence));
         var spec = job.Spec with { Sequence = sequence };
         var inputs = job.Sources.Select((source, index) => new HashEntry($"source_{index}", ImageCodec.Encode(source, OutputFormat.Png))).ToList();
-        if (job.Relation.PaddedPromptImage is { } before && job.Relation.PaddedReferenceImage is { } after)
-        {
-            inputs.Add(new HashEntry("prompt_image", ImageCodec.Encode(before, OutputFormat.Png)));
-            inputs.Add(new HashEntry("reference_image", ImageCodec.Encode(after, OutputFormat.Png)));
-        }
         var transaction = Db.CreateTransaction();
+        var pair = RedisKeys.RelationPair(spec.RelationId);
+        if (job.Relation.PaddedPromptImage is { } before && job.Relation.PaddedReferenceImage is { } after)
+            _ = transaction.HashSetAsync(pair, [new("prompt_image", ImageCodec.Encode(before, OutputFormat.Png)), new("reference_image", ImageCodec.Encode(after, OutputFormat.Png))]);
+        _ = transaction.KeyExpireAsync(pair, PairRetention);
         _ = transaction.HashSetAsync(RedisKeys.Job(spec.Id), [
             new("spec", JsonSerializer.Serialize(spec, RedisConnection.Json)),
             new("state", JsonSerializer.Serialize(JobState.Queued, RedisConnection.Json)),

@@ -57,6 +57,12 @@ public static class RedisKeys
 
     public static string Relation(string id) => $"{Prefix}relation:{id}";
 
+    /// <summary>
+    /// The relation's exemplar pair, padded and PNG-encoded (prompt_image, reference_image), kept for as long as a job of
+    /// it may wait: a worker that finds the relation gone encodes it again from these. One per relation, not per job.
+    /// </summary>
+    public static string RelationPair(string id) => $"{Prefix}relation:{id}:pair";
+
     /// <summary>Present while the API key <paramref name="owner"/> may use the relation (it made or used it).</summary>
     public static string RelationOwner(string owner, string id) => $"{Prefix}relation:{id}:owner:{owner}";
 

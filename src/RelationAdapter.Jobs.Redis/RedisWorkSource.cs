@@ -128,6 +128,23 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         return null;
     }
 
+    /// <summary>The relation's kept pair, decoded (on the worker's thread, when the relation is gone); null when Redis has none.</summary>
+    (Image<Rgb24>, Image<Rgb24>)? LoadPair(string relationId)
+    {
+        var images = Db.HashGet(RedisKeys.RelationPair(relationId), ["prompt_image", "reference_image"]);
+        if (images[0].IsNull || images[1].IsNull) return null;
+        var before = ImageCodec.Decode((byte[])images[0]!);
+        try
+        {
+            return (before, ImageCodec.Decode((byte[])images[1]!));
+        }
+        catch
+        {
+            before.Dispose();
+            throw;
+        }
+    }
+
     async Task<RedisRunningJob?> LoadAsync(EditSpec spec, JobState started, RedisValue entryId)
     {
         var inputs = (await Db.HashGetAllAsync(RedisKeys.Inputs(spec.Id))).ToDictionary(e => (string)e.Name!, e => (byte[])e.Value!);
@@ -137,9 +154,11 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         {
             for (var index = 0; index < spec.SourceCount; index++)
                 sources.Add(ImageCodec.Decode(inputs.GetValueOrDefault($"source_{index}") ?? throw new InvalidOperationException("the job's inputs are gone from Redis.")));
+            // A job queued by an older replica carries its pair; others find it kept once per relation, read only when needed.
             if (inputs.TryGetValue("prompt_image", out var beforeBytes)) before = ImageCodec.Decode(beforeBytes);
             if (inputs.TryGetValue("reference_image", out var afterBytes)) after = ImageCodec.Decode(afterBytes);
-            return new RedisRunningJob(this, spec, started, sources, new RelationInput(spec.RelationId, null, before, after), entryId);
+            var relation = new RelationInput(spec.RelationId, null, before, after) { LoadPadded = () => LoadPair(spec.RelationId) };
+            return new RedisRunningJob(this, spec, started, sources, relation, entryId);
         }
         catch (Exception e)
         {

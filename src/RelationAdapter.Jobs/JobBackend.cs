@@ -27,6 +27,12 @@ public interface IJobBoard
     /// </summary>
     Task<bool> EnqueueAsync(Place place, NewEditJob job, CancellationToken cancellation);
 
+    /// <summary>
+    /// Whether a job of this cached relation may be queued without its exemplar pair: the backend still has the pair
+    /// for a worker that finds the relation gone (and keeps it longer now). Else the caller sends the padded pair along.
+    /// </summary>
+    Task<bool> HoldsExemplarsAsync(string relationId, CancellationToken cancellation);
+
     Task<JobRecord?> FindAsync(string id, CancellationToken cancellation);
 
     /// <summary>Up to <paramref name="count"/> jobs of the owner (null: created without API keys), newest first, before the sequence <paramref name="before"/> when given.</summary>

@@ -39,6 +39,9 @@ public sealed class MemoryJobBoard : IJobBoard, IWorkSource
 
     public Task<int> DepthAsync(CancellationToken cancellation) => Task.FromResult(_queue.Depth);
 
+    /// <summary>Always: a cached relation's tokens travel with the job in this process.</summary>
+    public Task<bool> HoldsExemplarsAsync(string relationId, CancellationToken cancellation) => Task.FromResult(true);
+
     public Task<bool> EnqueueAsync(Place place, NewEditJob job, CancellationToken cancellation)
     {
         var edit = new EditJob(job with { Spec = job.Spec with { Sequence = _store.NextSequence() } });

@@ -173,7 +173,7 @@ public static class EditsEndpoints
         else
         {
             var (pair, pairRefused) = await ReadPairAsync(images, submission.PromptImage!, submission.ReferenceImage!, services.Host.AdapterIdentity, services.Relations,
-                owner, services.QueueOptions.Value.UsesRedis, cancellation);
+                services.Jobs, owner, cancellation);
             if (pairRefused is not null) return (null, pairRefused);
             relation = pair!;
         }
@@ -211,16 +211,16 @@ public static class EditsEndpoints
 
     /// <summary>The exemplar pair: cached tokens when its content id is known, else both images decoded and padded.</summary>
     static async Task<(RelationInput? Relation, ProblemHttpResult? Problem)> ReadPairAsync(ImageAdmission images, IFormFile promptImage, IFormFile referenceImage,
-        string adapterIdentity, RelationCache relations, string? owner, bool exemplarsTravel, CancellationToken cancellation)
+        string adapterIdentity, RelationCache relations, IJobBoard jobs, string? owner, CancellationToken cancellation)
     {
         var (pair, refused) = images.ReadPair(promptImage, referenceImage, adapterIdentity);
         if (refused is not null) return (null, refused);
         var id = pair!.RelationId;
         await relations.GrantAsync(owner, id); // whoever holds the pair may use its relation by id
         var cached = await relations.LookupAsync(id);
-        // A cached relation travels with a job in this process; a job stored for other replicas carries the pair too,
-        // so a worker that finds the relation gone (expired, evicted, flushed) encodes it again instead of failing.
-        if (cached is not null && !exemplarsTravel) return (new RelationInput(id, cached.Tokens, null, null), null);
+        // A worker that finds the relation gone (expired, evicted, flushed) encodes it again from the pair instead of
+        // failing: the pair goes along unless the backend holds it already, so it is decoded and padded only then.
+        if (cached is not null && await jobs.HoldsExemplarsAsync(id, cancellation)) return (new RelationInput(id, cached.Tokens, null, null), null);
         var (paddedBefore, paddedAfter, undecodable) = await images.DecodePairAsync(pair, cancellation);
         return undecodable is not null ? (null, undecodable) : (new RelationInput(id, cached?.Tokens, paddedBefore, paddedAfter), null);
     }

@@ -22,9 +22,12 @@ public sealed class EditRunner(RelationCache relations, ServiceTelemetry telemet
 
     static Tensor Encode(RelationEditPipeline pipeline, RelationInput pair)
     {
-        if (pair is not { PaddedPromptImage: { } before, PaddedReferenceImage: { } after }) throw new RelationUnavailableException(pair.Id);
         using var activity = ServiceTelemetry.ActivitySource.StartActivity("relation.encode")?.SetTag("relation.id", pair.Id);
-        return pipeline.EncodePaddedRelation(before, after);
+        if (pair is { PaddedPromptImage: { } before, PaddedReferenceImage: { } after }) return pipeline.EncodePaddedRelation(before, after);
+        if (pair.LoadPadded?.Invoke() is not var (loadedBefore, loadedAfter)) throw new RelationUnavailableException(pair.Id);
+        using (loadedBefore)
+        using (loadedAfter)
+            return pipeline.EncodePaddedRelation(loadedBefore, loadedAfter);
     }
 
     /// <summary>

@@ -1,7 +1,11 @@
 using System.Diagnostics;
 using System.Net;
+using System.Runtime.InteropServices;
+using RelationAdapter.Core.Imaging;
 using RelationAdapter.Service.Tests.Edits;
 using RelationAdapter.Service.Tests.Support;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
 using StackExchange.Redis;
 using RelationAdapter.TestKit;
 using RelationAdapter.Jobs.Redis;
@@ -48,6 +52,28 @@ public sealed partial class RedisBackendTests
         await ReplicaAsync("worker", "gpu-2", more: expiry); // a fresh worker: nothing in its memory
         foreach (var id in new[] { byPair, byId, pairAfterLoss })
             Assert.Equal("succeeded", (await Api.WaitForAsync(front, id, "succeeded", "failed")).GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Jobs_of_one_relation_keep_one_copy_of_its_pair_not_one_each()
+    {
+        var (_, front) = await ReplicaAsync("api", "api-1");
+        var (worker, _) = await ReplicaAsync("worker", "gpu-1");
+        var first = await Api.SubmitAsync(front, Api.EditForm());
+        await Api.WaitForAsync(front, first, "succeeded");
+        _replicas.Remove(worker);
+        await worker.DisposeAsync();
+        // The relation is cached now: these wait with no worker, and none stores the pair again.
+        var waiting = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => Api.SubmitAsync(front, Api.EditForm(new Dictionary<string, string?> { ["seed"] = i.ToString() }))));
+
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = connection.GetDatabase();
+        var relationId = (await (await front.PostAsync("/v1/relations", Api.PairForm())).JsonAsync()).GetProperty("id").GetString()!; // known: no work
+        foreach (var id in waiting)
+            Assert.Equal(["source_0"], (await db.HashKeysAsync(RedisKeys.Inputs(id))).Select(name => (string)name!));
+        var pair = RedisKeys.RelationPair(relationId);
+        Assert.Equal(["prompt_image", "reference_image"], (await db.HashKeysAsync(pair)).Select(name => (string)name!).Order());
+        Assert.InRange((await db.KeyTimeToLiveAsync(pair))!.Value, TimeSpan.FromMinutes(29), TimeSpan.FromMinutes(30));
     }
 
     [Fact]
@@ -127,7 +153,14 @@ public sealed partial class RedisBackendTests
         await server.ConfigSetAsync("maxmemory", (used + 2_000_000).ToString());
         try
         {
-            var noise = Api.Png(384, 384, 3);
+            // Noise does not compress: every job stores about 440 KB of its own (its pair is kept once per relation).
+            var random = new Random(3);
+            using var pixels = new Image<Rgb24>(384, 384);
+            pixels.ProcessPixelRows(rows =>
+            {
+                for (var y = 0; y < rows.Height; y++) random.NextBytes(MemoryMarshal.AsBytes(rows.GetRowSpan(y)));
+            });
+            var noise = ImageCodec.Encode(pixels, OutputFormat.Png);
             var answers = await Task.WhenAll(Enumerable.Range(0, 25).Select(i =>
                 front.PostAsync("/v1/edits", Api.EditForm(new Dictionary<string, string?> { ["seed"] = i.ToString() }, source: noise))));
             Assert.All(answers, answer => Assert.Contains(answer.StatusCode, new[] { HttpStatusCode.Accepted, HttpStatusCode.ServiceUnavailable }));
