@@ -82,11 +82,23 @@ public sealed class RedisJobBoard : IJobBoard
     // Listing keeps at most this many jobs per owner (newest); older ones have expired long before in any real use.
     const int ListedPerOwner = 10_000;
 
-    /// <summary>How long a relation's pair outlives the last job queued with it: a queue does not stay full longer.</summary>
+    /// <summary>How long a relation's encoded pair is kept after its last use, for the next job of it to copy.</summary>
     TimeSpan PairRetention => _options.ResultRetention;
 
     public async Task<bool> HoldsExemplarsAsync(string relationId, CancellationToken cancellation) =>
         await RedisConnection.Call(() => Db.KeyExpireAsync(RedisKeys.RelationPair(relationId), PairRetention));
+
+    // KEYS: the relation's pair, the job's inputs. ARGV: the pair's retention in ms. Copied by Redis itself, so a job of a
+    // cached relation keeps its pair for as long as it waits without the api encoding it again; a pair gone meanwhile
+    // (its retention passed between the check and now) leaves the job with its relation's tokens alone, as before pairs were kept.
+    const string CopyPairScript = """
+        local pair = redis.call('HMGET', KEYS[1], 'prompt_image', 'reference_image')
+        if pair[1] and pair[2] then
+          redis.call('HSET', KEYS[2], 'prompt_image', pair[1], 'reference_image', pair[2])
+          redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        end
+        return 0
+        """;
 
     public async Task<bool> EnqueueAsync(Place place, NewEditJob job, CancellationToken cancellation)
     {
@@ -96,10 +108,17 @@ public sealed class RedisJobBoard : IJobBoard
         var spec = job.Spec with { Sequence = sequence };
         var inputs = job.Sources.Select((source, index) => new HashEntry($"source_{index}", ImageCodec.Encode(source, OutputFormat.Png))).ToList();
         var transaction = Db.CreateTransaction();
+        // Every job keeps its pair (a worker that finds the relation gone encodes it again from it), encoded once per relation.
         var pair = RedisKeys.RelationPair(spec.RelationId);
         if (job.Relation.PaddedPromptImage is { } before && job.Relation.PaddedReferenceImage is { } after)
-            _ = transaction.HashSetAsync(pair, [new("prompt_image", ImageCodec.Encode(before, OutputFormat.Png)), new("reference_image", ImageCodec.Encode(after, OutputFormat.Png))]);
-        _ = transaction.KeyExpireAsync(pair, PairRetention);
+        {
+            HashEntry[] encoded = [new("prompt_image", ImageCodec.Encode(before, OutputFormat.Png)), new("reference_image", ImageCodec.Encode(after, OutputFormat.Png))];
+            inputs.AddRange(encoded);
+            _ = transaction.HashSetAsync(pair, encoded);
+            _ = transaction.KeyExpireAsync(pair, PairRetention);
+        }
+        else
+            _ = transaction.ScriptEvaluateAsync(CopyPairScript, [pair, RedisKeys.Inputs(spec.Id)], [(long)PairRetention.TotalMilliseconds]);
         _ = transaction.HashSetAsync(RedisKeys.Job(spec.Id), [
             new("spec", JsonSerializer.Serialize(spec, RedisConnection.Json)),
             new("state", JsonSerializer.Serialize(JobState.Queued, RedisConnection.Json)),

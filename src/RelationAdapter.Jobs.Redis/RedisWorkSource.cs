@@ -128,15 +128,12 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
         return null;
     }
 
-    /// <summary>The relation's kept pair, decoded (on the worker's thread, when the relation is gone); null when Redis has none.</summary>
-    (Image<Rgb24>, Image<Rgb24>)? LoadPair(string relationId)
+    static (Image<Rgb24>, Image<Rgb24>)? DecodePair(byte[] beforeBytes, byte[] afterBytes)
     {
-        var images = Db.HashGet(RedisKeys.RelationPair(relationId), ["prompt_image", "reference_image"]);
-        if (images[0].IsNull || images[1].IsNull) return null;
-        var before = ImageCodec.Decode((byte[])images[0]!);
+        var before = ImageCodec.Decode(beforeBytes);
         try
         {
-            return (before, ImageCodec.Decode((byte[])images[1]!));
+            return (before, ImageCodec.Decode(afterBytes));
         }
         catch
         {
@@ -149,22 +146,21 @@ public sealed class RedisWorkSource : IWorkSource, IDisposable
     {
         var inputs = (await Db.HashGetAllAsync(RedisKeys.Inputs(spec.Id))).ToDictionary(e => (string)e.Name!, e => (byte[])e.Value!);
         var sources = new List<Image<Rgb24>>();
-        Image<Rgb24>? before = null, after = null;
         try
         {
             for (var index = 0; index < spec.SourceCount; index++)
                 sources.Add(ImageCodec.Decode(inputs.GetValueOrDefault($"source_{index}") ?? throw new InvalidOperationException("the job's inputs are gone from Redis.")));
-            // A job queued by an older replica carries its pair; others find it kept once per relation, read only when needed.
-            if (inputs.TryGetValue("prompt_image", out var beforeBytes)) before = ImageCodec.Decode(beforeBytes);
-            if (inputs.TryGetValue("reference_image", out var afterBytes)) after = ImageCodec.Decode(afterBytes);
-            var relation = new RelationInput(spec.RelationId, null, before, after) { LoadPadded = () => LoadPair(spec.RelationId) };
+            // The pair is decoded only if the relation is gone when the job runs.
+            var relation = new RelationInput(spec.RelationId, null, null, null)
+            {
+                LoadPadded = inputs.GetValueOrDefault("prompt_image") is { } before && inputs.GetValueOrDefault("reference_image") is { } after
+                    ? () => DecodePair(before, after) : null,
+            };
             return new RedisRunningJob(this, spec, started, sources, relation, entryId);
         }
         catch (Exception e)
         {
             foreach (var source in sources) source.Dispose();
-            before?.Dispose();
-            after?.Dispose();
             _logger.LogError(e, "Edit {JobId} could not be loaded", spec.Id);
             await _lifecycle.FailAsync(spec, started, JobFailure.From(e), _name);
             await AcknowledgeAsync(RedisKeys.EditStream, entryId);

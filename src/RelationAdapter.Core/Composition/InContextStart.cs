@@ -15,7 +15,11 @@ namespace RelationAdapter.Core.Composition;
 /// </summary>
 public static class InContextStart
 {
-    /// <summary>RMSNorm weight of the copying attention's queries and keys: same-position logits 8 above the neighbours'.</summary>
+    /// <summary>
+    /// RMSNorm weight of the copying attention's queries and keys: the same-position logit is 64, one row or column apart
+    /// 49. Only RoPE's fastest pair turns them, which repeats every 2π positions: the copy is sharp on grids up to about 6
+    /// tokens a side (96 px for the tiny VAE and patches), blurred beyond; the built-in model's images are meaningless anyway.
+    /// </summary>
     const double CopyingSharpness = 4;
 
     /// <summary>How much the other blocks' modulation (their gates above all) keeps of its random draw: quiet enough not to
@@ -62,15 +66,17 @@ public static class InContextStart
             projection.weight.zero_();
             projection.bias!.copy_(positional);
         }
-        attention.norm_q.weight.fill_(CopyingSharpness);
-        attention.norm_k.weight.fill_(CopyingSharpness);
+        attention.norm_q.weight!.fill_(CopyingSharpness);
+        attention.norm_k.weight!.fill_(CopyingSharpness);
         attention.to_v.weight.copy_(-eye(width, dtype: dtype, device: device));
         attention.to_v.bias!.zero_();
-        attention.to_out![0].weight.copy_(eye(width, dtype: dtype, device: device));
-        attention.to_out[0].bias!.zero_();
+        var output = attention.to_out![0];
+        output.weight.copy_(eye(width, dtype: dtype, device: device));
+        output.bias!.zero_();
         // Text keys of zero: an image token's weight on the prompt is e^-(its same-position logit), nothing.
-        attention.add_k_proj!.weight.zero_();
-        attention.add_k_proj.bias!.zero_();
+        var textKeys = attention.add_k_proj!;
+        textKeys.weight.zero_();
+        textKeys.bias!.zero_();
 
         foreach (var block in transformer.transformer_blocks.Skip(1)) block.norm1.linear.weight.mul_(OtherBlocksModulation);
         foreach (var block in transformer.single_transformer_blocks) block.norm.linear.weight.mul_(OtherBlocksModulation);

@@ -118,7 +118,7 @@ public static class ModelFactory
             return Assemble(transformer, adapter, vae, new SchedulerConfig(), prompts, siglip, runtime, owned,
                 $"{sizes.Name} random preset (seed {seed}{(trained.Length > 0 ? $", with {trained}" : "")}) on {runtime.Device.type}{precision}: " +
                 "outputs are meaningless unless trained",
-                adapterPath is null ? $"{sizes.Name}-preset:{seed}" : $"{sizes.Name}-preset:{seed}:{FileIdentity(adapterPath)}", isPlaceholder: true);
+                $"{sizes.Name}-preset-r{sizes.Revision}:{seed}" + (adapterPath is null ? "" : $":{FileIdentity(adapterPath)}"), isPlaceholder: true);
         }
         catch
         {
@@ -148,9 +148,9 @@ public static class ModelFactory
         if (runtime.Precision != DitPrecision.Fp8)
             return ModelLoading.DisposeOnFailure(RandomizeByName(new FluxTransformer(config, new ModuleOptions(runtime.Device, runtime.DType)), seed),
                 model => Finish(model, quantize: false));
-        // A small model set up in context is drawn whole on the host and quantised onto the device.
+        // A small model set up in context is drawn whole, as in bf16 (the same weights), then quantised.
         if (sizes.StartsInContext)
-            return ModelLoading.DisposeOnFailure(RandomizeByName(new FluxTransformer(config, new ModuleOptions(CPU, runtime.DType)), seed),
+            return ModelLoading.DisposeOnFailure(RandomizeByName(new FluxTransformer(config, new ModuleOptions(runtime.Device, runtime.DType)), seed),
                 model => Finish(model, quantize: true));
         if (loraPath is not null)
             throw new NotSupportedException("a LoRA over a random preset in float8 on CUDA is not supported: use bf16.");

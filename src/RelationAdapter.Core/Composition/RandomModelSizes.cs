@@ -24,10 +24,13 @@ public sealed record RandomModelSizes(string Name, FluxTransformerConfig Transfo
         new ClipTextConfig { VocabSize = 1000, HiddenSize = 24, IntermediateSize = 48, NumHiddenLayers = 2, NumAttentionHeads = 4 },
         new T5Config { VocabSize = 1000, DModel = 48, DKv = 12, DFf = 96, NumHeads = 4, NumLayers = 2 },
         new SiglipVisionConfig { HiddenSize = 32, IntermediateSize = 80, NumHiddenLayers = 2, NumAttentionHeads = 4, ImageSize = 56, PatchSize = 14 })
-        with { StartsInContext = true };
+        with { StartsInContext = true, Revision = 2 };
 
     /// <summary>Whether the DiT and VAE start as <see cref="InContextStart"/> sets them, not as drawn.</summary>
     public bool StartsInContext { get; init; }
+
+    /// <summary>Changes whenever the preset's weights for a seed change, so what names them (relation ids, eval runs) changes too.</summary>
+    public int Revision { get; init; } = 1;
 
     /// <summary>FLUX.1-dev, SigLIP-SO400M, CLIP ViT-L/14 text, T5 v1.1 XXL and the released adapter's shapes.</summary>
     public static RandomModelSizes Flux1Dev { get; } = new("flux1-dev", new FluxTransformerConfig(), RelationAdapterConfig.Flux1Dev, new VaeConfig(),

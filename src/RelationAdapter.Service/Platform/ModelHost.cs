@@ -28,7 +28,7 @@ public sealed class ModelHost(IOptions<ModelOptions> options, IOptions<ServiceOp
     /// replica (an <c>api</c> one loads no weights) gives one exemplar pair the same id.
     /// </summary>
     public string AdapterIdentity { get; } = options.Value.IsTiny
-        ? $"tiny-preset:{options.Value.TinySeed}" + (options.Value.AdapterPath is { } trained ? $":{Path.GetFileName(trained)}:{options.Value.AdapterRevision}" : "")
+        ? $"tiny-preset-r{RandomModelSizes.Tiny.Revision}:{options.Value.TinySeed}" + (options.Value.AdapterPath is { } trained ? $":{Path.GetFileName(trained)}:{options.Value.AdapterRevision}" : "")
         : $"{Path.GetFileName(options.Value.AdapterPath)}:{options.Value.AdapterRevision}";
 
     public ModelStatus Status => _status;

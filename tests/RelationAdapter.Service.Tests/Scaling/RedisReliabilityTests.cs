@@ -55,25 +55,30 @@ public sealed partial class RedisBackendTests
     }
 
     [Fact]
-    public async Task Jobs_of_one_relation_keep_one_copy_of_its_pair_not_one_each()
+    public async Task Jobs_of_a_cached_relation_carry_a_copy_of_its_kept_pair_and_run_with_relation_and_kept_pair_gone()
     {
         var (_, front) = await ReplicaAsync("api", "api-1");
         var (worker, _) = await ReplicaAsync("worker", "gpu-1");
-        var first = await Api.SubmitAsync(front, Api.EditForm());
-        await Api.WaitForAsync(front, first, "succeeded");
+        await Api.WaitForAsync(front, await Api.SubmitAsync(front, Api.EditForm()), "succeeded");
+        var relationId = (await (await front.PostAsync("/v1/relations", Api.PairForm())).JsonAsync()).GetProperty("id").GetString()!; // known: no work
         _replicas.Remove(worker);
         await worker.DisposeAsync();
-        // The relation is cached now: these wait with no worker, and none stores the pair again.
-        var waiting = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => Api.SubmitAsync(front, Api.EditForm(new Dictionary<string, string?> { ["seed"] = i.ToString() }))));
+        // The relation is cached: the api sends no pair of its own, Redis copies the kept one into each job.
+        var waiting = await Task.WhenAll(Enumerable.Range(0, 2).Select(i => Api.SubmitAsync(front, Api.EditForm(new Dictionary<string, string?> { ["seed"] = i.ToString() }))));
+        var byId = await Api.SubmitAsync(front, Api.EditForm(new Dictionary<string, string?> { ["relation_id"] = relationId }, source: Api.Source, withPair: false));
 
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var db = connection.GetDatabase();
-        var relationId = (await (await front.PostAsync("/v1/relations", Api.PairForm())).JsonAsync()).GetProperty("id").GetString()!; // known: no work
-        foreach (var id in waiting)
-            Assert.Equal(["source_0"], (await db.HashKeysAsync(RedisKeys.Inputs(id))).Select(name => (string)name!));
-        var pair = RedisKeys.RelationPair(relationId);
-        Assert.Equal(["prompt_image", "reference_image"], (await db.HashKeysAsync(pair)).Select(name => (string)name!).Order());
-        Assert.InRange((await db.KeyTimeToLiveAsync(pair))!.Value, TimeSpan.FromMinutes(29), TimeSpan.FromMinutes(30));
+        var kept = await db.HashGetAsync(RedisKeys.RelationPair(relationId), ["prompt_image", "reference_image"]);
+        Assert.All(kept, image => Assert.False(image.IsNull));
+        foreach (var id in waiting.Append(byId))
+            Assert.Equal(kept.Select(image => (byte[])image!), (await db.HashGetAsync(RedisKeys.Inputs(id), ["prompt_image", "reference_image"])).Select(image => (byte[])image!));
+
+        // Both the relation and the kept pair gone while they waited: each job still has its own copy.
+        await db.KeyDeleteAsync([RedisKeys.Relation(relationId), RedisKeys.RelationPair(relationId)]);
+        await ReplicaAsync("worker", "gpu-2");
+        foreach (var id in waiting.Append(byId))
+            Assert.Equal("succeeded", (await Api.WaitForAsync(front, id, "succeeded", "failed")).GetProperty("status").GetString());
     }
 
     [Fact]
