@@ -58,8 +58,8 @@ public static class RedisKeys
     public static string Relation(string id) => $"{Prefix}relation:{id}";
 
     /// <summary>
-    /// The relation's exemplar pair, padded and PNG-encoded (prompt_image, reference_image), kept for as long as a job of
-    /// it may wait: a worker that finds the relation gone encodes it again from these. One per relation, not per job.
+    /// The relation's exemplar pair, padded and PNG-encoded once (prompt_image, reference_image), kept for
+    /// Queue:ResultRetention after its last use: each job of the relation gets a copy in its inputs, made by Redis.
     /// </summary>
     public static string RelationPair(string id) => $"{Prefix}relation:{id}:pair";
 

@@ -28,8 +28,8 @@ public interface IJobBoard
     Task<bool> EnqueueAsync(Place place, NewEditJob job, CancellationToken cancellation);
 
     /// <summary>
-    /// Whether a job of this cached relation may be queued without its exemplar pair: the backend still has the pair
-    /// for a worker that finds the relation gone (and keeps it longer now). Else the caller sends the padded pair along.
+    /// Whether a job of this cached relation may be queued without its exemplar pair: the backend still has the pair to
+    /// give the job, for a worker that finds the relation gone (and keeps it longer now). Else the caller sends the padded pair.
     /// </summary>
     Task<bool> HoldsExemplarsAsync(string relationId, CancellationToken cancellation);
 

@@ -11,7 +11,7 @@ namespace RelationAdapter.Jobs.Relations;
 /// </summary>
 public sealed record RelationInput(string Id, RelationTokens? Cached, Image<Rgb24>? PaddedPromptImage, Image<Rgb24>? PaddedReferenceImage)
 {
-    /// <summary>Where the padded pair is kept when it is not here (the Redis backend keeps one per relation): null when nowhere.</summary>
+    /// <summary>The padded pair decoded on demand when it is not here (a Redis job keeps it encoded): null when there is none.</summary>
     public Func<(Image<Rgb24> PaddedPromptImage, Image<Rgb24> PaddedReferenceImage)?>? LoadPadded { get; init; }
 
     public void DisposeImages()
