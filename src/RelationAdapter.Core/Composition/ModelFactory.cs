@@ -145,13 +145,10 @@ public static class ModelFactory
         if (runtime.Device.type != DeviceType.CUDA)
             return ModelLoading.DisposeOnFailure(Randomize(new FluxTransformer(config, new ModuleOptions(runtime.Device, runtime.DType)), generator),
                 model => Finish(model, runtime.Precision == DitPrecision.Fp8));
-        if (runtime.Precision != DitPrecision.Fp8)
+        // A small model set up in context is drawn whole in float8 too (the same weights as in bf16), then quantised.
+        if (runtime.Precision != DitPrecision.Fp8 || sizes.StartsInContext)
             return ModelLoading.DisposeOnFailure(RandomizeByName(new FluxTransformer(config, new ModuleOptions(runtime.Device, runtime.DType)), seed),
-                model => Finish(model, quantize: false));
-        // A small model set up in context is drawn whole, as in bf16 (the same weights), then quantised.
-        if (sizes.StartsInContext)
-            return ModelLoading.DisposeOnFailure(RandomizeByName(new FluxTransformer(config, new ModuleOptions(runtime.Device, runtime.DType)), seed),
-                model => Finish(model, quantize: true));
+                model => Finish(model, quantize: runtime.Precision == DitPrecision.Fp8));
         if (loraPath is not null)
             throw new NotSupportedException("a LoRA over a random preset in float8 on CUDA is not supported: use bf16.");
 
