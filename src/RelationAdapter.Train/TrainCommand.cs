@@ -44,7 +44,8 @@ public static class TrainCommand
         // A resume that would be refused is refused now, before minutes of loading and encoding.
         var resume = ResumePoint(options);
         var dataHash = DataHash(training);
-        if (resume is not null) Trainer.CheckResumable(resume, options.Settings, Start(options, resume), dataHash);
+        var start = new TrainingStart(options.Adapter, options.Lora, resume, BaseModel(options));
+        if (resume is not null) Trainer.CheckResumable(resume, options.Settings, start, dataHash);
 
         using var stop = new CancellationTokenSource();
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
@@ -77,7 +78,7 @@ public static class TrainCommand
         var examples = new List<EncodedExample>();
         try
         {
-            var cache = options.CacheDirectory is null ? null : new EncodedExampleCache(options.CacheDirectory, $"{models.Description} | {BaseModel(options)}", Console.Error.WriteLine);
+            var cache = options.CacheDirectory is null ? null : new EncodedExampleCache(options.CacheDirectory, $"{models.Description} | {start.BaseModel}", Console.Error.WriteLine);
             foreach (var sample in training.Concat(validation))
             {
                 var loaded = TrainingImages.Load(sample);
@@ -88,7 +89,7 @@ public static class TrainCommand
             if (resume is not null) Console.WriteLine($"resuming from {resume} (step {TrainingCheckpoints.StepOf(resume)})");
             using var trainer = new Trainer(models.Models, settings, options.Output, examples.Take(training.Count).ToList(),
                 validation.Select((_, i) => new ValidationSample(images[training.Count + i], examples[training.Count + i])).ToList(),
-                dataHash, Start(options, resume), similarity);
+                dataHash, start, similarity);
             foreach (var change in trainer.ResumedWith) Console.WriteLine($"resuming with {change}");
             var outcome = Train(trainer, options, stop.Token);
             LossPlot.Write(options.Output);
@@ -194,8 +195,6 @@ public static class TrainCommand
         ? $"tiny preset, seed {options.TinySeed}"
         : "flux1-dev: " + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
             ModelFiles.FolderFingerprint(options.FluxDirectory!) + "|" + ModelFiles.FolderFingerprint(options.SiglipDirectory!))));
-
-    static TrainingStart Start(TrainOptions options, string? resume) => new(options.Adapter, options.Lora, resume, BaseModel(options));
 
     static string? ResumePoint(TrainOptions options)
     {

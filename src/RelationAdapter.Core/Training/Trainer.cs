@@ -18,7 +18,26 @@ namespace RelationAdapter.Core.Training;
 /// <param name="ResumeFrom">A checkpoint folder of this run to continue exactly.</param>
 /// <param name="BaseModel">What the run trains over (a preset and its seed, or the model folders), kept in each checkpoint:
 /// a resume over another base is refused.</param>
-public sealed record TrainingStart(string? AdapterPath = null, string? LoraPath = null, string? ResumeFrom = null, string? BaseModel = null);
+public sealed class TrainingStart(string? AdapterPath = null, string? LoraPath = null, string? ResumeFrom = null, string? BaseModel = null)
+{
+    public string? AdapterPath { get; } = AdapterPath;
+    public string? LoraPath { get; } = LoraPath;
+    public string? ResumeFrom { get; } = ResumeFrom;
+    public string? BaseModel { get; } = BaseModel;
+
+    /// <summary>
+    /// What the run trains over and starts from, as its checkpoints record it: files by content, so moving them keeps a
+    /// run resumable. Hashed once, however often a tool's checks and the trainer ask (a released LoRA is a gigabyte).
+    /// </summary>
+    public string Identity => _identity ??= new JsonObject
+    {
+        ["base_model"] = BaseModel,
+        ["adapter"] = AdapterPath is null ? null : ModelFiles.FileFingerprint(AdapterPath),
+        ["lora"] = LoraPath is null ? null : ModelFiles.FileFingerprint(LoraPath),
+    }.ToJsonString();
+
+    string? _identity;
+}
 
 /// <summary>A finished optimiser step, for progress displays.</summary>
 public sealed record TrainingProgress(int Step, int TotalSteps, double Loss, double LearningRate, TimeSpan Elapsed, int StartStep);
@@ -52,8 +71,7 @@ public sealed class Trainer : IDisposable
     readonly IReadOnlyList<EncodedExample> _examples;
     readonly IReadOnlyList<ValidationSample> _validation;
     readonly string _dataHash;
-    /// <summary>What the run trains over and starts from, as each checkpoint records it: the start files are hashed once, not per save.</summary>
-    readonly string _startIdentity;
+    readonly TrainingStart _start;
     readonly TransformerLora? _lora;
     readonly string? _frozenLoraPath;
     readonly AdamW _optimizer;
@@ -85,7 +103,7 @@ public sealed class Trainer : IDisposable
         _examples = examples;
         _validation = validation;
         _dataHash = dataHash;
-        _startIdentity = StartIdentity(start);
+        _start = start;
         _schedule = new LearningRateSchedule(settings.LearningRate, settings.WarmupSteps, settings.Steps, settings.Schedule);
         _objective = new FlowMatchingObjective(models.Transformer, models.Adapter, settings.Guidance, settings.TimestepSampling, settings.TargetLatents);
         _validator = new TrainingValidation(models, settings, outputDirectory, clip);
@@ -231,7 +249,7 @@ public sealed class Trainer : IDisposable
             ["seed"] = _settings.Seed,
             ["rng"] = "every generator is seeded from (seed, stream, step or epoch): nothing else to restore",
             ["data_hash"] = _dataHash,
-            ["start"] = JsonNode.Parse(_startIdentity),
+            ["start"] = JsonNode.Parse(_start.Identity),
         };
         File.WriteAllText(Path.Combine(state, TrainingCheckpoints.StateFile), stateJson.ToJsonString(TrainingCheckpoints.Json));
         var info = new JsonObject
@@ -253,7 +271,7 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public static IReadOnlyList<string> CheckResumable(string checkpoint, TrainingSettings settings, TrainingStart start, string dataHash)
     {
-        CheckOrigin(checkpoint, settings, StartIdentity(start), dataHash);
+        CheckOrigin(checkpoint, settings, start.Identity, dataHash);
         return CheckSettings(checkpoint, settings);
     }
 
@@ -284,7 +302,7 @@ public sealed class Trainer : IDisposable
 
     void Resume(string checkpoint)
     {
-        CheckOrigin(checkpoint, _settings, _startIdentity, _dataHash);
+        CheckOrigin(checkpoint, _settings, _start.Identity, _dataHash);
         var step = TrainingCheckpoints.StepOf(checkpoint);
         var statePath = Path.Combine(checkpoint, TrainingCheckpoints.StateFolder);
         var state = JsonNode.Parse(File.ReadAllText(Path.Combine(statePath, TrainingCheckpoints.StateFile)))!;
@@ -330,14 +348,6 @@ public sealed class Trainer : IDisposable
         File.WriteAllLines(path, ["step,loss,lr", .. kept]);
     }
 
-    /// <summary>What the run trains over and starts from, as its checkpoints record it; files by content, so moving them keeps a run resumable.</summary>
-    static string StartIdentity(TrainingStart start) => new JsonObject
-    {
-        ["base_model"] = start.BaseModel,
-        ["adapter"] = start.AdapterPath is null ? null : ModelFiles.FileFingerprint(start.AdapterPath),
-        ["lora"] = start.LoraPath is null ? null : ModelFiles.FileFingerprint(start.LoraPath),
-    }.ToJsonString();
-
     /// <summary>What a resume may change and still continue the same run (after a divergence, a lower rate is the remedy).</summary>
     static readonly string[] OptimiserSettings =
     [
@@ -346,15 +356,20 @@ public sealed class Trainer : IDisposable
         nameof(TrainingSettings.Epsilon),
     ];
 
+    /// <summary>How long the run goes and what it saves and checks on the way: a resume changes them freely, unreported.</summary>
+    static readonly string[] RunLengthSettings =
+    [
+        nameof(TrainingSettings.Steps), nameof(TrainingSettings.SaveEvery), nameof(TrainingSettings.ValidateEvery),
+        nameof(TrainingSettings.ValidationSteps), nameof(TrainingSettings.GradientCheckpointing),
+    ];
+
     /// <summary>Settings recorded in the checkpoint's <c>train.json</c> that differ now, with "key: then → now".</summary>
     static List<(string Key, string Text)> ChangedSettings(string infoPath, TrainingSettings settings)
     {
         if (!File.Exists(infoPath)) return [];
         var stored = JsonNode.Parse(File.ReadAllText(infoPath))?["settings"] as JsonObject;
         var current = JsonSerializer.SerializeToNode(settings, SettingsJson)!.AsObject();
-        string[] mayChange = [nameof(TrainingSettings.Steps), nameof(TrainingSettings.SaveEvery), nameof(TrainingSettings.ValidateEvery),
-            nameof(TrainingSettings.ValidationSteps), nameof(TrainingSettings.GradientCheckpointing)];
-        return stored is null ? [] : current.Where(p => !mayChange.Contains(p.Key))
+        return stored is null ? [] : current.Where(p => !RunLengthSettings.Contains(p.Key))
             .Where(p => stored[p.Key]?.ToJsonString() != p.Value?.ToJsonString())
             .Select(p => (p.Key, $"{p.Key}: {stored[p.Key]?.ToJsonString() ?? "none"} → {p.Value?.ToJsonString() ?? "none"}")).ToList();
     }

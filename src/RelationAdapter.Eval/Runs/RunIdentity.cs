@@ -45,16 +45,14 @@ public static class RunIdentity
     public static string OfData(IReadOnlyDictionary<string, string> samples) =>
         Hash(string.Join('\n', samples.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => $"{s.Key}={s.Value}")));
 
-    /// <summary>The ids whose sample differs from the one <paramref name="recorded"/> holds for them (ids it lacks are new, not changed).</summary>
-    public static List<string> Changed(IReadOnlyDictionary<string, string>? recorded, IReadOnlyDictionary<string, string> now, Func<string, bool> concerned) =>
-        recorded is null ? [] : now.Where(s => concerned(s.Key) && recorded.TryGetValue(s.Key, out var then) && then != s.Value).Select(s => s.Key).ToList();
-
     /// <summary>
     /// The samples <paramref name="folder"/> has a prediction of that was made for another version of the sample than
-    /// <paramref name="samples"/> holds: scoring or judging it would measure it against what it never aimed at.
+    /// <paramref name="samples"/> holds (ids the manifest lacks are new, not changed): predicting, scoring or judging
+    /// over them would measure a prediction against what it never aimed at.
     /// </summary>
     public static List<string> StalePredictions(RunFolder folder, RunManifest manifest, IReadOnlyDictionary<string, string> samples) =>
-        Changed(manifest.SampleFingerprints, samples, id => File.Exists(folder.Prediction(id)));
+        manifest.SampleFingerprints is not { } recorded ? []
+            : samples.Where(s => File.Exists(folder.Prediction(s.Key)) && recorded.TryGetValue(s.Key, out var then) && then != s.Value).Select(s => s.Key).ToList();
 
     /// <summary>The first few ids, for a message.</summary>
     public static string Some(IReadOnlyCollection<string> ids) => string.Join(", ", ids.Take(5)) + (ids.Count > 5 ? ", …" : "");

@@ -37,7 +37,7 @@ public sealed class RunVerb(IAnsiConsole console)
             console.MarkupLineInterpolated($"[red]{folder.Path} holds a run of another model: the weight files ({previous.Model}) changed since it was made[/]; its predictions would be stale: use another --out.");
             return 2;
         }
-        var changed = RunIdentity.Changed(previous?.SampleFingerprints, samples, id => File.Exists(folder.Prediction(id)));
+        var changed = previous is null ? [] : RunIdentity.StalePredictions(folder, previous, samples);
         if (changed.Count > 0)
         {
             console.MarkupLineInterpolated($"[red]{folder.Path} holds predictions of {changed.Count} sample(s) that changed since ({RunIdentity.Some(changed)})[/]; their predictions would be stale: use another --out.");
